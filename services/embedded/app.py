@@ -1,0 +1,32 @@
+"""Build the embedded default's single app."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from shared.http.app import compose_app
+from shared.infra.transport import InProcessBus
+
+from services.needs.bootstrap import NeedsService
+from services.needs.config import NeedsSettings
+from services.placement.bootstrap import PlacementService
+from services.placement.config import PlacementSettings
+from services.reporting.bootstrap import ReportingService
+from services.reporting.config import ReportingSettings
+
+
+def sqlite_url(data_dir: Path, name: str) -> str:
+    """The SQLite file of one service."""
+    return f"sqlite+aiosqlite:///{(data_dir / f'{name}.db').resolve()}"
+
+
+def create_embedded_app(data_dir: Path) -> FastAPI:
+    """Needs, placement and reporting on one bus, each with its own SQLite file."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    bus = InProcessBus()
+    services = [
+        NeedsService(NeedsSettings(database_url=sqlite_url(data_dir, "needs")), bus),
+        PlacementService(PlacementSettings(database_url=sqlite_url(data_dir, "placement")), bus),
+        ReportingService(ReportingSettings(database_url=sqlite_url(data_dir, "reporting")), bus),
+    ]
+    return compose_app("Biệt phái cán bộ — embedded", services, bus)

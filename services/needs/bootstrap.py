@@ -1,0 +1,81 @@
+"""Composition root of the needs service: adapters chosen by settings, wired once."""
+
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from shared.contract.envelope import CloudEvent
+from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
+from shared.infra.runtime import ServiceRuntime
+from shared.infra.transport import Transport
+from shared.phases import DEFAULT_PHASES, Phase
+
+from services.needs.adapters.tables import core
+from services.needs.adapters.unit_of_work import NeedsUnitOfWork
+from services.needs.config import NeedsSettings
+from services.needs.entrypoints.http import build_router
+from services.needs.service_layer import handlers
+from services.needs.service_layer.ports import NeedsPorts
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class NeedsService:
+    """The running needs service: database, relay, consumers and routes."""
+
+    def __init__(
+        self,
+        settings: NeedsSettings,
+        transport: Transport,
+        phases: Sequence[Phase] = DEFAULT_PHASES,
+    ) -> None:
+        self.settings = settings
+        self.runtime = ServiceRuntime(
+            name="needs",
+            database_url=settings.database_url,
+            migrations=MIGRATIONS,
+            tables=core,
+            publisher=transport.publisher(),
+        )
+        self.ports = NeedsPorts(
+            uow=partial(
+                NeedsUnitOfWork,
+                self.runtime.sessions,
+                topic_prefix=settings.topic_prefix,
+                on_commit=self.runtime.relay.wake,
+            ),
+            phases=phases,
+        )
+        self.topic = topic_name(NEEDS_TOPIC, settings.topic_prefix)
+        transport.subscribe(
+            topic_name(PLACEMENTS_TOPIC, settings.topic_prefix),
+            f"{settings.topic_prefix}{settings.consumer_group}",
+            self._on_placement_event,
+        )
+
+    async def _on_placement_event(self, envelope: CloudEvent) -> None:
+        if envelope.type == "OfficerSeconded":
+            await handlers.on_officer_seconded(envelope, self.ports.uow())
+
+    @property
+    def routers(self) -> list[APIRouter]:
+        """HTTP routes of this service."""
+        return [build_router(self.ports)]
+
+    async def migrate(self) -> None:
+        """Bring the database to the newest revision."""
+        await self.runtime.migrate()
+
+    async def start(self) -> None:
+        """Migrate and start the outbox relay."""
+        await self.runtime.start()
+
+    async def stop(self) -> None:
+        """Stop the relay and close the database."""
+        await self.runtime.stop()
+
+    async def ready(self) -> bool:
+        """The database answers."""
+        return await self.runtime.database_ready()

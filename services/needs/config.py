@@ -1,0 +1,16 @@
+"""Settings of the needs service, from `NEEDS_*` environment variables."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NeedsSettings(BaseSettings):
+    """Configuration by environment (12-factor); defaults suit the embedded default."""
+
+    model_config = SettingsConfigDict(env_prefix="NEEDS_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/needs.db"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    consumer_group: str = "needs"
+    http_host: str = "0.0.0.0"
+    http_port: int = 8001

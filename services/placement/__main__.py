@@ -1,0 +1,23 @@
+"""`python -m services.placement`: the placement service on Kafka and its database."""
+
+from fastapi import FastAPI
+
+from shared.contract.topics import PLACEMENTS_TOPIC, topic_name
+from shared.http.main import kafka_app, serve
+
+from services.placement.bootstrap import PlacementService
+from services.placement.config import PlacementSettings
+
+
+def create_app(settings: PlacementSettings | None = None) -> FastAPI:
+    """The placement service's app (uvicorn factory)."""
+    s = settings or PlacementSettings()
+    return kafka_app(
+        "placement", "placement", s.kafka_bootstrap, lambda t: PlacementService(s, t),
+        produces=(topic_name(PLACEMENTS_TOPIC, s.topic_prefix),),
+    )
+
+
+if __name__ == "__main__":
+    settings = PlacementSettings()
+    serve(create_app(settings), settings.http_host, settings.http_port)

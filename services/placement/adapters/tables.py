@@ -1,0 +1,37 @@
+"""The placement service's database: core tables, its view of needs, and of secondments."""
+
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table
+
+from shared.infra.schema import define_core_tables
+
+metadata = MetaData()
+core = define_core_tables(metadata)
+
+needs_view = Table(
+    "needs_view",
+    metadata,
+    Column("need_id", String(36), primary_key=True),
+    Column("host_unit_code", String(64), nullable=False),
+    Column("host_unit_name", String(200), nullable=False),
+    Column("sector", String(64), nullable=False),
+    Column("positions", Integer, nullable=False),
+    Column("min_rank", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("taken", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+"""Needs as consumed from the needs topic; `taken` counts live secondments (ours)."""
+
+secondments_view = Table(
+    "secondments_view",
+    metadata,
+    Column("secondment_id", String(36), primary_key=True),
+    Column("official_id", String(64), nullable=False, index=True),
+    Column("need_id", String(36), nullable=False, index=True),
+    Column("home_unit", String(64), nullable=False),
+    Column("host_unit", String(64), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("planned_end_date", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+)
+"""Current state of each secondment, written with its events (lists, overlap rule)."""

@@ -1,0 +1,124 @@
+"""SQLAlchemy unit of work of the placement service."""
+
+from collections.abc import Callable
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.contract.events import NeedFilled, NeedRaised
+from shared.contract.topics import PLACEMENT_SOURCE
+from shared.contract.types import UnitRef
+from shared.infra.eventstore import AggregateRepository
+from shared.infra.uow import SqlUnitOfWork
+
+from services.placement.adapters.tables import core, needs_view, secondments_view
+from services.placement.domain.secondment import Secondment
+from services.placement.domain.views import NeedSnapshot, OfficialSpell
+
+
+class PlacementUnitOfWork(SqlUnitOfWork):
+    """Secondments repository and the two views, in one transaction."""
+
+    secondments: AggregateRepository[Secondment]
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        topic_prefix: str,
+        on_commit: Callable[[], None],
+    ) -> None:
+        super().__init__(sessions, core, topic_prefix=topic_prefix, on_commit=on_commit)
+
+    def _started(self) -> None:
+        self.secondments = AggregateRepository(
+            self.events, Secondment.rehydrate, source=PLACEMENT_SOURCE
+        )
+
+    async def need(self, need_id: str) -> NeedSnapshot | None:
+        """The need as last consumed from the needs topic."""
+        row = (
+            await self.session.execute(select(needs_view).where(needs_view.c.need_id == need_id))
+        ).first()
+        if row is None:
+            return None
+        return NeedSnapshot(
+            need_id=row.need_id,
+            host_unit=UnitRef(code=row.host_unit_code, name=row.host_unit_name),
+            sector=row.sector,
+            positions=row.positions,
+            min_rank=row.min_rank,
+            status=row.status,
+            taken=row.taken,
+        )
+
+    async def take_position(self, need_id: str) -> bool:
+        """Atomically take a free position; False when another request took the last one."""
+        result = await self.session.execute(
+            update(needs_view)
+            .where(needs_view.c.need_id == need_id, needs_view.c.taken < needs_view.c.positions)
+            .values(taken=needs_view.c.taken + 1)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def spells(self, official_id: str) -> list[OfficialSpell]:
+        """The official's secondments, for the overlap rule."""
+        rows = await self.session.execute(
+            select(secondments_view).where(secondments_view.c.official_id == official_id)
+        )
+        return [
+            OfficialSpell(
+                secondment_id=r.secondment_id,
+                start_date=r.start_date,
+                end_date=r.planned_end_date,
+                active=r.status == "ACTIVE",
+            )
+            for r in rows
+        ]
+
+    async def write_view(self, s: Secondment) -> None:
+        """Keep the secondment's current-state row in step with its events."""
+        values = {
+            "official_id": s.seconded.official.official_id,
+            "need_id": str(s.seconded.need_id),
+            "home_unit": s.seconded.official.home_unit.code,
+            "host_unit": s.seconded.host_unit.code,
+            "start_date": s.seconded.start_date,
+            "planned_end_date": s.planned_end_date,
+            "status": s.status.value,
+        }
+        updated = await self.session.execute(
+            update(secondments_view)
+            .where(secondments_view.c.secondment_id == s.stream_id)
+            .values(**values)
+        )
+        if getattr(updated, "rowcount", 0) == 0:
+            await self.session.execute(
+                insert(secondments_view).values(secondment_id=s.stream_id, **values)
+            )
+
+    async def apply_need_event(self, version: int, event: NeedRaised | NeedFilled) -> None:
+        """Project one needs-topic event into the needs view (in partition order)."""
+        match event:
+            case NeedRaised():
+                exists = await self.need(str(event.need_id))
+                if exists is None:
+                    await self.session.execute(
+                        insert(needs_view).values(
+                            need_id=str(event.need_id),
+                            host_unit_code=event.host_unit.code,
+                            host_unit_name=event.host_unit.name,
+                            sector=event.sector,
+                            positions=event.positions,
+                            min_rank=event.min_rank,
+                            status="OPEN",
+                            taken=0,
+                            version=version,
+                        )
+                    )
+            case NeedFilled():
+                await self.session.execute(
+                    update(needs_view)
+                    .where(needs_view.c.need_id == str(event.need_id))
+                    .values(status="FILLED", version=version)
+                )

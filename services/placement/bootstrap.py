@@ -1,0 +1,79 @@
+"""Composition root of the placement service."""
+
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from shared.contract.envelope import CloudEvent
+from shared.contract.topics import NEEDS_TOPIC, topic_name
+from shared.infra.runtime import ServiceRuntime
+from shared.infra.transport import Transport
+from shared.phases import DEFAULT_PHASES, Phase
+
+from services.placement.adapters.tables import core
+from services.placement.adapters.unit_of_work import PlacementUnitOfWork
+from services.placement.config import PlacementSettings
+from services.placement.entrypoints.http import build_router
+from services.placement.service_layer import handlers
+from services.placement.service_layer.ports import PlacementPorts
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class PlacementService:
+    """The running placement service."""
+
+    def __init__(
+        self,
+        settings: PlacementSettings,
+        transport: Transport,
+        phases: Sequence[Phase] = DEFAULT_PHASES,
+    ) -> None:
+        self.settings = settings
+        self.runtime = ServiceRuntime(
+            name="placement",
+            database_url=settings.database_url,
+            migrations=MIGRATIONS,
+            tables=core,
+            publisher=transport.publisher(),
+        )
+        self.ports = PlacementPorts(
+            uow=partial(
+                PlacementUnitOfWork,
+                self.runtime.sessions,
+                topic_prefix=settings.topic_prefix,
+                on_commit=self.runtime.relay.wake,
+            ),
+            phases=phases,
+        )
+        transport.subscribe(
+            topic_name(NEEDS_TOPIC, settings.topic_prefix),
+            f"{settings.topic_prefix}{settings.consumer_group}",
+            self._on_need_event,
+        )
+
+    async def _on_need_event(self, envelope: CloudEvent) -> None:
+        await handlers.on_need_event(envelope, self.ports.uow())
+
+    @property
+    def routers(self) -> list[APIRouter]:
+        """HTTP routes of this service."""
+        return [build_router(self.ports)]
+
+    async def migrate(self) -> None:
+        """Bring the database to the newest revision."""
+        await self.runtime.migrate()
+
+    async def start(self) -> None:
+        """Migrate and start the outbox relay."""
+        await self.runtime.start()
+
+    async def stop(self) -> None:
+        """Stop the relay and close the database."""
+        await self.runtime.stop()
+
+    async def ready(self) -> bool:
+        """The database answers."""
+        return await self.runtime.database_ready()

@@ -1,0 +1,16 @@
+"""Settings of the placement service, from `PLACEMENT_*` environment variables."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PlacementSettings(BaseSettings):
+    """Configuration by environment; defaults suit the embedded default."""
+
+    model_config = SettingsConfigDict(env_prefix="PLACEMENT_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/placement.db"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    consumer_group: str = "placement"
+    http_host: str = "0.0.0.0"
+    http_port: int = 8002

@@ -1,0 +1,63 @@
+"""Commands of the placement service: orders from a home authority or a host."""
+
+import datetime as dt
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from shared.contract.types import (
+    Code,
+    Decision,
+    EndReason,
+    FrozenModel,
+    Gender,
+    LongText,
+    OfficialId,
+    Rating,
+    ServiceCategory,
+    Text,
+)
+
+Exclusion = Literal["UNDER_DISCIPLINE", "UNDER_INVESTIGATION", "PREGNANT_OR_CHILD_UNDER_36_MONTHS"]
+
+
+class OfficialIn(FrozenModel):
+    """The official as the home authority describes them; the home unit is a code."""
+
+    official_id: OfficialId
+    full_name: Text
+    gender: Gender
+    birth_date: dt.date
+    ethnicity: Code = Field(examples=["CO_TU"])
+    ethnic_subgroup: Code | None = None
+    service_category: ServiceCategory
+    position_rank: Code = Field(examples=["PHO_TRUONG_PHONG"])
+    home_unit: Code = Field(examples=["NAM_GIANG"])
+    exclusions: list[Exclusion] = Field(
+        default_factory=list, description="Legal grounds that bar a secondment, if any."
+    )
+    consents_despite_exclusion: bool = Field(
+        default=False,
+        description="The official chose to be seconded despite pregnancy or a young child.",
+    )
+
+
+class SecondOfficial(FrozenModel):
+    """Second an official to a need (the body of `POST /api/secondments`)."""
+
+    need_id: UUID
+    official: OfficialIn
+    start_date: dt.date
+    planned_end_date: dt.date = Field(description="Inclusive last day.")
+    decision: Decision
+
+
+class EndSecondment(FrozenModel):
+    """End a secondment by decision, with the host's rating."""
+
+    ended_on: dt.date
+    reason: EndReason
+    rating: Rating
+    remarks: LongText | None = None
+    decision: Decision

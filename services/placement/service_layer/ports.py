@@ -1,0 +1,16 @@
+"""What the placement service's handlers and entrypoints need from outside."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from shared.phases import Phase
+
+from services.placement.adapters.unit_of_work import PlacementUnitOfWork
+
+
+@dataclass(frozen=True)
+class PlacementPorts:
+    """Built by bootstrap."""
+
+    uow: Callable[[], PlacementUnitOfWork]
+    phases: Sequence[Phase]

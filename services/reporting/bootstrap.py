@@ -1,0 +1,74 @@
+"""Composition root of the reporting service."""
+
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from shared.contract.envelope import CloudEvent
+from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
+from shared.infra.runtime import ServiceRuntime
+from shared.infra.transport import Transport
+from shared.phases import DEFAULT_PHASES, Phase
+
+from services.reporting.adapters.tables import core
+from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
+from services.reporting.config import ReportingSettings
+from services.reporting.entrypoints.http import build_router
+from services.reporting.service_layer.ports import ReportingPorts
+from services.reporting.service_layer.projections import project
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class ReportingService:
+    """The running reporting service: projections and the read API."""
+
+    def __init__(
+        self,
+        settings: ReportingSettings,
+        transport: Transport,
+        phases: Sequence[Phase] = DEFAULT_PHASES,
+    ) -> None:
+        self.settings = settings
+        self.runtime = ServiceRuntime(
+            name="reporting",
+            database_url=settings.database_url,
+            migrations=MIGRATIONS,
+            tables=core,
+            publisher=transport.publisher(),
+        )
+        self.ports = ReportingPorts(
+            uow=partial(ReportingUnitOfWork, self.runtime.sessions),
+            sessions=self.runtime.sessions,
+            phases=phases,
+        )
+        group = f"{settings.topic_prefix}{settings.consumer_group}"
+        for topic in (NEEDS_TOPIC, PLACEMENTS_TOPIC):
+            transport.subscribe(topic_name(topic, settings.topic_prefix), group, self.on_event)
+
+    async def on_event(self, envelope: CloudEvent) -> None:
+        """Project one event (idempotent)."""
+        await project(envelope, self.ports.uow())
+
+    @property
+    def routers(self) -> list[APIRouter]:
+        """HTTP routes of this service."""
+        return [build_router(self.ports)]
+
+    async def migrate(self) -> None:
+        """Bring the database to the newest revision."""
+        await self.runtime.migrate()
+
+    async def start(self) -> None:
+        """Migrate and start the outbox relay."""
+        await self.runtime.start()
+
+    async def stop(self) -> None:
+        """Stop the relay and close the database."""
+        await self.runtime.stop()
+
+    async def ready(self) -> bool:
+        """The database answers."""
+        return await self.runtime.database_ready()

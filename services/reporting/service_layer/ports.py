@@ -1,0 +1,19 @@
+"""What the reporting service's handlers and entrypoints need from outside."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.phases import Phase
+
+from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
+
+
+@dataclass(frozen=True)
+class ReportingPorts:
+    """Built by bootstrap."""
+
+    uow: Callable[[], ReportingUnitOfWork]
+    sessions: async_sessionmaker[AsyncSession]
+    phases: Sequence[Phase]

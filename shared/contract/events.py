@@ -1,0 +1,181 @@
+"""Event data of contract v1: the `data` member of each CloudEvent, by event `type`.
+
+Events are facts in the past tense. Each model is frozen and rejects unknown fields, so a
+producer cannot silently drift from the published JSON Schema.
+"""
+
+import datetime as dt
+from typing import Annotated, Final
+from uuid import UUID
+
+from pydantic import Field
+
+from shared.contract.types import (
+    Arrangement,
+    Code,
+    Decision,
+    EndReason,
+    FrozenModel,
+    Gender,
+    LongText,
+    OfficialId,
+    Rating,
+    ServiceCategory,
+    Text,
+    UnitRef,
+)
+
+Positions = Annotated[int, Field(ge=1, le=20, description="Number of officials wanted (1–20).")]
+DurationMonths = Annotated[
+    int, Field(ge=1, le=36, description="Months; 1 to the phase's cap (6 in the plan).")
+]
+
+
+class EventData(FrozenModel):
+    """Base of every event's data."""
+
+
+class Official(FrozenModel):
+    """Everything personal about the seconded official, in one sub-object."""
+
+    official_id: OfficialId
+    full_name: Text
+    gender: Gender
+    birth_date: dt.date
+    ethnicity: Code
+    ethnic_subgroup: Code | None = None
+    service_category: ServiceCategory
+    position_rank: Code
+    home_unit: UnitRef
+
+
+class NeedRaised(EventData):
+    """A provincial department raised a need for seconded officials in a sector."""
+
+    need_id: UUID
+    host_unit: UnitRef
+    sector: Code
+    position_title: Text
+    positions: Positions
+    min_rank: Code
+    desired_start: dt.date
+    duration_months: DurationMonths
+    description: LongText = ""
+    raised_on: dt.date
+
+
+class NeedAmended(EventData):
+    """The host corrected a need before any position was filled; only changed fields are set."""
+
+    need_id: UUID
+    amended_on: dt.date
+    host_unit: UnitRef | None = None
+    sector: Code | None = None
+    position_title: Text | None = None
+    positions: Positions | None = None
+    min_rank: Code | None = None
+    desired_start: dt.date | None = None
+    duration_months: DurationMonths | None = None
+    description: LongText | None = None
+    raised_on: dt.date | None = None
+
+
+class NeedWithdrawn(EventData):
+    """The host withdrew a need: free positions close, filled ones stay."""
+
+    need_id: UUID
+    withdrawn_on: dt.date
+    reason: Text
+    positions_filled: int = Field(ge=0)
+
+
+class NeedFilled(EventData):
+    """Every position of the need is taken."""
+
+    need_id: UUID
+    filled_on: dt.date
+    positions: Positions
+
+
+class OfficerSeconded(EventData):
+    """The home authority decided to second an eligible official to a need."""
+
+    secondment_id: UUID
+    need_id: UUID
+    official: Official
+    host_unit: UnitRef
+    sector: Code
+    start_date: dt.date
+    planned_end_date: dt.date = Field(description="Inclusive last day of the secondment.")
+    decision: Decision
+
+
+class OfficialReceived(EventData):
+    """The host received the official and assigned work."""
+
+    secondment_id: UUID
+    received_on: dt.date
+    assigned_role: Text
+    supervisor: Text | None = None
+
+
+class SecondmentExtended(EventData):
+    """The secondment's planned end moved later by decision (within the cap)."""
+
+    secondment_id: UUID
+    new_planned_end_date: dt.date
+    decision: Decision
+
+
+class SecondmentEnded(EventData):
+    """The secondment ended by decision, with the host's rating."""
+
+    secondment_id: UUID
+    official_id: OfficialId
+    ended_on: dt.date
+    reason: EndReason
+    rating: Rating
+    remarks: LongText | None = None
+    decision: Decision
+
+
+class PostSecondmentArranged(EventData):
+    """The home authority recorded the official's post after the secondment."""
+
+    secondment_id: UUID
+    official_id: OfficialId
+    arrangement: Arrangement
+    new_position_rank: Code | None = None
+    effective_date: dt.date
+
+
+class SecondmentCancelled(EventData):
+    """A secondment entered by mistake was voided; it frees its position."""
+
+    secondment_id: UUID
+    need_id: UUID
+    reason: Text
+    cancelled_on: dt.date
+
+
+EVENT_TYPES: Final[dict[str, type[EventData]]] = {
+    cls.__name__: cls
+    for cls in (
+        NeedRaised,
+        NeedAmended,
+        NeedWithdrawn,
+        NeedFilled,
+        OfficerSeconded,
+        OfficialReceived,
+        SecondmentExtended,
+        SecondmentEnded,
+        PostSecondmentArranged,
+        SecondmentCancelled,
+    )
+}
+"""Every event type of contract v1, by its CloudEvents `type`."""
+
+
+def parse_data(event_type: str, data: dict[str, object]) -> EventData:
+    """Validate an event's data against its model; raises KeyError for an unknown type."""
+    return EVENT_TYPES[event_type].model_validate(data)

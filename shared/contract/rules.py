@@ -1,0 +1,109 @@
+"""Rule codes: the stable reason of every refusal, over HTTP and (later) over Kafka.
+
+Codes, their HTTP statuses and their titles are part of the public contract; see
+docs/rules.md. Titles are Vietnamese first, English second.
+"""
+
+from enum import StrEnum
+from typing import Final, NamedTuple
+
+
+class RuleCode(StrEnum):
+    """Why a command was refused."""
+
+    OFFICIAL_NOT_ETHNIC_MINORITY = "OFFICIAL_NOT_ETHNIC_MINORITY"
+    RANK_BELOW_MINIMUM = "RANK_BELOW_MINIMUM"
+    HOME_UNIT_NOT_MOUNTAINOUS = "HOME_UNIT_NOT_MOUNTAINOUS"
+    DURATION_OVER_CAP = "DURATION_OVER_CAP"
+    OVERLAPPING_SECONDMENT = "OVERLAPPING_SECONDMENT"
+    OFFICIAL_EXCLUDED = "OFFICIAL_EXCLUDED"
+    NEED_NOT_OPEN = "NEED_NOT_OPEN"
+    NEED_FULL = "NEED_FULL"
+    NEED_UNKNOWN = "NEED_UNKNOWN"
+    NEED_NOT_YET_KNOWN = "NEED_NOT_YET_KNOWN"
+    LIFECYCLE_ORDER = "LIFECYCLE_ORDER"
+    NEED_ALREADY_FILLED = "NEED_ALREADY_FILLED"
+    CONCURRENT_UPDATE = "CONCURRENT_UPDATE"
+    UNKNOWN_CODE = "UNKNOWN_CODE"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_REQUEST = "INVALID_REQUEST"
+
+
+class RuleInfo(NamedTuple):
+    """HTTP status and the two titles of a rule code."""
+
+    status: int
+    title_vi: str
+    title_en: str
+
+
+RULES: Final[dict[RuleCode, RuleInfo]] = {
+    RuleCode.OFFICIAL_NOT_ETHNIC_MINORITY: RuleInfo(
+        422,
+        "Cán bộ không phải người dân tộc thiểu số",
+        "The official does not belong to an ethnic minority",
+    ),
+    RuleCode.RANK_BELOW_MINIMUM: RuleInfo(
+        422,
+        "Chức vụ thấp hơn mức tối thiểu",
+        "The official's rank is below the minimum",
+    ),
+    RuleCode.HOME_UNIT_NOT_MOUNTAINOUS: RuleInfo(
+        422,
+        "Cơ quan cử không thuộc địa phương miền núi",
+        "The home unit is not a mountainous locality",
+    ),
+    RuleCode.DURATION_OVER_CAP: RuleInfo(
+        422,
+        "Thời gian biệt phái vượt quá giới hạn",
+        "The secondment is longer than the cap",
+    ),
+    RuleCode.OVERLAPPING_SECONDMENT: RuleInfo(
+        422,
+        "Cán bộ đang có đợt biệt phái trùng thời gian",
+        "The official has an overlapping secondment",
+    ),
+    RuleCode.OFFICIAL_EXCLUDED: RuleInfo(
+        422,
+        "Cán bộ thuộc trường hợp không được biệt phái",
+        "The official may not be seconded",
+    ),
+    RuleCode.NEED_NOT_OPEN: RuleInfo(
+        409, "Nhu cầu không còn mở", "The need is not open"
+    ),
+    RuleCode.NEED_FULL: RuleInfo(
+        409, "Nhu cầu đã đủ số lượng", "The need has no free position"
+    ),
+    RuleCode.NEED_UNKNOWN: RuleInfo(
+        422, "Không có nhu cầu này", "No such need"
+    ),
+    RuleCode.NEED_NOT_YET_KNOWN: RuleInfo(
+        503,
+        "Chưa cập nhật nhu cầu này, vui lòng thử lại",
+        "The need is not known yet; retry shortly",
+    ),
+    RuleCode.LIFECYCLE_ORDER: RuleInfo(
+        409,
+        "Thao tác không đúng trình tự",
+        "The action is out of order",
+    ),
+    RuleCode.NEED_ALREADY_FILLED: RuleInfo(
+        409,
+        "Nhu cầu đã có người được biệt phái",
+        "The need already has filled positions",
+    ),
+    RuleCode.CONCURRENT_UPDATE: RuleInfo(
+        409,
+        "Hồ sơ vừa được người khác cập nhật",
+        "The record was updated concurrently",
+    ),
+    RuleCode.UNKNOWN_CODE: RuleInfo(
+        422,
+        "Mã danh mục không hợp lệ",
+        "Unknown reference-data code",
+    ),
+    RuleCode.NOT_FOUND: RuleInfo(404, "Không tìm thấy", "Not found"),
+    RuleCode.INVALID_REQUEST: RuleInfo(
+        422, "Yêu cầu không hợp lệ", "The request is not valid"
+    ),
+}

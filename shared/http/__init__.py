@@ -1,0 +1,1 @@
+"""HTTP helpers every service uses: RFC 9457 problem details, health, request context."""

@@ -1,0 +1,97 @@
+"""Application factory: one FastAPI app from one or more services' parts."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from shared.http.problems import install_problem_handlers
+from shared.infra.transport import Transport
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def create_app(
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+    readiness: Sequence[ReadinessCheck] = (),
+) -> FastAPI:
+    """Wire routers, problem handlers, `/healthz` (alive) and `/readyz` (dependencies up)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await start()
+        try:
+            yield
+        finally:
+            await stop()
+
+    app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    async def readyz() -> JSONResponse | dict[str, str]:
+        for check in readiness:
+            try:
+                ok = await check()
+            except Exception:  # noqa: BLE001 - any failure means not ready
+                ok = False
+            if not ok:
+                return JSONResponse({"status": "not ready"}, status_code=503)
+        return {"status": "ready"}
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+class RunningService(Protocol):
+    """What a service's bootstrap object offers to the app factory."""
+
+    @property
+    def routers(self) -> list[APIRouter]: ...
+
+    async def migrate(self) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ready(self) -> bool: ...
+
+
+def compose_app(title: str, services: Sequence[RunningService], transport: Transport) -> FastAPI:
+    """One app for one or more services on one transport.
+
+    Every database is migrated before any relay or consumer starts, so no event reaches a
+    table that does not exist yet.
+    """
+
+    async def start() -> None:
+        for service in services:
+            await service.migrate()
+        await transport.start()
+        for service in services:
+            await service.start()
+
+    async def stop() -> None:
+        await transport.stop()
+        for service in services:
+            await service.stop()
+
+    return create_app(
+        title=title,
+        routers=[r for s in services for r in s.routers],
+        start=start,
+        stop=stop,
+        readiness=[s.ready for s in services],
+    )

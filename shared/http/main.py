@@ -1,0 +1,27 @@
+"""Running one service on its own (the container mode): Kafka, PostgreSQL, uvicorn."""
+
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from shared.http.app import RunningService, compose_app
+from shared.infra.kafka import KafkaTransport
+
+
+def kafka_app(
+    title: str,
+    name: str,
+    bootstrap: str,
+    build: Callable[[KafkaTransport], RunningService],
+    produces: tuple[str, ...] = (),
+) -> FastAPI:
+    """The app of one service talking to Kafka."""
+    transport = KafkaTransport(bootstrap, client_id=name)
+    transport.declare(*produces)
+    return compose_app(title, [build(transport)], transport)
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    """Serve until interrupted."""
+    uvicorn.run(app, host=host, port=port, log_level="info")

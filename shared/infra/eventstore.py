@@ -1,0 +1,135 @@
+"""Append-only event store with optimistic concurrency, writing the outbox in the same
+transaction, and a generic repository of event-sourced aggregates."""
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contract.envelope import CloudEvent, new_event
+from shared.contract.events import EventData, parse_data
+from shared.contract.topics import TOPIC_OF_EVENT, topic_name
+from shared.infra.schema import CoreTables
+from shared.seedwork.aggregate import Aggregate
+from shared.seedwork.errors import ConcurrencyConflict
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who asked, and which request this is part of; stamped on every event it causes."""
+
+    actor: str
+    correlation_id: str
+    causation_id: str
+    now: dt.datetime
+
+
+class EventStore:
+    """One service's event store, bound to the unit of work's session."""
+
+    def __init__(self, session: AsyncSession, tables: CoreTables, topic_prefix: str) -> None:
+        self._session = session
+        self._t = tables
+        self._prefix = topic_prefix
+
+    async def append(self, stream_id: str, expected_version: int, events: Sequence[CloudEvent]) -> None:
+        """Append events after `expected_version` and queue them in the outbox.
+
+        The unique (stream, version) constraint turns a lost race into ConcurrencyConflict.
+        """
+        if not events:
+            return
+        rows = []
+        outbox_rows = []
+        for offset, envelope in enumerate(events, start=1):
+            if envelope.aggregateversion != expected_version + offset:
+                raise ValueError("envelope versions must follow the expected version")
+            payload = envelope.to_json().decode()
+            rows.append(
+                {
+                    "stream_id": stream_id,
+                    "version": envelope.aggregateversion,
+                    "event_id": str(envelope.id),
+                    "event_type": envelope.type,
+                    "envelope": payload,
+                    "recorded_at": envelope.time,
+                }
+            )
+            outbox_rows.append(
+                {
+                    "event_id": str(envelope.id),
+                    "topic": topic_name(TOPIC_OF_EVENT[envelope.type], self._prefix),
+                    "key": envelope.subject,
+                    "payload": payload,
+                    "created_at": envelope.time,
+                }
+            )
+        try:
+            await self._session.execute(insert(self._t.events), rows)
+        except IntegrityError as exc:
+            raise ConcurrencyConflict(stream_id, expected_version) from exc
+        await self._session.execute(insert(self._t.outbox), outbox_rows)
+
+    async def load(self, stream_id: str) -> list[CloudEvent]:
+        """Every event of one stream, in version order."""
+        result = await self._session.execute(
+            select(self._t.events.c.envelope)
+            .where(self._t.events.c.stream_id == stream_id)
+            .order_by(self._t.events.c.version)
+        )
+        return [CloudEvent.from_json(raw) for raw in result.scalars()]
+
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class AggregateRepository(Generic[A]):
+    """Loads aggregates from their streams and saves their new events as envelopes."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        factory: Callable[[Sequence[EventData]], A],
+        *,
+        source: str,
+    ) -> None:
+        self._store = store
+        self._factory = factory
+        self._source = source
+        self.seen: list[CloudEvent] = []
+
+    async def get(self, stream_id: str) -> A | None:
+        """The aggregate rebuilt from its history, or None when the stream is empty."""
+        envelopes = await self._store.load(stream_id)
+        if not envelopes:
+            return None
+        return self._factory([parse_data(e.type, e.data) for e in envelopes])
+
+    async def history(self, stream_id: str) -> list[CloudEvent]:
+        """The stream's envelopes, in version order."""
+        return await self._store.load(stream_id)
+
+    async def save(self, aggregate: A, ctx: RequestContext) -> list[CloudEvent]:
+        """Append the aggregate's pending events; returns their envelopes."""
+        new = aggregate.collect()
+        start = aggregate.version - len(new)
+        envelopes = [
+            new_event(
+                source=self._source,
+                data=data,
+                subject=aggregate.stream_id,
+                version=start + i,
+                correlation_id=ctx.correlation_id,
+                causation_id=ctx.causation_id,
+                actor=ctx.actor,
+                now=ctx.now,
+            )
+            for i, data in enumerate(new, start=1)
+        ]
+        await self._store.append(aggregate.stream_id, start, envelopes)
+        self.seen.extend(envelopes)
+        return envelopes

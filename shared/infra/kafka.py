@@ -1,0 +1,177 @@
+"""Kafka adapter: the outbox relay's producer (acks=all, idempotent) and FastStream
+subscribers that acknowledge only after the consumer's database transaction committed.
+
+FastStream's default `ACK_FIRST` is at-most-once; we use `AckPolicy.MANUAL` and ack
+ourselves. A poison event (unparseable, unknown type, conflicting duplicate, or failing
+after several attempts) goes to `<topic>.dlq` with the reason in headers, so the
+partition keeps flowing; infrastructure errors are retried with backoff, never skipped.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from shared.contract.envelope import CloudEvent
+from shared.infra.outbox import OutgoingMessage, Publisher
+from shared.infra.transport import EnvelopeHandler
+from shared.infra.uow import ConflictingDuplicate
+
+log = logging.getLogger(__name__)
+
+RETRIES_BEFORE_DEAD_LETTER = 5
+"""Attempts for an event whose handler keeps failing for a reason other than infrastructure."""
+
+
+class KafkaPublisher:
+    """aiokafka producer with the settings that do not lose data."""
+
+    def __init__(self, bootstrap: str, client_id: str) -> None:
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def _get(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                client_id=self._client_id,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                request_timeout_ms=30000,
+            )
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        producer = await self._get()
+        futures = [
+            await producer.send(m.topic, value=m.payload, key=m.key.encode()) for m in messages
+        ]
+        await asyncio.gather(*futures)
+
+    async def reset(self) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Flush and close the producer."""
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            try:
+                await producer.stop()
+            except Exception:  # noqa: BLE001 - closing a broken producer must not mask the cause
+                log.warning("closing the Kafka producer failed", exc_info=True)
+
+
+async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int = 3) -> None:
+    """Create the topics if missing: several partitions, unlimited retention, no compaction."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=t,
+                num_partitions=partitions,
+                replication_factor=1,
+                topic_configs={"retention.ms": "-1", "cleanup.policy": "delete"},
+            )
+            for t in topics
+            if t not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+def _is_infrastructure_error(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError)
+
+
+class KafkaTransport:
+    """Kafka for the relay and for the service's consumers."""
+
+    def __init__(self, bootstrap: str, client_id: str, *, replication_factor: int = 1) -> None:
+        self._bootstrap = bootstrap
+        self.broker = KafkaBroker(
+            bootstrap, client_id=client_id, acks="all", enable_idempotence=True, log_level=logging.WARNING
+        )
+        self._publisher = KafkaPublisher(bootstrap, client_id)
+        self._topics: set[str] = set()
+        self._replication_factor = replication_factor
+
+    def publisher(self) -> Publisher:
+        return self._publisher
+
+    def declare(self, *topics: str) -> None:
+        """Topics this service produces to; created on start if missing."""
+        self._topics.update(topics)
+
+    def subscribe(self, topic: str, group: str, handler: EnvelopeHandler) -> None:
+        self._topics.update((topic, f"{topic}.dlq"))
+        subscriber = self.broker.subscriber(
+            topic,
+            group_id=group,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+
+        async def on_message(body: bytes, msg: KafkaMessage) -> None:
+            await self._deliver(topic, group, body, handler)
+            await msg.ack()
+
+        subscriber(on_message)
+
+    async def _deliver(self, topic: str, group: str, body: bytes, handler: EnvelopeHandler) -> None:
+        try:
+            envelope = CloudEvent.from_json(body)
+        except ValidationError as exc:
+            await self._dead_letter(topic, group, body, f"invalid envelope: {exc.errors()[:3]}")
+            return
+        attempt = 0
+        while True:
+            try:
+                await handler(envelope)
+                return
+            except (ValidationError, KeyError, ConflictingDuplicate) as exc:
+                await self._dead_letter(topic, group, body, f"{type(exc).__name__}: {exc}")
+                return
+            except Exception as exc:
+                attempt += 1
+                if not _is_infrastructure_error(exc) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
+                    await self._dead_letter(topic, group, body, f"{type(exc).__name__}: {exc}")
+                    return
+                delay = min(0.2 * 2**attempt, 30.0)
+                log.warning("handling %s failed (attempt %d); retry in %.1fs", envelope.id, attempt, delay, exc_info=True)
+                await asyncio.sleep(delay)
+
+    async def _dead_letter(self, topic: str, group: str, body: bytes, reason: str) -> None:
+        log.error("dead-lettering a message of %s for %s: %s", topic, group, reason)
+        await self.broker.publish(
+            body,
+            topic=f"{topic}.dlq",
+            headers={"x-dlq-reason": reason[:1000], "x-dlq-group": group, "x-dlq-topic": topic},
+        )
+
+    async def start(self) -> None:
+        await ensure_topics(self._bootstrap, sorted(self._topics))
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        await self._publisher.close()

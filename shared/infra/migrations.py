@@ -1,0 +1,79 @@
+"""Alembic glue shared by the services: run migrations on start and the core tables' DDL.
+
+Each service keeps its own `migrations/` folder (own history, own database); these helpers
+keep their `env.py` and first revision to a few lines.
+"""
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command, context, op
+from alembic.config import Config
+from sqlalchemy import Connection, MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+def _config(script_location: Path, connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
+    """Bring a service's database to its newest revision (idempotent)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: command.upgrade(_config(script_location, c), "head"))
+
+
+def run_env(target_metadata: MetaData) -> None:
+    """Body of every service's `env.py`: migrate on the connection handed in by the service."""
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("run migrations through the service (python -m services.<name> migrate)")
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _position() -> sa.types.TypeEngine[int]:
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def create_core_tables_v1() -> None:
+    """DDL of the event store, outbox and processed-event tables as of revision 0001."""
+    op.create_table(
+        "event_store",
+        sa.Column("position", _position(), primary_key=True, autoincrement=True),
+        sa.Column("stream_id", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("envelope", sa.Text, nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("stream_id", "version", name="uq_event_store_stream_version"),
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("position", _position(), primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(64), nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text, nullable=True),
+    )
+    op.create_index("ix_outbox_unpublished", "outbox", ["published_at", "position"])
+    op.create_table(
+        "processed_events",
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("payload_sha256", sa.String(64), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )

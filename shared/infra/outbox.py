@@ -1,0 +1,172 @@
+"""The outbox relay: publishes committed outbox rows in commit order, marks them published
+only after the transport acknowledged them, and is woken by commits (with a slow poll as a
+safety net). After a crash it republishes what was not marked; consumers deduplicate."""
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.infra.schema import CoreTables
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One outbox row on its way out."""
+
+    topic: str
+    key: str
+    payload: bytes
+
+
+class Publisher(Protocol):
+    """Where the relay sends messages: Kafka, or the in-process bus."""
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Return only once every message is durably accepted; raise otherwise."""
+
+    async def reset(self) -> None:
+        """Drop and recreate the connection after failures (aiokafka issue 1017)."""
+
+
+class OutboxRelay:
+    """Drains one service's outbox to a publisher."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: CoreTables,
+        publisher: Publisher,
+        *,
+        lock_key: int,
+        batch_size: int = 500,
+        poll_interval: float = 5.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._sessions = sessions
+        self._t = tables.outbox
+        self._publisher = publisher
+        self._lock_key = lock_key
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._max_backoff = max_backoff
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+
+    def wake(self) -> None:
+        """Called after every commit that wrote outbox rows."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run in the background until `stop`."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop after the batch in flight; unpublished rows stay for the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                await self._publisher.reset()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+            except TimeoutError:
+                pass
+
+    async def drain(self) -> int:
+        """Publish everything unpublished now; returns how many rows were published."""
+        total = 0
+        while True:
+            count = await self._publish_batch()
+            total += count
+            if count < self._batch_size:
+                return total
+
+    async def _publish_batch(self) -> int:
+        async with self._sessions() as session:
+            await session.begin()
+            on_postgres = session.bind.dialect.name == "postgresql"
+            if on_postgres:
+                # One relay per service at a time keeps per-key order across replicas; the
+                # transaction (and the lock) lasts until the rows are marked.
+                got = await session.scalar(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self._lock_key}
+                )
+                if not got:
+                    await session.rollback()
+                    return 0
+            rows = (
+                await session.execute(
+                    select(self._t.c.position, self._t.c.topic, self._t.c.key, self._t.c.payload)
+                    .where(self._t.c.published_at.is_(None))
+                    .order_by(self._t.c.position)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            if not on_postgres:
+                # SQLite has one writer lock per file: release it before in-process
+                # subscribers (which may write back to this service) run.
+                await session.commit()
+            if not rows:
+                return 0
+            positions = [r.position for r in rows]
+            messages = [OutgoingMessage(r.topic, r.key, r.payload.encode()) for r in rows]
+            try:
+                await self._publisher.publish(messages)
+            except Exception as exc:
+                await session.rollback()
+                await self._record_failure(positions, repr(exc))
+                raise
+            if not session.in_transaction():
+                await session.begin()
+            await session.execute(
+                update(self._t)
+                .where(self._t.c.position.in_(positions))
+                .values(published_at=dt.datetime.now(dt.UTC))
+            )
+            await session.commit()
+        self.published += len(rows)
+        return len(rows)
+
+    async def _record_failure(self, positions: list[int], error: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(self._t)
+                .where(self._t.c.position.in_(positions))
+                .values(attempts=self._t.c.attempts + 1, last_error=error[:2000])
+            )
+
+    async def pending(self) -> int:
+        """Rows not yet published (for readiness and tests)."""
+        async with self._sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(self._t).where(self._t.c.published_at.is_(None))
+            )
+            return int(count or 0)

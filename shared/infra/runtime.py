@@ -1,0 +1,58 @@
+"""What every service runs on: its database engine, migrations and outbox relay."""
+
+import zlib
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.infra.db import make_engine, make_sessions
+from shared.infra.migrations import upgrade_to_head
+from shared.infra.outbox import OutboxRelay, Publisher
+from shared.infra.schema import CoreTables
+
+
+class ServiceRuntime:
+    """Engine, sessions and relay of one service; created in bootstrap, never at import."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        database_url: str,
+        migrations: Path,
+        tables: CoreTables,
+        publisher: Publisher,
+        relay_poll_interval: float = 5.0,
+    ) -> None:
+        self.name = name
+        self.engine = make_engine(database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = make_sessions(self.engine)
+        self._migrations = migrations
+        self.relay = OutboxRelay(
+            self.sessions,
+            tables,
+            publisher,
+            lock_key=zlib.crc32(f"outbox:{name}".encode()),
+            poll_interval=relay_poll_interval,
+        )
+
+    async def migrate(self) -> None:
+        """Bring the database to the newest revision."""
+        await upgrade_to_head(self.engine, self._migrations)
+
+    async def start(self) -> None:
+        """Migrate, then start relaying."""
+        await self.migrate()
+        self.relay.start()
+
+    async def stop(self) -> None:
+        """Stop relaying and close connections."""
+        await self.relay.stop()
+        await self.engine.dispose()
+
+    async def database_ready(self) -> bool:
+        """True when the database answers."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True

@@ -1,0 +1,60 @@
+"""How events move between services: the interface, and the in-process bus of the
+embedded default (Kafka's adapter is in `shared.infra.kafka`)."""
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from shared.contract.envelope import CloudEvent
+from shared.infra.outbox import OutgoingMessage, Publisher
+
+log = logging.getLogger(__name__)
+
+EnvelopeHandler = Callable[[CloudEvent], Awaitable[None]]
+"""A consumer: processes one event idempotently and returns after its transaction commits."""
+
+
+class Transport(Protocol):
+    """Publishing (for the outbox relay) and subscribing (for consumers)."""
+
+    def publisher(self) -> Publisher:
+        """The publisher the outbox relay uses."""
+
+    def subscribe(self, topic: str, group: str, handler: EnvelopeHandler) -> None:
+        """Deliver every event of `topic` to `handler`, at least once, in partition order."""
+
+    async def start(self) -> None:
+        """Connect; subscriptions must be registered before."""
+
+    async def stop(self) -> None:
+        """Disconnect without acknowledging anything in flight."""
+
+
+class InProcessBus:
+    """The embedded default's bus: publishing calls each subscriber and returns after all
+    committed, so the outbox marks a row only once every consumer has it."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, list[tuple[str, EnvelopeHandler]]] = defaultdict(list)
+
+    def publisher(self) -> Publisher:
+        return self
+
+    def subscribe(self, topic: str, group: str, handler: EnvelopeHandler) -> None:
+        self._subscribers[topic].append((group, handler))
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        for message in messages:
+            envelope = CloudEvent.from_json(message.payload)
+            for _group, handler in self._subscribers.get(message.topic, []):
+                await handler(envelope)
+
+    async def reset(self) -> None:
+        return None

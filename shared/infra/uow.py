@@ -1,0 +1,95 @@
+"""Unit of work: one database transaction for the aggregate's events, its outbox rows and
+any view rows; committing wakes the outbox relay."""
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+import datetime as dt
+import hashlib
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.contract.envelope import CloudEvent
+from shared.infra.eventstore import EventStore
+from shared.infra.schema import CoreTables
+
+
+class ConflictingDuplicate(Exception):
+    """The same event id arrived with a different payload: a producer bug, not a retry."""
+
+
+class SqlUnitOfWork:
+    """Base unit of work; services subclass it to add their repositories and views."""
+
+    session: AsyncSession
+    events: EventStore
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: CoreTables,
+        *,
+        topic_prefix: str,
+        on_commit: Callable[[], None],
+    ) -> None:
+        self._sessions = sessions
+        self._tables = tables
+        self._prefix = topic_prefix
+        self._on_commit = on_commit
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        await self.session.begin()
+        self.events = EventStore(self.session, self._tables, self._prefix)
+        self._started()
+        return self
+
+    def _started(self) -> None:
+        """Hook for subclasses to bind repositories to the new session."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.session.in_transaction():
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def claim(self, consumer: str, envelope: CloudEvent) -> bool:
+        """Record that `consumer` processes this event, in this transaction.
+
+        Returns False when it was already processed (a redelivery: change nothing). The
+        record commits with the consumer's effects, so a crash between the database commit
+        and the offset commit cannot count the event twice.
+        """
+        digest = hashlib.sha256(envelope.to_json()).hexdigest()
+        t = self._tables.processed
+        seen = await self.session.scalar(
+            select(t.c.payload_sha256).where(
+                t.c.consumer == consumer, t.c.event_id == str(envelope.id)
+            )
+        )
+        if seen is not None:
+            if seen != digest:
+                raise ConflictingDuplicate(f"event {envelope.id} redelivered with another payload")
+            return False
+        await self.session.execute(
+            insert(t).values(
+                consumer=consumer,
+                event_id=str(envelope.id),
+                payload_sha256=digest,
+                processed_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        return True
+
+    async def commit(self) -> None:
+        """Commit, then wake the relay so the events leave without waiting for a poll."""
+        await self.session.commit()
+        self._on_commit()

@@ -1,0 +1,51 @@
+"""Programme phases and duration arithmetic: the plan's cap per phase, the law's 3 years."""
+
+import calendar
+import datetime as dt
+from collections.abc import Sequence
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+LEGAL_CAP_MONTHS: Final = 36
+"""The law's ceiling for any secondment; no phase configuration may exceed it."""
+
+
+class Phase(BaseModel):
+    """One phase of the plan, as configured."""
+
+    model_config = ConfigDict(frozen=True)
+
+    phase_id: str = Field(examples=["2024-2025"])
+    starts_on: dt.date
+    ends_on: dt.date
+    cap_months: int = Field(ge=1, le=LEGAL_CAP_MONTHS)
+
+
+DEFAULT_PHASES: Final[tuple[Phase, ...]] = (
+    Phase(phase_id="2024-2025", starts_on=dt.date(2024, 1, 1), ends_on=dt.date(2025, 12, 31), cap_months=6),
+    Phase(phase_id="2026-2030", starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2030, 12, 31), cap_months=6),
+)
+
+
+def phase_of(day: dt.date, phases: Sequence[Phase] = DEFAULT_PHASES) -> Phase | None:
+    """The phase a date falls in, if any."""
+    return next((p for p in phases if p.starts_on <= day <= p.ends_on), None)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day `months` later; the month's last day when it has no such day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def last_allowed_day(start: dt.date, months: int) -> dt.date:
+    """Inclusive last day of a secondment of `months` months: 2024-09-01, 6 → 2025-02-28."""
+    return add_months(start, months) - dt.timedelta(days=1)
+
+
+def cap_for(start: dt.date, phases: Sequence[Phase] = DEFAULT_PHASES) -> int:
+    """Months allowed for a secondment starting on `start` (legal cap outside any phase)."""
+    phase = phase_of(start, phases)
+    return phase.cap_months if phase is not None else LEGAL_CAP_MONTHS
