@@ -23,8 +23,18 @@ class Phase(BaseModel):
 
 
 DEFAULT_PHASES: Final[tuple[Phase, ...]] = (
-    Phase(phase_id="2024-2025", starts_on=dt.date(2024, 1, 1), ends_on=dt.date(2025, 12, 31), cap_months=6),
-    Phase(phase_id="2026-2030", starts_on=dt.date(2026, 1, 1), ends_on=dt.date(2030, 12, 31), cap_months=6),
+    Phase(
+        phase_id="2024-2025",
+        starts_on=dt.date(2024, 1, 1),
+        ends_on=dt.date(2025, 12, 31),
+        cap_months=6,
+    ),
+    Phase(
+        phase_id="2026-2030",
+        starts_on=dt.date(2026, 1, 1),
+        ends_on=dt.date(2030, 12, 31),
+        cap_months=6,
+    ),
 )
 
 

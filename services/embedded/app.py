@@ -4,15 +4,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from shared.http.app import compose_app
-from shared.infra.transport import InProcessBus
-
 from services.needs.bootstrap import NeedsService
 from services.needs.config import NeedsSettings
 from services.placement.bootstrap import PlacementService
 from services.placement.config import PlacementSettings
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
+from shared.http.app import RunningService, compose_app
+from shared.infra.transport import InProcessBus
 
 
 def sqlite_url(data_dir: Path, name: str) -> str:
@@ -24,7 +23,7 @@ def create_embedded_app(data_dir: Path) -> FastAPI:
     """Needs, placement and reporting on one bus, each with its own SQLite file."""
     data_dir.mkdir(parents=True, exist_ok=True)
     bus = InProcessBus()
-    services = [
+    services: list[RunningService] = [
         NeedsService(NeedsSettings(database_url=sqlite_url(data_dir, "needs")), bus),
         PlacementService(PlacementSettings(database_url=sqlite_url(data_dir, "placement")), bus),
         ReportingService(ReportingSettings(database_url=sqlite_url(data_dir, "reporting")), bus),

@@ -2,18 +2,20 @@
 
 from fastapi import FastAPI
 
-from shared.contract.topics import NEEDS_TOPIC, topic_name
-from shared.http.main import kafka_app, serve
-
 from services.needs.bootstrap import NeedsService
 from services.needs.config import NeedsSettings
+from shared.contract.topics import NEEDS_TOPIC, topic_name
+from shared.http.main import kafka_app, serve
 
 
 def create_app(settings: NeedsSettings | None = None) -> FastAPI:
     """The needs service's app (uvicorn factory)."""
     s = settings or NeedsSettings()
     return kafka_app(
-        "needs", "needs", s.kafka_bootstrap, lambda t: NeedsService(s, t),
+        "needs",
+        "needs",
+        s.kafka_bootstrap,
+        lambda t: NeedsService(s, t),
         produces=(topic_name(NEEDS_TOPIC, s.topic_prefix),),
     )
 

@@ -6,18 +6,17 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from shared.contract.envelope import CloudEvent
-from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
-from shared.infra.runtime import ServiceRuntime
-from shared.infra.transport import Transport
-from shared.phases import DEFAULT_PHASES, Phase
-
 from services.needs.adapters.tables import core
 from services.needs.adapters.unit_of_work import NeedsUnitOfWork
 from services.needs.config import NeedsSettings
 from services.needs.entrypoints.http import build_router
 from services.needs.service_layer import handlers
 from services.needs.service_layer.ports import NeedsPorts
+from shared.contract.envelope import CloudEvent
+from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
+from shared.infra.runtime import ServiceRuntime
+from shared.infra.transport import Transport
+from shared.phases import DEFAULT_PHASES, Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -2,18 +2,20 @@
 
 from fastapi import FastAPI
 
-from shared.contract.topics import PLACEMENTS_TOPIC, topic_name
-from shared.http.main import kafka_app, serve
-
 from services.placement.bootstrap import PlacementService
 from services.placement.config import PlacementSettings
+from shared.contract.topics import PLACEMENTS_TOPIC, topic_name
+from shared.http.main import kafka_app, serve
 
 
 def create_app(settings: PlacementSettings | None = None) -> FastAPI:
     """The placement service's app (uvicorn factory)."""
     s = settings or PlacementSettings()
     return kafka_app(
-        "placement", "placement", s.kafka_bootstrap, lambda t: PlacementService(s, t),
+        "placement",
+        "placement",
+        s.kafka_bootstrap,
+        lambda t: PlacementService(s, t),
         produces=(topic_name(PLACEMENTS_TOPIC, s.topic_prefix),),
     )
 

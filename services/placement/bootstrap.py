@@ -6,18 +6,17 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from shared.contract.envelope import CloudEvent
-from shared.contract.topics import NEEDS_TOPIC, topic_name
-from shared.infra.runtime import ServiceRuntime
-from shared.infra.transport import Transport
-from shared.phases import DEFAULT_PHASES, Phase
-
 from services.placement.adapters.tables import core
 from services.placement.adapters.unit_of_work import PlacementUnitOfWork
 from services.placement.config import PlacementSettings
 from services.placement.entrypoints.http import build_router
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
+from shared.contract.envelope import CloudEvent
+from shared.contract.topics import NEEDS_TOPIC, topic_name
+from shared.infra.runtime import ServiceRuntime
+from shared.infra.transport import Transport
+from shared.phases import DEFAULT_PHASES, Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

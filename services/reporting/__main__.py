@@ -2,10 +2,9 @@
 
 from fastapi import FastAPI
 
-from shared.http.main import kafka_app, serve
-
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
+from shared.http.main import kafka_app, serve
 
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:

@@ -6,18 +6,17 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from shared.contract.envelope import CloudEvent
-from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
-from shared.infra.runtime import ServiceRuntime
-from shared.infra.transport import Transport
-from shared.phases import DEFAULT_PHASES, Phase
-
 from services.reporting.adapters.tables import core
 from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
 from services.reporting.config import ReportingSettings
 from services.reporting.entrypoints.http import build_router
 from services.reporting.service_layer.ports import ReportingPorts
 from services.reporting.service_layer.projections import project
+from shared.contract.envelope import CloudEvent
+from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
+from shared.infra.runtime import ServiceRuntime
+from shared.infra.transport import Transport
+from shared.phases import DEFAULT_PHASES, Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

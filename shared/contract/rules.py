@@ -68,15 +68,9 @@ RULES: Final[dict[RuleCode, RuleInfo]] = {
         "Cán bộ thuộc trường hợp không được biệt phái",
         "The official may not be seconded",
     ),
-    RuleCode.NEED_NOT_OPEN: RuleInfo(
-        409, "Nhu cầu không còn mở", "The need is not open"
-    ),
-    RuleCode.NEED_FULL: RuleInfo(
-        409, "Nhu cầu đã đủ số lượng", "The need has no free position"
-    ),
-    RuleCode.NEED_UNKNOWN: RuleInfo(
-        422, "Không có nhu cầu này", "No such need"
-    ),
+    RuleCode.NEED_NOT_OPEN: RuleInfo(409, "Nhu cầu không còn mở", "The need is not open"),
+    RuleCode.NEED_FULL: RuleInfo(409, "Nhu cầu đã đủ số lượng", "The need has no free position"),
+    RuleCode.NEED_UNKNOWN: RuleInfo(422, "Không có nhu cầu này", "No such need"),
     RuleCode.NEED_NOT_YET_KNOWN: RuleInfo(
         503,
         "Chưa cập nhật nhu cầu này, vui lòng thử lại",
@@ -103,7 +97,5 @@ RULES: Final[dict[RuleCode, RuleInfo]] = {
         "Unknown reference-data code",
     ),
     RuleCode.NOT_FOUND: RuleInfo(404, "Không tìm thấy", "Not found"),
-    RuleCode.INVALID_REQUEST: RuleInfo(
-        422, "Yêu cầu không hợp lệ", "The request is not valid"
-    ),
+    RuleCode.INVALID_REQUEST: RuleInfo(422, "Yêu cầu không hợp lệ", "The request is not valid"),
 }

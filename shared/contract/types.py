@@ -16,9 +16,7 @@ OfficialId = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", min_length=1, max_length=64),
     Field(
-        description=(
-            "Opaque identifier chosen by the home authority; never a citizen's ID number."
-        )
+        description=("Opaque identifier chosen by the home authority; never a citizen's ID number.")
     ),
 ]
 

@@ -1,9 +1,10 @@
 """The request context (actor, correlation) stamped on every event a request causes."""
 
 import datetime as dt
+from typing import Annotated
 from uuid import uuid4
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from shared.infra.eventstore import RequestContext
 
@@ -17,3 +18,7 @@ def request_context(request: Request) -> RequestContext:
         causation_id=command_id,
         now=dt.datetime.now(dt.UTC),
     )
+
+
+ContextDep = Annotated[RequestContext, Depends(request_context)]
+"""FastAPI dependency: the context of the current request."""

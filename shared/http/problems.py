@@ -31,7 +31,7 @@ def problem(
     *,
     status: int | None = None,
     headers: dict[str, str] | None = None,
-    **extra: Any,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     """A problem+json response for one rule code."""
     info = RULES[rule]
@@ -43,7 +43,7 @@ def problem(
         "instance": request.url.path,
         "rule": rule.value,
     }
-    body.update({k: v for k, v in extra.items() if v is not None})
+    body.update({k: v for k, v in (extra or {}).items() if v is not None})
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -53,16 +53,27 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
         headers = {"Retry-After": "2"} if exc.rule is RuleCode.NEED_NOT_YET_KNOWN else None
-        params = {k: (str(v) if not isinstance(v, int | str | list) else v) for k, v in exc.params.items()}
-        return problem(request, exc.rule, exc.detail, headers=headers, **params)
+        params = {
+            k: (str(v) if not isinstance(v, int | str | list) else v) for k, v in exc.params.items()
+        }
+        return problem(request, exc.rule, exc.detail, headers=headers, extra=params)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "msg": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
             for e in exc.errors()
         ]
-        return problem(request, RuleCode.INVALID_REQUEST, "the request body or parameters are not valid", errors=errors)
+        return problem(
+            request,
+            RuleCode.INVALID_REQUEST,
+            "the request body or parameters are not valid",
+            extra={"errors": errors},
+        )
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -36,7 +36,9 @@ class EventStore:
         self._t = tables
         self._prefix = topic_prefix
 
-    async def append(self, stream_id: str, expected_version: int, events: Sequence[CloudEvent]) -> None:
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[CloudEvent]
+    ) -> None:
         """Append events after `expected_version` and queue them in the outbox.
 
         The unique (stream, version) constraint turns a lost race into ConcurrencyConflict.

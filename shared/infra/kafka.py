@@ -8,6 +8,7 @@ partition keeps flowing; infrastructure errors are retried with backoff, never s
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -69,7 +70,7 @@ class KafkaPublisher:
             producer, self._producer = self._producer, None
             try:
                 await producer.stop()
-            except Exception:  # noqa: BLE001 - closing a broken producer must not mask the cause
+            except Exception:
                 log.warning("closing the Kafka producer failed", exc_info=True)
 
 
@@ -90,10 +91,8 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int =
             if t not in existing
         ]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 
@@ -108,7 +107,11 @@ class KafkaTransport:
     def __init__(self, bootstrap: str, client_id: str, *, replication_factor: int = 1) -> None:
         self._bootstrap = bootstrap
         self.broker = KafkaBroker(
-            bootstrap, client_id=client_id, acks="all", enable_idempotence=True, log_level=logging.WARNING
+            bootstrap,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            log_level=logging.WARNING,
         )
         self._publisher = KafkaPublisher(bootstrap, client_id)
         self._topics: set[str] = set()
@@ -157,7 +160,13 @@ class KafkaTransport:
                     await self._dead_letter(topic, group, body, f"{type(exc).__name__}: {exc}")
                     return
                 delay = min(0.2 * 2**attempt, 30.0)
-                log.warning("handling %s failed (attempt %d); retry in %.1fs", envelope.id, attempt, delay, exc_info=True)
+                log.warning(
+                    "handling %s failed (attempt %d); retry in %.1fs",
+                    envelope.id,
+                    attempt,
+                    delay,
+                    exc_info=True,
+                )
                 await asyncio.sleep(delay)
 
     async def _dead_letter(self, topic: str, group: str, body: bytes, reason: str) -> None:

@@ -3,6 +3,7 @@ only after the transport acknowledged them, and is woken by commits (with a slow
 safety net). After a crash it republishes what was not marked; consumers deduplicate."""
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -74,10 +75,8 @@ class OutboxRelay:
         """Stop after the batch in flight; unpublished rows stay for the next start."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def _run(self) -> None:
@@ -95,10 +94,8 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-            except TimeoutError:
-                pass
 
     async def drain(self) -> int:
         """Publish everything unpublished now; returns how many rows were published."""

@@ -1,12 +1,11 @@
 """Unit of work: one database transaction for the aggregate's events, its outbox rows and
 any view rows; committing wakes the outbox relay."""
 
+import datetime as dt
+import hashlib
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
-
-import datetime as dt
-import hashlib
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker

@@ -5,12 +5,11 @@ from collections.abc import Callable
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.needs.adapters.tables import core, need_fills
+from services.needs.domain.need import Need
 from shared.contract.topics import NEEDS_SOURCE
 from shared.infra.eventstore import AggregateRepository
 from shared.infra.uow import SqlUnitOfWork
-
-from services.needs.adapters.tables import core, need_fills
-from services.needs.domain.need import Need
 
 
 class NeedsUnitOfWork(SqlUnitOfWork):

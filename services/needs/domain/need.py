@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from uuid import UUID, uuid4
 
+from services.needs.domain.commands import RaiseNeed
 from shared.contract.events import EventData, NeedFilled, NeedRaised
 from shared.contract.rules import RuleCode
 from shared.contract.types import UnitRef
@@ -12,8 +13,6 @@ from shared.phases import DEFAULT_PHASES, Phase, cap_for
 from shared.reference import reference_data
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import DomainError
-
-from services.needs.domain.commands import RaiseNeed
 
 
 class NeedStatus(StrEnum):
@@ -29,11 +28,17 @@ def check_codes_known(cmd: RaiseNeed, on: dt.date) -> UnitRef:
     ref = reference_data()
     unit = ref.unit(cmd.host_unit, on)
     if unit is None:
-        raise DomainError(RuleCode.UNKNOWN_CODE, f"unit {cmd.host_unit} is not valid on {on}", code=cmd.host_unit)
+        raise DomainError(
+            RuleCode.UNKNOWN_CODE, f"unit {cmd.host_unit} is not valid on {on}", code=cmd.host_unit
+        )
     if ref.sector(cmd.sector, on) is None:
-        raise DomainError(RuleCode.UNKNOWN_CODE, f"sector {cmd.sector} is not valid on {on}", code=cmd.sector)
+        raise DomainError(
+            RuleCode.UNKNOWN_CODE, f"sector {cmd.sector} is not valid on {on}", code=cmd.sector
+        )
     if ref.rank(cmd.min_rank, on) is None:
-        raise DomainError(RuleCode.UNKNOWN_CODE, f"rank {cmd.min_rank} is not valid on {on}", code=cmd.min_rank)
+        raise DomainError(
+            RuleCode.UNKNOWN_CODE, f"rank {cmd.min_rank} is not valid on {on}", code=cmd.min_rank
+        )
     return UnitRef(code=unit.code, name=unit.name)
 
 
@@ -83,7 +88,9 @@ class Need(Aggregate):
         """Called with the number of live secondments; fills the need when all are taken."""
         self.positions_filled = filled
         if self.status is NeedStatus.OPEN and filled >= self.raised.positions:
-            self._record(NeedFilled(need_id=self.need_id, filled_on=on, positions=self.raised.positions))
+            self._record(
+                NeedFilled(need_id=self.need_id, filled_on=on, positions=self.raised.positions)
+            )
 
     def apply(self, event: EventData) -> None:
         match event:

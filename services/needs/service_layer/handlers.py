@@ -3,22 +3,25 @@
 import datetime as dt
 from collections.abc import Sequence
 
+from services.needs.adapters.unit_of_work import NeedsUnitOfWork
+from services.needs.domain.commands import RaiseNeed
+from services.needs.domain.need import Need
 from shared.contract.envelope import CloudEvent
 from shared.contract.events import OfficerSeconded
 from shared.infra.eventstore import RequestContext
 from shared.phases import Phase
 from shared.seedwork.errors import NotFound
 
-from services.needs.adapters.unit_of_work import NeedsUnitOfWork
-from services.needs.domain.commands import RaiseNeed
-from services.needs.domain.need import Need
-
 CONSUMER = "needs.placements"
 """Name under which this service records the placement events it processed."""
 
 
 async def raise_need(
-    cmd: RaiseNeed, uow: NeedsUnitOfWork, ctx: RequestContext, today: dt.date, phases: Sequence[Phase]
+    cmd: RaiseNeed,
+    uow: NeedsUnitOfWork,
+    ctx: RequestContext,
+    today: dt.date,
+    phases: Sequence[Phase],
 ) -> Need:
     """Raise a need; its `NeedRaised` leaves through the outbox."""
     need = Need.raise_need(cmd, today, phases)

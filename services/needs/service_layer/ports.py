@@ -3,9 +3,8 @@
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from shared.phases import Phase
-
 from services.needs.adapters.unit_of_work import NeedsUnitOfWork
+from shared.phases import Phase
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,14 @@ from collections.abc import Callable
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.placement.adapters.tables import core, needs_view, secondments_view
+from services.placement.domain.secondment import Secondment
+from services.placement.domain.views import NeedSnapshot, OfficialSpell
 from shared.contract.events import NeedFilled, NeedRaised
 from shared.contract.topics import PLACEMENT_SOURCE
 from shared.contract.types import UnitRef
 from shared.infra.eventstore import AggregateRepository
 from shared.infra.uow import SqlUnitOfWork
-
-from services.placement.adapters.tables import core, needs_view, secondments_view
-from services.placement.domain.secondment import Secondment
-from services.placement.domain.views import NeedSnapshot, OfficialSpell
 
 
 class PlacementUnitOfWork(SqlUnitOfWork):

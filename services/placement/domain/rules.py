@@ -6,13 +6,12 @@ Read with ../shared/docs/domain.md: who may be seconded, for how long, and in wh
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
+from services.placement.domain.commands import OfficialIn
+from services.placement.domain.views import NeedSnapshot, OfficialSpell
 from shared.contract.rules import RuleCode
 from shared.phases import LEGAL_CAP_MONTHS, Phase, cap_for, last_allowed_day
 from shared.reference import reference_data
 from shared.seedwork.errors import DomainError
-
-from services.placement.domain.commands import OfficialIn
-from services.placement.domain.views import NeedSnapshot, OfficialSpell
 
 EXCLUSIONS_WAIVABLE_BY_CONSENT = frozenset({"PREGNANT_OR_CHILD_UNDER_36_MONTHS"})
 
@@ -21,23 +20,38 @@ def check_codes_known(official: OfficialIn, on: dt.date) -> None:
     """Ethnic group, subgroup and rank must be reference-data codes valid on the date."""
     ref = reference_data()
     if ref.ethnicity(official.ethnicity) is None:
-        raise DomainError(RuleCode.UNKNOWN_CODE, f"ethnic group {official.ethnicity} is unknown", code=official.ethnicity)
-    if official.ethnic_subgroup and ref.subgroup(official.ethnicity, official.ethnic_subgroup) is None:
+        raise DomainError(
+            RuleCode.UNKNOWN_CODE,
+            f"ethnic group {official.ethnicity} is unknown",
+            code=official.ethnicity,
+        )
+    if (
+        official.ethnic_subgroup
+        and ref.subgroup(official.ethnicity, official.ethnic_subgroup) is None
+    ):
         raise DomainError(
             RuleCode.UNKNOWN_CODE,
             f"subgroup {official.ethnic_subgroup} is not a subgroup of {official.ethnicity}",
             code=official.ethnic_subgroup,
         )
     if ref.rank(official.position_rank, on) is None:
-        raise DomainError(RuleCode.UNKNOWN_CODE, f"rank {official.position_rank} is not valid on {on}", code=official.position_rank)
+        raise DomainError(
+            RuleCode.UNKNOWN_CODE,
+            f"rank {official.position_rank} is not valid on {on}",
+            code=official.position_rank,
+        )
     if ref.unit(official.home_unit) is None:
-        raise DomainError(RuleCode.UNKNOWN_CODE, f"unit {official.home_unit} is unknown", code=official.home_unit)
+        raise DomainError(
+            RuleCode.UNKNOWN_CODE, f"unit {official.home_unit} is unknown", code=official.home_unit
+        )
 
 
 def check_official_is_ethnic_minority(official: OfficialIn) -> None:
     """Only officials of an ethnic minority may be seconded under the plan."""
     if not reference_data().is_minority(official.ethnicity):
-        raise DomainError(RuleCode.OFFICIAL_NOT_ETHNIC_MINORITY, f"{official.ethnicity} is not an ethnic minority")
+        raise DomainError(
+            RuleCode.OFFICIAL_NOT_ETHNIC_MINORITY, f"{official.ethnicity} is not an ethnic minority"
+        )
 
 
 def check_rank_at_least(official: OfficialIn, need: NeedSnapshot) -> None:
@@ -56,7 +70,9 @@ def check_rank_at_least(official: OfficialIn, need: NeedSnapshot) -> None:
 def check_home_unit_mountainous(official: OfficialIn, decided_on: dt.date) -> None:
     """The home unit must be a mountainous locality valid on the decision date."""
     ref = reference_data()
-    if ref.unit(official.home_unit, decided_on) is None or not ref.is_mountainous(official.home_unit, decided_on):
+    if ref.unit(official.home_unit, decided_on) is None or not ref.is_mountainous(
+        official.home_unit, decided_on
+    ):
         raise DomainError(
             RuleCode.HOME_UNIT_NOT_MOUNTAINOUS,
             f"{official.home_unit} is not a mountainous locality on {decided_on}",
@@ -70,10 +86,16 @@ def check_not_excluded(official: OfficialIn) -> None:
     if official.consents_despite_exclusion:
         barred -= EXCLUSIONS_WAIVABLE_BY_CONSENT
     if barred:
-        raise DomainError(RuleCode.OFFICIAL_EXCLUDED, f"excluded: {', '.join(sorted(barred))}", exclusions=sorted(barred))
+        raise DomainError(
+            RuleCode.OFFICIAL_EXCLUDED,
+            f"excluded: {', '.join(sorted(barred))}",
+            exclusions=sorted(barred),
+        )
 
 
-def check_duration_within_cap(start: dt.date, planned_end: dt.date, phases: Sequence[Phase]) -> None:
+def check_duration_within_cap(
+    start: dt.date, planned_end: dt.date, phases: Sequence[Phase]
+) -> None:
     """The inclusive end may not pass start + cap months − 1 day, nor the legal 3 years."""
     if planned_end < start:
         raise DomainError(RuleCode.LIFECYCLE_ORDER, "the planned end is before the start")
@@ -94,7 +116,8 @@ def check_no_overlap(start: dt.date, end: dt.date, spells: Iterable[OfficialSpel
         if spell.active and spell.start_date <= end and start <= spell.end_date:
             raise DomainError(
                 RuleCode.OVERLAPPING_SECONDMENT,
-                f"overlaps secondment {spell.secondment_id} ({spell.start_date} – {spell.end_date})",
+                f"overlaps secondment {spell.secondment_id}"
+                f" ({spell.start_date} – {spell.end_date})",
                 secondment_id=spell.secondment_id,
             )
 
@@ -102,9 +125,13 @@ def check_no_overlap(start: dt.date, end: dt.date, spells: Iterable[OfficialSpel
 def check_need_open(need: NeedSnapshot) -> None:
     """Only an open need with a free position takes officials."""
     if need.status != "OPEN":
-        raise DomainError(RuleCode.NEED_NOT_OPEN, f"need {need.need_id} is {need.status}", need_id=need.need_id)
+        raise DomainError(
+            RuleCode.NEED_NOT_OPEN, f"need {need.need_id} is {need.status}", need_id=need.need_id
+        )
     if need.taken >= need.positions:
-        raise DomainError(RuleCode.NEED_FULL, f"need {need.need_id} has no free position", need_id=need.need_id)
+        raise DomainError(
+            RuleCode.NEED_FULL, f"need {need.need_id} has no free position", need_id=need.need_id
+        )
 
 
 def check_not_before_decision(effective: dt.date, decision_date: dt.date, what: str) -> None:

@@ -5,17 +5,16 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from uuid import UUID, uuid4
 
-from shared.contract.events import EventData, Official, OfficerSeconded, SecondmentEnded
+from services.placement.domain import rules
+from services.placement.domain.commands import EndSecondment, SecondOfficial
+from services.placement.domain.views import NeedSnapshot, OfficialSpell
+from shared.contract.events import EventData, OfficerSeconded, Official, SecondmentEnded
 from shared.contract.rules import RuleCode
 from shared.contract.types import UnitRef
 from shared.phases import Phase
 from shared.reference import reference_data
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import DomainError
-
-from services.placement.domain import rules
-from services.placement.domain.commands import EndSecondment, SecondOfficial
-from services.placement.domain.views import NeedSnapshot, OfficialSpell
 
 
 class SecondmentStatus(StrEnum):
@@ -67,7 +66,9 @@ class Secondment(Aggregate):
                 secondment_id=uuid4(),
                 need_id=cmd.need_id,
                 official=Official(
-                    **official.model_dump(exclude={"home_unit", "exclusions", "consents_despite_exclusion"}),
+                    **official.model_dump(
+                        exclude={"home_unit", "exclusions", "consents_despite_exclusion"}
+                    ),
                     home_unit=UnitRef(code=home.code, name=home.name),
                 ),
                 host_unit=need.host_unit,
@@ -82,7 +83,9 @@ class Secondment(Aggregate):
     def end(self, cmd: EndSecondment) -> None:
         """End by decision, with the host's rating; only once, never before the start."""
         if self.status is not SecondmentStatus.ACTIVE:
-            raise DomainError(RuleCode.LIFECYCLE_ORDER, f"the secondment is {self.status}, it cannot end")
+            raise DomainError(
+                RuleCode.LIFECYCLE_ORDER, f"the secondment is {self.status}, it cannot end"
+            )
         if cmd.ended_on < self.seconded.start_date:
             raise DomainError(RuleCode.LIFECYCLE_ORDER, "the end is before the start")
         rules.check_not_before_decision(cmd.ended_on, cmd.decision.date, "end date")

@@ -1,21 +1,18 @@
 """HTTP API of the placement service (`/api/secondments`)."""
 
 import datetime as dt
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
-
-from shared.contract.events import Official, SecondmentEnded
-from shared.contract.types import Code, Decision, UnitRef
-from shared.http.context import request_context
-from shared.infra.eventstore import RequestContext
 
 from services.placement.domain.commands import EndSecondment, SecondOfficial
 from services.placement.domain.secondment import Secondment, SecondmentStatus
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
+from shared.contract.events import Official, SecondmentEnded
+from shared.contract.types import Code, Decision, UnitRef
+from shared.http.context import ContextDep
 
 
 class SecondmentOut(BaseModel):
@@ -53,10 +50,9 @@ def secondment_out(s: Secondment) -> SecondmentOut:
 def build_router(ports: PlacementPorts) -> APIRouter:
     """Routes bound to one running placement service."""
     router = APIRouter(prefix="/api/secondments", tags=["secondments"])
-    Context = Annotated[RequestContext, Depends(request_context)]
 
     @router.post("", status_code=201, response_model=SecondmentOut)
-    async def second_official(cmd: SecondOfficial, ctx: Context) -> SecondmentOut:
+    async def second_official(cmd: SecondOfficial, ctx: ContextDep) -> SecondmentOut:
         """Second an eligible official to a need; 201 with the secondment, `ACTIVE`."""
         return secondment_out(await handlers.second_official(cmd, ports.uow(), ctx, ports.phases))
 
@@ -66,8 +62,12 @@ def build_router(ports: PlacementPorts) -> APIRouter:
         return secondment_out(await handlers.get_secondment(str(secondment_id), ports.uow()))
 
     @router.post("/{secondment_id}/ending", response_model=SecondmentOut)
-    async def end_secondment(secondment_id: UUID, cmd: EndSecondment, ctx: Context) -> SecondmentOut:
+    async def end_secondment(
+        secondment_id: UUID, cmd: EndSecondment, ctx: ContextDep
+    ) -> SecondmentOut:
         """End the secondment by decision with the host's rating; 200, `ENDED`."""
-        return secondment_out(await handlers.end_secondment(str(secondment_id), cmd, ports.uow(), ctx))
+        return secondment_out(
+            await handlers.end_secondment(str(secondment_id), cmd, ports.uow(), ctx)
+        )
 
     return router

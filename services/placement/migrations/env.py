@@ -1,7 +1,6 @@
 """Alembic environment of the placement service."""
 
-from shared.infra.migrations import run_env
-
 from services.placement.adapters.tables import metadata
+from shared.infra.migrations import run_env
 
 run_env(metadata)

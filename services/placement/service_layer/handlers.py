@@ -2,16 +2,15 @@
 
 from collections.abc import Sequence
 
+from services.placement.adapters.unit_of_work import PlacementUnitOfWork
+from services.placement.domain.commands import EndSecondment, SecondOfficial
+from services.placement.domain.secondment import Secondment
 from shared.contract.envelope import CloudEvent
 from shared.contract.events import NeedFilled, NeedRaised, parse_data
 from shared.contract.rules import RuleCode
 from shared.infra.eventstore import RequestContext
 from shared.phases import Phase
 from shared.seedwork.errors import DomainError, NotFound
-
-from services.placement.adapters.unit_of_work import PlacementUnitOfWork
-from services.placement.domain.commands import EndSecondment, SecondOfficial
-from services.placement.domain.secondment import Secondment
 
 CONSUMER = "placement.needs"
 
@@ -31,7 +30,11 @@ async def second_official(
         spells = await uow.spells(cmd.official.official_id)
         secondment = Secondment.second(cmd, need, spells, phases)
         if not await uow.take_position(need.need_id):
-            raise DomainError(RuleCode.NEED_FULL, f"need {need.need_id} has no free position", need_id=need.need_id)
+            raise DomainError(
+                RuleCode.NEED_FULL,
+                f"need {need.need_id} has no free position",
+                need_id=need.need_id,
+            )
         await uow.secondments.save(secondment, ctx)
         await uow.write_view(secondment)
         await uow.commit()

@@ -6,8 +6,6 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from shared.phases import Phase
-
 from services.reporting.adapters.tables import rm_needs, rm_secondments
 from services.reporting.domain.evaluation import (
     Evaluation,
@@ -17,13 +15,16 @@ from services.reporting.domain.evaluation import (
     counting_window,
     fill_rate,
 )
+from shared.phases import Phase
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-async def evaluate(session: AsyncSession, phase: Phase, as_of: dt.date, filters: Filters) -> Evaluation:
+async def evaluate(
+    session: AsyncSession, phase: Phase, as_of: dt.date, filters: Filters
+) -> Evaluation:
     """The phase's evaluation as at the end of `as_of`."""
     window = counting_window(phase, as_of)
     first, last = window if window else (phase.starts_on, phase.starts_on - dt.timedelta(days=1))
@@ -61,7 +62,11 @@ async def evaluate(session: AsyncSession, phase: Phase, as_of: dt.date, filters:
     ).one()
 
     sec_filter = [s.c.start_date >= first, s.c.start_date <= last]
-    for column, value in ((s.c.home_unit, filters.home_unit), (s.c.host_unit, filters.host_unit), (s.c.sector, filters.sector)):
+    for column, value in (
+        (s.c.home_unit, filters.home_unit),
+        (s.c.host_unit, filters.host_unit),
+        (s.c.sector, filters.sector),
+    ):
         if value:
             sec_filter.append(column == value)
     ended = and_(s.c.ended_on.is_not(None), s.c.ended_on <= as_of)
@@ -73,14 +78,20 @@ async def evaluate(session: AsyncSession, phase: Phase, as_of: dt.date, filters:
                 _count(active).label("active"),
                 _count(ended).label("ended"),
                 _count(and_(ended, s.c.end_reason == literal("COMPLETED"))).label("completed"),
-                _count(and_(ended, s.c.end_reason == literal("TERMINATED_EARLY"))).label("terminated_early"),
+                _count(and_(ended, s.c.end_reason == literal("TERMINATED_EARLY"))).label(
+                    "terminated_early"
+                ),
                 _count(and_(active, s.c.planned_end_date < as_of)).label("overdue"),
                 func.count(func.distinct(s.c.official_id)).label("officials"),
             ).where(*sec_filter)
         )
     ).one()
 
-    raised, n_withdrawn, n_filled = int(needs_row.raised), int(needs_row.withdrawn), int(needs_row.filled)
+    raised, n_withdrawn, n_filled = (
+        int(needs_row.raised),
+        int(needs_row.withdrawn),
+        int(needs_row.filled),
+    )
     requested, pos_filled = int(needs_row.positions_requested), int(needs_row.positions_filled)
     return Evaluation(
         phase_id=phase.phase_id,

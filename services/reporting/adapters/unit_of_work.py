@@ -6,9 +6,8 @@ from typing import Any
 from sqlalchemy import Table, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.infra.uow import SqlUnitOfWork
-
 from services.reporting.adapters.tables import core, rm_needs, rm_secondments
+from shared.infra.uow import SqlUnitOfWork
 
 
 class ReportingUnitOfWork(SqlUnitOfWork):

@@ -26,7 +26,9 @@ class NeedsBlock(BaseModel):
     open: int = Field(description="raised − withdrawn − filled")
     positions_requested: int
     positions_filled: int
-    fill_rate: float | None = Field(description="positions_filled / positions_requested; null when nothing was requested")
+    fill_rate: float | None = Field(
+        description="positions_filled / positions_requested; null when nothing was requested"
+    )
 
 
 class SecondmentsBlock(BaseModel):

@@ -8,12 +8,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from shared.phases import Phase
-
 from services.reporting.domain.evaluation import Evaluation, Filters
 from services.reporting.entrypoints.i18n import LABELS, format_number
 from services.reporting.service_layer.ports import ReportingPorts
 from services.reporting.service_layer.reports import phase_evaluation
+from shared.phases import Phase
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["num"] = format_number
@@ -31,7 +30,10 @@ def build_router(ports: ReportingPorts) -> APIRouter:
     @router.get("/api/reports/phases/{phase_id}/evaluation", response_model=Evaluation)
     async def evaluation(
         phase_id: str,
-        as_of: Annotated[dt.date | None, Query(description="Status at the end of this date; default today (Viet Nam).")] = None,
+        as_of: Annotated[
+            dt.date | None,
+            Query(description="Status at the end of this date; default today (Viet Nam)."),
+        ] = None,
         home_unit: str | None = None,
         host_unit: str | None = None,
         sector: str | None = None,

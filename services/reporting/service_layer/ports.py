@@ -5,9 +5,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.phases import Phase
-
 from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
+from shared.phases import Phase
 
 
 @dataclass(frozen=True)

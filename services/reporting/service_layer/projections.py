@@ -7,6 +7,7 @@ order: needs and secondments are separate rows joined only at query time, so an
 
 from collections.abc import Awaitable, Callable
 
+from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
 from shared.contract.envelope import CloudEvent
 from shared.contract.events import (
     EventData,
@@ -17,8 +18,6 @@ from shared.contract.events import (
     SecondmentEnded,
     parse_data,
 )
-
-from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
 
 CONSUMER = "reporting.projections"
 

@@ -2,12 +2,11 @@
 
 import datetime as dt
 
-from shared.clock import today
-from shared.seedwork.errors import NotFound
-
 from services.reporting.adapters.queries import evaluate
 from services.reporting.domain.evaluation import Evaluation, Filters
 from services.reporting.service_layer.ports import ReportingPorts
+from shared.clock import today
+from shared.seedwork.errors import NotFound
 
 
 async def phase_evaluation(

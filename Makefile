@@ -1,0 +1,47 @@
+# The two commands: `make run` (embedded default) and `make test` (whole suite).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format unit integration bench contract clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
+	@$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+## run: all three services in one process, SQLite under var/, demo data, http://127.0.0.1:8000
+run: $(STAMP)
+	$(BIN)/python -m services.embedded
+
+## test: lint, types, then every test (integration tests need Kafka and PostgreSQL: see .ci/run)
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared services tests
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest -m integration
+
+## contract: regenerate docs/contract/ from the models (a test keeps them in sync)
+contract: $(STAMP)
+	$(BIN)/python -m shared.contract.export docs/contract
+
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf var

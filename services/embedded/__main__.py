@@ -1,0 +1,59 @@
+"""`make run`: the whole system in one process on http://127.0.0.1:8000, with demo data."""
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from shared.clock import today
+
+from services.embedded.app import create_embedded_app
+from services.embedded.demo import load_demo
+
+
+async def _has_data(client: httpx.AsyncClient) -> bool:
+    for phase in ("2024-2025", "2026-2030"):
+        ev = await client.get(f"/api/reports/phases/{phase}/evaluation?as_of=2030-12-31")
+        ev.raise_for_status()
+        if ev.json()["needs"]["raised"]:
+            return True
+    return False
+
+
+async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
+    """Serve; on first start (empty databases) load the demo through the API."""
+    app = create_embedded_app(data_dir)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving
+            return
+        await asyncio.sleep(0.05)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
+        if demo and not await _has_data(client):
+            print("Đang nạp dữ liệu mẫu / loading demo data …", flush=True)
+            report = await load_demo(client, today())
+            print(
+                f"  {report.needs} needs, {report.secondments} secondments, "
+                f"{report.ended} ended, {len(report.refused)} refused by the rules",
+                flush=True,
+            )
+    print(f"\nDashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs)", flush=True)
+    print(f"Data: {data_dir.resolve()} (kept across restarts). Ctrl+C to stop.", flush=True)
+    await serving
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--data-dir", type=Path, default=Path("var"))
+    parser.add_argument("--no-demo", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(main(args.host, args.port, args.data_dir, not args.no_demo))
