@@ -134,8 +134,9 @@ class KafkaTransport:
             isolation_level="read_committed",
         )
 
-        async def on_message(body: bytes, msg: KafkaMessage) -> None:
-            await self._deliver(topic, group, body, handler)
+        async def on_message(msg: KafkaMessage) -> None:
+            # The raw bytes: FastStream's own decoding would fail before our dead-lettering.
+            await self._deliver(topic, group, msg.body, handler)
             await msg.ack()
 
         subscriber(on_message)

@@ -1,0 +1,426 @@
+"""docker-compose.yml, the Dockerfiles and the PostgreSQL init script agree with the code.
+
+No Docker engine is needed: the files are parsed and checked against the services' settings
+classes, so a renamed setting, a moved port or a forgotten database fails here, not at deploy.
+"""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+from sqlalchemy.engine import make_url
+
+from services.needs.config import NeedsSettings
+from services.placement.config import PlacementSettings
+from services.reporting.config import ReportingSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+INIT_SQL = ROOT / "deploy" / "postgres" / "init" / "01-databases.sql"
+DOCKERIGNORE = ROOT / ".dockerignore"
+KAFKA_ADR = ROOT / "docs" / "adr" / "0002-kafka-and-postgresql-without-docker.md"
+
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "needs": NeedsSettings,
+    "placement": PlacementSettings,
+    "reporting": ReportingSettings,
+}
+SERVICES = sorted(SETTINGS)
+INFRASTRUCTURE = ("kafka", "postgres")
+
+# Fields whose defaults suit the embedded mode (SQLite file, broker on 127.0.0.1) and would be
+# wrong in a container: compose must set them.
+REQUIRED_IN_CONTAINERS = ("database_url", "kafka_bootstrap")
+
+BASE_IMAGE = "python:3.11-slim"
+KAFKA_IN_NETWORK = "kafka:9092"
+KAFKA_FROM_HOST = "localhost:29092"
+KAFKA_HOST_PORT = 29092
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _load_compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), "docker-compose.yml is not a mapping"
+    return data
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return _load_compose()
+
+
+def _service(compose: dict[str, Any], name: str) -> dict[str, Any]:
+    services = compose.get("services")
+    assert isinstance(services, dict), "docker-compose.yml has no services mapping"
+    service = services.get(name)
+    assert isinstance(service, dict), f"docker-compose.yml has no service {name!r}"
+    return service
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    """A service's environment, from either compose syntax (mapping or list of KEY=VALUE)."""
+    env = service.get("environment", {})
+    if isinstance(env, dict):
+        return {str(k): "" if v is None else str(v) for k, v in env.items()}
+    assert isinstance(env, list), f"environment must be a mapping or a list, not {env!r}"
+    pairs = [str(item).partition("=") for item in env]
+    return {key: value for key, _, value in pairs}
+
+
+def _prefix(settings: type[BaseSettings]) -> str:
+    prefix = settings.model_config.get("env_prefix")
+    assert prefix, f"{settings.__name__} has no env_prefix"
+    return prefix
+
+
+def _settings_from_compose(compose: dict[str, Any], name: str) -> dict[str, Any]:
+    """The settings the container would get: compose's environment over the class defaults.
+
+    Every field is passed explicitly, so variables exported in the shell running the tests
+    (which pydantic-settings would read) cannot change the outcome.
+    """
+    settings = SETTINGS[name]
+    prefix = _prefix(settings)
+    values: dict[str, Any] = {
+        field: info.default
+        for field, info in settings.model_fields.items()
+        if not info.is_required()
+    }
+    values.update(
+        (key[len(prefix) :].lower(), value)
+        for key, value in _environment(_service(compose, name)).items()
+        if key.startswith(prefix)
+    )
+    return settings.model_validate(values).model_dump()
+
+
+def _published_ports(service: dict[str, Any]) -> list[tuple[int, int]]:
+    """(published, target) pairs from the short ("[ip:]host:container") or long syntax."""
+    pairs: list[tuple[int, int]] = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            pairs.append((int(port["published"]), int(port["target"])))
+            continue
+        spec = str(port).split("/")[0]  # drop a "/tcp" suffix
+        parts = spec.rsplit(":", 2)
+        assert len(parts) >= 2, f"port {port!r} is not published on the host"
+        pairs.append((int(parts[-2]), int(parts[-1])))
+    return pairs
+
+
+def _healthcheck_command(service: dict[str, Any]) -> str:
+    check = service.get("healthcheck")
+    assert isinstance(check, dict), "no healthcheck"
+    assert not check.get("disable", False), "healthcheck disabled"
+    test = check.get("test")
+    assert test, "healthcheck has no test"
+    if isinstance(test, list):
+        assert test[0] in ("CMD", "CMD-SHELL"), f"healthcheck test starts with {test[0]!r}"
+        return " ".join(str(t) for t in test[1:])
+    return str(test)
+
+
+def _database_name(url: str) -> str:
+    database = make_url(url).database
+    assert database, f"{url} names no database"
+    return database
+
+
+def _dockerfile_path(compose: dict[str, Any], name: str) -> Path:
+    build = _service(compose, name).get("build")
+    assert isinstance(build, dict), f"{name} has no build section with a dockerfile"
+    context = (COMPOSE_FILE.parent / str(build.get("context", "."))).resolve()
+    return context / str(build.get("dockerfile", "Dockerfile"))
+
+
+def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments dropped."""
+    instructions: list[tuple[str, str]] = []
+    pending = ""
+    for raw in dockerfile.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, arguments = (pending + line).partition(" ")
+        instructions.append((keyword.upper(), arguments.strip()))
+        pending = ""
+    assert not pending, f"{dockerfile} ends inside a continued line"
+    return instructions
+
+
+def _final_stage(instructions: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    starts = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
+    assert starts, "no FROM"
+    return instructions[starts[-1] :]
+
+
+def _created_databases() -> set[str]:
+    sql = INIT_SQL.read_text(encoding="utf-8")
+    sql = re.sub(r"--[^\n]*", "", sql)
+    return {m.group(1).lower() for m in re.finditer(r'CREATE\s+DATABASE\s+"?(\w+)"?', sql, re.I)}
+
+
+# --------------------------------------------------------------------------- services and images
+
+
+def test_compose_has_the_three_services_and_their_infrastructure(
+    compose: dict[str, Any],
+) -> None:
+    services = compose.get("services", {})
+    missing = {*SERVICES, *INFRASTRUCTURE} - set(services)
+    assert not missing, f"docker-compose.yml lacks {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_is_built_from_its_own_dockerfile(compose: dict[str, Any], name: str) -> None:
+    build = _service(compose, name).get("build")
+    assert isinstance(build, dict), f"{name} must be built (build: context + dockerfile)"
+    context = (COMPOSE_FILE.parent / str(build.get("context", "."))).resolve()
+    assert context == ROOT, f"{name}'s build context must be the repository root, not {context}"
+    dockerfile = _dockerfile_path(compose, name)
+    assert dockerfile == ROOT / "services" / name / "Dockerfile"
+    assert dockerfile.is_file(), f"{dockerfile} does not exist"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_cmd_runs_the_service_module(compose: dict[str, Any], name: str) -> None:
+    cmds = [
+        args for keyword, args in _instructions(_dockerfile_path(compose, name)) if keyword == "CMD"
+    ]
+    assert cmds, f"{name}'s Dockerfile has no CMD"
+    assert json.loads(cmds[-1]) == ["python", "-m", f"services.{name}"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_is_multi_stage_on_python_slim(compose: dict[str, Any], name: str) -> None:
+    instructions = _instructions(_dockerfile_path(compose, name))
+    stages: list[str] = []
+    for keyword, args in instructions:
+        if keyword != "FROM":
+            continue
+        words = [w for w in args.split() if not w.startswith("--")]
+        image = words[0]
+        assert image == BASE_IMAGE or image in stages, f"{name}: FROM {image}, not {BASE_IMAGE}"
+        if len(words) >= 3 and words[1].upper() == "AS":
+            stages.append(words[2])
+    assert len(stages) >= 2, f"{name}'s Dockerfile must have named build and runtime stages"
+    copies = [args for keyword, args in _final_stage(instructions) if keyword == "COPY"]
+    assert any(c.startswith(f"--from={stages[0]} ") for c in copies), (
+        f"{name}'s runtime stage must copy the build stage's result"
+    )
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_installs_the_project_without_dev_extras(
+    compose: dict[str, Any], name: str
+) -> None:
+    instructions = _instructions(_dockerfile_path(compose, name))
+    copied = " ".join(args for keyword, args in instructions if keyword == "COPY")
+    for source in ("pyproject.toml", "shared/", "services/"):
+        assert source in copied, f"{name}'s Dockerfile does not copy {source}"
+    runs = [args for keyword, args in instructions if keyword == "RUN"]
+    assert any(re.search(r"pip install (\S+ )*\.(\s|$)", run) for run in runs), (
+        f"{name}'s Dockerfile does not `pip install .`"
+    )
+    assert not any("[dev]" in run or " -e " in run for run in runs), "dev extras or editable"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_runs_as_a_non_root_user(compose: dict[str, Any], name: str) -> None:
+    users = [
+        args
+        for keyword, args in _final_stage(_instructions(_dockerfile_path(compose, name)))
+        if keyword == "USER"
+    ]
+    assert users, f"{name}'s runtime stage has no USER"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0"), f"{name} runs as root"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_exposes_the_default_http_port(compose: dict[str, Any], name: str) -> None:
+    port = SETTINGS[name].model_fields["http_port"].default
+    stage = _final_stage(_instructions(_dockerfile_path(compose, name)))
+    exposed = {
+        p.split("/")[0] for keyword, args in stage if keyword == "EXPOSE" for p in args.split()
+    }
+    assert str(port) in exposed, f"{name}'s Dockerfile exposes {sorted(exposed)}, not {port}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_healthcheck_gets_healthz_with_urllib(
+    compose: dict[str, Any], name: str
+) -> None:
+    port = SETTINGS[name].model_fields["http_port"].default
+    stage = _final_stage(_instructions(_dockerfile_path(compose, name)))
+    checks = [args for keyword, args in stage if keyword == "HEALTHCHECK"]
+    assert checks, f"{name}'s Dockerfile has no HEALTHCHECK"
+    check = checks[-1]
+    assert " CMD " in f" {check} ", f"{name}'s HEALTHCHECK runs no command"
+    assert "urllib.request" in check, f"{name}'s HEALTHCHECK does not use python's urllib"
+    assert "/healthz" in check, f"{name}'s HEALTHCHECK does not hit /healthz"
+    assert str(port) in check, f"{name}'s HEALTHCHECK does not hit port {port}"
+
+
+def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
+    assert DOCKERIGNORE.is_file(), ".dockerignore is missing"
+    patterns = {
+        line.strip().rstrip("/")
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    missing = {".venv", "var", ".git", "tests"} - patterns
+    assert not missing, f".dockerignore does not exclude {sorted(missing)}"
+    kept = {"pyproject.toml", "shared", "services"} & patterns
+    assert not kept, f".dockerignore excludes {sorted(kept)}, which the images need"
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_environment_variable_is_a_settings_field(compose: dict[str, Any], name: str) -> None:
+    settings = SETTINGS[name]
+    prefix = _prefix(settings)
+    known = {prefix + field.upper() for field in settings.model_fields}
+    unknown = set(_environment(_service(compose, name))) - known
+    assert not unknown, (
+        f"{name} is given {sorted(unknown)}, which {settings.__name__} does not read "
+        f"(it reads {sorted(known)})"
+    )
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_settings_without_a_container_default_are_given(compose: dict[str, Any], name: str) -> None:
+    settings = SETTINGS[name]
+    prefix = _prefix(settings)
+    env = _environment(_service(compose, name))
+    for field in REQUIRED_IN_CONTAINERS:
+        assert field in settings.model_fields, f"{settings.__name__} has no field {field}"
+        assert env.get(prefix + field.upper()), f"{name} is not given {prefix}{field.upper()}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_environment_is_valid_for_the_settings_class(compose: dict[str, Any], name: str) -> None:
+    _settings_from_compose(compose, name)  # raises ValidationError on e.g. a non-integer port
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_uses_the_compose_kafka_and_postgres(compose: dict[str, Any], name: str) -> None:
+    settings = _settings_from_compose(compose, name)
+    url = make_url(str(settings["database_url"]))
+    assert url.drivername == "postgresql+asyncpg", f"{name}: {url.drivername}, not asyncpg"
+    assert url.host == "postgres", f"{name}'s database is on {url.host}, not the postgres service"
+    assert settings["kafka_bootstrap"] == KAFKA_IN_NETWORK
+
+
+def test_each_service_has_its_own_database(compose: dict[str, Any]) -> None:
+    names = {
+        name: _database_name(str(_settings_from_compose(compose, name)["database_url"]))
+        for name in SERVICES
+    }
+    assert len(set(names.values())) == len(names), f"services share a database: {names}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_published_port_is_the_settings_http_port(compose: dict[str, Any], name: str) -> None:
+    port = _settings_from_compose(compose, name)["http_port"]
+    ports = _published_ports(_service(compose, name))
+    assert (port, port) in ports, f"{name} listens on {port} but publishes {ports}"
+
+
+# --------------------------------------------------------------------------- health and order
+
+
+@pytest.mark.parametrize("name", [*SERVICES, *INFRASTRUCTURE])
+def test_service_has_a_healthcheck(compose: dict[str, Any], name: str) -> None:
+    _healthcheck_command(_service(compose, name))
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_healthcheck_gets_its_healthz(compose: dict[str, Any], name: str) -> None:
+    port = _settings_from_compose(compose, name)["http_port"]
+    command = _healthcheck_command(_service(compose, name))
+    assert f":{port}/healthz" in command, f"{name}'s healthcheck does not get :{port}/healthz"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_waits_for_healthy_kafka_and_postgres(compose: dict[str, Any], name: str) -> None:
+    depends_on = _service(compose, name).get("depends_on")
+    assert isinstance(depends_on, dict), f"{name}: depends_on must be a mapping with conditions"
+    for dependency in INFRASTRUCTURE:
+        condition = depends_on.get(dependency, {}).get("condition")
+        assert condition == "service_healthy", f"{name} does not wait for a healthy {dependency}"
+
+
+# --------------------------------------------------------------------------- Kafka and PostgreSQL
+
+
+def test_kafka_image_is_apache_kafka(compose: dict[str, Any]) -> None:
+    image = str(_service(compose, "kafka").get("image", ""))
+    assert image.startswith("apache/kafka:"), f"kafka runs {image!r}, not apache/kafka"
+    if KAFKA_ADR.is_file():
+        pinned = re.findall(r"apache/kafka:([\w.\-]+)", KAFKA_ADR.read_text(encoding="utf-8"))
+        if pinned:
+            assert image == f"apache/kafka:{pinned[0]}", f"ADR 0002 pins apache/kafka:{pinned[0]}"
+
+
+def test_kafka_is_a_single_kraft_node_with_in_network_and_host_listeners(
+    compose: dict[str, Any],
+) -> None:
+    kafka = _service(compose, "kafka")
+    env = _environment(kafka)
+    assert set(env.get("KAFKA_PROCESS_ROLES", "").split(",")) == {"broker", "controller"}
+    advertised = env.get("KAFKA_ADVERTISED_LISTENERS", "")
+    for address in (KAFKA_IN_NETWORK, KAFKA_FROM_HOST):
+        assert f"://{address}" in advertised, f"kafka does not advertise {address}"
+    assert (KAFKA_HOST_PORT, KAFKA_HOST_PORT) in _published_ports(kafka)
+
+
+def test_kafka_has_three_partitions_and_unlimited_retention(compose: dict[str, Any]) -> None:
+    env = _environment(_service(compose, "kafka"))
+    assert env.get("KAFKA_NUM_PARTITIONS") == "3"
+    assert env.get("KAFKA_LOG_RETENTION_MS") == "-1"
+
+
+def test_kafka_healthcheck_asks_the_broker(compose: dict[str, Any]) -> None:
+    command = _healthcheck_command(_service(compose, "kafka"))
+    assert "/opt/kafka/bin/kafka-broker-api-versions.sh" in command
+
+
+def test_postgres_is_postgres_15_with_pg_isready(compose: dict[str, Any]) -> None:
+    postgres = _service(compose, "postgres")
+    assert postgres.get("image") == "postgres:15"
+    assert "pg_isready" in _healthcheck_command(postgres)
+
+
+def test_postgres_runs_the_init_script(compose: dict[str, Any]) -> None:
+    assert INIT_SQL.is_file(), f"{INIT_SQL} is missing"
+    mounted = {
+        (COMPOSE_FILE.parent / str(v).split(":")[0]).resolve()
+        for v in _service(compose, "postgres").get("volumes", [])
+        if str(v).split(":")[1:2] == ["/docker-entrypoint-initdb.d"]
+    }
+    assert INIT_SQL.parent.resolve() in mounted, (
+        "init folder not mounted on /docker-entrypoint-initdb.d"
+    )
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_database_of_the_service_is_created_by_the_init_script(
+    compose: dict[str, Any], name: str
+) -> None:
+    url = str(_settings_from_compose(compose, name)["database_url"])
+    database = _database_name(url)
+    created = _created_databases()
+    assert database.lower() in created, f"{INIT_SQL.name} creates {sorted(created)}, not {database}"
