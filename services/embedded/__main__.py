@@ -8,10 +8,9 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from shared.clock import today
-
 from services.embedded.app import create_embedded_app
 from services.embedded.demo import load_demo
+from shared.clock import today
 
 
 async def _has_data(client: httpx.AsyncClient) -> bool:
@@ -44,7 +43,7 @@ async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
                 flush=True,
             )
     print(f"\nDashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs)", flush=True)
-    print(f"Data: {data_dir.resolve()} (kept across restarts). Ctrl+C to stop.", flush=True)
+    print(f"Data: {data_dir} (kept across restarts). Ctrl+C to stop.", flush=True)
     await serving
 
 

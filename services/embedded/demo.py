@@ -42,12 +42,16 @@ HOSTS_2026 = [
     ("DN_SO_DAN_TOC_TON_GIAO", "ETHNIC_AFFAIRS", "Phó Trưởng phòng Chính sách dân tộc"),
 ]
 PEOPLE = [
-    ("CO_TU", None, ["Alăng Thị Hoa", "Bhriu Văn Liếc", "Zơ Râm Thị Đào", "Clâu Nhân", "Ating Văn Thơ", "Bling Thị Mai"]),
+    ("CO_TU", None, ["Alăng Thị Hoa", "Bhriu Văn Liếc", "Zơ Râm Thị Đào", "Clâu Nhân",
+                     "Ating Văn Thơ", "Bling Thị Mai"]),
     ("XO_DANG", "CA_DONG", ["Hồ Văn Tư", "Hồ Thị Bích", "Hồ Văn Năm", "Đinh Thị Hiền"]),
     ("GIE_TRIENG", "VE", ["A Lăng Văn Hùng", "Hồ Thị Nươi", "Zơ Râm Đức"]),
     ("CO", None, ["Hồ Văn Thanh", "Đinh Thị Lý"]),
     ("KINH", None, ["Nguyễn Văn An"]),
 ]  # fmt: skip
+
+
+RATINGS = ["EXCELLENT", "GOOD", "GOOD", "COMPLETED", "NOT_COMPLETED"]
 
 
 @dataclass
@@ -77,10 +81,14 @@ def _official(rng: random.Random, serial: int, home: str, rank: str) -> dict[str
         "official_id": f"CB-{serial:05d}",
         "full_name": name,
         "gender": "F" if " Thị " in f" {name} " else "M",
-        "birth_date": dt.date(rng.randint(1972, 1992), rng.randint(1, 12), rng.randint(1, 28)).isoformat(),
+        "birth_date": dt.date(
+            rng.randint(1972, 1992), rng.randint(1, 12), rng.randint(1, 28)
+        ).isoformat(),
         "ethnicity": ethnicity,
         "ethnic_subgroup": subgroup,
-        "service_category": rng.choice(["CADRE", "CIVIL_SERVANT", "CIVIL_SERVANT", "PUBLIC_EMPLOYEE"]),
+        "service_category": rng.choice(
+            ["CADRE", "CIVIL_SERVANT", "CIVIL_SERVANT", "PUBLIC_EMPLOYEE"]
+        ),
         "position_rank": rank,
         "home_unit": home,
     }
@@ -92,7 +100,8 @@ async def load_demo(client: httpx.AsyncClient, today: dt.date, seed: int = 2024)
     report = DemoReport()
     serial = 0
     waves = [
-        (HOSTS_2024, DISTRICTS_2024, ["PHO_TRUONG_PHONG", "TRUONG_PHONG", "PHO_CHU_TICH_UBND_HUYEN"],
+        (HOSTS_2024, DISTRICTS_2024,
+         ["PHO_TRUONG_PHONG", "TRUONG_PHONG", "PHO_CHU_TICH_UBND_HUYEN"],
          [dt.date(2024, 3, 1), dt.date(2024, 7, 1), dt.date(2025, 1, 6)]),
         (HOSTS_2026, COMMUNES_2026, ["PHO_TRUONG_PHONG", "PHO_CHU_TICH_UBND_XA"],
          [dt.date(2026, 2, 2), dt.date(2026, 8, 3)]),
@@ -126,7 +135,9 @@ async def load_demo(client: httpx.AsyncClient, today: dt.date, seed: int = 2024)
                     decided = start - dt.timedelta(days=rng.randint(5, 15))
                     months = rng.choice([3, 4, 6, 6])
                     end = add_months(start, months) - dt.timedelta(days=1)
-                    home = rng.choice([h for h in homes if not (h == "NONG_SON" and decided.year > 2024)])
+                    home = rng.choice(
+                        [h for h in homes if not (h == "NONG_SON" and decided.year > 2024)]
+                    )
                     body = {
                         "need_id": need_id,
                         "official": _official(rng, serial, home, rng.choice(ranks)),
@@ -137,7 +148,9 @@ async def load_demo(client: httpx.AsyncClient, today: dt.date, seed: int = 2024)
                     }  # fmt: skip
                     made = await _post(client, "/api/secondments", body)
                     if made.status_code != 201:
-                        report.refused.append(f"{made.json().get('rule')}: {made.json().get('detail')}")
+                        report.refused.append(
+                            f"{made.json().get('rule')}: {made.json().get('detail')}"
+                        )
                         continue
                     report.secondments += 1
                     if end < today:
@@ -148,8 +161,11 @@ async def load_demo(client: httpx.AsyncClient, today: dt.date, seed: int = 2024)
                             json={
                                 "ended_on": ended_on.isoformat(),
                                 "reason": "TERMINATED_EARLY" if early else "COMPLETED",
-                                "rating": rng.choice(["EXCELLENT", "GOOD", "GOOD", "COMPLETED", "NOT_COMPLETED"]),
-                                "decision": {"number": f"{serial}/QĐ-KT", "date": (ended_on - dt.timedelta(days=7)).isoformat()},
+                                "rating": rng.choice(RATINGS),
+                                "decision": {
+                                    "number": f"{serial}/QĐ-KT",
+                                    "date": (ended_on - dt.timedelta(days=7)).isoformat(),
+                                },
                             },
                         )  # fmt: skip
                         ending.raise_for_status()
@@ -182,7 +198,12 @@ async def _refusals(client: httpx.AsyncClient, today: dt.date, report: DemoRepor
     lowland = _official(random.Random(2), 90002, "TAM_KY", "TRUONG_PHONG")
     junior = _official(random.Random(3), 90003, "TAY_GIANG", "PHO_TRUONG_PHONG")
     too_long = _official(random.Random(4), 90004, "NAM_TRA_MY", "TRUONG_PHONG")
-    for official, extra in ((kinh, {}), (lowland, {}), (junior, {}), (too_long, {"planned_end_date": "2025-06-30"})):
+    for official, extra in (
+        (kinh, {}),
+        (lowland, {}),
+        (junior, {}),
+        (too_long, {"planned_end_date": "2025-06-30"}),
+    ):
         refused = await _post(client, "/api/secondments", base | {"official": official} | extra)
         if refused.status_code < 400:
             raise RuntimeError(f"the demo expected a refusal, got {refused.status_code}")

@@ -10,8 +10,8 @@ from services.reporting.adapters.tables import core
 from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
 from services.reporting.config import ReportingSettings
 from services.reporting.entrypoints.http import build_router
+from services.reporting.service_layer import projections
 from services.reporting.service_layer.ports import ReportingPorts
-from services.reporting.service_layer.projections import project
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.runtime import ServiceRuntime
@@ -31,6 +31,7 @@ class ReportingService:
         phases: Sequence[Phase] = DEFAULT_PHASES,
     ) -> None:
         self.settings = settings
+        self.transport = transport
         self.runtime = ServiceRuntime(
             name="reporting",
             database_url=settings.database_url,
@@ -49,7 +50,7 @@ class ReportingService:
 
     async def on_event(self, envelope: CloudEvent) -> None:
         """Project one event (idempotent)."""
-        await project(envelope, self.ports.uow())
+        await projections.project(envelope, self.ports.uow())
 
     @property
     def routers(self) -> list[APIRouter]:

@@ -10,15 +10,14 @@ from typing import TypeVar
 import httpx
 from fastapi import FastAPI
 
-from shared.http.app import compose_app
-from shared.infra.kafka import KafkaTransport
-
-from services.needs.bootstrap import NeedsService
+from services.needs.__main__ import create_app as create_needs_app
 from services.needs.config import NeedsSettings
-from services.placement.bootstrap import PlacementService
+from services.placement.__main__ import create_app as create_placement_app
 from services.placement.config import PlacementSettings
+from services.reporting.__main__ import create_app as create_reporting_app
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
+from shared.http.app import compose_app
 from tests.infra import create_database, unique_name
 
 
@@ -61,19 +60,20 @@ async def new_deployment(bootstrap: str, pg_dsn: str) -> Deployment:
 
 
 def needs_app(d: Deployment) -> FastAPI:
-    t = KafkaTransport(d.bootstrap, client_id="needs")
-    s = d.needs_settings()
-    return compose_app("needs", [NeedsService(s, t)], t)
+    """The needs service exactly as `python -m services.needs` builds it."""
+    return create_needs_app(d.needs_settings())
 
 
 def placement_app(d: Deployment) -> FastAPI:
-    t = KafkaTransport(d.bootstrap, client_id="placement")
-    return compose_app("placement", [PlacementService(d.placement_settings(), t)], t)
+    """The placement service exactly as `python -m services.placement` builds it."""
+    return create_placement_app(d.placement_settings())
 
 
 def reporting_app(d: Deployment, service: ReportingService | None = None) -> FastAPI:
-    t = KafkaTransport(d.bootstrap, client_id="reporting")
-    return compose_app("reporting", [service or ReportingService(d.reporting_settings(), t)], t)
+    """The reporting service; a test may hand in an instrumented service object."""
+    if service is None:
+        return create_reporting_app(d.reporting_settings())
+    return compose_app("reporting", [service], service.transport)
 
 
 @contextlib.asynccontextmanager
@@ -89,14 +89,14 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], timeout: float = 20.0
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], within: float = 30.0
 ) -> T:
     """Poll until `accept(probe())` or fail with the last value seen."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         value = await probe()
         if accept(value):
             return value
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {value!r}")
+            raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
         await asyncio.sleep(0.1)
