@@ -111,7 +111,7 @@ class KafkaTransport:
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
-            log_level=logging.WARNING,
+            log_level=logging.DEBUG,
         )
         self._publisher = KafkaPublisher(bootstrap, client_id)
         self._topics: set[str] = set()

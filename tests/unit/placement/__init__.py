@@ -1,0 +1,1 @@
+"""Unit tests of the placement domain: the plan's rules and the Secondment aggregate."""

@@ -1,0 +1,1 @@
+"""Unit tests of the shared kernel: phases and the CloudEvents envelope."""
