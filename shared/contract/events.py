@@ -97,6 +97,14 @@ class NeedFilled(EventData):
     positions: Positions
 
 
+class NeedReopened(EventData):
+    """A filled need got a position back because a secondment to it was cancelled."""
+
+    need_id: UUID
+    reopened_on: dt.date
+    positions_filled: int = Field(ge=0)
+
+
 class OfficerSeconded(EventData):
     """The home authority decided to second an eligible official to a need."""
 
@@ -165,6 +173,7 @@ EVENT_TYPES: Final[dict[str, type[EventData]]] = {
         NeedAmended,
         NeedWithdrawn,
         NeedFilled,
+        NeedReopened,
         OfficerSeconded,
         OfficialReceived,
         SecondmentExtended,

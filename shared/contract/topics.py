@@ -16,6 +16,7 @@ TOPIC_OF_EVENT: Final[dict[str, str]] = {
     "NeedAmended": NEEDS_TOPIC,
     "NeedWithdrawn": NEEDS_TOPIC,
     "NeedFilled": NEEDS_TOPIC,
+    "NeedReopened": NEEDS_TOPIC,
     "OfficerSeconded": PLACEMENTS_TOPIC,
     "OfficialReceived": PLACEMENTS_TOPIC,
     "SecondmentExtended": PLACEMENTS_TOPIC,
