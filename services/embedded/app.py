@@ -23,8 +23,10 @@ def create_embedded_app(data_dir: Path) -> FastAPI:
     """Needs, placement and reporting on one bus, each with its own SQLite file."""
     data_dir.mkdir(parents=True, exist_ok=True)
     bus = InProcessBus()
+    needs = NeedsService(NeedsSettings(database_url=sqlite_url(data_dir, "needs")), bus)
+    bus.register_source(needs.topic, needs.runtime.relay.pending)
     services: list[RunningService] = [
-        NeedsService(NeedsSettings(database_url=sqlite_url(data_dir, "needs")), bus),
+        needs,
         PlacementService(PlacementSettings(database_url=sqlite_url(data_dir, "placement")), bus),
         ReportingService(ReportingSettings(database_url=sqlite_url(data_dir, "reporting")), bus),
     ]

@@ -55,8 +55,7 @@ class NeedsService:
         )
 
     async def _on_placement_event(self, envelope: CloudEvent) -> None:
-        if envelope.type == "OfficerSeconded":
-            await handlers.on_officer_seconded(envelope, self.ports.uow())
+        await handlers.on_placement_event(envelope, self.ports.uow())
 
     @property
     def routers(self) -> list[APIRouter]:

@@ -38,6 +38,8 @@ class PlacementService:
             tables=core,
             publisher=transport.publisher(),
         )
+        needs_topic = topic_name(NEEDS_TOPIC, settings.topic_prefix)
+        group = f"{settings.topic_prefix}{settings.consumer_group}"
         self.ports = PlacementPorts(
             uow=partial(
                 PlacementUnitOfWork,
@@ -46,12 +48,9 @@ class PlacementService:
                 on_commit=self.runtime.relay.wake,
             ),
             phases=phases,
+            needs_caught_up=lambda: transport.caught_up(needs_topic, group),
         )
-        transport.subscribe(
-            topic_name(NEEDS_TOPIC, settings.topic_prefix),
-            f"{settings.topic_prefix}{settings.consumer_group}",
-            self._on_need_event,
-        )
+        transport.subscribe(needs_topic, group, self._on_need_event)
 
     async def _on_need_event(self, envelope: CloudEvent) -> None:
         await handlers.on_need_event(envelope, self.ports.uow())

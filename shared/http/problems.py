@@ -43,7 +43,8 @@ def problem(
         "instance": request.url.path,
         "rule": rule.value,
     }
-    body.update({k: v for k, v in (extra or {}).items() if v is not None})
+    # Extension members never shadow the standard ones.
+    body.update({k: v for k, v in (extra or {}).items() if v is not None and k not in body})
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
 
 

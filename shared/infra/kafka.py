@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -177,6 +177,31 @@ class KafkaTransport:
             topic=f"{topic}.dlq",
             headers={"x-dlq-reason": reason[:1000], "x-dlq-group": group, "x-dlq-topic": topic},
         )
+
+    async def caught_up(self, topic: str, group: str) -> bool:
+        """Compare the group's committed offsets with the partitions' ends. Offsets are
+        committed only after processing, so equality means every event was processed."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        probe = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await admin.start()
+        await probe.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+            await probe.topics()
+            partitions = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
+            ends = await probe.end_offsets(partitions) if partitions else {}
+        finally:
+            await probe.stop()
+            await admin.close()
+        for tp, end in ends.items():
+            done = committed.get(tp)
+            if end > 0 and (done is None or done.offset < end):
+                return False
+        return True
 
     async def start(self) -> None:
         await ensure_topics(self._bootstrap, sorted(self._topics))

@@ -24,6 +24,9 @@ class Transport(Protocol):
     def subscribe(self, topic: str, group: str, handler: EnvelopeHandler) -> None:
         """Deliver every event of `topic` to `handler`, at least once, in partition order."""
 
+    async def caught_up(self, topic: str, group: str) -> bool:
+        """True when `group` has processed every event published to `topic` so far."""
+
     async def start(self) -> None:
         """Connect; subscriptions must be registered before."""
 
@@ -37,6 +40,16 @@ class InProcessBus:
 
     def __init__(self) -> None:
         self._subscribers: dict[str, list[tuple[str, EnvelopeHandler]]] = defaultdict(list)
+        self._sources: dict[str, Callable[[], Awaitable[int]]] = {}
+
+    def register_source(self, topic: str, pending: Callable[[], Awaitable[int]]) -> None:
+        """Tell the bus how many events of `topic` are still waiting in their outbox."""
+        self._sources[topic] = pending
+
+    async def caught_up(self, topic: str, group: str) -> bool:
+        """Every subscriber has an event once its outbox row is marked published."""
+        pending = self._sources.get(topic)
+        return pending is None or await pending() == 0
 
     def publisher(self) -> Publisher:
         return self

@@ -1,8 +1,8 @@
 """The needs service's database: core tables plus the positions taken per need."""
 
-from sqlalchemy import Column, Date, MetaData, String, Table
+from sqlalchemy import Column, Date, MetaData, String, Table, Text
 
-from shared.infra.schema import define_core_tables
+from shared.infra.schema import Position, define_core_tables
 
 metadata = MetaData()
 core = define_core_tables(metadata)
@@ -15,3 +15,15 @@ need_fills = Table(
     Column("decided_on", Date, nullable=False),
 )
 """One row per secondment consumed from the placements topic, to count filled positions."""
+
+needs_view = Table(
+    "needs_view",
+    metadata,
+    Column("position", Position, primary_key=True, autoincrement=True),
+    Column("need_id", String(36), nullable=False, unique=True),
+    Column("host_unit", String(64), nullable=False, index=True),
+    Column("sector", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+)
+"""Current state of each need as the API shows it, written with its events (lists)."""

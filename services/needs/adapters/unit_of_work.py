@@ -1,11 +1,13 @@
 """SQLAlchemy unit of work of the needs service."""
 
+import datetime as dt
+import json
 from collections.abc import Callable
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.needs.adapters.tables import core, need_fills
+from services.needs.adapters.tables import core, need_fills, needs_view
 from services.needs.domain.need import Need
 from shared.contract.topics import NEEDS_SOURCE
 from shared.infra.eventstore import AggregateRepository
@@ -36,7 +38,7 @@ class NeedsUnitOfWork(SqlUnitOfWork):
             need.positions_filled = await self.filled_positions(need_id)
         return need
 
-    async def add_fill(self, need_id: str, secondment_id: str, decided_on: object) -> None:
+    async def add_fill(self, need_id: str, secondment_id: str, decided_on: dt.date) -> None:
         """Remember a secondment to this need."""
         await self.session.execute(
             insert(need_fills).values(
@@ -50,3 +52,48 @@ class NeedsUnitOfWork(SqlUnitOfWork):
             select(func.count()).select_from(need_fills).where(need_fills.c.need_id == need_id)
         )
         return int(count or 0)
+
+    async def remove_fill(self, need_id: str, secondment_id: str) -> None:
+        """A cancelled secondment gives its position back."""
+        await self.session.execute(
+            delete(need_fills).where(
+                need_fills.c.need_id == need_id, need_fills.c.secondment_id == secondment_id
+            )
+        )
+
+    async def write_view(self, need: Need, body: dict[str, object]) -> None:
+        """Keep the need's list row in step with its events."""
+        values = {
+            "host_unit": need.raised.host_unit.code,
+            "sector": need.raised.sector,
+            "status": need.status.value,
+            "body": json.dumps(body, ensure_ascii=False),
+        }
+        updated = await self.session.execute(
+            update(needs_view).where(needs_view.c.need_id == need.stream_id).values(**values)
+        )
+        if getattr(updated, "rowcount", 0) == 0:
+            await self.session.execute(insert(needs_view).values(need_id=need.stream_id, **values))
+
+    async def list_needs(
+        self,
+        *,
+        after: int,
+        limit: int,
+        status: str | None,
+        sector: str | None,
+        host_unit: str | None,
+    ) -> list[tuple[int, dict[str, object]]]:
+        """(position, body) of needs after a position, oldest first."""
+        query = select(needs_view.c.position, needs_view.c.body).where(
+            needs_view.c.position > after
+        )
+        for column, value in (
+            (needs_view.c.status, status),
+            (needs_view.c.sector, sector),
+            (needs_view.c.host_unit, host_unit),
+        ):
+            if value:
+                query = query.where(column == value)
+        rows = await self.session.execute(query.order_by(needs_view.c.position).limit(limit))
+        return [(r.position, json.loads(r.body)) for r in rows]

@@ -29,3 +29,25 @@ class RecordSecondment(FrozenModel):
     need_id: UUID
     secondment_id: UUID
     decided_on: dt.date
+
+
+class AmendNeed(FrozenModel):
+    """Correct a need (the body of `PATCH /api/needs/{id}`): any field of the raise body."""
+
+    host_unit: Code | None = None
+    sector: Code | None = None
+    position_title: Text | None = None
+    positions: Positions | None = None
+    min_rank: Code | None = None
+    desired_start: dt.date | None = None
+    duration_months: DurationMonths | None = None
+    description: LongText | None = None
+    raised_on: dt.date | None = None
+    amended_on: dt.date | None = Field(default=None, description="Defaults to today (Viet Nam).")
+
+
+class WithdrawNeed(FrozenModel):
+    """Withdraw a need (the body of `POST /api/needs/{id}/withdrawal`)."""
+
+    withdrawn_on: dt.date | None = Field(default=None, description="Defaults to today.")
+    reason: Text

@@ -3,12 +3,20 @@
 import datetime as dt
 from collections.abc import Sequence
 from enum import StrEnum
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from services.needs.domain.commands import RaiseNeed
-from shared.contract.events import EventData, NeedFilled, NeedRaised
+from services.needs.domain.commands import AmendNeed, RaiseNeed, WithdrawNeed
+from shared.contract.events import (
+    EventData,
+    NeedAmended,
+    NeedFilled,
+    NeedRaised,
+    NeedReopened,
+    NeedWithdrawn,
+)
 from shared.contract.rules import RuleCode
 from shared.contract.types import UnitRef
+from shared.ids import new_id
 from shared.phases import DEFAULT_PHASES, Phase, cap_for
 from shared.reference import reference_data
 from shared.seedwork.aggregate import Aggregate
@@ -23,23 +31,28 @@ class NeedStatus(StrEnum):
     WITHDRAWN = "WITHDRAWN"
 
 
-def check_codes_known(cmd: RaiseNeed, on: dt.date) -> UnitRef:
-    """Every code must exist in the reference data valid on the raising date."""
+def check_codes_known(
+    host_unit: str | None, sector: str | None, min_rank: str | None, on: dt.date
+) -> UnitRef | None:
+    """Every code given must exist in the reference data valid on the date."""
     ref = reference_data()
-    unit = ref.unit(cmd.host_unit, on)
-    if unit is None:
+    unit_ref = None
+    if host_unit is not None:
+        unit = ref.unit(host_unit, on)
+        if unit is None:
+            raise DomainError(
+                RuleCode.UNKNOWN_CODE, f"unit {host_unit} is not valid on {on}", code=host_unit
+            )
+        unit_ref = UnitRef(code=unit.code, name=unit.name)
+    if sector is not None and ref.sector(sector, on) is None:
         raise DomainError(
-            RuleCode.UNKNOWN_CODE, f"unit {cmd.host_unit} is not valid on {on}", code=cmd.host_unit
+            RuleCode.UNKNOWN_CODE, f"sector {sector} is not valid on {on}", code=sector
         )
-    if ref.sector(cmd.sector, on) is None:
+    if min_rank is not None and ref.rank(min_rank, on) is None:
         raise DomainError(
-            RuleCode.UNKNOWN_CODE, f"sector {cmd.sector} is not valid on {on}", code=cmd.sector
+            RuleCode.UNKNOWN_CODE, f"rank {min_rank} is not valid on {on}", code=min_rank
         )
-    if ref.rank(cmd.min_rank, on) is None:
-        raise DomainError(
-            RuleCode.UNKNOWN_CODE, f"rank {cmd.min_rank} is not valid on {on}", code=cmd.min_rank
-        )
-    return UnitRef(code=unit.code, name=unit.name)
+    return unit_ref
 
 
 def check_duration_within_cap(months: int, start: dt.date, phases: Sequence[Phase]) -> None:
@@ -71,12 +84,13 @@ class Need(Aggregate):
     ) -> "Need":
         """Validate and raise a new need."""
         raised_on = cmd.raised_on or today
-        host_unit = check_codes_known(cmd, raised_on)
+        host_unit = check_codes_known(cmd.host_unit, cmd.sector, cmd.min_rank, raised_on)
+        assert host_unit is not None
         check_duration_within_cap(cmd.duration_months, cmd.desired_start, phases)
         need = cls()
         need._record(
             NeedRaised(
-                need_id=uuid4(),
+                need_id=new_id(),
                 host_unit=host_unit,
                 raised_on=raised_on,
                 **cmd.model_dump(exclude={"host_unit", "raised_on"}),
@@ -84,12 +98,67 @@ class Need(Aggregate):
         )
         return need
 
+    def amend(
+        self, cmd: AmendNeed, today: dt.date, phases: Sequence[Phase] = DEFAULT_PHASES
+    ) -> None:
+        """Correct fields while no position is filled; records only what changed."""
+        self._check_open()
+        if self.positions_filled > 0:
+            raise DomainError(
+                RuleCode.NEED_ALREADY_FILLED,
+                f"need {self.need_id} has {self.positions_filled} filled position(s)",
+            )
+        amended_on = cmd.amended_on or today
+        given = cmd.model_dump(exclude={"amended_on"}, exclude_none=True)
+        current = self.raised.model_dump()
+        changed = {k: v for k, v in given.items() if k != "host_unit" and current.get(k) != v}
+        raised_on = given.get("raised_on", self.raised.raised_on)
+        unit_ref = check_codes_known(cmd.host_unit, cmd.sector, cmd.min_rank, raised_on)
+        if unit_ref is not None and unit_ref != self.raised.host_unit:
+            changed["host_unit"] = unit_ref
+        start = changed.get("desired_start", self.raised.desired_start)
+        months = changed.get("duration_months", self.raised.duration_months)
+        check_duration_within_cap(months, start, phases)
+        if not changed:
+            return
+        self._record(NeedAmended(need_id=self.need_id, amended_on=amended_on, **changed))
+
+    def withdraw(self, cmd: WithdrawNeed, today: dt.date) -> None:
+        """Close the free positions; filled ones stay filled."""
+        if self.status is NeedStatus.FILLED:
+            raise DomainError(RuleCode.NEED_ALREADY_FILLED, f"need {self.need_id} is filled")
+        self._check_open()
+        withdrawn_on = cmd.withdrawn_on or today
+        if withdrawn_on < self.raised.raised_on:
+            raise DomainError(RuleCode.LIFECYCLE_ORDER, "withdrawn before it was raised")
+        self._record(
+            NeedWithdrawn(
+                need_id=self.need_id,
+                withdrawn_on=withdrawn_on,
+                reason=cmd.reason,
+                positions_filled=self.positions_filled,
+            )
+        )
+
     def record_filled_positions(self, filled: int, on: dt.date) -> None:
-        """Called with the number of live secondments; fills the need when all are taken."""
+        """Called with the number of live secondments: fills the need when all are taken,
+        reopens it when a cancellation gave one back. An early end frees nothing."""
         self.positions_filled = filled
         if self.status is NeedStatus.OPEN and filled >= self.raised.positions:
             self._record(
                 NeedFilled(need_id=self.need_id, filled_on=on, positions=self.raised.positions)
+            )
+        elif self.status is NeedStatus.FILLED and filled < self.raised.positions:
+            self._record(
+                NeedReopened(need_id=self.need_id, reopened_on=on, positions_filled=filled)
+            )
+
+    def _check_open(self) -> None:
+        if self.status is not NeedStatus.OPEN:
+            raise DomainError(
+                RuleCode.NEED_NOT_OPEN,
+                f"need {self.need_id} is {self.status}",
+                current_status=self.status.value,
             )
 
     def apply(self, event: EventData) -> None:
@@ -99,7 +168,14 @@ class Need(Aggregate):
                 self.raised = event
                 self.status = NeedStatus.OPEN
                 self.positions_filled = 0
+            case NeedAmended():
+                changes = event.model_dump(exclude={"need_id", "amended_on"}, exclude_none=True)
+                self.raised = self.raised.model_copy(update={k: getattr(event, k) for k in changes})
+            case NeedWithdrawn():
+                self.status = NeedStatus.WITHDRAWN
             case NeedFilled():
                 self.status = NeedStatus.FILLED
+            case NeedReopened():
+                self.status = NeedStatus.OPEN
             case _:
                 raise TypeError(f"Need cannot apply {type(event).__name__}")

@@ -1,45 +1,60 @@
 """HTTP API of the needs service (`/api/needs`)."""
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from services.needs.domain.commands import RaiseNeed
-from services.needs.domain.need import Need, NeedStatus
+from services.needs.domain.commands import AmendNeed, RaiseNeed, WithdrawNeed
+from services.needs.domain.need import NeedStatus
 from services.needs.service_layer import handlers
 from services.needs.service_layer.ports import NeedsPorts
+from services.needs.service_layer.views import NeedView
 from shared.clock import today
-from shared.contract.events import NeedRaised
 from shared.http.context import ContextDep
-
-
-class NeedOut(NeedRaised):
-    """A need as agencies see it."""
-
-    status: NeedStatus
-    positions_filled: int
-
-
-def need_out(need: Need) -> NeedOut:
-    """Response body of a need."""
-    return NeedOut(
-        **need.raised.model_dump(), status=need.status, positions_filled=need.positions_filled
-    )
+from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 
 def build_router(ports: NeedsPorts) -> APIRouter:
     """Routes bound to one running needs service."""
     router = APIRouter(prefix="/api/needs", tags=["needs"])
 
-    @router.post("", status_code=201, response_model=NeedOut)
-    async def raise_need(cmd: RaiseNeed, ctx: ContextDep) -> NeedOut:
+    @router.post("", status_code=201, response_model=NeedView)
+    async def raise_need(cmd: RaiseNeed, ctx: ContextDep) -> NeedView:
         """Raise a need; 201 with the need, `status` `OPEN`."""
-        need = await handlers.raise_need(cmd, ports.uow(), ctx, today(), ports.phases)
-        return need_out(need)
+        return await handlers.raise_need(cmd, ports.uow(), ctx, today(), ports.phases)
 
-    @router.get("/{need_id}", response_model=NeedOut)
-    async def get_need(need_id: UUID) -> NeedOut:
+    @router.get("", response_model=Page[NeedView])
+    async def list_needs(
+        status: NeedStatus | None = None,
+        sector: str | None = None,
+        host_unit: str | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    ) -> Page[NeedView]:
+        """Needs, oldest first; follow `next_cursor` for more."""
+        return await handlers.list_needs(
+            ports.uow(),
+            cursor=cursor,
+            limit=limit,
+            status=status.value if status else None,
+            sector=sector,
+            host_unit=host_unit,
+        )
+
+    @router.get("/{need_id}", response_model=NeedView)
+    async def get_need(need_id: UUID) -> NeedView:
         """One need by id; 404 problem naming the id when unknown."""
-        return need_out(await handlers.get_need(str(need_id), ports.uow()))
+        return await handlers.get_need(str(need_id), ports.uow())
+
+    @router.patch("/{need_id}", response_model=NeedView)
+    async def amend_need(need_id: UUID, cmd: AmendNeed, ctx: ContextDep) -> NeedView:
+        """Correct any field of the raise body while no position is filled."""
+        return await handlers.amend_need(str(need_id), cmd, ports.uow(), ctx, today(), ports.phases)
+
+    @router.post("/{need_id}/withdrawal", response_model=NeedView)
+    async def withdraw_need(need_id: UUID, cmd: WithdrawNeed, ctx: ContextDep) -> NeedView:
+        """Withdraw: free positions close, filled ones stay."""
+        return await handlers.withdraw_need(str(need_id), cmd, ports.uow(), ctx, today())
 
     return router

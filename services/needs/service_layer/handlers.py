@@ -4,10 +4,12 @@ import datetime as dt
 from collections.abc import Sequence
 
 from services.needs.adapters.unit_of_work import NeedsUnitOfWork
-from services.needs.domain.commands import RaiseNeed
+from services.needs.domain.commands import AmendNeed, RaiseNeed, WithdrawNeed
 from services.needs.domain.need import Need
+from services.needs.service_layer.views import NeedView, need_view
 from shared.contract.envelope import CloudEvent
-from shared.contract.events import OfficerSeconded
+from shared.contract.events import OfficerSeconded, SecondmentCancelled
+from shared.http.pagination import Page, decode_cursor, encode_cursor
 from shared.infra.eventstore import RequestContext
 from shared.phases import Phase
 from shared.seedwork.errors import NotFound
@@ -16,41 +18,108 @@ CONSUMER = "needs.placements"
 """Name under which this service records the placement events it processed."""
 
 
+async def _save(uow: NeedsUnitOfWork, need: Need, ctx: RequestContext) -> NeedView:
+    view = need_view(need)
+    await uow.needs.save(need, ctx)
+    await uow.write_view(need, view.model_dump(mode="json"))
+    await uow.commit()
+    return view
+
+
+async def _load(uow: NeedsUnitOfWork, need_id: str) -> Need:
+    need = await uow.get_need(need_id)
+    if need is None:
+        raise NotFound("need", need_id)
+    return need
+
+
 async def raise_need(
     cmd: RaiseNeed,
     uow: NeedsUnitOfWork,
     ctx: RequestContext,
     today: dt.date,
     phases: Sequence[Phase],
-) -> Need:
+) -> NeedView:
     """Raise a need; its `NeedRaised` leaves through the outbox."""
     need = Need.raise_need(cmd, today, phases)
     async with uow:
-        await uow.needs.save(need, ctx)
-        await uow.commit()
-    return need
+        return await _save(uow, need, ctx)
 
 
-async def get_need(need_id: str, uow: NeedsUnitOfWork) -> Need:
+async def amend_need(
+    need_id: str,
+    cmd: AmendNeed,
+    uow: NeedsUnitOfWork,
+    ctx: RequestContext,
+    today: dt.date,
+    phases: Sequence[Phase],
+) -> NeedView:
+    """Correct a need while none of its positions is filled."""
+    async with uow:
+        need = await _load(uow, need_id)
+        need.amend(cmd, today, phases)
+        return await _save(uow, need, ctx)
+
+
+async def withdraw_need(
+    need_id: str, cmd: WithdrawNeed, uow: NeedsUnitOfWork, ctx: RequestContext, today: dt.date
+) -> NeedView:
+    """Withdraw a need that is not fully filled."""
+    async with uow:
+        need = await _load(uow, need_id)
+        need.withdraw(cmd, today)
+        return await _save(uow, need, ctx)
+
+
+async def get_need(need_id: str, uow: NeedsUnitOfWork) -> NeedView:
     """The need as it stands now."""
     async with uow:
-        need = await uow.get_need(need_id)
-    if need is None:
-        raise NotFound("need", need_id)
-    return need
+        return need_view(await _load(uow, need_id))
 
 
-async def on_officer_seconded(envelope: CloudEvent, uow: NeedsUnitOfWork) -> None:
-    """Count the position as filled; emit `NeedFilled` when the last one is taken."""
-    event = OfficerSeconded.model_validate(envelope.data)
+async def list_needs(
+    uow: NeedsUnitOfWork,
+    *,
+    cursor: str | None,
+    limit: int,
+    status: str | None = None,
+    sector: str | None = None,
+    host_unit: str | None = None,
+) -> Page[NeedView]:
+    """Needs oldest first, filtered, one page at a time."""
+    async with uow:
+        rows = await uow.list_needs(
+            after=decode_cursor(cursor),
+            limit=limit + 1,
+            status=status,
+            sector=sector,
+            host_unit=host_unit,
+        )
+    items = [NeedView.model_validate(body) for _, body in rows[:limit]]
+    more = len(rows) > limit
+    return Page[NeedView](
+        items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if more else None
+    )
+
+
+async def on_placement_event(envelope: CloudEvent, uow: NeedsUnitOfWork) -> None:
+    """Count positions taken and given back; fill or reopen the need accordingly."""
+    if envelope.type not in ("OfficerSeconded", "SecondmentCancelled"):
+        return
     async with uow:
         if not await uow.claim(CONSUMER, envelope):
             return
-        need_id = str(event.need_id)
-        await uow.add_fill(need_id, str(event.secondment_id), event.decision.date)
+        if envelope.type == "OfficerSeconded":
+            seconded = OfficerSeconded.model_validate(envelope.data)
+            need_id, on = str(seconded.need_id), seconded.decision.date
+            await uow.add_fill(need_id, str(seconded.secondment_id), on)
+        else:
+            cancelled = SecondmentCancelled.model_validate(envelope.data)
+            need_id, on = str(cancelled.need_id), cancelled.cancelled_on
+            await uow.remove_fill(need_id, str(cancelled.secondment_id))
         need = await uow.needs.get(need_id)
         if need is not None:
-            need.record_filled_positions(await uow.filled_positions(need_id), event.decision.date)
+            need.record_filled_positions(await uow.filled_positions(need_id), on)
             ctx = RequestContext(
                 actor="needs",
                 correlation_id=envelope.correlationid,
@@ -58,4 +127,5 @@ async def on_officer_seconded(envelope: CloudEvent, uow: NeedsUnitOfWork) -> Non
                 now=dt.datetime.now(dt.UTC),
             )
             await uow.needs.save(need, ctx)
+            await uow.write_view(need, need_view(need).model_dump(mode="json"))
         await uow.commit()

@@ -1,8 +1,8 @@
 """The placement service's database: core tables, its view of needs, and of secondments."""
 
-from sqlalchemy import Column, Date, Integer, MetaData, String, Table
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text
 
-from shared.infra.schema import define_core_tables
+from shared.infra.schema import Position, define_core_tables
 
 metadata = MetaData()
 core = define_core_tables(metadata)
@@ -25,13 +25,15 @@ needs_view = Table(
 secondments_view = Table(
     "secondments_view",
     metadata,
-    Column("secondment_id", String(36), primary_key=True),
+    Column("position", Position, primary_key=True, autoincrement=True),
+    Column("secondment_id", String(36), nullable=False, unique=True),
     Column("official_id", String(64), nullable=False, index=True),
     Column("need_id", String(36), nullable=False, index=True),
-    Column("home_unit", String(64), nullable=False),
-    Column("host_unit", String(64), nullable=False),
+    Column("home_unit", String(64), nullable=False, index=True),
+    Column("host_unit", String(64), nullable=False, index=True),
     Column("start_date", Date, nullable=False),
     Column("planned_end_date", Date, nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("body", Text, nullable=False),
 )
 """Current state of each secondment, written with its events (lists, overlap rule)."""

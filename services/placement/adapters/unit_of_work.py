@@ -1,5 +1,6 @@
 """SQLAlchemy unit of work of the placement service."""
 
+import json
 from collections.abc import Callable
 
 from sqlalchemy import insert, select, update
@@ -8,7 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.placement.adapters.tables import core, needs_view, secondments_view
 from services.placement.domain.secondment import Secondment
 from services.placement.domain.views import NeedSnapshot, OfficialSpell
-from shared.contract.events import NeedFilled, NeedRaised
+from shared.contract.events import (
+    EventData,
+    NeedAmended,
+    NeedFilled,
+    NeedRaised,
+    NeedReopened,
+    NeedWithdrawn,
+)
 from shared.contract.topics import PLACEMENT_SOURCE
 from shared.contract.types import UnitRef
 from shared.infra.eventstore import AggregateRepository
@@ -75,7 +83,15 @@ class PlacementUnitOfWork(SqlUnitOfWork):
             for r in rows
         ]
 
-    async def write_view(self, s: Secondment) -> None:
+    async def release_position(self, need_id: str) -> None:
+        """A cancelled secondment gives its position back at once."""
+        await self.session.execute(
+            update(needs_view)
+            .where(needs_view.c.need_id == need_id, needs_view.c.taken > 0)
+            .values(taken=needs_view.c.taken - 1)
+        )
+
+    async def write_view(self, s: Secondment, body: dict[str, object]) -> None:
         """Keep the secondment's current-state row in step with its events."""
         values = {
             "official_id": s.seconded.official.official_id,
@@ -85,6 +101,7 @@ class PlacementUnitOfWork(SqlUnitOfWork):
             "start_date": s.seconded.start_date,
             "planned_end_date": s.planned_end_date,
             "status": s.status.value,
+            "body": json.dumps(body, ensure_ascii=False),
         }
         updated = await self.session.execute(
             update(secondments_view)
@@ -96,12 +113,23 @@ class PlacementUnitOfWork(SqlUnitOfWork):
                 insert(secondments_view).values(secondment_id=s.stream_id, **values)
             )
 
-    async def apply_need_event(self, version: int, event: NeedRaised | NeedFilled) -> None:
-        """Project one needs-topic event into the needs view (in partition order)."""
+    async def list_secondments(
+        self, *, after: int, limit: int, filters: dict[str, str | None]
+    ) -> list[tuple[int, dict[str, object]]]:
+        """(position, body) of secondments after a position, oldest first."""
+        v = secondments_view
+        query = select(v.c.position, v.c.body).where(v.c.position > after)
+        for name, value in filters.items():
+            if value:
+                query = query.where(v.c[name] == value)
+        rows = await self.session.execute(query.order_by(v.c.position).limit(limit))
+        return [(r.position, json.loads(r.body)) for r in rows]
+
+    async def apply_need_event(self, version: int, event: EventData) -> None:
+        """Project one needs-topic event into the needs view (partition order, once each)."""
         match event:
             case NeedRaised():
-                exists = await self.need(str(event.need_id))
-                if exists is None:
+                if await self.need(str(event.need_id)) is None:
                     await self.session.execute(
                         insert(needs_view).values(
                             need_id=str(event.need_id),
@@ -115,9 +143,32 @@ class PlacementUnitOfWork(SqlUnitOfWork):
                             version=version,
                         )
                     )
+                return
+            case NeedAmended():
+                values: dict[str, object] = {
+                    k: v
+                    for k, v in (
+                        ("positions", event.positions),
+                        ("min_rank", event.min_rank),
+                        ("sector", event.sector),
+                    )
+                    if v is not None
+                }
+                if event.host_unit is not None:
+                    values |= {
+                        "host_unit_code": event.host_unit.code,
+                        "host_unit_name": event.host_unit.name,
+                    }
+            case NeedWithdrawn():
+                values = {"status": "WITHDRAWN"}
             case NeedFilled():
-                await self.session.execute(
-                    update(needs_view)
-                    .where(needs_view.c.need_id == str(event.need_id))
-                    .values(status="FILLED", version=version)
-                )
+                values = {"status": "FILLED"}
+            case NeedReopened():
+                values = {"status": "OPEN"}
+            case _:
+                return
+        await self.session.execute(
+            update(needs_view)
+            .where(needs_view.c.need_id == str(event.need_id), needs_view.c.version < version)
+            .values(version=version, **values)
+        )

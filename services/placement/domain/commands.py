@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import Field
 
 from shared.contract.types import (
+    Arrangement,
     Code,
     Decision,
     EndReason,
@@ -61,3 +62,33 @@ class EndSecondment(FrozenModel):
     rating: Rating
     remarks: LongText | None = None
     decision: Decision
+
+
+class RecordReception(FrozenModel):
+    """The host received the official and assigned work."""
+
+    received_on: dt.date
+    assigned_role: Text
+    supervisor: Text | None = None
+
+
+class ExtendSecondment(FrozenModel):
+    """Move the planned end later by decision, within the cap."""
+
+    new_planned_end_date: dt.date
+    decision: Decision
+
+
+class ArrangePostSecondment(FrozenModel):
+    """Record the official's post after the secondment."""
+
+    arrangement: Arrangement
+    new_position_rank: Code | None = Field(default=None, description="Required when PROMOTED.")
+    effective_date: dt.date
+
+
+class CancelSecondment(FrozenModel):
+    """Void a secondment entered by mistake; frees its position."""
+
+    reason: Text
+    cancelled_on: dt.date | None = Field(default=None, description="Defaults to today.")

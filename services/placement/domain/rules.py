@@ -123,8 +123,13 @@ def check_no_overlap(start: dt.date, end: dt.date, spells: Iterable[OfficialSpel
 
 
 def check_need_open(need: NeedSnapshot) -> None:
-    """Only an open need with a free position takes officials."""
-    if need.status != "OPEN":
+    """Only an open need with a free position takes officials.
+
+    A need the needs service reported filled is not open; a need whose last position was
+    just taken here (its `NeedFilled` not yet seen) is full. A cancellation frees a
+    position at once, before the needs service reopens the need.
+    """
+    if need.status == "WITHDRAWN" or (need.status == "FILLED" and need.taken >= need.positions):
         raise DomainError(
             RuleCode.NEED_NOT_OPEN, f"need {need.need_id} is {need.status}", need_id=need.need_id
         )

@@ -3,14 +3,31 @@
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from services.placement.domain import rules
-from services.placement.domain.commands import EndSecondment, SecondOfficial
+from services.placement.domain.commands import (
+    ArrangePostSecondment,
+    CancelSecondment,
+    EndSecondment,
+    ExtendSecondment,
+    RecordReception,
+    SecondOfficial,
+)
 from services.placement.domain.views import NeedSnapshot, OfficialSpell
-from shared.contract.events import EventData, OfficerSeconded, Official, SecondmentEnded
+from shared.contract.events import (
+    EventData,
+    OfficerSeconded,
+    Official,
+    OfficialReceived,
+    PostSecondmentArranged,
+    SecondmentCancelled,
+    SecondmentEnded,
+    SecondmentExtended,
+)
 from shared.contract.rules import RuleCode
 from shared.contract.types import UnitRef
+from shared.ids import new_id
 from shared.phases import Phase
 from shared.reference import reference_data
 from shared.seedwork.aggregate import Aggregate
@@ -32,7 +49,11 @@ class Secondment(Aggregate):
     seconded: OfficerSeconded
     status: SecondmentStatus
     planned_end_date: dt.date
+    received: OfficialReceived | None
+    extensions: list[SecondmentExtended]
     ended: SecondmentEnded | None
+    arranged: PostSecondmentArranged | None
+    cancelled: SecondmentCancelled | None
 
     @property
     def stream_id(self) -> str:
@@ -63,7 +84,7 @@ class Secondment(Aggregate):
         secondment = cls()
         secondment._record(
             OfficerSeconded(
-                secondment_id=uuid4(),
+                secondment_id=new_id(),
                 need_id=cmd.need_id,
                 official=Official(
                     **official.model_dump(
@@ -80,20 +101,102 @@ class Secondment(Aggregate):
         )
         return secondment
 
-    def end(self, cmd: EndSecondment) -> None:
-        """End by decision, with the host's rating; only once, never before the start."""
-        if self.status is not SecondmentStatus.ACTIVE:
+    def _require(self, status: SecondmentStatus, action: str) -> None:
+        if self.status is not status:
             raise DomainError(
-                RuleCode.LIFECYCLE_ORDER, f"the secondment is {self.status}, it cannot end"
+                RuleCode.LIFECYCLE_ORDER,
+                f"cannot {action}: the secondment is {self.status.value}",
+                current_status=self.status.value,
             )
-        if cmd.ended_on < self.seconded.start_date:
-            raise DomainError(RuleCode.LIFECYCLE_ORDER, "the end is before the start")
+
+    def receive(self, cmd: RecordReception) -> None:
+        """The host receives the official, not before the start, once."""
+        self._require(SecondmentStatus.ACTIVE, "record the reception")
+        if self.received is not None:
+            raise DomainError(RuleCode.LIFECYCLE_ORDER, "the reception is already recorded")
+        if not self.seconded.start_date <= cmd.received_on <= self.planned_end_date:
+            raise DomainError(
+                RuleCode.LIFECYCLE_ORDER,
+                f"reception on {cmd.received_on} is outside the secondment "
+                f"({self.seconded.start_date} – {self.planned_end_date})",
+            )
+        self._record(OfficialReceived(secondment_id=self.secondment_id, **cmd.model_dump()))
+
+    def extend(
+        self, cmd: ExtendSecondment, others: Iterable[OfficialSpell], phases: Sequence[Phase]
+    ) -> None:
+        """Move the planned end later; the whole secondment stays within the cap."""
+        self._require(SecondmentStatus.ACTIVE, "extend")
+        if cmd.new_planned_end_date <= self.planned_end_date:
+            raise DomainError(
+                RuleCode.LIFECYCLE_ORDER,
+                f"the new end {cmd.new_planned_end_date} is not after {self.planned_end_date}",
+            )
+        rules.check_not_before_decision(cmd.new_planned_end_date, cmd.decision.date, "new end")
+        rules.check_duration_within_cap(self.seconded.start_date, cmd.new_planned_end_date, phases)
+        rules.check_no_overlap(
+            self.seconded.start_date,
+            cmd.new_planned_end_date,
+            (o for o in others if o.secondment_id != self.stream_id),
+        )
+        self._record(SecondmentExtended(secondment_id=self.secondment_id, **cmd.model_dump()))
+
+    def end(self, cmd: EndSecondment) -> None:
+        """End by decision, with the host's rating; only once, within its dates."""
+        self._require(SecondmentStatus.ACTIVE, "end")
+        if not self.seconded.start_date <= cmd.ended_on <= self.planned_end_date:
+            raise DomainError(
+                RuleCode.LIFECYCLE_ORDER,
+                f"the end {cmd.ended_on} is outside the secondment "
+                f"({self.seconded.start_date} – {self.planned_end_date}); extend it first",
+            )
         rules.check_not_before_decision(cmd.ended_on, cmd.decision.date, "end date")
         self._record(
             SecondmentEnded(
                 secondment_id=self.secondment_id,
                 official_id=self.seconded.official.official_id,
                 **cmd.model_dump(),
+            )
+        )
+
+    def arrange_post(self, cmd: ArrangePostSecondment) -> None:
+        """After the end, the home authority records the official's post, once."""
+        self._require(SecondmentStatus.ENDED, "record the post arrangement")
+        if self.arranged is not None:
+            raise DomainError(RuleCode.LIFECYCLE_ORDER, "the post arrangement is already recorded")
+        assert self.ended is not None
+        if cmd.effective_date < self.ended.ended_on:
+            raise DomainError(
+                RuleCode.LIFECYCLE_ORDER,
+                f"the arrangement takes effect {cmd.effective_date}, before the end "
+                f"{self.ended.ended_on}",
+            )
+        if cmd.arrangement == "PROMOTED":
+            rank = cmd.new_position_rank
+            if rank is None:
+                raise DomainError(RuleCode.INVALID_REQUEST, "a promotion needs `new_position_rank`")
+            if reference_data().rank(rank, cmd.effective_date) is None:
+                raise DomainError(
+                    RuleCode.UNKNOWN_CODE, f"rank {rank} is not valid on {cmd.effective_date}"
+                )
+        self._record(
+            PostSecondmentArranged(
+                secondment_id=self.secondment_id,
+                official_id=self.seconded.official.official_id,
+                **cmd.model_dump(),
+            )
+        )
+
+    def cancel(self, cmd: CancelSecondment, today: dt.date) -> None:
+        """Void a record entered by mistake; it frees its position."""
+        if self.status is SecondmentStatus.CANCELLED:
+            raise DomainError(RuleCode.LIFECYCLE_ORDER, "the secondment is already cancelled")
+        self._record(
+            SecondmentCancelled(
+                secondment_id=self.secondment_id,
+                need_id=self.seconded.need_id,
+                reason=cmd.reason,
+                cancelled_on=cmd.cancelled_on or today,
             )
         )
 
@@ -104,9 +207,23 @@ class Secondment(Aggregate):
                 self.seconded = event
                 self.status = SecondmentStatus.ACTIVE
                 self.planned_end_date = event.planned_end_date
+                self.received = None
+                self.extensions = []
                 self.ended = None
+                self.arranged = None
+                self.cancelled = None
+            case OfficialReceived():
+                self.received = event
+            case SecondmentExtended():
+                self.extensions.append(event)
+                self.planned_end_date = event.new_planned_end_date
             case SecondmentEnded():
                 self.status = SecondmentStatus.ENDED
                 self.ended = event
+            case PostSecondmentArranged():
+                self.arranged = event
+            case SecondmentCancelled():
+                self.status = SecondmentStatus.CANCELLED
+                self.cancelled = event
             case _:
                 raise TypeError(f"Secondment cannot apply {type(event).__name__}")

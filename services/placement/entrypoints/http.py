@@ -1,73 +1,102 @@
 """HTTP API of the placement service (`/api/secondments`)."""
 
-import datetime as dt
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Query
 
-from services.placement.domain.commands import EndSecondment, SecondOfficial
-from services.placement.domain.secondment import Secondment, SecondmentStatus
+from services.placement.domain.commands import (
+    ArrangePostSecondment,
+    CancelSecondment,
+    EndSecondment,
+    ExtendSecondment,
+    RecordReception,
+    SecondOfficial,
+)
+from services.placement.domain.secondment import SecondmentStatus
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
-from shared.contract.events import Official, SecondmentEnded
-from shared.contract.types import Code, Decision, UnitRef
+from services.placement.service_layer.views import SecondmentView
+from shared.clock import today
+from shared.contract.envelope import CloudEvent
 from shared.http.context import ContextDep
-
-
-class SecondmentOut(BaseModel):
-    """A secondment as agencies see it."""
-
-    secondment_id: UUID
-    status: SecondmentStatus
-    need_id: UUID
-    official: Official
-    host_unit: UnitRef
-    sector: Code
-    start_date: dt.date
-    planned_end_date: dt.date
-    decision: Decision
-    ending: SecondmentEnded | None = None
-
-
-def secondment_out(s: Secondment) -> SecondmentOut:
-    """Response body of a secondment."""
-    e = s.seconded
-    return SecondmentOut(
-        secondment_id=s.secondment_id,
-        status=s.status,
-        need_id=e.need_id,
-        official=e.official,
-        host_unit=e.host_unit,
-        sector=e.sector,
-        start_date=e.start_date,
-        planned_end_date=s.planned_end_date,
-        decision=e.decision,
-        ending=s.ended,
-    )
+from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 
 def build_router(ports: PlacementPorts) -> APIRouter:
     """Routes bound to one running placement service."""
     router = APIRouter(prefix="/api/secondments", tags=["secondments"])
 
-    @router.post("", status_code=201, response_model=SecondmentOut)
-    async def second_official(cmd: SecondOfficial, ctx: ContextDep) -> SecondmentOut:
+    @router.post("", status_code=201, response_model=SecondmentView)
+    async def second_official(cmd: SecondOfficial, ctx: ContextDep) -> SecondmentView:
         """Second an eligible official to a need; 201 with the secondment, `ACTIVE`."""
-        return secondment_out(await handlers.second_official(cmd, ports.uow(), ctx, ports.phases))
-
-    @router.get("/{secondment_id}", response_model=SecondmentOut)
-    async def get_secondment(secondment_id: UUID) -> SecondmentOut:
-        """One secondment by id."""
-        return secondment_out(await handlers.get_secondment(str(secondment_id), ports.uow()))
-
-    @router.post("/{secondment_id}/ending", response_model=SecondmentOut)
-    async def end_secondment(
-        secondment_id: UUID, cmd: EndSecondment, ctx: ContextDep
-    ) -> SecondmentOut:
-        """End the secondment by decision with the host's rating; 200, `ENDED`."""
-        return secondment_out(
-            await handlers.end_secondment(str(secondment_id), cmd, ports.uow(), ctx)
+        return await handlers.second_official(
+            cmd, ports.uow(), ctx, ports.phases, ports.needs_caught_up
         )
+
+    @router.get("", response_model=Page[SecondmentView])
+    async def list_secondments(
+        official_id: str | None = None,
+        status: SecondmentStatus | None = None,
+        home_unit: str | None = None,
+        host_unit: str | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    ) -> Page[SecondmentView]:
+        """Secondments, oldest first; follow `next_cursor` for more."""
+        filters = {
+            "official_id": official_id,
+            "status": status.value if status else None,
+            "home_unit": home_unit,
+            "host_unit": host_unit,
+        }
+        return await handlers.list_secondments(
+            ports.uow(), cursor=cursor, limit=limit, filters=filters
+        )
+
+    @router.get("/{secondment_id}", response_model=SecondmentView)
+    async def get_secondment(secondment_id: UUID) -> SecondmentView:
+        """One secondment by id."""
+        return await handlers.get_secondment(str(secondment_id), ports.uow())
+
+    @router.get("/{secondment_id}/history", response_model=list[CloudEvent])
+    async def history(secondment_id: UUID) -> list[CloudEvent]:
+        """The secondment's events as CloudEvents, in version order."""
+        return await handlers.history(str(secondment_id), ports.uow())
+
+    @router.post("/{secondment_id}/reception", response_model=SecondmentView)
+    async def reception(
+        secondment_id: UUID, cmd: RecordReception, ctx: ContextDep
+    ) -> SecondmentView:
+        """The host received the official and assigned work."""
+        return await handlers.record_reception(str(secondment_id), cmd, ports.uow(), ctx)
+
+    @router.post("/{secondment_id}/extension", response_model=SecondmentView)
+    async def extension(
+        secondment_id: UUID, cmd: ExtendSecondment, ctx: ContextDep
+    ) -> SecondmentView:
+        """Move the planned end later by decision, within the cap."""
+        return await handlers.extend_secondment(
+            str(secondment_id), cmd, ports.uow(), ctx, ports.phases
+        )
+
+    @router.post("/{secondment_id}/ending", response_model=SecondmentView)
+    async def ending(secondment_id: UUID, cmd: EndSecondment, ctx: ContextDep) -> SecondmentView:
+        """End the secondment by decision with the host's rating; `ENDED`."""
+        return await handlers.end_secondment(str(secondment_id), cmd, ports.uow(), ctx)
+
+    @router.post("/{secondment_id}/post-arrangement", response_model=SecondmentView)
+    async def post_arrangement(
+        secondment_id: UUID, cmd: ArrangePostSecondment, ctx: ContextDep
+    ) -> SecondmentView:
+        """Record the official's post after the secondment."""
+        return await handlers.arrange_post(str(secondment_id), cmd, ports.uow(), ctx)
+
+    @router.post("/{secondment_id}/cancellation", response_model=SecondmentView)
+    async def cancellation(
+        secondment_id: UUID, cmd: CancelSecondment, ctx: ContextDep
+    ) -> SecondmentView:
+        """Void a record entered by mistake: frees its position, leaves the reports."""
+        return await handlers.cancel_secondment(str(secondment_id), cmd, ports.uow(), ctx, today())
 
     return router

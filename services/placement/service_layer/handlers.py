@@ -1,75 +1,189 @@
-"""Use cases of the placement service."""
+"""Use cases of the placement service: one small function per command or consumed event."""
 
-from collections.abc import Sequence
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from uuid import UUID
 
 from services.placement.adapters.unit_of_work import PlacementUnitOfWork
-from services.placement.domain.commands import EndSecondment, SecondOfficial
+from services.placement.domain.commands import (
+    ArrangePostSecondment,
+    CancelSecondment,
+    EndSecondment,
+    ExtendSecondment,
+    RecordReception,
+    SecondOfficial,
+)
 from services.placement.domain.secondment import Secondment
+from services.placement.service_layer.views import SecondmentView, secondment_view
 from shared.contract.envelope import CloudEvent
-from shared.contract.events import NeedFilled, NeedRaised, parse_data
+from shared.contract.events import parse_data
 from shared.contract.rules import RuleCode
+from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.ids import created_at
 from shared.infra.eventstore import RequestContext
 from shared.phases import Phase
 from shared.seedwork.errors import DomainError, NotFound
 
+log = logging.getLogger(__name__)
+
 CONSUMER = "placement.needs"
+
+CaughtUp = Callable[[], Awaitable[bool]]
+"""True once this service has consumed the needs topic to its end."""
+
+RECENT = dt.timedelta(seconds=60)
+"""A need id this young may still be in the needs service's outbox: never call it unknown."""
+
+
+async def _unknown_need_rule(need_id: UUID, needs_caught_up: CaughtUp) -> RuleCode:
+    """NEED_UNKNOWN only when the needs topic is consumed to its end and the id is not new."""
+    born = created_at(need_id)
+    if born is not None and dt.datetime.now(dt.UTC) - born < RECENT:
+        return RuleCode.NEED_NOT_YET_KNOWN
+    try:
+        caught_up = await needs_caught_up()
+    except Exception:
+        log.warning("could not compare the needs topic with our position", exc_info=True)
+        caught_up = False
+    return RuleCode.NEED_UNKNOWN if caught_up else RuleCode.NEED_NOT_YET_KNOWN
+
+
+async def _save(uow: PlacementUnitOfWork, s: Secondment, ctx: RequestContext) -> SecondmentView:
+    view = secondment_view(s)
+    await uow.secondments.save(s, ctx)
+    await uow.write_view(s, view.model_dump(mode="json"))
+    await uow.commit()
+    return view
+
+
+async def _load(uow: PlacementUnitOfWork, secondment_id: str) -> Secondment:
+    s = await uow.secondments.get(secondment_id)
+    if s is None:
+        raise NotFound("secondment", secondment_id)
+    return s
 
 
 async def second_official(
-    cmd: SecondOfficial, uow: PlacementUnitOfWork, ctx: RequestContext, phases: Sequence[Phase]
-) -> Secondment:
-    """Decide a secondment: all rules, then a position taken atomically."""
+    cmd: SecondOfficial,
+    uow: PlacementUnitOfWork,
+    ctx: RequestContext,
+    phases: Sequence[Phase],
+    needs_caught_up: CaughtUp,
+) -> SecondmentView:
+    """Decide a secondment: every rule of the plan, then a position taken atomically."""
     async with uow:
         need = await uow.need(str(cmd.need_id))
         if need is None:
-            raise DomainError(
-                RuleCode.NEED_NOT_YET_KNOWN,
-                f"need {cmd.need_id} is not known here yet; retry shortly",
-                need_id=str(cmd.need_id),
+            rule = await _unknown_need_rule(cmd.need_id, needs_caught_up)
+            detail = (
+                f"need {cmd.need_id} does not exist"
+                if rule is RuleCode.NEED_UNKNOWN
+                else f"need {cmd.need_id} is not known here yet; retry shortly"
             )
+            raise DomainError(rule, detail, need_id=str(cmd.need_id))
         spells = await uow.spells(cmd.official.official_id)
         secondment = Secondment.second(cmd, need, spells, phases)
         if not await uow.take_position(need.need_id):
             raise DomainError(
-                RuleCode.NEED_FULL,
-                f"need {need.need_id} has no free position",
+                RuleCode.NEED_FULL, f"need {need.need_id} has no free position",
                 need_id=need.need_id,
-            )
-        await uow.secondments.save(secondment, ctx)
-        await uow.write_view(secondment)
-        await uow.commit()
-    return secondment
+            )  # fmt: skip
+        return await _save(uow, secondment, ctx)
+
+
+async def record_reception(
+    secondment_id: str, cmd: RecordReception, uow: PlacementUnitOfWork, ctx: RequestContext
+) -> SecondmentView:
+    """The host received the official and assigned work."""
+    async with uow:
+        s = await _load(uow, secondment_id)
+        s.receive(cmd)
+        return await _save(uow, s, ctx)
+
+
+async def extend_secondment(
+    secondment_id: str,
+    cmd: ExtendSecondment,
+    uow: PlacementUnitOfWork,
+    ctx: RequestContext,
+    phases: Sequence[Phase],
+) -> SecondmentView:
+    """Move the planned end later, within the cap and without overlap."""
+    async with uow:
+        s = await _load(uow, secondment_id)
+        s.extend(cmd, await uow.spells(s.seconded.official.official_id), phases)
+        return await _save(uow, s, ctx)
 
 
 async def end_secondment(
     secondment_id: str, cmd: EndSecondment, uow: PlacementUnitOfWork, ctx: RequestContext
-) -> Secondment:
+) -> SecondmentView:
     """End a secondment by decision."""
     async with uow:
-        secondment = await uow.secondments.get(secondment_id)
-        if secondment is None:
-            raise NotFound("secondment", secondment_id)
-        secondment.end(cmd)
-        await uow.secondments.save(secondment, ctx)
-        await uow.write_view(secondment)
-        await uow.commit()
-    return secondment
+        s = await _load(uow, secondment_id)
+        s.end(cmd)
+        return await _save(uow, s, ctx)
 
 
-async def get_secondment(secondment_id: str, uow: PlacementUnitOfWork) -> Secondment:
+async def arrange_post(
+    secondment_id: str, cmd: ArrangePostSecondment, uow: PlacementUnitOfWork, ctx: RequestContext
+) -> SecondmentView:
+    """Record the official's post after the secondment."""
+    async with uow:
+        s = await _load(uow, secondment_id)
+        s.arrange_post(cmd)
+        return await _save(uow, s, ctx)
+
+
+async def cancel_secondment(
+    secondment_id: str,
+    cmd: CancelSecondment,
+    uow: PlacementUnitOfWork,
+    ctx: RequestContext,
+    today: dt.date,
+) -> SecondmentView:
+    """Void a mistaken record; its position is free again at once."""
+    async with uow:
+        s = await _load(uow, secondment_id)
+        s.cancel(cmd, today)
+        await uow.release_position(str(s.seconded.need_id))
+        return await _save(uow, s, ctx)
+
+
+async def get_secondment(secondment_id: str, uow: PlacementUnitOfWork) -> SecondmentView:
     """The secondment as it stands."""
     async with uow:
-        secondment = await uow.secondments.get(secondment_id)
-    if secondment is None:
+        return secondment_view(await _load(uow, secondment_id))
+
+
+async def history(secondment_id: str, uow: PlacementUnitOfWork) -> list[CloudEvent]:
+    """Every event of the secondment, in version order."""
+    async with uow:
+        events = await uow.secondments.history(secondment_id)
+    if not events:
         raise NotFound("secondment", secondment_id)
-    return secondment
+    return events
+
+
+async def list_secondments(
+    uow: PlacementUnitOfWork, *, cursor: str | None, limit: int, filters: dict[str, str | None]
+) -> Page[SecondmentView]:
+    """Secondments oldest first, filtered, one page at a time."""
+    async with uow:
+        rows = await uow.list_secondments(
+            after=decode_cursor(cursor), limit=limit + 1, filters=filters
+        )
+    items = [SecondmentView.model_validate(body) for _, body in rows[:limit]]
+    more = len(rows) > limit
+    return Page[SecondmentView](
+        items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if more else None
+    )
 
 
 async def on_need_event(envelope: CloudEvent, uow: PlacementUnitOfWork) -> None:
     """Keep the placement service's view of needs up to date, once per event."""
     event = parse_data(envelope.type, envelope.data)
-    if not isinstance(event, NeedRaised | NeedFilled):
-        return
     async with uow:
         if not await uow.claim(CONSUMER, envelope):
             return

@@ -1,6 +1,6 @@
 """What the placement service's handlers and entrypoints need from outside."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from services.placement.adapters.unit_of_work import PlacementUnitOfWork
@@ -13,3 +13,5 @@ class PlacementPorts:
 
     uow: Callable[[], PlacementUnitOfWork]
     phases: Sequence[Phase]
+    needs_caught_up: Callable[[], Awaitable[bool]]
+    """True once the needs topic is consumed to its end (NEED_UNKNOWN vs NOT_YET_KNOWN)."""

@@ -1,0 +1,57 @@
+"""What callers see of a secondment."""
+
+import datetime as dt
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from services.placement.domain.secondment import Secondment, SecondmentStatus
+from shared.contract.events import (
+    Official,
+    OfficialReceived,
+    PostSecondmentArranged,
+    SecondmentCancelled,
+    SecondmentEnded,
+    SecondmentExtended,
+)
+from shared.contract.types import Code, Decision, UnitRef
+
+
+class SecondmentView(BaseModel):
+    """A secondment with every step recorded so far."""
+
+    secondment_id: UUID
+    status: SecondmentStatus
+    need_id: UUID
+    official: Official
+    host_unit: UnitRef
+    sector: Code
+    start_date: dt.date
+    planned_end_date: dt.date
+    decision: Decision
+    reception: OfficialReceived | None = None
+    extensions: list[SecondmentExtended] = []
+    ending: SecondmentEnded | None = None
+    post_arrangement: PostSecondmentArranged | None = None
+    cancellation: SecondmentCancelled | None = None
+
+
+def secondment_view(s: Secondment) -> SecondmentView:
+    """The view of an aggregate."""
+    e = s.seconded
+    return SecondmentView(
+        secondment_id=s.secondment_id,
+        status=s.status,
+        need_id=e.need_id,
+        official=e.official,
+        host_unit=e.host_unit,
+        sector=e.sector,
+        start_date=e.start_date,
+        planned_end_date=s.planned_end_date,
+        decision=e.decision,
+        reception=s.received,
+        extensions=list(s.extensions),
+        ending=s.ended,
+        post_arrangement=s.arranged,
+        cancellation=s.cancelled,
+    )
