@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from shared.http.problems import install_problem_handlers
+from shared.http.reference_api import build_reference_router
 from shared.infra.transport import Transport
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -51,6 +52,7 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+    app.include_router(build_reference_router())
     return app
 
 
