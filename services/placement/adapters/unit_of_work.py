@@ -1,9 +1,10 @@
 """SQLAlchemy unit of work of the placement service."""
 
 import json
+import zlib
 from collections.abc import Callable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.placement.adapters.tables import core, needs_view, secondments_view
@@ -69,7 +70,15 @@ class PlacementUnitOfWork(SqlUnitOfWork):
         return bool(getattr(result, "rowcount", 0) == 1)
 
     async def spells(self, official_id: str) -> list[OfficialSpell]:
-        """The official's secondments, for the overlap rule."""
+        """The official's secondments, for the overlap rule.
+
+        On PostgreSQL a transaction-scoped advisory lock on the official is taken first, so
+        two concurrent requests for one official are checked one after the other (SQLite
+        serialises writers already with `BEGIN IMMEDIATE`).
+        """
+        if self.session.bind.dialect.name == "postgresql":
+            key = zlib.crc32(f"official:{official_id}".encode())
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         rows = await self.session.execute(
             select(secondments_view).where(secondments_view.c.official_id == official_id)
         )

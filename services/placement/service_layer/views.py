@@ -3,9 +3,10 @@
 import datetime as dt
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.placement.domain.secondment import Secondment, SecondmentStatus
+from shared.clock import today
 from shared.contract.events import (
     Official,
     OfficialReceived,
@@ -15,6 +16,7 @@ from shared.contract.events import (
     SecondmentExtended,
 )
 from shared.contract.types import Code, Decision, UnitRef
+from shared.reference import reference_data
 
 
 class SecondmentView(BaseModel):
@@ -29,6 +31,10 @@ class SecondmentView(BaseModel):
     start_date: dt.date
     planned_end_date: dt.date
     decision: Decision
+    home_unit_successors: list[UnitRef] = Field(
+        default=[],
+        description="Where the home unit lives on today, if it was abolished (2025 reform).",
+    )
     reception: OfficialReceived | None = None
     extensions: list[SecondmentExtended] = []
     ending: SecondmentEnded | None = None
@@ -49,9 +55,18 @@ def secondment_view(s: Secondment) -> SecondmentView:
         start_date=e.start_date,
         planned_end_date=s.planned_end_date,
         decision=e.decision,
+        home_unit_successors=successors_today(e.official.home_unit.code),
         reception=s.received,
         extensions=list(s.extensions),
         ending=s.ended,
         post_arrangement=s.arranged,
         cancellation=s.cancelled,
     )
+
+
+def successors_today(code: str) -> list[UnitRef]:
+    """The units that took over an abolished unit, as they are named today."""
+    data = reference_data()
+    if data.unit(code, today()) is not None:
+        return []
+    return [UnitRef(code=u.code, name=u.name) for u in data.successors(code, today())]
