@@ -39,7 +39,7 @@ def check_codes_known(
     unit_ref = None
     if host_unit is not None:
         unit = ref.unit(host_unit, on)
-        if unit is None:
+        if unit is None or unit.reporting_only:
             raise DomainError(
                 RuleCode.UNKNOWN_CODE, f"unit {host_unit} is not valid on {on}", code=host_unit
             )
@@ -113,7 +113,13 @@ class Need(Aggregate):
         current = self.raised.model_dump()
         changed = {k: v for k, v in given.items() if k != "host_unit" and current.get(k) != v}
         raised_on = given.get("raised_on", self.raised.raised_on)
-        unit_ref = check_codes_known(cmd.host_unit, cmd.sector, cmd.min_rank, raised_on)
+        # Every code, given or kept, must be valid on the (possibly moved) raising date.
+        unit_ref = check_codes_known(
+            cmd.host_unit or self.raised.host_unit.code,
+            cmd.sector or self.raised.sector,
+            cmd.min_rank or self.raised.min_rank,
+            raised_on,
+        )
         if unit_ref is not None and unit_ref != self.raised.host_unit:
             changed["host_unit"] = unit_ref
         start = changed.get("desired_start", self.raised.desired_start)

@@ -87,7 +87,7 @@ class PlacementUnitOfWork(SqlUnitOfWork):
                 secondment_id=r.secondment_id,
                 start_date=r.start_date,
                 end_date=r.planned_end_date,
-                active=r.status == "ACTIVE",
+                active=r.status != "CANCELLED",
             )
             for r in rows
         ]
@@ -108,7 +108,8 @@ class PlacementUnitOfWork(SqlUnitOfWork):
             "home_unit": s.seconded.official.home_unit.code,
             "host_unit": s.seconded.host_unit.code,
             "start_date": s.seconded.start_date,
-            "planned_end_date": s.planned_end_date,
+            # The last day the official is (or was) away: an early end frees the rest.
+            "planned_end_date": s.ended.ended_on if s.ended else s.planned_end_date,
             "status": s.status.value,
             "body": json.dumps(body, ensure_ascii=False),
         }

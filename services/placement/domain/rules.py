@@ -68,10 +68,14 @@ def check_rank_at_least(official: OfficialIn, need: NeedSnapshot) -> None:
 
 
 def check_home_unit_mountainous(official: OfficialIn, decided_on: dt.date) -> None:
-    """The home unit must be a mountainous locality valid on the decision date."""
+    """The home unit must be a mountainous locality valid on the decision date (a
+    reporting-only area groups localities for statistics and seconds no one)."""
     ref = reference_data()
-    if ref.unit(official.home_unit, decided_on) is None or not ref.is_mountainous(
-        official.home_unit, decided_on
+    unit = ref.unit(official.home_unit, decided_on)
+    if (
+        unit is None
+        or unit.reporting_only
+        or not ref.is_mountainous(official.home_unit, decided_on)
     ):
         raise DomainError(
             RuleCode.HOME_UNIT_NOT_MOUNTAINOUS,
@@ -111,7 +115,10 @@ def check_duration_within_cap(
 
 
 def check_no_overlap(start: dt.date, end: dt.date, spells: Iterable[OfficialSpell]) -> None:
-    """An official holds one active secondment at a time (dates inclusive)."""
+    """An official is seconded once at a time: no two secondments share a day (inclusive).
+
+    An ended secondment counts up to its actual end; a cancelled one never counted.
+    """
     for spell in spells:
         if spell.active and spell.start_date <= end and start <= spell.end_date:
             raise DomainError(

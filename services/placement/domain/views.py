@@ -21,7 +21,8 @@ class NeedSnapshot:
 
 @dataclass(frozen=True)
 class OfficialSpell:
-    """One of the official's secondments (for the overlap rule)."""
+    """One of the official's secondments (for the overlap rule): from its start to its
+    actual end if it ended, else its planned end; a cancelled one is not `active`."""
 
     secondment_id: str
     start_date: dt.date

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from services.needs.domain.commands import RaiseNeed
+from services.needs.domain.commands import AmendNeed, RaiseNeed
 from services.needs.domain.need import Need, NeedStatus
-from shared.contract.events import NeedFilled, NeedRaised
+from shared.contract.events import NeedFilled, NeedRaised, NeedReopened
 from shared.contract.rules import RuleCode
 from shared.contract.types import UnitRef
 from shared.seedwork.errors import DomainError
@@ -15,6 +15,7 @@ from tests.samples import need_body
 
 TODAY = dt.date(2024, 8, 5)
 FILLED_ON = dt.date(2024, 8, 20)
+REOPENED_ON = dt.date(2024, 9, 10)
 
 
 def raise_need_cmd(**changes: Any) -> RaiseNeed:
@@ -92,7 +93,9 @@ def test_a_need_for_a_department_merged_away_before_the_raising_date_is_refused(
 
 def test_a_need_for_a_department_on_its_last_day_is_accepted() -> None:
     event = only_event(
-        Need.raise_need(raise_need_cmd(host_unit="SO_KE_HOACH_DAU_TU", raised_on="2025-02-28"), TODAY)
+        Need.raise_need(
+            raise_need_cmd(host_unit="SO_KE_HOACH_DAU_TU", raised_on="2025-02-28"), TODAY
+        )
     )
     assert event.host_unit.code == "SO_KE_HOACH_DAU_TU"
 
@@ -119,7 +122,10 @@ def test_a_need_for_six_months_in_phase_2024_2025_is_accepted() -> None:
 
 def test_a_need_for_seven_months_in_phase_2026_2030_is_refused() -> None:
     cmd = raise_need_cmd(
-        host_unit="DN_SO_Y_TE", desired_start="2026-03-01", raised_on="2026-01-15", duration_months=7
+        host_unit="DN_SO_Y_TE",
+        desired_start="2026-03-01",
+        raised_on="2026-01-15",
+        duration_months=7,
     )
     assert refusal(cmd) is RuleCode.DURATION_OVER_CAP
 
@@ -128,6 +134,22 @@ def test_a_need_over_the_cap_is_refused_naming_the_cap_in_months() -> None:
     with pytest.raises(DomainError) as caught:
         Need.raise_need(raise_need_cmd(duration_months=7), TODAY)
     assert caught.value.params == {"cap_months": 6}
+
+
+def test_a_need_hosted_by_a_reporting_only_area_is_refused() -> None:
+    assert refusal(raise_need_cmd(host_unit="KV_NAM_GIANG")) is RuleCode.UNKNOWN_CODE
+
+
+def test_moving_the_raising_date_past_the_host_units_last_day_is_refused() -> None:
+    need = Need.raise_need(
+        raise_need_cmd(
+            host_unit="SO_KE_HOACH_DAU_TU", raised_on="2025-02-01", desired_start="2025-03-01"
+        ),
+        TODAY,
+    )
+    with pytest.raises(DomainError) as caught:
+        need.amend(AmendNeed(raised_on=dt.date(2025, 4, 1)), TODAY)
+    assert caught.value.rule is RuleCode.UNKNOWN_CODE
 
 
 # ----- filling -----------------------------------------------------------------------------------
@@ -176,10 +198,30 @@ def test_collected_events_are_handed_over_once() -> None:
     assert need.collect() == []
 
 
-@pytest.mark.parametrize("filled", [0, 1, 2], ids=["untouched", "partly filled", "filled"])
-def test_a_need_rehydrated_from_its_events_is_the_need_that_recorded_them(filled: int) -> None:
+def test_a_filled_need_reopens_when_a_cancellation_gives_a_position_back() -> None:
     need = raised(positions=2)
-    for count in range(1, filled + 1):
+    need.record_filled_positions(2, FILLED_ON)
+    need.collect()
+    need.record_filled_positions(1, REOPENED_ON)
+    assert need.collect() == [
+        NeedReopened(need_id=need.need_id, reopened_on=REOPENED_ON, positions_filled=1)
+    ]
+    assert need.status is NeedStatus.OPEN
+    need.record_filled_positions(2, REOPENED_ON)
+    assert [type(e) for e in need.collect()] == [NeedFilled]
+    assert (need.status, need.version) == (NeedStatus.FILLED, 4)
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [(), (1,), (1, 2), (2, 1), (2, 1, 2)],
+    ids=["untouched", "partly filled", "filled", "reopened", "filled again"],
+)
+def test_a_need_rehydrated_from_its_events_is_the_need_that_recorded_them(
+    counts: tuple[int, ...],
+) -> None:
+    need = raised(positions=2)
+    for count in counts:
         need.record_filled_positions(count, FILLED_ON)
     history = list(need.pending)
 
@@ -199,4 +241,3 @@ def test_a_rehydrated_open_need_is_filled_by_its_last_position() -> None:
     again.record_filled_positions(2, FILLED_ON)
     assert again.collect() == [NeedFilled(need_id=need.need_id, filled_on=FILLED_ON, positions=2)]
     assert again.version == 2
-

@@ -111,7 +111,9 @@ def test_the_cap_outside_any_phase_is_the_legal_cap_of_36_months(day: dt.date) -
 
 
 def test_the_cap_follows_the_phases_configured() -> None:
-    phases = [Phase(phase_id="pilot", starts_on=D(2024, 1, 1), ends_on=D(2024, 6, 30), cap_months=3)]
+    phases = [
+        Phase(phase_id="pilot", starts_on=D(2024, 1, 1), ends_on=D(2024, 6, 30), cap_months=3)
+    ]
     assert cap_for(D(2024, 6, 30), phases) == 3
     assert cap_for(D(2024, 7, 1), phases) == LEGAL_CAP_MONTHS
 
