@@ -1,0 +1,100 @@
+"""`python -m services.importer FILE [--base-url URL] [--report refused.csv]`.
+
+Exit codes: 0 every row imported or already present; 1 some rows refused (or the API stopped
+answering); 2 the file cannot be read or lacks required columns.
+"""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from services.importer.importer import ImportReport, Outcome, RowResult, import_rows
+from services.importer.readers import ImportFileError, Table, read_table
+from services.importer.report import refusal_lines, summary_lines, write_report
+
+EXIT_OK, EXIT_REFUSALS, EXIT_FILE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.importer",
+        description="Import historical secondment decisions (CSV or XLSX) through the API. "
+        "See docs/import.md for the columns.",
+    )
+    parser.add_argument("file", type=Path, help="the spreadsheet: .csv (UTF-8) or .xlsx")
+    parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="the API's address")
+    parser.add_argument(
+        "--report", type=Path, help="write refused rows and why to this CSV (UTF-8 with BOM)"
+    )
+    parser.add_argument("--sheet", help="the workbook's sheet (default: the first)")
+    parser.add_argument(
+        "--lang", choices=("vi", "en"), default="vi", help="language of refusal titles"
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    return parser
+
+
+async def run(
+    table: Table, base_url: str, lang: str, request_timeout: float, console: Console
+) -> ImportReport:
+    """Import with a progress bar on `console` (stderr)."""
+    counts = {outcome: 0 for outcome in Outcome}
+    with Progress(
+        TextColumn("[bold]Nhập / importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("import", total=len(table), counts="")
+
+        def on_row(result: RowResult) -> None:
+            counts[result.outcome] += 1
+            progress.update(
+                task,
+                advance=1,
+                counts=f"✓ {counts[Outcome.IMPORTED]}  = {counts[Outcome.PRESENT]}"
+                f"  ✗ {counts[Outcome.REFUSED]}",
+            )
+
+        async with httpx.AsyncClient(
+            base_url=base_url, timeout=request_timeout, headers={"Accept-Language": lang}
+        ) as client:
+            return await import_rows(table.rows, client, on_row=on_row)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    err = Console(stderr=True)
+    try:
+        table = read_table(args.file, args.sheet)
+    except ImportFileError as exc:
+        err.print(f"[red]Không đọc được tệp / cannot import the file:[/red] {exc}", markup=True)
+        return EXIT_FILE
+    report = asyncio.run(run(table, args.base_url, args.lang, args.timeout, err))
+    if args.report is not None:
+        write_report(report, table.headers, args.report)
+    elif report.refused:
+        print("\n".join(refusal_lines(report)))
+    print("\n".join(summary_lines(report, args.report)))
+    return EXIT_REFUSALS if report.refused or report.aborted else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

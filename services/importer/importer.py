@@ -1,0 +1,358 @@
+"""Import rows through the public HTTP API: the same command path every agency uses.
+
+Each row, in file order: raise or reuse its need, second the official, record the reception,
+the ending and the post arrangement. A refusal stops that row (later steps are skipped) and
+the import goes on. Before creating anything the importer looks for what an earlier run
+created, so running the same file twice writes nothing the second time:
+
+- a need is the one listed by `GET /api/needs?host_unit=&sector=` with the same
+  `position_title`, `raised_on` and `need_ref` (kept at the end of its description);
+- a secondment is the one listed by `GET /api/secondments?official_id=` with the same
+  `start_date` and decision number;
+- a step is recorded already when the secondment shows its `reception`, `ending` or
+  `post_arrangement`.
+"""
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+import httpx
+
+from services.importer.readers import SourceRow
+from services.importer.rows import CellError, NeedFields, ParsedRow, need_ref_of, parse_row
+
+ACTOR: Final = "importer"
+PAGE: Final = 500
+RETRY_BUDGET_S: Final = 30.0
+"""How long a row waits for the placement service to learn of a need just raised."""
+
+
+class Step(StrEnum):
+    """The steps of a row, in order."""
+
+    READ = "read"
+    NEED = "need"
+    SECONDMENT = "secondment"
+    RECEPTION = "reception"
+    ENDING = "ending"
+    POST_ARRANGEMENT = "post_arrangement"
+
+
+class Outcome(StrEnum):
+    """What became of a row."""
+
+    IMPORTED = "imported"
+    """At least one step was recorded by this run, none refused."""
+    PRESENT = "already_present"
+    """Every step of the row was recorded already; nothing written."""
+    REFUSED = "refused"
+    """A step was refused; earlier steps may have been recorded."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a row stopped: the step, the rule code (the API's, or `INVALID_REQUEST` for a
+    cell the importer cannot read) and the message."""
+
+    step: Step
+    rule: str
+    message: str
+    status: int | None = None
+
+
+@dataclass
+class RowResult:
+    """One row's outcome."""
+
+    row: SourceRow
+    outcome: Outcome = Outcome.PRESENT
+    recorded: list[Step] = field(default_factory=list)
+    """Steps this run recorded."""
+    found: list[Step] = field(default_factory=list)
+    """Steps an earlier run (or someone else) had recorded already."""
+    refusal: Refusal | None = None
+    need_id: str | None = None
+    secondment_id: str | None = None
+
+
+@dataclass
+class ImportReport:
+    """Every row's outcome, in file order, and the run's duration."""
+
+    results: list[RowResult] = field(default_factory=list)
+    seconds: float = 0.0
+    aborted: str | None = None
+    """Why the run stopped before the last row (the API could not be reached), if it did."""
+
+    def count(self, outcome: Outcome) -> int:
+        """Rows with this outcome."""
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def imported(self) -> int:
+        return self.count(Outcome.IMPORTED)
+
+    @property
+    def present(self) -> int:
+        return self.count(Outcome.PRESENT)
+
+    @property
+    def refused(self) -> list[RowResult]:
+        return [r for r in self.results if r.outcome is Outcome.REFUSED]
+
+    def by_rule(self) -> Counter[str]:
+        """Refused rows per rule code."""
+        return Counter(r.refusal.rule for r in self.refused if r.refusal is not None)
+
+
+class Refused(Exception):
+    """A step was refused; carries the refusal to the row's result."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+class ApiUnreachable(Exception):
+    """The API did not answer at all: the import stops (nothing half-done is left behind
+    that a second run would not finish)."""
+
+
+def _refusal_from(step: Step, response: httpx.Response) -> Refusal:
+    """A refusal from an RFC 9457 problem (or any non-2xx answer)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return Refusal(
+            step, f"HTTP_{response.status_code}", response.text[:300], response.status_code
+        )
+    rule = str(body.get("rule") or f"HTTP_{response.status_code}")
+    parts = [str(p) for p in (body.get("title"), body.get("detail")) if p]
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        described = []
+        for e in errors:
+            if isinstance(e, dict):
+                loc = [str(p) for p in e.get("loc", []) if p != "body"]
+                described.append(f"{'.'.join(loc)}: {e.get('msg', '')}")
+        parts.append("; ".join(described))
+    return Refusal(step, rule, " — ".join(parts), response.status_code)
+
+
+class Importer:
+    """One import run against one API; remembers what it found or created in this run."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self._needs_by_host: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._need_of_key: dict[object, str] = {}
+        self._need_refusal: dict[object, Refusal] = {}
+        self._ref_first: dict[str, tuple[int, NeedFields]] = {}
+        self._secondments_of: dict[str, list[dict[str, Any]]] = {}
+        self._headers: dict[str, str] = {}
+
+    async def _send(self, step: Step, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request; waits out `NEED_NOT_YET_KNOWN` and lost optimistic races."""
+        deadline = time.monotonic() + RETRY_BUDGET_S
+        pause = 0.01
+        conflicts = 0
+        while True:
+            try:
+                response = await self.client.request(method, url, headers=self._headers, **kwargs)
+            except httpx.TransportError as exc:
+                raise ApiUnreachable(f"{method} {url}: {exc!r}") from exc
+            if response.status_code == 503 and time.monotonic() < deadline:
+                # the placement service has not yet consumed the need just raised
+                retry_after = _retry_after(response)
+                await asyncio.sleep(min(pause, retry_after))
+                pause = min(pause * 2, retry_after)
+                continue
+            if (
+                response.status_code == 409
+                and conflicts < 3
+                and _rule(response) == ("CONCURRENT_UPDATE")
+            ):
+                conflicts += 1
+                continue
+            if response.is_success:
+                return response
+            raise Refused(_refusal_from(step, response))
+
+    async def _all(self, step: Step, url: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        """Every item of a paginated list."""
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            query = params | {"limit": str(PAGE)} | ({"cursor": cursor} if cursor else {})
+            page = (await self._send(step, "GET", url, params=query)).json()
+            items.extend(page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return items
+
+    async def import_row(self, row: SourceRow) -> RowResult:
+        """Every step of one row, in order, stopping at the first refusal."""
+        result = RowResult(row=row)
+        self._headers = {"X-Actor": ACTOR, "X-Correlation-Id": str(uuid.uuid4())}
+        try:
+            try:
+                parsed = parse_row(row)
+            except CellError as exc:
+                raise Refused(Refusal(Step.READ, "INVALID_REQUEST", str(exc))) from exc
+            result.need_id = await self._need(parsed, row.number, result)
+            secondment = await self._secondment(parsed, result.need_id, result)
+            result.secondment_id = str(secondment["secondment_id"])
+            if secondment.get("status") != "CANCELLED":
+                await self._steps(parsed, secondment, result)
+        except Refused as exc:
+            result.refusal = exc.refusal
+            result.outcome = Outcome.REFUSED
+            return result
+        result.outcome = Outcome.IMPORTED if result.recorded else Outcome.PRESENT
+        return result
+
+    async def _need(self, parsed: ParsedRow, row_number: int, result: RowResult) -> str:
+        """The need's id: found by an earlier row or run, else raised now."""
+        need, ref = parsed.need, parsed.need_ref
+        if ref is not None:
+            first = self._ref_first.setdefault(ref, (row_number, need))
+            if first[1] != need:
+                raise Refused(
+                    Refusal(
+                        Step.NEED,
+                        "INVALID_REQUEST",
+                        f"need_ref {ref}: the need's columns differ from row {first[0]}",
+                    )
+                )
+            need = first[1]
+        key: object = ("need_ref", ref) if ref is not None else need
+        if key in self._need_of_key:
+            return self._need_of_key[key]
+        if key in self._need_refusal:
+            raise Refused(self._need_refusal[key])
+        try:
+            listed = await self._listed_needs(need.host_unit, need.sector)
+            for item in listed:
+                if (
+                    item.get("position_title") == need.position_title
+                    and item.get("raised_on") == need.raised_on.isoformat()
+                    and need_ref_of(item.get("description")) == ref
+                ):
+                    self._need_of_key[key] = str(item["need_id"])
+                    result.found.append(Step.NEED)
+                    return self._need_of_key[key]
+            response = await self._send(Step.NEED, "POST", "/api/needs", json=need.body(ref))
+        except Refused as exc:
+            self._need_refusal[key] = exc.refusal
+            raise
+        created: dict[str, Any] = response.json()
+        listed.append(created)
+        self._need_of_key[key] = str(created["need_id"])
+        result.recorded.append(Step.NEED)
+        return self._need_of_key[key]
+
+    async def _listed_needs(self, host_unit: str, sector: str) -> list[dict[str, Any]]:
+        key = (host_unit, sector)
+        if key not in self._needs_by_host:
+            self._needs_by_host[key] = await self._all(
+                Step.NEED, "/api/needs", {"host_unit": host_unit, "sector": sector}
+            )
+        return self._needs_by_host[key]
+
+    async def _secondment(
+        self, parsed: ParsedRow, need_id: str, result: RowResult
+    ) -> dict[str, Any]:
+        """The secondment: found by an earlier run, else decided now."""
+        official_id = parsed.official_id
+        if official_id not in self._secondments_of:
+            self._secondments_of[official_id] = await self._all(
+                Step.SECONDMENT, "/api/secondments", {"official_id": official_id}
+            )
+        known = self._secondments_of[official_id]
+        for item in known:
+            if (
+                item.get("start_date") == parsed.start_date.isoformat()
+                and str(item.get("decision", {}).get("number", "")).strip()
+                == parsed.decision_number
+            ):
+                result.found.append(Step.SECONDMENT)
+                return item
+        body = parsed.secondment | {"need_id": need_id}
+        response = await self._send(Step.SECONDMENT, "POST", "/api/secondments", json=body)
+        created: dict[str, Any] = response.json()
+        known.append(created)
+        result.recorded.append(Step.SECONDMENT)
+        return created
+
+    async def _steps(
+        self, parsed: ParsedRow, secondment: dict[str, Any], result: RowResult
+    ) -> None:
+        """Reception, ending, post arrangement: each unless the row lacks it or it is recorded."""
+        known = self._secondments_of[parsed.official_id]
+        steps = (
+            (Step.RECEPTION, "reception", "reception", parsed.reception),
+            (Step.ENDING, "ending", "ending", parsed.ending),
+            (Step.POST_ARRANGEMENT, "post_arrangement", "post-arrangement",
+             parsed.post_arrangement),
+        )  # fmt: skip
+        for step, shown_as, path, body in steps:
+            if body is None:
+                continue
+            if secondment.get(shown_as) is not None:
+                result.found.append(step)
+                continue
+            url = f"/api/secondments/{secondment['secondment_id']}/{path}"
+            updated: dict[str, Any] = (await self._send(step, "POST", url, json=body)).json()
+            known[known.index(secondment)] = updated
+            secondment = updated
+            result.recorded.append(step)
+
+
+def _rule(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return str(body.get("rule")) if isinstance(body, dict) and body.get("rule") else None
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.01, float(response.headers.get("retry-after", "1")))
+    except ValueError:
+        return 1.0
+
+
+async def import_rows(
+    rows: Iterable[SourceRow],
+    client: httpx.AsyncClient,
+    *,
+    on_row: Callable[[RowResult], None] | None = None,
+) -> ImportReport:
+    """Import rows in order through the API `client` points at (its `base_url`).
+
+    Refusals are results, not exceptions; only an unreachable API stops the run
+    (`ImportReport.aborted` says why). `on_row` is called after each row (progress).
+    """
+    importer = Importer(client)
+    report = ImportReport()
+    started = time.monotonic()
+    for row in rows:
+        try:
+            result = await importer.import_row(row)
+        except ApiUnreachable as exc:
+            report.aborted = str(exc)
+            break
+        report.results.append(result)
+        if on_row is not None:
+            on_row(result)
+    report.seconds = time.monotonic() - started
+    return report
