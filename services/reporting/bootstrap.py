@@ -15,8 +15,8 @@ from services.reporting.service_layer.ports import ReportingPorts
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.runtime import ServiceRuntime
-from shared.infra.transport import Transport
-from shared.phases import DEFAULT_PHASES, Phase
+from shared.infra.transport import SupportsBatchSubscribe, Transport
+from shared.phases import Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -28,7 +28,7 @@ class ReportingService:
         self,
         settings: ReportingSettings,
         transport: Transport,
-        phases: Sequence[Phase] = DEFAULT_PHASES,
+        phases: Sequence[Phase] | None = None,
     ) -> None:
         self.settings = settings
         self.transport = transport
@@ -42,15 +42,26 @@ class ReportingService:
         self.ports = ReportingPorts(
             uow=partial(ReportingUnitOfWork, self.runtime.sessions),
             sessions=self.runtime.sessions,
-            phases=phases,
+            phases=tuple(phases) if phases is not None else settings.phases,
+            small_cell_threshold=settings.small_cell_threshold,
         )
         group = f"{settings.topic_prefix}{settings.consumer_group}"
         for topic in (NEEDS_TOPIC, PLACEMENTS_TOPIC):
-            transport.subscribe(topic_name(topic, settings.topic_prefix), group, self.on_event)
+            name = topic_name(topic, settings.topic_prefix)
+            if isinstance(transport, SupportsBatchSubscribe):
+                transport.subscribe_batch(
+                    name, group, self.on_batch, max_records=settings.batch_max_records
+                )
+            else:
+                transport.subscribe(name, group, self.on_event)
 
     async def on_event(self, envelope: CloudEvent) -> None:
         """Project one event (idempotent)."""
         await projections.project(envelope, self.ports.uow())
+
+    async def on_batch(self, envelopes: Sequence[CloudEvent]) -> None:
+        """Project a batch of events in one transaction (idempotent)."""
+        await projections.project_batch(envelopes, self.ports.uow())
 
     @property
     def routers(self) -> list[APIRouter]:

@@ -2,6 +2,8 @@
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.phases import DEFAULT_PHASES, Phase
+
 
 class ReportingSettings(BaseSettings):
     """Configuration by environment; defaults suit the embedded default."""
@@ -14,3 +16,9 @@ class ReportingSettings(BaseSettings):
     consumer_group: str = "reporting"
     http_host: str = "0.0.0.0"
     http_port: int = 8003
+    phases: tuple[Phase, ...] = DEFAULT_PHASES
+    """JSON list of {phase_id, starts_on, ends_on, cap_months} (REPORTING_PHASES)."""
+    small_cell_threshold: int = 5
+    """Ethnicity breakdowns withhold counts from 1 to this − 1 (0 or 1: withhold nothing)."""
+    batch_max_records: int = 5000
+    """Most events projected in one transaction when consuming Kafka in batches."""

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.envelope import CloudEvent
 from shared.infra.outbox import OutgoingMessage, Publisher
-from shared.infra.transport import EnvelopeHandler
+from shared.infra.transport import BatchHandler, EnvelopeHandler
 from shared.infra.uow import ConflictingDuplicate
 
 log = logging.getLogger(__name__)
@@ -210,3 +210,127 @@ class KafkaTransport:
     async def stop(self) -> None:
         await self.broker.stop()
         await self._publisher.close()
+
+
+class BatchingKafkaTransport(KafkaTransport):
+    """KafkaTransport that can also deliver events in batches (`subscribe_batch`).
+
+    Each batch subscription is one aiokafka consumer in the group (manual commit,
+    read_committed, from the earliest offset). A batch is what one `getmany` returns (at most
+    `max_records`, across the consumer's partitions, each partition in order); its offsets are
+    committed only after the handler returned. Infrastructure errors retry the batch with
+    backoff; any other error retries it one event at a time through `_deliver`, which
+    dead-letters only the poison event.
+    """
+
+    def __init__(self, bootstrap: str, client_id: str, *, replication_factor: int = 1) -> None:
+        super().__init__(bootstrap, client_id, replication_factor=replication_factor)
+        self._batch_subscriptions: list[tuple[str, str, BatchHandler, int]] = []
+        self._batch_consumers: list[AIOKafkaConsumer] = []
+        self._batch_tasks: list[asyncio.Task[None]] = []
+
+    def subscribe_batch(
+        self, topic: str, group: str, handler: BatchHandler, *, max_records: int = 5000
+    ) -> None:
+        self._topics.update((topic, f"{topic}.dlq"))
+        self._batch_subscriptions.append((topic, group, handler, max_records))
+
+    async def start(self) -> None:
+        await super().start()
+        for topic, group, handler, max_records in self._batch_subscriptions:
+            consumer = AIOKafkaConsumer(
+                topic,
+                bootstrap_servers=self._bootstrap,
+                group_id=group,
+                client_id=f"{group}-batch",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                isolation_level="read_committed",
+                max_poll_records=max_records,
+                fetch_max_bytes=64 * 1024 * 1024,
+                max_partition_fetch_bytes=16 * 1024 * 1024,
+            )
+            await consumer.start()
+            self._batch_consumers.append(consumer)
+            self._batch_tasks.append(
+                asyncio.create_task(
+                    self._consume_batches(consumer, topic, group, handler, max_records),
+                    name=f"batch-consumer-{topic}",
+                )
+            )
+
+    async def stop(self) -> None:
+        for task in self._batch_tasks:
+            task.cancel()
+        for task in self._batch_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for consumer in self._batch_consumers:
+            try:
+                await consumer.stop()
+            except Exception:
+                log.warning("stopping a batch consumer failed", exc_info=True)
+        self._batch_tasks.clear()
+        self._batch_consumers.clear()
+        await super().stop()
+
+    async def _consume_batches(
+        self,
+        consumer: AIOKafkaConsumer,
+        topic: str,
+        group: str,
+        handler: BatchHandler,
+        max_records: int,
+    ) -> None:
+        while True:
+            fetched = await consumer.getmany(timeout_ms=500, max_records=max_records)
+            if not fetched:
+                continue
+            records = [r for part in fetched.values() for r in part]
+            envelopes: list[CloudEvent] = []
+            bodies: list[bytes] = []
+            for record in records:
+                try:
+                    envelopes.append(CloudEvent.from_json(record.value))
+                    bodies.append(record.value)
+                except ValidationError as exc:
+                    await self._dead_letter(
+                        topic, group, record.value, f"invalid envelope: {exc.errors()[:3]}"
+                    )
+            if envelopes:
+                await self._handle_batch(topic, group, handler, envelopes, bodies)
+            offsets = {tp: part[-1].offset + 1 for tp, part in fetched.items()}
+            try:
+                await consumer.commit(offsets)
+            except Exception:
+                # A rebalance took the partitions: their new owner gets the batch again and
+                # the handler's idempotence absorbs it.
+                log.warning("committing offsets of %s failed", topic, exc_info=True)
+
+    async def _handle_batch(
+        self,
+        topic: str,
+        group: str,
+        handler: BatchHandler,
+        envelopes: list[CloudEvent],
+        bodies: list[bytes],
+    ) -> None:
+        attempt = 0
+        while True:
+            try:
+                await handler(envelopes)
+                return
+            except Exception as exc:
+                if not _is_infrastructure_error(exc):
+                    log.warning("a batch of %s failed (%s); one event at a time", topic, exc)
+                    break
+                attempt += 1
+                delay = min(0.2 * 2**attempt, 30.0)
+                log.warning("batch of %s failed; retry in %.1fs", topic, delay, exc_info=True)
+                await asyncio.sleep(delay)
+
+        async def single(envelope: CloudEvent) -> None:
+            await handler([envelope])
+
+        for body in bodies:
+            await self._deliver(topic, group, body, single)

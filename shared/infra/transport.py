@@ -4,7 +4,7 @@ embedded default (Kafka's adapter is in `shared.infra.kafka`)."""
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from shared.contract.envelope import CloudEvent
 from shared.infra.outbox import OutgoingMessage, Publisher
@@ -13,6 +13,23 @@ log = logging.getLogger(__name__)
 
 EnvelopeHandler = Callable[[CloudEvent], Awaitable[None]]
 """A consumer: processes one event idempotently and returns after its transaction commits."""
+
+
+BatchHandler = Callable[[Sequence[CloudEvent]], Awaitable[None]]
+"""A batch consumer: processes events (in partition order) idempotently in one transaction and
+returns after it commits; raises for a batch it cannot take, which is then retried one event
+at a time so that only a poison event is dead-lettered."""
+
+
+@runtime_checkable
+class SupportsBatchSubscribe(Protocol):
+    """A transport that can also hand a consumer its events in batches (for throughput)."""
+
+    def subscribe_batch(
+        self, topic: str, group: str, handler: BatchHandler, *, max_records: int = 5000
+    ) -> None:
+        """Deliver `topic`'s events to `handler` in batches, at least once, in partition
+        order, acknowledging a batch only after the handler returned."""
 
 
 class Transport(Protocol):

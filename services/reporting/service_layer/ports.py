@@ -16,3 +16,6 @@ class ReportingPorts:
     uow: Callable[[], ReportingUnitOfWork]
     sessions: async_sessionmaker[AsyncSession]
     phases: Sequence[Phase]
+    small_cell_threshold: int = 5
+    ending_within_days: int = 30
+    open_longer_than_days: int = 60

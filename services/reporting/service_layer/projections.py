@@ -1,29 +1,41 @@
 """Projection of contract events into the read models: one function per event type.
 
-Idempotent (the event id is claimed in the same transaction) and tolerant of cross-topic
-order: needs and secondments are separate rows joined only at query time, so an
-`OfficerSeconded` may land before the `NeedRaised` it refers to.
+Each function turns one event into rows of the kinds of change in `adapters/writer.py`;
+the writer applies them as idempotent, order-tolerant upserts. Applying a batch claims its
+event ids in the same transaction (`processed_events`), so a redelivery changes nothing, and
+even without the claim (the rebuild) applying an event twice changes nothing either.
+Needs and secondments are separate rows joined only at query time, so an `OfficerSeconded`
+may land before the `NeedRaised` it refers to.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterable, Sequence
 
+from services.reporting.adapters.tables import LIVE
 from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
+from services.reporting.adapters.writer import Changes, write
 from shared.contract.envelope import CloudEvent
 from shared.contract.events import (
     EventData,
+    NeedAmended,
     NeedFilled,
     NeedRaised,
+    NeedReopened,
     NeedWithdrawn,
     OfficerSeconded,
+    OfficialReceived,
+    PostSecondmentArranged,
+    SecondmentCancelled,
     SecondmentEnded,
+    SecondmentExtended,
     parse_data,
 )
 
 CONSUMER = "reporting.projections"
 
 
-async def _need_raised(uow: ReportingUnitOfWork, e: NeedRaised, version: int) -> None:
-    await uow.add_need(
+def _need_raised(c: Changes, e: NeedRaised, v: int) -> None:
+    c.add(
+        "need_raised",
         {
             "need_id": str(e.need_id),
             "host_unit": e.host_unit.code,
@@ -31,21 +43,70 @@ async def _need_raised(uow: ReportingUnitOfWork, e: NeedRaised, version: int) ->
             "sector": e.sector,
             "positions": e.positions,
             "raised_on": e.raised_on,
-            "version": version,
-        }
+            "version": v,
+        },
     )
 
 
-async def _need_withdrawn(uow: ReportingUnitOfWork, e: NeedWithdrawn, version: int) -> None:
-    await uow.update_need(str(e.need_id), {"withdrawn_on": e.withdrawn_on, "version": version})
+def _need_amended(c: Changes, e: NeedAmended, v: int) -> None:
+    need_id = str(e.need_id)
+    host, host_name = (e.host_unit.code, e.host_unit.name) if e.host_unit else (None, None)
+    c.add(
+        "need_amendment",
+        {
+            "need_id": need_id,
+            "version": v,
+            "amended_on": e.amended_on,
+            "host_unit": host,
+            "host_unit_name": host_name,
+            "sector": e.sector,
+            "positions": e.positions,
+            "raised_on": e.raised_on,
+        },
+    )
+    c.add(
+        "need_amended",
+        {
+            "need_id": need_id,
+            "am_version": v,
+            "amended_on": e.amended_on,
+            "am_host_unit": host,
+            "am_host_unit_name": host_name,
+            "am_sector": e.sector,
+            "am_positions": e.positions,
+            "am_raised_on": e.raised_on,
+            "version": v,
+        },
+    )
 
 
-async def _need_filled(uow: ReportingUnitOfWork, e: NeedFilled, version: int) -> None:
-    await uow.update_need(str(e.need_id), {"filled_on": e.filled_on, "version": version})
+def _need_withdrawn(c: Changes, e: NeedWithdrawn, v: int) -> None:
+    c.add(
+        "need_withdrawn", {"need_id": str(e.need_id), "withdrawn_on": e.withdrawn_on, "version": v}
+    )
 
 
-async def _officer_seconded(uow: ReportingUnitOfWork, e: OfficerSeconded, version: int) -> None:
-    await uow.add_secondment(
+def _need_filled(c: Changes, e: NeedFilled, v: int) -> None:
+    need_id = str(e.need_id)
+    c.add("need_fill", {"need_id": need_id, "version": v, "kind": "FILLED", "on_date": e.filled_on})
+    c.add(
+        "need_filled",
+        {"need_id": need_id, "fill_version": v, "filled_on": e.filled_on, "version": v},
+    )
+
+
+def _need_reopened(c: Changes, e: NeedReopened, v: int) -> None:
+    need_id = str(e.need_id)
+    c.add(
+        "need_fill",
+        {"need_id": need_id, "version": v, "kind": "REOPENED", "on_date": e.reopened_on},
+    )
+    c.add("need_reopened", {"need_id": need_id, "reopened": True, "version": v})
+
+
+def _officer_seconded(c: Changes, e: OfficerSeconded, v: int) -> None:
+    c.add(
+        "secondment_started",
         {
             "secondment_id": str(e.secondment_id),
             "need_id": str(e.need_id),
@@ -59,37 +120,138 @@ async def _officer_seconded(uow: ReportingUnitOfWork, e: OfficerSeconded, versio
             "gender": e.official.gender,
             "start_date": e.start_date,
             "planned_end_date": e.planned_end_date,
-            "version": version,
-        }
+            "version": v,
+        },
     )
 
 
-async def _secondment_ended(uow: ReportingUnitOfWork, e: SecondmentEnded, version: int) -> None:
-    await uow.update_secondment(
-        str(e.secondment_id),
-        {"ended_on": e.ended_on, "end_reason": e.reason, "rating": e.rating, "version": version},
+def _official_received(c: Changes, e: OfficialReceived, v: int) -> None:
+    c.add(
+        "secondment_received",
+        {"secondment_id": str(e.secondment_id), "received_on": e.received_on, "version": v},
     )
 
 
-Projector = Callable[[ReportingUnitOfWork, EventData, int], Awaitable[None]]
+def _secondment_extended(c: Changes, e: SecondmentExtended, v: int) -> None:
+    sid = str(e.secondment_id)
+    c.add(
+        "extension",
+        {
+            "secondment_id": sid,
+            "version": v,
+            "decided_on": e.decision.date,
+            "new_planned_end_date": e.new_planned_end_date,
+        },
+    )
+    c.add(
+        "secondment_extended",
+        {
+            "secondment_id": sid,
+            "ext_version": v,
+            "ext_decided_on": e.decision.date,
+            "ext_planned_end": e.new_planned_end_date,
+            "version": v,
+        },
+    )
+
+
+def _secondment_ended(c: Changes, e: SecondmentEnded, v: int) -> None:
+    c.add(
+        "secondment_ended",
+        {
+            "secondment_id": str(e.secondment_id),
+            "ended_on": e.ended_on,
+            "end_reason": e.reason,
+            "rating": e.rating,
+            "version": v,
+        },
+    )
+
+
+def _post_arranged(c: Changes, e: PostSecondmentArranged, v: int) -> None:
+    sid = str(e.secondment_id)
+    c.add(
+        "arrangement",
+        {
+            "secondment_id": sid,
+            "version": v,
+            "arrangement": e.arrangement,
+            "new_position_rank": e.new_position_rank,
+            "effective_date": e.effective_date,
+        },
+    )
+    c.add(
+        "secondment_arranged",
+        {
+            "secondment_id": sid,
+            "arr_version": v,
+            "arrangement": e.arrangement,
+            "new_position_rank": e.new_position_rank,
+            "arr_effective": e.effective_date,
+            "version": v,
+        },
+    )
+
+
+def _secondment_cancelled(c: Changes, e: SecondmentCancelled, v: int) -> None:
+    c.add(
+        "secondment_cancelled",
+        {"secondment_id": str(e.secondment_id), "cancelled_on": e.cancelled_on, "version": v},
+    )
+
+
+Projector = Callable[[Changes, EventData, int], None]
 
 PROJECTORS: dict[type[EventData], Projector] = {
     NeedRaised: _need_raised,  # type: ignore[dict-item]
+    NeedAmended: _need_amended,  # type: ignore[dict-item]
     NeedWithdrawn: _need_withdrawn,  # type: ignore[dict-item]
     NeedFilled: _need_filled,  # type: ignore[dict-item]
+    NeedReopened: _need_reopened,  # type: ignore[dict-item]
     OfficerSeconded: _officer_seconded,  # type: ignore[dict-item]
+    OfficialReceived: _official_received,  # type: ignore[dict-item]
+    SecondmentExtended: _secondment_extended,  # type: ignore[dict-item]
     SecondmentEnded: _secondment_ended,  # type: ignore[dict-item]
+    PostSecondmentArranged: _post_arranged,  # type: ignore[dict-item]
+    SecondmentCancelled: _secondment_cancelled,  # type: ignore[dict-item]
 }
+
+
+def parsed(envelopes: Sequence[CloudEvent]) -> list[tuple[CloudEvent, EventData]]:
+    """Each envelope with its validated data (pydantic ValidationError or KeyError if bad)."""
+    return [(e, parse_data(e.type, e.data)) for e in envelopes]
+
+
+def changes_of(
+    events: Iterable[tuple[CloudEvent, EventData]], into: Changes | None = None
+) -> Changes:
+    """The rows a sequence of parsed events produces."""
+    changes = into if into is not None else Changes()
+    for envelope, event in events:
+        projector = PROJECTORS.get(type(event))
+        if projector is not None:
+            projector(changes, event, envelope.aggregateversion)
+        changes.events += 1
+    return changes
+
+
+async def project_batch(envelopes: Sequence[CloudEvent], uow: ReportingUnitOfWork) -> int:
+    """Apply a batch once, in one transaction; returns how many events were new.
+
+    Raises pydantic's ValidationError or KeyError for a malformed or unknown event and
+    `ConflictingDuplicate` for an id seen with another payload: the transport then retries
+    the batch one event at a time and dead-letters the culprit.
+    """
+    events = parsed(envelopes)  # validate before touching the database
+    async with uow:
+        fresh = await uow.claim_many(CONSUMER, envelopes)
+        if fresh:
+            ids = {e.id for e in fresh}
+            await write(uow.session, LIVE, changes_of(p for p in events if p[0].id in ids))
+        await uow.commit()
+    return len(fresh)
 
 
 async def project(envelope: CloudEvent, uow: ReportingUnitOfWork) -> bool:
     """Apply one event once; returns False for a redelivery (nothing changed)."""
-    event = parse_data(envelope.type, envelope.data)
-    projector = PROJECTORS.get(type(event))
-    async with uow:
-        if not await uow.claim(CONSUMER, envelope):
-            return False
-        if projector is not None:
-            await projector(uow, event, envelope.aggregateversion)
-        await uow.commit()
-    return True
+    return await project_batch([envelope], uow) == 1

@@ -1,20 +1,171 @@
-"""Read side use cases: phase definitions and evaluations."""
+"""Read side use cases: phase definitions, evaluations, comparisons and alerts."""
 
 import datetime as dt
+from typing import Any
 
-from services.reporting.adapters.queries import evaluate
-from services.reporting.domain.evaluation import Evaluation, Filters
+from pydantic import BaseModel, Field
+
+from services.reporting.adapters.queries import alert_rows, evaluate
+from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
 from services.reporting.service_layer.ports import ReportingPorts
 from shared.clock import today
-from shared.seedwork.errors import NotFound
+from shared.contract.rules import RuleCode
+from shared.phases import Phase
+from shared.seedwork.errors import DomainError, NotFound
 
 
-async def phase_evaluation(
-    ports: ReportingPorts, phase_id: str, as_of: dt.date | None, filters: Filters
-) -> Evaluation:
-    """The evaluation of one phase as at the end of `as_of` (default: today in Viet Nam)."""
+def find_phase(ports: ReportingPorts, phase_id: str) -> Phase:
+    """The configured phase, or a 404 problem naming it."""
     phase = next((p for p in ports.phases if p.phase_id == phase_id), None)
     if phase is None:
         raise NotFound("phase", phase_id)
+    return phase
+
+
+async def phase_evaluation(
+    ports: ReportingPorts,
+    phase_id: str,
+    as_of: dt.date | None,
+    filters: Filters,
+    rollup: Rollup = "none",
+) -> Evaluation:
+    """The evaluation of one phase as at the end of `as_of` (default: today in Viet Nam)."""
+    phase = find_phase(ports, phase_id)
     async with ports.sessions() as session:
-        return await evaluate(session, phase, as_of or today(), filters)
+        return await evaluate(
+            session,
+            phase,
+            as_of or today(),
+            filters,
+            rollup=rollup,
+            threshold=ports.small_cell_threshold,
+        )
+
+
+class Comparison(BaseModel):
+    """Several phases evaluated as of one date; `differences` = second − first."""
+
+    as_of: dt.date
+    phases: list[str]
+    filters: Filters
+    rollup: Rollup
+    evaluations: dict[str, Evaluation]
+    differences: dict[str, dict[str, float | int | None]] = Field(
+        description="per block (`needs`, `secondments`, `outcomes`), second phase minus first"
+    )
+
+
+def _difference(a: Any, b: Any) -> float | int | None:
+    if a is None or b is None:
+        return None
+    value = b - a
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def _outcomes(e: Evaluation) -> dict[str, Any]:
+    return {
+        "promotion_rate": e.promotion_rate,
+        "promoted": e.post_arrangements.get("PROMOTED", 0),
+        "duration_mean": e.duration_days.mean,
+        "duration_median": e.duration_days.median,
+        "duration_max": e.duration_days.max,
+    }
+
+
+async def compare(
+    ports: ReportingPorts,
+    phase_ids: list[str],
+    as_of: dt.date | None,
+    filters: Filters,
+    rollup: Rollup = "none",
+) -> Comparison:
+    """Two phases side by side as of the same date."""
+    if len(phase_ids) != 2 or phase_ids[0] == phase_ids[1]:
+        raise DomainError(
+            RuleCode.INVALID_REQUEST,
+            "phases must name two different phases, e.g. phases=2024-2025,2026-2030",
+            phases=",".join(phase_ids),
+        )
+    day = as_of or today()
+    evaluations = [await phase_evaluation(ports, p, day, filters, rollup) for p in phase_ids]
+    a, b = evaluations
+    differences: dict[str, dict[str, float | int | None]] = {
+        "needs": {k: _difference(v, getattr(b.needs, k)) for k, v in a.needs.model_dump().items()},
+        "secondments": {
+            k: _difference(v, getattr(b.secondments, k))
+            for k, v in a.secondments.model_dump().items()
+        },
+        "outcomes": {k: _difference(v, _outcomes(b)[k]) for k, v in _outcomes(a).items()},
+    }
+    return Comparison(
+        as_of=day,
+        phases=phase_ids,
+        filters=filters,
+        rollup=rollup,
+        evaluations={e.phase_id: e for e in evaluations},
+        differences=differences,
+    )
+
+
+class SecondmentAlert(BaseModel):
+    """An active secondment near or past its planned end."""
+
+    secondment_id: str
+    official_id: str
+    home_unit: str
+    host_unit: str
+    sector: str
+    start_date: dt.date
+    planned_end_date: dt.date = Field(description="as extended by as_of")
+    days: int = Field(description="days left (ending soon) or days overdue")
+
+
+class NeedAlert(BaseModel):
+    """A need open for a long time."""
+
+    need_id: str
+    host_unit: str
+    sector: str
+    positions: int
+    raised_on: dt.date
+    days_open: int
+
+
+class Alerts(BaseModel):
+    """What needs attention as at the end of `as_of` (all phases)."""
+
+    as_of: dt.date
+    ending_within_days: int
+    open_longer_than_days: int
+    counts: dict[str, int]
+    ending_soon: list[SecondmentAlert]
+    overdue: list[SecondmentAlert]
+    needs_open_long: list[NeedAlert]
+
+
+async def alerts(ports: ReportingPorts, as_of: dt.date | None, limit: int = 100) -> Alerts:
+    """Secondments ending within 30 days, overdue secondments, needs open 60 days or more."""
+    day = as_of or today()
+    async with ports.sessions() as session:
+        rows, counts = await alert_rows(
+            session,
+            day,
+            ending_within=ports.ending_within_days,
+            open_longer_than=ports.open_longer_than_days,
+            limit=limit,
+        )
+
+    def secondment(r: Any, days: int) -> SecondmentAlert:
+        return SecondmentAlert(**r._mapping, days=days)
+
+    return Alerts(
+        as_of=day,
+        ending_within_days=ports.ending_within_days,
+        open_longer_than_days=ports.open_longer_than_days,
+        counts=counts,
+        ending_soon=[secondment(r, (r.planned_end_date - day).days) for r in rows.ending_soon],
+        overdue=[secondment(r, (day - r.planned_end_date).days) for r in rows.overdue],
+        needs_open_long=[
+            NeedAlert(**r._mapping, days_open=(day - r.raised_on).days) for r in rows.open_needs
+        ],
+    )

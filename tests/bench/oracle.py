@@ -1,0 +1,293 @@
+"""An independent evaluation, straight from the generated events, in plain Python.
+
+It shares nothing with the service's projections or queries: it replays the events per
+aggregate (deduplicated by id, in version order) into dictionaries and applies the
+definitions of docs/reporting.md row by row. Only the small-cell rule is taken from the
+domain (`suppress`), since it is a published algorithm rather than a figure; its own
+properties are tested in tests/unit/reporting.
+"""
+
+import datetime as dt
+import json
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from services.reporting.domain.evaluation import suppress
+from shared.phases import Phase
+from shared.reference import reference_data
+
+D = dt.date.fromisoformat
+
+
+def _latest(items: Iterable[tuple[dt.date, int, Any]], day: dt.date) -> Any:
+    """The value of the latest (date, version) item dated on or before `day`, else None."""
+    best: tuple[dt.date, int, Any] | None = None
+    for item in items:
+        if item[0] <= day and (best is None or item[:2] > best[:2]):
+            best = item
+    return None if best is None else best[2]
+
+
+class World:
+    """Needs and secondments as dictionaries of their facts."""
+
+    def __init__(self, messages: Iterable[bytes]) -> None:
+        seen: set[str] = set()
+        events: list[dict[str, Any]] = []
+        for raw in messages:
+            e = json.loads(raw)
+            if e["id"] not in seen:
+                seen.add(e["id"])
+                events.append(e)
+        events.sort(key=lambda e: (e["subject"], e["aggregateversion"]))
+        self.needs: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"amendments": [], "fills": [], "withdrawn_on": None}
+        )
+        self.secondments: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"extensions": [], "arrangements": [], "ended": None, "cancelled": False}
+        )
+        for e in events:
+            d, v, kind = e["data"], e["aggregateversion"], e["type"]
+            if kind == "NeedRaised":
+                self.needs[d["need_id"]]["base"] = {
+                    "host_unit": d["host_unit"]["code"],
+                    "sector": d["sector"],
+                    "positions": d["positions"],
+                    "raised_on": D(d["raised_on"]),
+                }
+            elif kind == "NeedAmended":
+                changes = {
+                    "host_unit": d.get("host_unit") and d["host_unit"]["code"],
+                    "sector": d.get("sector"),
+                    "positions": d.get("positions"),
+                    "raised_on": d.get("raised_on") and D(d["raised_on"]),
+                }
+                self.needs[d["need_id"]]["amendments"].append((D(d["amended_on"]), v, changes))
+            elif kind == "NeedWithdrawn":
+                self.needs[d["need_id"]]["withdrawn_on"] = D(d["withdrawn_on"])
+            elif kind == "NeedFilled":
+                self.needs[d["need_id"]]["fills"].append((D(d["filled_on"]), v, True))
+            elif kind == "NeedReopened":
+                self.needs[d["need_id"]]["fills"].append((D(d["reopened_on"]), v, False))
+            elif kind == "OfficerSeconded":
+                o = d["official"]
+                self.secondments[d["secondment_id"]]["base"] = {
+                    "need_id": d["need_id"],
+                    "official_id": o["official_id"],
+                    "home_unit": o["home_unit"]["code"],
+                    "host_unit": d["host_unit"]["code"],
+                    "sector": d["sector"],
+                    "ethnicity": o["ethnicity"],
+                    "gender": o["gender"],
+                    "start_date": D(d["start_date"]),
+                    "planned_end_date": D(d["planned_end_date"]),
+                }
+            elif kind == "SecondmentExtended":
+                self.secondments[d["secondment_id"]]["extensions"].append(
+                    (D(d["decision"]["date"]), v, D(d["new_planned_end_date"]))
+                )
+            elif kind == "SecondmentEnded":
+                self.secondments[d["secondment_id"]]["ended"] = (
+                    D(d["ended_on"]),
+                    d["reason"],
+                    d["rating"],
+                )
+            elif kind == "PostSecondmentArranged":
+                self.secondments[d["secondment_id"]]["arrangements"].append(
+                    (D(d["effective_date"]), v, d["arrangement"])
+                )
+            elif kind == "SecondmentCancelled":
+                self.secondments[d["secondment_id"]]["cancelled"] = True
+
+    # ----- facts as of a day
+    @staticmethod
+    def need_field(need: dict[str, Any], name: str, day: dt.date) -> Any:
+        items = [(a, v, c[name]) for a, v, c in need["amendments"] if c[name] is not None]
+        value = _latest(items, day)
+        return need["base"][name] if value is None else value
+
+    def evaluate(
+        self,
+        phase: Phase,
+        as_of: dt.date,
+        *,
+        home_unit: str | None = None,
+        host_unit: str | None = None,
+        sector: str | None = None,
+        rollup: str = "none",
+        threshold: int = 5,
+    ) -> dict[str, Any]:
+        """The evaluation as the API answers it (JSON-shaped)."""
+        ref = reference_data()
+        group_of: Callable[[str], str] = (
+            (lambda c: ref.rollup(c)) if rollup == "successor" else (lambda c: c)
+        )
+        last = min(phase.ends_on, as_of)
+
+        def in_window(day: dt.date) -> bool:
+            return phase.starts_on <= day <= last
+
+        def unit_matches(code: str, wanted: str | None) -> bool:
+            return wanted is None or group_of(code) == wanted or code == wanted
+
+        started_per_need: Counter[str] = Counter()
+        for s in self.secondments.values():
+            if "base" in s and not s["cancelled"] and s["base"]["start_date"] <= as_of:
+                started_per_need[s["base"]["need_id"]] += 1
+
+        need_groups: dict[str, dict[str, Counter[str]]] = {
+            "host_unit": defaultdict(Counter),
+            "sector": defaultdict(Counter),
+        }
+        need_total: Counter[str] = Counter()
+        for need_id, n in self.needs.items():
+            if "base" not in n:
+                continue
+            raised_on = self.need_field(n, "raised_on", as_of)
+            host = self.need_field(n, "host_unit", as_of)
+            sec = self.need_field(n, "sector", as_of)
+            positions = self.need_field(n, "positions", as_of)
+            if not in_window(raised_on) or not unit_matches(host, host_unit):
+                continue
+            if sector is not None and sec != sector:
+                continue
+            withdrawn = n["withdrawn_on"] is not None and n["withdrawn_on"] <= as_of
+            filled = bool(_latest(n["fills"], as_of)) and not withdrawn
+            c = Counter(
+                raised=1,
+                withdrawn=int(withdrawn),
+                filled=int(filled),
+                positions_requested=positions,
+                positions_filled=min(positions, started_per_need[need_id]),
+            )
+            need_total.update(c)
+            need_groups["host_unit"][group_of(host)].update(c)
+            need_groups["sector"][sec].update(c)
+
+        dims = ("home_unit", "host_unit", "sector", "ethnicity", "gender")
+        groups: dict[str, dict[str, Counter[str]]] = {d: defaultdict(Counter) for d in dims}
+        officials: dict[str, dict[str, set[str]]] = {d: defaultdict(set) for d in dims}
+        total: Counter[str] = Counter()
+        all_officials: set[str] = set()
+        durations: list[int] = []
+        ratings: Counter[str] = Counter()
+        arrangements: Counter[str] = Counter()
+        for s in self.secondments.values():
+            if "base" not in s or s["cancelled"]:
+                continue
+            b = s["base"]
+            if not in_window(b["start_date"]):
+                continue
+            if not unit_matches(b["home_unit"], home_unit):
+                continue
+            if not unit_matches(b["host_unit"], host_unit):
+                continue
+            if sector is not None and b["sector"] != sector:
+                continue
+            ended = s["ended"] is not None and s["ended"][0] <= as_of
+            planned = _latest(s["extensions"], as_of) or b["planned_end_date"]
+            arrangement = _latest(s["arrangements"], as_of)
+            c = Counter(
+                started=1,
+                active=int(not ended),
+                ended=int(ended),
+                completed=int(ended and s["ended"][1] == "COMPLETED"),
+                terminated_early=int(ended and s["ended"][1] == "TERMINATED_EARLY"),
+                overdue=int(not ended and planned < as_of),
+                promoted=int(ended and arrangement == "PROMOTED"),
+            )
+            total.update(c)
+            all_officials.add(b["official_id"])
+            keys = {d: b[d] for d in dims}
+            keys["home_unit"] = group_of(b["home_unit"])
+            keys["host_unit"] = group_of(b["host_unit"])
+            for d in dims:
+                groups[d][keys[d]].update(c)
+                officials[d][keys[d]].add(b["official_id"])
+            if ended:
+                durations.append((s["ended"][0] - b["start_date"]).days)
+                ratings[s["ended"][2]] += 1
+                if arrangement is not None:
+                    arrangements[arrangement] += 1
+
+        names = ("started", "active", "ended", "completed", "terminated_early", "overdue")
+
+        def sec_block(c: Counter[str], people: set[str]) -> dict[str, int]:
+            return {k: c[k] for k in names} | {"officials": len(people)}
+
+        def needs_block(c: Counter[str]) -> dict[str, Any]:
+            req, got = c["positions_requested"], c["positions_filled"]
+            return {
+                "raised": c["raised"],
+                "withdrawn": c["withdrawn"],
+                "filled": c["filled"],
+                "open": c["raised"] - c["withdrawn"] - c["filled"],
+                "positions_requested": req,
+                "positions_filled": got,
+                "fill_rate": round(got / req, 4) if req else None,
+            }
+
+        def simple(d: str) -> dict[str, Any]:
+            return {
+                k: {"secondments": sec_block(c, officials[d][k]), "promoted": c["promoted"]}
+                for k, c in sorted(groups[d].items())
+            }
+
+        def with_needs(d: str) -> dict[str, Any]:
+            return {
+                k: {
+                    "needs": needs_block(need_groups[d].get(k, Counter())),
+                    "secondments": sec_block(
+                        groups[d].get(k, Counter()), officials[d].get(k, set())
+                    ),
+                    "promoted": groups[d].get(k, Counter())["promoted"],
+                }
+                for k in sorted(set(groups[d]) | set(need_groups[d]))
+            }
+
+        ethnic = simple("ethnicity")
+        cells = {k: g["secondments"] | {"promoted": g["promoted"]} for k, g in ethnic.items()}
+        hidden = suppress(cells, threshold)
+        by_ethnicity = {
+            k: {
+                "secondments": {
+                    m: None if m in hidden[k] else v for m, v in g["secondments"].items()
+                },
+                "promoted": None if "promoted" in hidden[k] else g["promoted"],
+                "suppressed": sorted(
+                    m if m == "promoted" else f"secondments.{m}" for m in hidden[k]
+                ),
+            }
+            for k, g in ethnic.items()
+        }
+        durations.sort()
+        ended_count = total["ended"]
+        return {
+            "phase_id": phase.phase_id,
+            "as_of": as_of.isoformat(),
+            "filters": {"home_unit": home_unit, "host_unit": host_unit, "sector": sector},
+            "rollup": rollup,
+            "needs": needs_block(need_total),
+            "secondments": sec_block(total, all_officials),
+            "duration_days": {
+                "mean": round(statistics.fmean(durations), 2) if durations else None,
+                "median": float(statistics.median(durations)) if durations else None,
+                "max": max(durations) if durations else None,
+            },
+            "ratings": {r: ratings[r] for r in ("EXCELLENT", "GOOD", "COMPLETED", "NOT_COMPLETED")},
+            "post_arrangements": {
+                a: arrangements[a]
+                for a in ("RETURNED_TO_FORMER_POST", "PROMOTED", "TRANSFERRED", "OTHER")
+            },
+            "promotion_rate": round(arrangements["PROMOTED"] / ended_count, 4)
+            if ended_count
+            else None,
+            "by_home_unit": simple("home_unit"),
+            "by_host_unit": with_needs("host_unit"),
+            "by_sector": with_needs("sector"),
+            "by_ethnicity": by_ethnicity,
+            "by_gender": simple("gender"),
+            "small_cell_threshold": threshold,
+        }
