@@ -370,3 +370,63 @@ async def alert_rows(
         "needs_open_long": int(open_count or 0),
     }
     return AlertRows(ending_soon, overdue, needs), counts
+
+
+async def monthly(
+    session: AsyncSession,
+    phase: Phase,
+    as_of: dt.date,
+    filters: Filters,
+    *,
+    rollup: Rollup = "none",
+    models: ReadModels = LIVE,
+) -> list[tuple[str, int, int]]:
+    """(YYYY-MM, started, ended) for each month of the phase up to `as_of` (the timeline)."""
+    window = counting_window(phase, as_of)
+    if window is None:
+        return []
+    first, last = window
+    s = models.secondments
+    where: list[ColumnElement[bool]] = [
+        s.c.official_id.is_not(None),
+        s.c.cancelled_on.is_(None),
+        s.c.start_date >= first,
+        s.c.start_date <= last,
+    ]
+    if filters.home_unit:
+        where.append(s.c.home_unit.in_(unit_codes(filters.home_unit, rollup)))
+    if filters.host_unit:
+        where.append(s.c.host_unit.in_(unit_codes(filters.host_unit, rollup)))
+    if filters.sector:
+        where.append(s.c.sector == filters.sector)
+
+    def month(column: Any) -> Any:
+        if session.bind.dialect.name == "sqlite":
+            return func.strftime("%Y-%m", column)
+        return func.to_char(column, "YYYY-MM")
+
+    started: dict[str, int] = dict(
+        (
+            await session.execute(
+                select(month(s.c.start_date), func.count())
+                .where(*where)
+                .group_by(month(s.c.start_date))
+            )
+        ).tuples()
+    )
+    ended: dict[str, int] = dict(
+        (
+            await session.execute(
+                select(month(s.c.ended_on), func.count())
+                .where(*where, _on_or_before(s.c.ended_on, as_of))
+                .group_by(month(s.c.ended_on))
+            )
+        ).tuples()
+    )
+    out = []
+    year, mon = first.year, first.month
+    while (year, mon) <= (last.year, last.month):
+        key = f"{year:04d}-{mon:02d}"
+        out.append((key, int(started.get(key, 0)), int(ended.get(key, 0))))
+        year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return out

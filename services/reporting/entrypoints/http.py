@@ -1,24 +1,37 @@
-"""HTTP API of the reporting service (`/api/reports`) and the dashboard (`/`)."""
+"""HTTP API of the reporting service (`/api/reports`), its exports and the dashboard (`/`)."""
 
 import datetime as dt
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from services.reporting.adapters.queries import monthly
 from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
-from services.reporting.entrypoints.i18n import LABELS, format_number
+from services.reporting.entrypoints import exports
+from services.reporting.entrypoints.exports import group_name
+from services.reporting.entrypoints.i18n import (
+    LABELS,
+    format_date,
+    format_number,
+    format_percent,
+)
 from services.reporting.service_layer.ports import ReportingPorts
 from services.reporting.service_layer.reports import (
     Alerts,
     Comparison,
     alerts,
     compare,
+    find_phase,
     phase_evaluation,
 )
+from shared.clock import today
 from shared.phases import Phase
+from shared.reference import reference_data
+from shared.seedwork.errors import NotFound
 
 AsOf = Annotated[
     dt.date | None,
@@ -27,9 +40,19 @@ AsOf = Annotated[
 RollupQuery = Annotated[
     Rollup, Query(description="`successor`: units grouped under their roll-up unit.")
 ]
+Lang = Annotated[Literal["vi", "en"], Query(description="Language of labels (exports).")]
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TEMPLATES.env.filters["num"] = format_number
+TEMPLATES.env.filters["pct"] = format_percent
+TEMPLATES.env.filters["vdate"] = format_date
+STATIC = Path(__file__).parent / "static"
+STATIC_FILES = {"chart.umd.min.js": "text/javascript"}
+MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
 
 
 def build_router(ports: ReportingPorts) -> APIRouter:
@@ -54,6 +77,37 @@ def build_router(ports: ReportingPorts) -> APIRouter:
         filters = Filters(home_unit=home_unit, host_unit=host_unit, sector=sector)
         return await phase_evaluation(ports, phase_id, as_of, filters, rollup)
 
+    @router.get(
+        "/api/reports/phases/{phase_id}/evaluation.{fmt}",
+        response_class=Response,
+        responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+    )
+    async def evaluation_export(
+        phase_id: str,
+        fmt: Literal["csv", "xlsx", "pdf"],
+        as_of: AsOf = None,
+        home_unit: str | None = None,
+        host_unit: str | None = None,
+        sector: str | None = None,
+        rollup: RollupQuery = "none",
+        lang: Lang = "vi",
+    ) -> Response:
+        """The evaluation as CSV, XLSX or the PDF phase-review report (same parameters)."""
+        filters = Filters(home_unit=home_unit, host_unit=host_unit, sector=sector)
+        ev = await phase_evaluation(ports, phase_id, as_of, filters, rollup)
+        if fmt == "csv":
+            body = exports.to_csv(ev, lang)
+        elif fmt == "xlsx":
+            body = exports.to_xlsx(ev, lang)
+        else:
+            body = exports.to_pdf(ev, lang, generated_on=today())
+        name = f"danh-gia-{ev.phase_id}-{ev.as_of.isoformat()}.{fmt}"
+        return Response(
+            body,
+            media_type=MEDIA[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     @router.get("/api/reports/compare", response_model=Comparison)
     async def comparison(
         phases: Annotated[str, Query(description="Two phase ids, comma-separated.")],
@@ -76,25 +130,136 @@ def build_router(ports: ReportingPorts) -> APIRouter:
         """Secondments ending within 30 days, overdue ones, needs open 60 days or more."""
         return await alerts(ports, as_of, limit)
 
+    @router.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> FileResponse:
+        """Vendored chart code (never a CDN)."""
+        if name not in STATIC_FILES:
+            raise NotFound("file", name)
+        return FileResponse(
+            STATIC / name,
+            media_type=STATIC_FILES[name],
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     @router.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def dashboard(
         request: Request,
-        phase: str = "2024-2025",
+        phase: str | None = None,
         as_of: dt.date | None = None,
+        home_unit: str | None = None,
+        host_unit: str | None = None,
+        sector: str | None = None,
+        rollup: str = "successor",
         lang: str = "vi",
     ) -> HTMLResponse:
         """The leadership dashboard, Vietnamese first."""
         lang = "en" if lang == "en" else "vi"
-        result = await phase_evaluation(ports, phase, as_of, Filters())
+        roll: Rollup = "none" if rollup == "none" else "successor"
+        day = as_of or today()
+        chosen = find_phase(ports, phase or ports.phases[0].phase_id)
+        filters = Filters(
+            home_unit=home_unit or None, host_unit=host_unit or None, sector=sector or None
+        )
+        ev = await phase_evaluation(ports, chosen.phase_id, day, filters, roll)
+        others = [
+            await phase_evaluation(ports, p.phase_id, day, filters, roll)
+            if p.phase_id != chosen.phase_id
+            else ev
+            for p in ports.phases
+        ]
+        alert = await alerts(ports, day, limit=10)
+        async with ports.sessions() as session:
+            timeline = await monthly(session, chosen, day, filters, rollup=roll)
+        t = LABELS[lang]
+        params = {
+            "phase": chosen.phase_id,
+            "as_of": day.isoformat(),
+            "home_unit": filters.home_unit or "",
+            "host_unit": filters.host_unit or "",
+            "sector": filters.sector or "",
+            "rollup": roll,
+        }
         return TEMPLATES.TemplateResponse(
             request,
             "dashboard.html",
             {
-                "ev": result,
+                "ev": ev,
                 "phases": ports.phases,
-                "t": LABELS[lang],
+                "t": t,
                 "lang": lang,
+                "params": params,
+                "alerts": alert,
+                "name": lambda dim, code: group_name(dim, code, lang),
+                "choices": _choices(lang),
+                "charts": json.dumps(
+                    _charts(ev, others, timeline, lang), ensure_ascii=False
+                ).replace("</", "<\\/"),
+                "export_query": "&".join(f"{k}={v}" for k, v in params.items() if v)
+                + f"&lang={lang}",
             },
         )
 
     return router
+
+
+def _choices(lang: str) -> dict[str, list[tuple[str, str]]]:
+    ref = reference_data()
+    en = lang == "en"
+    homes = [
+        u
+        for u in ref.units()
+        if u.mountainous and u.kind in ("DISTRICT", "COMMUNE", "OTHER") and not u.illustrative
+    ]
+    hosts = [u for u in ref.units() if u.kind == "DEPARTMENT"]
+    return {
+        "home_unit": [(u.code, u.name_en if en else u.name) for u in homes],
+        "host_unit": [(u.code, u.name_en if en else u.name) for u in hosts],
+        "sector": [(s.code, s.name_en if en else s.name) for s in ref.sectors()],
+    }
+
+
+def _charts(
+    ev: Evaluation, phases: list[Evaluation], timeline: list[tuple[str, int, int]], lang: str
+) -> dict[str, Any]:
+    t = LABELS[lang]
+    measures = ("started", "active", "ended", "completed", "terminated_early")
+    active, cumulative = [], 0
+    for _, started, ended in timeline:
+        cumulative += started - ended
+        active.append(cumulative)
+    return {
+        "compare": {
+            "labels": [t[m] for m in (*measures, "promoted")],
+            "datasets": [
+                {
+                    "label": p.phase_id,
+                    "data": [getattr(p.secondments, m) for m in measures]
+                    + [p.post_arrangements.get("PROMOTED", 0)],
+                }
+                for p in phases
+            ],
+        },
+        "district": {
+            "labels": [group_name("home_unit", c, lang) for c in ev.by_home_unit],
+            "datasets": [
+                {
+                    "label": t[m],
+                    "data": [getattr(g.secondments, m) for g in ev.by_home_unit.values()],
+                }
+                for m in ("started", "active", "ended")
+            ],
+        },
+        "outcomes": {
+            "labels": [t[a] for a in ev.post_arrangements],
+            "data": list(ev.post_arrangements.values()),
+        },
+        "timeline": {
+            "labels": [m for m, _, _ in timeline],
+            "datasets": [
+                {"label": t["started"], "data": [s for _, s, _ in timeline]},
+                {"label": t["ended"], "data": [e for _, _, e in timeline]},
+                {"label": t["active"], "data": active},
+            ],
+        },
+        "locale": "vi-VN" if lang == "vi" else "en-GB",
+    }

@@ -1,0 +1,238 @@
+"""The evaluation as CSV, XLSX and a PDF phase-review report (Vietnamese by default).
+
+The PDF embeds DejaVu Sans (vendored in `static/`, Bitstream Vera licence), which covers
+every Vietnamese letter and tone mark, so the report reads the same on any machine.
+"""
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+from openpyxl import Workbook
+
+from services.reporting.domain.evaluation import Evaluation
+from services.reporting.entrypoints.i18n import LABELS, format_date, format_number, format_percent
+from shared.reference import reference_data
+
+STATIC = Path(__file__).parent / "static"
+FONT_REGULAR = STATIC / "DejaVuSans.ttf"
+FONT_BOLD = STATIC / "DejaVuSans-Bold.ttf"
+BREAKDOWNS = ("by_home_unit", "by_host_unit", "by_sector", "by_ethnicity", "by_gender")
+RATES = {"fill_rate", "promotion_rate"}
+
+
+def group_name(dimension: str, code: str, lang: str) -> str:
+    """A breakdown group's display name (reference data), falling back to its code."""
+    ref = reference_data()
+    en = lang == "en"
+    if dimension in ("home_unit", "host_unit"):
+        unit = ref.unit(code)
+        return (unit.name_en if en else unit.name) if unit else code
+    if dimension == "sector":
+        sector = ref.sector(code)
+        return (sector.name_en if en else sector.name) if sector else code
+    if dimension == "ethnicity":
+        group = ref.ethnicity(code)
+        return (group.name_en if en else group.name) if group else code
+    return LABELS[lang].get(code, code)
+
+
+def rows(ev: Evaluation) -> Iterator[tuple[str, str, str, Any]]:
+    """(section, group, measure, value) for every figure of the evaluation."""
+    for key, value in ev.needs.model_dump().items():
+        yield "needs", "", key, value
+    for key, value in ev.secondments.model_dump().items():
+        yield "secondments", "", key, value
+    for key, value in ev.duration_days.model_dump().items():
+        yield "duration_days", "", key, value
+    for key, value in ev.ratings.items():
+        yield "ratings", "", key, value
+    for key, value in ev.post_arrangements.items():
+        yield "post_arrangements", "", key, value
+    yield "outcomes", "", "promotion_rate", ev.promotion_rate
+    for name in BREAKDOWNS:
+        for code, group in getattr(ev, name).items():
+            data = group.model_dump()
+            for block in ("needs", "secondments"):
+                for key, value in (data.get(block) or {}).items():
+                    yield name, code, f"{block}.{key}", value
+            yield name, code, "promoted", data["promoted"]
+
+
+def _label(measure: str, lang: str) -> str:
+    t = LABELS[lang]
+    return " · ".join(t.get(part, part) for part in measure.split("."))
+
+
+def to_csv(ev: Evaluation, lang: str = "vi") -> bytes:
+    """UTF-8 (with BOM, for spreadsheets) CSV: section, group, measure, label, value."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["phase_id", ev.phase_id, "as_of", ev.as_of.isoformat(), "rollup", ev.rollup])
+    writer.writerow(["section", "group", "measure", "label", "value"])
+    for section, group, measure, value in rows(ev):
+        writer.writerow(
+            [section, group, measure, _label(measure, lang), "" if value is None else value]
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def to_xlsx(ev: Evaluation, lang: str = "vi") -> bytes:
+    """A workbook: a summary sheet, then one sheet per breakdown (groups × measures)."""
+    t = LABELS[lang]
+    book = Workbook()
+    summary = book.active
+    assert summary is not None
+    summary.title = "Tổng hợp" if lang == "vi" else "Summary"
+    summary.append([t["phase"], ev.phase_id])
+    summary.append([t["as_of"], ev.as_of])
+    summary.append([t["filters"], _filters_text(ev, lang)])
+    summary.append([])
+    summary.append([t["section"], t["metric"], t["value"], "section", "measure"])
+    for section, group, measure, value in rows(ev):
+        if group:
+            continue
+        summary.append([t.get(section, section), _label(measure, lang), value, section, measure])
+    summary.column_dimensions["A"].width = 34
+    summary.column_dimensions["B"].width = 34
+    for name in BREAKDOWNS:
+        groups = getattr(ev, name)
+        sheet = book.create_sheet(name)
+        measures: list[str] = []
+        for group in groups.values():
+            data = group.model_dump()
+            for block in ("needs", "secondments"):
+                measures += [f"{block}.{k}" for k in data.get(block) or {}]
+            measures.append("promoted")
+            break
+        sheet.append([t["group"], "code", *(_label(m, lang) for m in measures)])
+        sheet.append(["", "", *measures])
+        dimension = name.removeprefix("by_")
+        for code, group in groups.items():
+            data = group.model_dump()
+            values = [_pick(data, m) for m in measures]
+            sheet.append([group_name(dimension, code, lang), code, *values])
+        sheet.column_dimensions["A"].width = 36
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _pick(data: dict[str, Any], measure: str) -> Any:
+    value: Any = data
+    for part in measure.split("."):
+        value = value[part]
+    return value
+
+
+def _filters_text(ev: Evaluation, lang: str) -> str:
+    t = LABELS[lang]
+    parts = [
+        f"{t[k]}: {group_name(k, v, lang)}"
+        for k, v in ev.filters.model_dump().items()
+        if v is not None
+    ]
+    if ev.rollup == "successor":
+        parts.append(t["rollup"])
+    return "; ".join(parts) or t["all"]
+
+
+def _value_text(measure: str, value: Any, lang: str) -> str:
+    if measure.split(".")[-1] in RATES:
+        return format_percent(value, lang)
+    return format_number(value, lang)
+
+
+class _Report(FPDF):
+    def __init__(self, footer_text: str) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self._footer_text = footer_text
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("DejaVu", size=8)
+        self.cell(0, 8, f"{self._footer_text} — {self.page_no()}", align="C")
+
+
+def to_pdf(ev: Evaluation, lang: str = "vi", generated_on: dt.date | None = None) -> bytes:
+    """The phase-review report: headline figures, outcomes and the breakdowns."""
+    t = LABELS[lang]
+    pdf = _Report(f"{t['report_title']} {ev.phase_id}")
+    pdf.add_font("DejaVu", "", str(FONT_REGULAR))
+    pdf.add_font("DejaVu", "B", str(FONT_BOLD))
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    pdf.set_font("DejaVu", "B", 15)
+    pdf.multi_cell(0, 8, f"{t['report_title']} {ev.phase_id}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=10)
+    pdf.multi_cell(0, 6, t["title"], new_x="LMARGIN", new_y="NEXT")
+    meta = [
+        f"{t['as_of']}: {format_date(ev.as_of, lang)}",
+        f"{t['filters']}: {_filters_text(ev, lang)}",
+    ]
+    if generated_on is not None:
+        meta.append(f"{t['generated']}: {format_date(generated_on, lang)}")
+    for line in meta:
+        pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+
+    def heading(text: str) -> None:
+        pdf.ln(2)
+        pdf.set_font("DejaVu", "B", 12)
+        pdf.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("DejaVu", size=9)
+
+    def table(header: list[str], body: list[list[str]], widths: tuple[int, ...]) -> None:
+        bold = FontFace(emphasis="BOLD", fill_color=(230, 236, 245))
+        with pdf.table(col_widths=widths, headings_style=bold, text_align="LEFT") as tbl:
+            tbl.row(header)
+            for line in body:
+                tbl.row(line)
+
+    summary: dict[str, list[list[str]]] = {}
+    for section, group, measure, value in rows(ev):
+        if not group:
+            summary.setdefault(section, []).append(
+                [_label(measure, lang), _value_text(measure, value, lang)]
+            )
+    titles = {
+        "needs": t["needs"],
+        "secondments": t["secondments"],
+        "duration_days": t["duration"],
+        "ratings": t["ratings"],
+        "post_arrangements": t["post_arrangements"],
+        "outcomes": t["outcomes"],
+    }
+    for section, title in titles.items():
+        heading(title)
+        table([t["metric"], t["value"]], summary[section], (3, 1))
+
+    columns = ("started", "active", "ended", "completed", "terminated_early", "officials")
+    for name in BREAKDOWNS:
+        groups = getattr(ev, name)
+        if not groups:
+            continue
+        heading(t[name])
+        header = [t["group"], *(t[c] for c in columns), t["promoted"]]
+        body = []
+        dimension = name.removeprefix("by_")
+        for code, group in groups.items():
+            cells = group.secondments.model_dump()
+            body.append(
+                [
+                    group_name(dimension, code, lang),
+                    *(format_number(cells[c], lang) for c in columns),
+                    format_number(group.promoted, lang),
+                ]
+            )
+        table(header, body, (4, 1, 1, 1, 1, 1, 1, 1))
+        if name == "by_ethnicity":
+            pdf.set_font("DejaVu", size=8)
+            note = t["suppressed_note"].format(n=ev.small_cell_threshold - 1)
+            pdf.multi_cell(0, 5, note, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())

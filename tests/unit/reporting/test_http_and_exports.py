@@ -1,0 +1,186 @@
+"""The reporting HTTP API on SQLite: evaluation, exports read back, compare, alerts, problems,
+and the dashboard in both languages."""
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from services.reporting.bootstrap import ReportingService
+from services.reporting.config import ReportingSettings
+from services.reporting.entrypoints.i18n import format_number
+from services.reporting.service_layer.projections import project_batch
+from shared.contract.envelope import CloudEvent
+from shared.http.app import compose_app
+from shared.infra.transport import InProcessBus
+from tests.bench.generator import generate
+
+EVALUATION = "/api/reports/phases/2024-2025/evaluation"
+QUERY = {"as_of": "2025-12-31"}
+
+
+@pytest.fixture(scope="module")
+async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[httpx.AsyncClient]:
+    path: Path = tmp_path_factory.mktemp("reporting") / "reporting.db"
+    bus = InProcessBus()
+    service = ReportingService(ReportingSettings(database_url=f"sqlite+aiosqlite:///{path}"), bus)
+    app = compose_app("reporting", [service], bus)
+    async with app.router.lifespan_context(app):
+        envelopes = [CloudEvent.from_json(m) for _, _, m in generate(11, needs=200).messages]
+        await project_batch(envelopes, service.ports.uow())
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+            yield c
+
+
+async def _json(client: httpx.AsyncClient, url: str, **params: Any) -> Any:
+    response = await client.get(url, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_the_csv_export_holds_every_figure_of_the_json(client: httpx.AsyncClient) -> None:
+    ev = await _json(client, EVALUATION, **QUERY)
+    response = await client.get(EVALUATION + ".csv", params=QUERY)
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    figures = {(r[0], r[1], r[2]): r[4] for r in lines[2:]}
+    assert figures[("secondments", "", "started")] == str(ev["secondments"]["started"])
+    assert figures[("needs", "", "fill_rate")] == str(ev["needs"]["fill_rate"])
+    for code, group in ev["by_home_unit"].items():
+        assert figures[("by_home_unit", code, "secondments.ended")] == str(
+            group["secondments"]["ended"]
+        )
+
+
+async def test_the_xlsx_export_opens_and_holds_the_same_figures(client: httpx.AsyncClient) -> None:
+    ev = await _json(client, EVALUATION, **QUERY)
+    response = await client.get(EVALUATION + ".xlsx", params=QUERY)
+    book = load_workbook(io.BytesIO(response.content))
+    summary = book["Tổng hợp"]
+    values = {(row[3], row[4]): row[2] for row in summary.iter_rows(min_row=6, values_only=True)}
+    for block in ("needs", "secondments"):
+        for key, value in ev[block].items():
+            assert values[(block, key)] == value, (block, key)
+    assert values[("outcomes", "promotion_rate")] == ev["promotion_rate"]
+    sheet = book["by_ethnicity"]
+    measures = [c.value for c in sheet[2]]
+    for row in sheet.iter_rows(min_row=3, values_only=True):
+        group = ev["by_ethnicity"][row[1]]
+        assert row[measures.index("secondments.started")] == group["secondments"]["started"]
+        assert row[measures.index("promoted")] == group["promoted"]
+
+
+async def test_the_pdf_report_is_vietnamese_with_an_embedded_font_and_the_same_figures(
+    client: httpx.AsyncClient,
+) -> None:
+    ev = await _json(client, EVALUATION, **QUERY)
+    response = await client.get(EVALUATION + ".pdf", params=QUERY)
+    assert response.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.content))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Báo cáo đánh giá giai đoạn 2024-2025" in text
+    assert "Tính đến ngày: 31/12/2025" in text
+    assert "Hoàn thành xuất sắc" in text
+    assert "Bổ nhiệm cao hơn" in text
+    for key, label in (("started", "Đã cử"), ("ended", "Đã kết thúc"), ("overdue", "Quá hạn")):
+        value = format_number(ev["secondments"][key], "vi")
+        assert any(label in line and line.rstrip().endswith(value) for line in text.splitlines())
+    fonts = {
+        str(f["/BaseFont"])
+        for page in reader.pages
+        for f in page["/Resources"]["/Font"].values()  # type: ignore[index]
+    }
+    assert all("DejaVu" in f for f in fonts), fonts
+    font = reader.pages[0]["/Resources"]["/Font"]  # type: ignore[index]
+    first = next(iter(font.values())).get_object()
+    assert "/FontFile2" in first["/DescendantFonts"][0]["/FontDescriptor"]
+
+
+def test_the_vendored_font_covers_every_vietnamese_letter() -> None:
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+    from services.reporting.entrypoints.exports import FONT_BOLD, FONT_REGULAR
+
+    base = "aăâeêioôơuưyAĂÂEÊIOÔƠUƯY"
+    tones = "\u0300\u0301\u0303\u0309\u0323"
+    import unicodedata
+
+    letters = set(base + "đĐ")
+    letters |= {unicodedata.normalize("NFC", c + t) for c in base for t in tones}
+    assert all(len(c) == 1 for c in letters)
+    for path in (FONT_REGULAR, FONT_BOLD):
+        cmap = TTFont(path).getBestCmap()
+        missing = sorted(c for c in letters if ord(c) not in cmap)
+        assert not missing, (path.name, missing)
+
+
+async def test_compare_puts_two_phases_side_by_side_with_differences(
+    client: httpx.AsyncClient,
+) -> None:
+    body = await _json(
+        client, "/api/reports/compare", phases="2024-2025,2026-2030", as_of="2027-06-30"
+    )
+    a, b = body["evaluations"]["2024-2025"], body["evaluations"]["2026-2030"]
+    assert body["differences"]["secondments"]["started"] == (
+        b["secondments"]["started"] - a["secondments"]["started"]
+    )
+    single = await _json(client, EVALUATION.replace("2024-2025", "2026-2030"), as_of="2027-06-30")
+    assert single == b
+
+
+async def test_alerts_list_ending_soon_overdue_and_long_open_needs(
+    client: httpx.AsyncClient,
+) -> None:
+    body = await _json(client, "/api/reports/alerts", as_of="2025-06-30")
+    assert body["counts"]["overdue"] == len(body["overdue"]) or len(body["overdue"]) == 100
+    for item in body["ending_soon"]:
+        assert 0 <= item["days"] <= 30
+    for item in body["overdue"]:
+        assert item["days"] >= 1
+    for item in body["needs_open_long"]:
+        assert item["days_open"] >= 60
+    assert body["counts"]["ending_soon"] + body["counts"]["overdue"] > 0
+
+
+async def test_refusals_are_problem_details(client: httpx.AsyncClient) -> None:
+    unknown = await client.get("/api/reports/phases/2031-2035/evaluation")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+    assert unknown.json()["rule"] == "NOT_FOUND"
+    assert "2031-2035" in unknown.json()["detail"]
+    bad_date = await client.get(EVALUATION, params={"as_of": "31/12/2025"})
+    assert bad_date.status_code == 422
+    assert bad_date.json()["rule"] == "INVALID_REQUEST"
+    bad_rollup = await client.get(EVALUATION, params={"rollup": "parent"})
+    assert bad_rollup.status_code == 422
+    one_phase = await client.get(
+        "/api/reports/compare", params={"phases": "2024-2025"}, headers={"Accept-Language": "en"}
+    )
+    assert one_phase.status_code == 422
+    assert one_phase.json()["title"] == "The request is not valid"
+    phases = await _json(client, "/api/reports/phases")
+    assert [p["phase_id"] for p in phases] == ["2024-2025", "2026-2030"]
+    assert all(p["cap_months"] == 6 for p in phases)
+
+
+async def test_the_dashboard_speaks_vietnamese_by_default_and_english_on_request(
+    client: httpx.AsyncClient,
+) -> None:
+    vi = await client.get("/", params={"phase": "2024-2025", "as_of": "2025-12-31"})
+    assert vi.status_code == 200
+    assert "Đánh giá giai đoạn" in vi.text
+    assert "31/12/2025" in vi.text
+    assert 'src="/static/chart.umd.min.js"' in vi.text
+    assert "cdn" not in vi.text.lower()
+    en = await client.get("/", params={"as_of": "2025-12-31", "lang": "en"})
+    assert "Phase evaluation" in en.text
+    script = await client.get("/static/chart.umd.min.js")
+    assert script.status_code == 200
+    assert "Chart" in script.text[:5000]
