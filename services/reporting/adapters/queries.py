@@ -412,7 +412,7 @@ async def monthly(
                 .where(*where)
                 .group_by(month(s.c.start_date))
             )
-        ).tuples()
+        ).tuples().all()
     )
     ended: dict[str, int] = dict(
         (
@@ -421,7 +421,7 @@ async def monthly(
                 .where(*where, _on_or_before(s.c.ended_on, as_of))
                 .group_by(month(s.c.ended_on))
             )
-        ).tuples()
+        ).tuples().all()
     )
     out = []
     year, mon = first.year, first.month
