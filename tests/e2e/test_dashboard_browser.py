@@ -1,0 +1,135 @@
+"""The dashboard in a real browser (Debian's headless Chromium driven by Playwright): a leader
+opens it on the embedded default with its demo data, switches to English, changes the phase
+and the "as of" date, and sees the numbers change to what the API answers.
+
+Screenshots go to $SECONDMENT_SCREENSHOTS (docs/screenshots/ when regenerating them), else to
+the test's temporary directory.
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from services.reporting.entrypoints.i18n import format_number
+from tests.e2e.test_embedded_default import embedded
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = os.environ.get("SECONDMENT_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        pytest.fail("Chromium is missing: apt-get install -y chromium chromium-driver")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with embedded(tmp_path_factory.mktemp("embedded") / "var") as (url, _):
+        yield url
+
+
+def _shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("SECONDMENT_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _evaluation(url: str, phase: str, as_of: str) -> Any:
+    response = httpx.get(
+        f"{url}/api/reports/phases/{phase}/evaluation",
+        params={"as_of": as_of, "rollup": "successor"},
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def _metric(page: Page, name: str) -> str:
+    return page.locator(f'[data-metric="{name}"] b').inner_text().strip()
+
+
+def test_a_leader_switches_language_phase_and_date_and_sees_the_numbers_change(
+    browser: Browser, system: str, tmp_path: Path
+) -> None:
+    shots = _shots(tmp_path)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="vi-VN")
+    page.goto(f"{system}/?phase=2024-2025&as_of=2025-12-31")
+    assert "Đánh giá giai đoạn" in page.title()
+    page.wait_for_function("window.Chart !== undefined && Chart.instances !== undefined")
+    charts = page.evaluate("Object.keys(Chart.instances).length")
+    assert charts == 4
+    first = _evaluation(system, "2024-2025", "2025-12-31")
+    started = first["secondments"]["started"]
+    assert started > 0
+    assert _metric(page, "secondments.started") == format_number(started, "vi")
+    assert _metric(page, "needs.raised") == format_number(first["needs"]["raised"], "vi")
+    assert "31/12/2025" in page.locator("#as-of-text").inner_text()
+    page.screenshot(path=str(shots / "dashboard-vi.png"), full_page=True)
+
+    page.click("#switch-lang")
+    page.wait_for_load_state()
+    assert "Phase evaluation" in page.title()
+    assert page.locator("h1").inner_text().startswith("Secondment of ethnic-minority")
+    assert _metric(page, "secondments.started") == format_number(started, "en")
+    page.screenshot(path=str(shots / "dashboard-en.png"), full_page=True)
+
+    # Another phase: the page reloads with that phase's figures.
+    with page.expect_navigation():
+        page.select_option("#phase", "2026-2030")
+    second = _evaluation(system, "2026-2030", "2025-12-31")
+    assert _metric(page, "secondments.started") == format_number(
+        second["secondments"]["started"], "en"
+    )
+
+    # Back to 2024-2025 as of an earlier date: fewer secondments had started.
+    with page.expect_navigation():
+        page.select_option("#phase", "2024-2025")
+    with page.expect_navigation():
+        page.fill("#as_of", "2024-06-30")
+        page.dispatch_event("#as_of", "change")
+    earlier = _evaluation(system, "2024-2025", "2024-06-30")
+    assert earlier["secondments"]["started"] < started
+    assert _metric(page, "secondments.started") == format_number(
+        earlier["secondments"]["started"], "en"
+    )
+    assert _metric(page, "secondments.ended") == format_number(
+        earlier["secondments"]["ended"], "en"
+    )
+    page.close()
+
+
+def test_the_export_links_download_the_report_of_what_is_on_screen(
+    browser: Browser, system: str, tmp_path: Path
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{system}/?phase=2024-2025&as_of=2025-12-31")
+    with page.expect_download() as download:
+        page.click("#export-pdf")
+    saved = tmp_path / "report.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
+    href = page.get_attribute("#export-xlsx", "href")
+    assert href is not None
+    assert "as_of=2025-12-31" in href
+    assert "rollup=successor" in href
+    page.close()
