@@ -1,5 +1,6 @@
 """Build the embedded default's single app."""
 
+import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,10 +25,27 @@ def create_embedded_app(data_dir: Path) -> FastAPI:
     data_dir.mkdir(parents=True, exist_ok=True)
     bus = InProcessBus()
     needs = NeedsService(NeedsSettings(database_url=sqlite_url(data_dir, "needs")), bus)
+    placement = PlacementService(
+        PlacementSettings(database_url=sqlite_url(data_dir, "placement")), bus
+    )
+    reporting = ReportingService(
+        ReportingSettings(database_url=sqlite_url(data_dir, "reporting")), bus
+    )
     bus.register_source(needs.topic, needs.runtime.relay.pending)
-    services: list[RunningService] = [
-        needs,
-        PlacementService(PlacementSettings(database_url=sqlite_url(data_dir, "placement")), bus),
-        ReportingService(ReportingSettings(database_url=sqlite_url(data_dir, "reporting")), bus),
-    ]
-    return compose_app("Biệt phái cán bộ — embedded", services, bus)
+    services: list[RunningService] = [needs, placement, reporting]
+    app = compose_app("Biệt phái cán bộ — embedded", services, bus)
+    app.state.relays = [needs.runtime.relay, placement.runtime.relay]
+    return app
+
+
+async def settled(app: FastAPI) -> None:
+    """Wait until every outbox is delivered (tests and the demo loader use it).
+
+    Two quiet passes in a row: a delivery finishing between two reads of one pass may
+    have queued an event in an outbox that pass had already read.
+    """
+    quiet = 0
+    while quiet < 2:
+        busy = [await relay.pending() for relay in app.state.relays]
+        quiet = 0 if any(busy) else quiet + 1
+        await asyncio.sleep(0.005)
