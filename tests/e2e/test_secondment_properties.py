@@ -7,6 +7,7 @@ Runs the whole embedded system; each example is a fresh system, bounded for suit
 
 import asyncio
 import datetime as dt
+import itertools
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,9 +150,12 @@ async def _run(client: httpx.AsyncClient, app: Any, steps: list[Any], positions:
                 responses = [await client.post(f"/api/secondments/{sid}/extension", json=body)]
             elif isinstance(step, End):
                 ended = max(start, end - dt.timedelta(days=step.early))
-                body = {"ended_on": ended.isoformat(),
-                        "reason": "TERMINATED_EARLY" if ended < end else "COMPLETED",
-                        "rating": "GOOD", "decision": {"number": "3/QĐ", "date": start.isoformat()}}  # fmt: skip
+                body = {
+                    "ended_on": ended.isoformat(),
+                    "reason": "TERMINATED_EARLY" if ended < end else "COMPLETED",
+                    "rating": "GOOD",
+                    "decision": {"number": "3/QĐ", "date": start.isoformat()},
+                }
                 responses = [await client.post(f"/api/secondments/{sid}/ending", json=body)]
             else:
                 responses = [
@@ -184,7 +188,7 @@ async def _check_invariants(client: httpx.AsyncClient, need_ids: list[str]) -> N
         spans.setdefault(official["official_id"], []).append((start, end))
     for official_id, periods in spans.items():
         periods.sort()
-        for (_, first_end), (second_start, _) in zip(periods, periods[1:], strict=False):
+        for (_, first_end), (second_start, _) in itertools.pairwise(periods):
             assert first_end < second_start, f"{official_id} overlaps: {periods}"
     for need_id in need_ids:
         need = (await client.get(f"/api/needs/{need_id}")).json()
