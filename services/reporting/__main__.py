@@ -1,4 +1,14 @@
-"""`python -m services.reporting`: projections and dashboard on Kafka and PostgreSQL."""
+"""`python -m services.reporting`: projections and dashboard on Kafka and PostgreSQL.
+
+`python -m services.reporting rebuild` replays both topics from offset 0 into fresh read-model
+tables and swaps them in while the service keeps running; `… rebuild --event-stores var`
+does the same for the embedded default from the services' SQLite event stores.
+"""
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -16,6 +26,61 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     return compose_app("reporting", [ReportingService(s, transport)], transport)
 
 
-if __name__ == "__main__":
+async def run_rebuild(settings: ReportingSettings, event_stores: Path | None) -> int:
+    """The rebuild command; prints a progress bar and the final count."""
+    from services.reporting.adapters.rebuild import EventSource, EventStoreSource, KafkaSource
+    from services.reporting.bootstrap import MIGRATIONS
+    from services.reporting.service_layer.rebuild import ProgressBar, rebuild
+    from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
+    from shared.infra.db import make_engine
+    from shared.infra.migrations import upgrade_to_head
+
+    source: EventSource
+    url = settings.database_url
+    if event_stores is not None:
+
+        def sqlite(name: str) -> str:
+            return f"sqlite+aiosqlite:///{(event_stores / f'{name}.db').resolve()}"
+
+        url = sqlite("reporting")
+        source = EventStoreSource([sqlite("needs"), sqlite("placement")])
+    else:
+        topics = [topic_name(t, settings.topic_prefix) for t in (NEEDS_TOPIC, PLACEMENTS_TOPIC)]
+        source = KafkaSource(settings.kafka_bootstrap, topics)
+    engine = make_engine(url)
+    try:
+        await upgrade_to_head(engine, MIGRATIONS)
+        report = await rebuild(engine, source, progress=ProgressBar)
+    finally:
+        await source.close()
+        await engine.dispose()
+    print(
+        f"Rebuilt the read models from {report.events:,} events in {report.seconds:.1f} s "
+        f"({report.final_events:,} in the final catch-up); new tables swapped in.",
+        file=sys.stderr,
+    )
+    return report.events
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve (default) or rebuild."""
+    parser = argparse.ArgumentParser(prog="python -m services.reporting", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="projections, API and dashboard (default)")
+    rebuilding = sub.add_parser("rebuild", help="replay every event into fresh tables, swap")
+    rebuilding.add_argument(
+        "--event-stores",
+        type=Path,
+        default=None,
+        help="embedded default: the data directory holding needs.db, placement.db, reporting.db",
+    )
+    args = parser.parse_args(argv)
     settings = ReportingSettings()
-    serve(create_app(settings), settings.http_host, settings.http_port)
+    if args.command == "rebuild":
+        asyncio.run(run_rebuild(settings, args.event_stores))
+    else:
+        serve(create_app(settings), settings.http_host, settings.http_port)
+
+
+if __name__ == "__main__":
+    main()

@@ -412,7 +412,9 @@ async def monthly(
                 .where(*where)
                 .group_by(month(s.c.start_date))
             )
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     ended: dict[str, int] = dict(
         (
@@ -421,7 +423,9 @@ async def monthly(
                 .where(*where, _on_or_before(s.c.ended_on, as_of))
                 .group_by(month(s.c.ended_on))
             )
-        ).tuples().all()
+        )
+        .tuples()
+        .all()
     )
     out = []
     year, mon = first.year, first.month

@@ -1,0 +1,177 @@
+"""Where a rebuild reads every event from (Kafka from offset 0, or the services' event
+stores in the embedded default), and the table operations of the swap.
+
+A source yields batches up to the end it sees when asked (`batches()`), and can be asked
+again for what arrived since; the rebuild asks once more after it locked the live tables, so
+the swapped-in tables hold at least every event the live projection had applied.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import MetaData, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.reporting.adapters.tables import BASE_NAMES, ReadModels, define_read_models
+from shared.contract.envelope import CloudEvent
+from shared.infra.db import make_engine
+from shared.infra.schema import define_core_tables
+
+NEXT = "__next"
+OLD = "__old"
+
+
+class EventSource(Protocol):
+    """Every event of both topics, from the beginning."""
+
+    async def total(self) -> int:
+        """How many events there are now (for the progress bar)."""
+
+    def batches(self) -> AsyncIterator[list[CloudEvent]]:
+        """Batches up to the current end; a later call continues from there."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class KafkaSource:
+    """Both topics read from offset 0 by a consumer without a group (it commits nothing)."""
+
+    def __init__(self, bootstrap: str, topics: Sequence[str], batch: int = 5000) -> None:
+        self._bootstrap = bootstrap
+        self._topics = list(topics)
+        self._batch = batch
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def _start(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                enable_auto_commit=False,
+                isolation_level="read_committed",
+                max_poll_records=self._batch,
+                fetch_max_bytes=64 * 1024 * 1024,
+                max_partition_fetch_bytes=16 * 1024 * 1024,
+            )
+            await consumer.start()
+            # `topics()` does not refresh the consumer's own metadata: ask the cluster.
+            cluster = await consumer._client.fetch_all_metadata()
+            partitions = [
+                TopicPartition(t, p)
+                for t in self._topics
+                for p in sorted(cluster.partitions_for_topic(t) or ())
+            ]
+            if not partitions:
+                await consumer.stop()
+                raise LookupError(f"no partitions for {self._topics}")
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            self._consumer = consumer
+        return self._consumer
+
+    async def total(self) -> int:
+        consumer = await self._start()
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        begins = await consumer.beginning_offsets(list(consumer.assignment()))
+        return sum(ends[tp] - begins[tp] for tp in ends)
+
+    async def batches(self) -> AsyncIterator[list[CloudEvent]]:
+        consumer = await self._start()
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+
+        async def behind() -> bool:
+            for tp, end in ends.items():
+                if await consumer.position(tp) < end:
+                    return True
+            return False
+
+        while await behind():
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=self._batch)
+            batch = [
+                CloudEvent.from_json(r.value)
+                for records in fetched.values()
+                for r in records
+                if r.value is not None
+            ]
+            if batch:
+                yield batch
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+
+class EventStoreSource:
+    """The embedded default: the needs and placement services' own event stores (SQLite)."""
+
+    def __init__(self, urls: Sequence[str], batch: int = 5000) -> None:
+        self._engines = [make_engine(u) for u in urls]
+        self._events = define_core_tables(MetaData()).events
+        self._positions = [0 for _ in urls]
+        self._batch = batch
+
+    async def total(self) -> int:
+        count = 0
+        for engine in self._engines:
+            async with engine.connect() as conn:
+                count += int(await conn.scalar(select(func.count()).select_from(self._events)) or 0)
+        return count
+
+    async def batches(self) -> AsyncIterator[list[CloudEvent]]:
+        e = self._events
+        for i, engine in enumerate(self._engines):
+            while True:
+                async with engine.connect() as conn:
+                    rows = (
+                        await conn.execute(
+                            select(e.c.position, e.c.envelope)
+                            .where(e.c.position > self._positions[i])
+                            .order_by(e.c.position)
+                            .limit(self._batch)
+                        )
+                    ).all()
+                if not rows:
+                    break
+                self._positions[i] = rows[-1].position
+                yield [CloudEvent.from_json(r.envelope) for r in rows]
+
+    async def close(self) -> None:
+        for engine in self._engines:
+            await engine.dispose()
+
+
+def next_generation() -> ReadModels:
+    """Fresh `rm_…__next` tables with uniquely named constraints and indexes."""
+    return define_read_models(MetaData(), NEXT, uuid.uuid4().hex[:8])
+
+
+async def create_fresh(engine: AsyncEngine, models: ReadModels) -> None:
+    """Drop leftovers of an interrupted rebuild, then create the new generation's tables."""
+    async with engine.begin() as conn:
+        for name in BASE_NAMES:
+            await conn.execute(text(f'DROP TABLE IF EXISTS "{name}{NEXT}"'))
+            await conn.execute(text(f'DROP TABLE IF EXISTS "{name}{OLD}"'))
+        for table in models.all():
+            await conn.run_sync(table.create)
+
+
+async def lock_live(conn: AsyncConnection) -> None:
+    """Hold off the live projection (and, for an instant, readers) until the swap commits.
+
+    PostgreSQL: ACCESS EXCLUSIVE on the live tables (a projection transaction in flight
+    finishes first). SQLite: the connection already holds the write lock (`BEGIN IMMEDIATE`)."""
+    if conn.dialect.name == "postgresql":
+        names = ", ".join(f'"{n}"' for n in BASE_NAMES)
+        await conn.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
+
+
+async def swap(conn: AsyncConnection) -> None:
+    """In the caller's transaction: live → __old, __next → live, drop __old."""
+    for name in BASE_NAMES:
+        await conn.execute(text(f'ALTER TABLE "{name}" RENAME TO "{name}{OLD}"'))
+        await conn.execute(text(f'ALTER TABLE "{name}{NEXT}" RENAME TO "{name}"'))
+    for name in BASE_NAMES:
+        await conn.execute(text(f'DROP TABLE "{name}{OLD}"'))
