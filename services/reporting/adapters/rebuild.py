@@ -175,3 +175,6 @@ async def swap(conn: AsyncConnection) -> None:
         await conn.execute(text(f'ALTER TABLE "{name}{NEXT}" RENAME TO "{name}"'))
     for name in BASE_NAMES:
         await conn.execute(text(f'DROP TABLE "{name}{OLD}"'))
+        if conn.dialect.name == "postgresql":
+            # Fresh tables have no statistics yet: plan the evaluations well from the start.
+            await conn.execute(text(f'ANALYZE "{name}"'))
