@@ -38,8 +38,10 @@ async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
             print("Đang nạp dữ liệu mẫu / loading demo data …", flush=True)
             report = await load_demo(client, today())
             print(
-                f"  {report.needs} needs, {report.secondments} secondments, "
-                f"{report.ended} ended, {len(report.refused)} refused by the rules",
+                f"  {report.needs} needs ({report.withdrawn} withdrawn), "
+                f"{report.secondments} secondments ({report.extended} extended, "
+                f"{report.ended} ended, {report.arranged} posts arranged, "
+                f"{report.cancelled} cancelled), {len(report.refused)} refused by the rules",
                 flush=True,
             )
     print(f"\nDashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs)", flush=True)

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from shared.phases import add_months
+from shared.reference import reference_data
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,11 @@ class DemoReport:
 
     needs: int = 0
     secondments: int = 0
+    extended: int = 0
     ended: int = 0
+    arranged: int = 0
+    cancelled: int = 0
+    withdrawn: int = 0
     refused: list[str] = field(default_factory=list)
 
 
@@ -153,25 +158,77 @@ async def load_demo(client: httpx.AsyncClient, today: dt.date, seed: int = 2024)
                         )
                         continue
                     report.secondments += 1
-                    if end < today:
-                        early = rng.random() < 0.15
-                        ended_on = end - dt.timedelta(days=rng.randint(20, 40)) if early else end
-                        ending = await client.post(
-                            f"/api/secondments/{made.json()['secondment_id']}/ending",
-                            json={
-                                "ended_on": ended_on.isoformat(),
-                                "reason": "TERMINATED_EARLY" if early else "COMPLETED",
-                                "rating": rng.choice(RATINGS),
-                                "decision": {
-                                    "number": f"{serial}/QĐ-KT",
-                                    "date": (ended_on - dt.timedelta(days=7)).isoformat(),
-                                },
-                            },
-                        )  # fmt: skip
-                        ending.raise_for_status()
-                        report.ended += 1
+                    sid = made.json()["secondment_id"]
+                    await _live_through(client, rng, sid, start, end, serial, today, report)
     await _refusals(client, today, report)
     return report
+
+
+ARRANGEMENTS = ["RETURNED_TO_FORMER_POST", "RETURNED_TO_FORMER_POST", "PROMOTED", "TRANSFERRED"]
+PROMOTION = {"PHO_TRUONG_PHONG": "TRUONG_PHONG", "TRUONG_PHONG": "PHO_CHU_TICH_UBND_HUYEN",
+             "PHO_CHU_TICH_UBND_HUYEN": "CHU_TICH_UBND_HUYEN",
+             "PHO_CHU_TICH_UBND_XA": "CHU_TICH_UBND_XA"}  # fmt: skip
+
+
+async def _live_through(
+    client: httpx.AsyncClient,
+    rng: random.Random,
+    sid: str,
+    start: dt.date,
+    end: dt.date,
+    serial: int,
+    today: dt.date,
+    report: DemoReport,
+) -> None:
+    """Reception, sometimes an extension or a cancellation, the ending, the post after."""
+    url = f"/api/secondments/{sid}"
+    if serial % 12 == 5:  # a record entered by mistake, voided
+        cancel = {"reason": "Nhập nhầm hồ sơ, hủy theo đề nghị của cơ quan cử"}
+        (await client.post(f"{url}/cancellation", json=cancel)).raise_for_status()
+        report.cancelled += 1
+        return
+    received_on = start + dt.timedelta(days=rng.randint(0, 3))
+    if received_on <= today:
+        reception = {"received_on": received_on.isoformat(),
+                     "assigned_role": "Phụ trách công tác chuyên môn của phòng"}  # fmt: skip
+        (await client.post(f"{url}/reception", json=reception)).raise_for_status()
+    cap_end = add_months(start, 6) - dt.timedelta(days=1)
+    if end < cap_end and rng.random() < 0.3:
+        decided = min(end, today) - dt.timedelta(days=10)
+        decision = {"number": f"{serial}/QĐ-GH", "date": decided.isoformat()}
+        extension = {"new_planned_end_date": cap_end.isoformat(), "decision": decision}
+        (await client.post(f"{url}/extension", json=extension)).raise_for_status()
+        report.extended += 1
+        end = cap_end
+    if end >= today:
+        return
+    early = rng.random() < 0.15
+    ended_on = end - dt.timedelta(days=rng.randint(20, 40)) if early else end
+    ending = {
+        "ended_on": ended_on.isoformat(),
+        "reason": "TERMINATED_EARLY" if early else "COMPLETED",
+        "rating": rng.choice(RATINGS),
+        "remarks": "Hoàn thành nhiệm vụ được giao" if not early else "Kết thúc sớm theo đề nghị",
+        "decision": {"number": f"{serial}/QĐ-KT",
+                     "date": (ended_on - dt.timedelta(days=7)).isoformat()},
+    }  # fmt: skip
+    (await client.post(f"{url}/ending", json=ending)).raise_for_status()
+    report.ended += 1
+    effective = ended_on + dt.timedelta(days=rng.randint(1, 20))
+    if effective >= today:
+        return
+    body = (await client.get(url)).json()
+    arrangement = rng.choice(ARRANGEMENTS)
+    rank = PROMOTION.get(body["official"]["position_rank"])
+    if arrangement == "PROMOTED" and rank and reference_data().rank(rank, effective):
+        post = {"arrangement": "PROMOTED", "new_position_rank": rank}
+    else:
+        post = {
+            "arrangement": "RETURNED_TO_FORMER_POST" if arrangement == "PROMOTED" else arrangement
+        }
+    post["effective_date"] = effective.isoformat()
+    (await client.post(f"{url}/post-arrangement", json=post)).raise_for_status()
+    report.arranged += 1
 
 
 async def _refusals(client: httpx.AsyncClient, today: dt.date, report: DemoReport) -> None:
@@ -208,3 +265,9 @@ async def _refusals(client: httpx.AsyncClient, today: dt.date, report: DemoRepor
         if refused.status_code < 400:
             raise RuntimeError(f"the demo expected a refusal, got {refused.status_code}")
         report.refused.append(f"{refused.json()['rule']}: {refused.json()['detail']}")
+    withdrawal = {"withdrawn_on": "2024-09-10", "reason": "Đơn vị đã tự bố trí được cán bộ"}
+    withdrawn = await client.post(
+        f"/api/needs/{need.json()['need_id']}/withdrawal", json=withdrawal
+    )
+    withdrawn.raise_for_status()
+    report.withdrawn += 1
