@@ -1,0 +1,146 @@
+"""Who may do what: one policy for HTTP and Kafka commands alike.
+
+An agency acts on its own records only: a host department on the needs it raised and the
+officials it receives; a home authority on the officials it seconds. After the 2025 reform
+an agency also acts on the records of the units it succeeded (Sở Y tế Đà Nẵng on needs raised
+by Sở Y tế Quảng Nam). Leadership and the Department of Home Affairs read reports; only the
+data-protection officer erases personal data and reads the audit log.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from shared.reference import reference_data
+
+
+class Scope(StrEnum):
+    """Token scopes (claim `scope`, space-separated)."""
+
+    NEEDS_WRITE = "needs:write"
+    SECONDMENTS_WRITE = "secondments:write"
+    RECEPTION_WRITE = "reception:write"
+    REPORTS_READ = "reports:read"
+    REPORTS_SENSITIVE = "reports:sensitive"
+    PERSONAL_DATA_ERASE = "personal-data:erase"
+    AUDIT_READ = "audit:read"
+
+
+class Action(StrEnum):
+    """Every command and read the policy rules on; names match the Kafka command types."""
+
+    RAISE_NEED = "RaiseNeed"
+    AMEND_NEED = "AmendNeed"
+    WITHDRAW_NEED = "WithdrawNeed"
+    SECOND_OFFICIAL = "SecondOfficial"
+    RECORD_RECEPTION = "RecordReception"
+    EXTEND_SECONDMENT = "ExtendSecondment"
+    END_SECONDMENT = "EndSecondment"
+    ARRANGE_POST_SECONDMENT = "ArrangePostSecondment"
+    CANCEL_SECONDMENT = "CancelSecondment"
+    READ_NEED = "ReadNeed"
+    READ_SECONDMENT = "ReadSecondment"
+    READ_REPORTS = "ReadReports"
+    READ_SENSITIVE_REPORTS = "ReadSensitiveReports"
+    ERASE_PERSONAL_DATA = "ErasePersonalData"
+    READ_PERSONAL_DATA = "ReadPersonalData"
+    READ_AUDIT = "ReadAudit"
+
+
+class Party(StrEnum):
+    """Whose record it is, for the action: the need's host or the official's home unit."""
+
+    HOST = "HOST"
+    HOME = "HOME"
+    ANY = "ANY"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The scope an action needs and which party of the record must be the agency."""
+
+    scope: Scope
+    party: Party
+
+
+POLICY: dict[Action, Rule] = {
+    Action.RAISE_NEED: Rule(Scope.NEEDS_WRITE, Party.HOST),
+    Action.AMEND_NEED: Rule(Scope.NEEDS_WRITE, Party.HOST),
+    Action.WITHDRAW_NEED: Rule(Scope.NEEDS_WRITE, Party.HOST),
+    Action.SECOND_OFFICIAL: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
+    Action.RECORD_RECEPTION: Rule(Scope.RECEPTION_WRITE, Party.HOST),
+    Action.EXTEND_SECONDMENT: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
+    Action.END_SECONDMENT: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
+    Action.ARRANGE_POST_SECONDMENT: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
+    Action.CANCEL_SECONDMENT: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
+    Action.READ_REPORTS: Rule(Scope.REPORTS_READ, Party.NONE),
+    Action.READ_SENSITIVE_REPORTS: Rule(Scope.REPORTS_SENSITIVE, Party.NONE),
+    Action.ERASE_PERSONAL_DATA: Rule(Scope.PERSONAL_DATA_ERASE, Party.NONE),
+    Action.READ_PERSONAL_DATA: Rule(Scope.PERSONAL_DATA_ERASE, Party.NONE),
+    Action.READ_AUDIT: Rule(Scope.AUDIT_READ, Party.NONE),
+}
+"""Reads of one need or secondment are decided by `may_read` (either party, or reports)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: an agency (unit code) with scopes, from a verified token or a topic."""
+
+    agency: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    subject: str = ""
+
+    def has(self, scope: Scope) -> bool:
+        """Whether the caller holds the scope."""
+        return scope.value in self.scopes
+
+
+class Forbidden(Exception):
+    """The caller may not do this (HTTP 403, Kafka `CommandRejected` with FORBIDDEN)."""
+
+    def __init__(self, action: Action, reason: str) -> None:
+        super().__init__(f"{action.value}: {reason}")
+        self.action = action
+        self.reason = reason
+
+
+def acts_for(agency: str, unit: str) -> bool:
+    """The agency is the unit itself or one of the units that succeeded it."""
+    if agency == unit:
+        return True
+    data = reference_data()
+    if data.unit(unit) is None:
+        return False
+    seen, pending = {unit}, [unit]
+    while pending:
+        for successor in data.successors(pending.pop()):
+            if successor.code == agency:
+                return True
+            if successor.code not in seen:
+                seen.add(successor.code)
+                pending.append(successor.code)
+    return False
+
+
+def authorize(
+    principal: Principal, action: Action, *, host: str | None = None, home: str | None = None
+) -> None:
+    """Raise Forbidden unless the principal may perform the action on this record."""
+    rule = POLICY[action]
+    if not principal.has(rule.scope):
+        raise Forbidden(action, f"the token lacks scope {rule.scope.value}")
+    owner = {Party.HOST: host, Party.HOME: home}.get(rule.party)
+    if rule.party in (Party.HOST, Party.HOME) and (
+        owner is None or not acts_for(principal.agency, owner)
+    ):
+        raise Forbidden(
+            action, f"{principal.agency} does not act for the {rule.party.value.lower()} unit"
+        )
+
+
+def may_read(principal: Principal, units: Iterable[str]) -> bool:
+    """One need or secondment is readable by its parties and by report readers."""
+    if principal.has(Scope.REPORTS_READ):
+        return True
+    return any(acts_for(principal.agency, unit) for unit in units)
