@@ -7,6 +7,7 @@ by Sở Y tế Quảng Nam). Leadership and the Department of Home Affairs read 
 data-protection officer erases personal data and reads the audit log.
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -144,3 +145,11 @@ def may_read(principal: Principal, units: Iterable[str]) -> bool:
     if principal.has(Scope.REPORTS_READ):
         return True
     return any(acts_for(principal.agency, unit) for unit in units)
+
+
+@functools.cache
+def units_acted_for(agency: str) -> frozenset[str]:
+    """Every unit whose records the agency acts on: itself and the units it succeeded."""
+    return frozenset(
+        {agency} | {u.code for u in reference_data().units() if acts_for(agency, u.code)}
+    )

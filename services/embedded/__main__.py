@@ -9,17 +9,34 @@ import httpx
 import uvicorn
 
 from services.embedded.app import create_embedded_app
-from services.embedded.demo import load_demo
+from services.embedded.demo import Agencies, load_demo
 from shared.clock import today
+from shared.http.tokens import DEMO_IDENTITIES, DevIssuer
 
 
-async def _has_data(client: httpx.AsyncClient) -> bool:
+async def _has_data(client: httpx.AsyncClient, agencies: Agencies) -> bool:
     for phase in ("2024-2025", "2026-2030"):
-        ev = await client.get(f"/api/reports/phases/{phase}/evaluation?as_of=2030-12-31")
+        ev = await client.get(
+            f"/api/reports/phases/{phase}/evaluation?as_of=2030-12-31",
+            headers=agencies.leadership(),
+        )
         ev.raise_for_status()
         if ev.json()["needs"]["raised"]:
             return True
     return False
+
+
+def _print_tokens(issuer: DevIssuer, data_dir: Path) -> None:
+    """Ready-made development tokens for the demo agencies (valid 12 hours)."""
+    print("\nDevelopment tokens (Authorization: Bearer …), valid 12 h:", flush=True)
+    for who, (agency, scopes) in DEMO_IDENTITIES.items():
+        token = issuer.mint(agency, scopes, subject=f"demo@{agency.lower()}")
+        print(f"  {who} — {agency} [{' '.join(scopes)}]\n    {token}", flush=True)
+    print(
+        f"  more: python -m shared.http.tokens --keys {data_dir / 'keys'} "
+        "--agency <UNIT_CODE> --scope <scope>",
+        flush=True,
+    )
 
 
 async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
@@ -34,9 +51,10 @@ async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
         await asyncio.sleep(0.05)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
-        if demo and not await _has_data(client):
+        agencies = Agencies(app.state.dev_issuer)
+        if demo and not await _has_data(client, agencies):
             print("Đang nạp dữ liệu mẫu / loading demo data …", flush=True)
-            report = await load_demo(client, today())
+            report = await load_demo(client, today(), agencies)
             print(
                 f"  {report.needs} needs ({report.withdrawn} withdrawn), "
                 f"{report.secondments} secondments ({report.extended} extended, "
@@ -44,6 +62,7 @@ async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
                 f"{report.cancelled} cancelled), {len(report.refused)} refused by the rules",
                 flush=True,
             )
+    _print_tokens(app.state.dev_issuer, data_dir)
     print(f"\nDashboard: http://{host}:{port}/   (API docs: http://{host}:{port}/docs)", flush=True)
     print(f"Data: {data_dir} (kept across restarts). Ctrl+C to stop.", flush=True)
     await serving

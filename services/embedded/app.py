@@ -12,6 +12,8 @@ from services.placement.config import PlacementSettings
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from shared.http.app import RunningService, compose_app
+from shared.http.auth import TokenVerifier, load_issuers
+from shared.http.tokens import DevIssuer
 from shared.infra.transport import InProcessBus
 
 
@@ -33,7 +35,10 @@ def create_embedded_app(data_dir: Path) -> FastAPI:
     )
     bus.register_source(needs.topic, needs.runtime.relay.pending)
     services: list[RunningService] = [needs, placement, reporting]
-    app = compose_app("Biệt phái cán bộ — embedded", services, bus)
+    issuer = DevIssuer(data_dir / "keys").ensure()
+    verifier = TokenVerifier(load_issuers(issuer.issuers_file))
+    app = compose_app("Biệt phái cán bộ — embedded", services, bus, verifier)
+    app.state.dev_issuer = issuer
     app.state.relays = [needs.runtime.relay, placement.runtime.relay]
     return app
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from shared.http.tokens import DevIssuer
 from shared.phases import add_months
 from shared.reference import reference_data
 
@@ -69,10 +70,39 @@ class DemoReport:
     refused: list[str] = field(default_factory=list)
 
 
-async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> httpx.Response:
+class Agencies:
+    """Tokens of the demo agencies, minted by the embedded default's development issuer."""
+
+    def __init__(self, issuer: DevIssuer) -> None:
+        self._issuer = issuer
+        self._cache: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
+
+    def _headers(self, agency: str, scopes: tuple[str, ...]) -> dict[str, str]:
+        key = (agency, scopes)
+        if key not in self._cache:
+            token = self._issuer.mint(agency, scopes, subject=f"demo@{agency.lower()}")
+            self._cache[key] = {"Authorization": f"Bearer {token}"}
+        return self._cache[key]
+
+    def host(self, agency: str) -> dict[str, str]:
+        """A host department: raises its needs, receives officials."""
+        return self._headers(agency, ("needs:write", "reception:write"))
+
+    def home(self, agency: str) -> dict[str, str]:
+        """A home authority: seconds its officials and follows them up."""
+        return self._headers(agency, ("secondments:write",))
+
+    def leadership(self) -> dict[str, str]:
+        """Leadership reads the reports."""
+        return self._headers("UBND_TINH", ("reports:read",))
+
+
+async def _post(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
     """POST, waiting out `NEED_NOT_YET_KNOWN` (the placement service catching up)."""
     for _ in range(100):
-        response = await client.post(url, json=body)
+        response = await client.post(url, json=body, headers=headers)
         if response.status_code != 503:
             return response
         await asyncio.sleep(0.05)
@@ -99,8 +129,11 @@ def _official(rng: random.Random, serial: int, home: str, rank: str) -> dict[str
     }
 
 
-async def load_demo(client: httpx.AsyncClient, today: dt.date, seed: int = 2024) -> DemoReport:
-    """Raise needs, second officials, end finished secondments; all through the API."""
+async def load_demo(
+    client: httpx.AsyncClient, today: dt.date, agencies: Agencies, seed: int = 2024
+) -> DemoReport:
+    """Raise needs, second officials, end finished secondments; all through the API, each
+    request signed by the agency that would send it."""
     rng = random.Random(seed)
     report = DemoReport()
     serial = 0
@@ -131,6 +164,7 @@ async def load_demo(client: httpx.AsyncClient, today: dt.date, seed: int = 2024)
                         "description": "Nhu cầu biệt phái theo Kế hoạch của UBND tỉnh",
                         "raised_on": raised_on.isoformat(),
                     },
+                    headers=agencies.host(host),
                 )  # fmt: skip
                 need.raise_for_status()
                 report.needs += 1
@@ -151,16 +185,17 @@ async def load_demo(client: httpx.AsyncClient, today: dt.date, seed: int = 2024)
                         "decision": {"number": f"{serial}/QĐ-UBND", "date": decided.isoformat(),
                                      "signed_by": "Chủ tịch UBND huyện"},
                     }  # fmt: skip
-                    made = await _post(client, "/api/secondments", body)
+                    made = await _post(client, "/api/secondments", body, agencies.home(home))
                     if made.status_code != 201:
                         report.refused.append(
                             f"{made.json().get('rule')}: {made.json().get('detail')}"
                         )
                         continue
                     report.secondments += 1
-                    sid = made.json()["secondment_id"]
-                    await _live_through(client, rng, sid, start, end, serial, today, report)
-    await _refusals(client, today, report)
+                    await _live_through(
+                        client, agencies, rng, made.json(), end, serial, today, report
+                    )
+    await _refusals(client, agencies, report)
     return report
 
 
@@ -172,32 +207,35 @@ PROMOTION = {"PHO_TRUONG_PHONG": "TRUONG_PHONG", "TRUONG_PHONG": "PHO_CHU_TICH_U
 
 async def _live_through(
     client: httpx.AsyncClient,
+    agencies: Agencies,
     rng: random.Random,
-    sid: str,
-    start: dt.date,
+    made: dict[str, Any],
     end: dt.date,
     serial: int,
     today: dt.date,
     report: DemoReport,
 ) -> None:
     """Reception, sometimes an extension or a cancellation, the ending, the post after."""
-    url = f"/api/secondments/{sid}"
+    url = f"/api/secondments/{made['secondment_id']}"
+    start = dt.date.fromisoformat(made["start_date"])
+    host = agencies.host(made["host_unit"]["code"])
+    home = agencies.home(made["official"]["home_unit"]["code"])
     if serial % 12 == 5:  # a record entered by mistake, voided
         cancel = {"reason": "Nhập nhầm hồ sơ, hủy theo đề nghị của cơ quan cử"}
-        (await client.post(f"{url}/cancellation", json=cancel)).raise_for_status()
+        (await client.post(f"{url}/cancellation", json=cancel, headers=home)).raise_for_status()
         report.cancelled += 1
         return
     received_on = start + dt.timedelta(days=rng.randint(0, 3))
     if received_on <= today:
         reception = {"received_on": received_on.isoformat(),
                      "assigned_role": "Phụ trách công tác chuyên môn của phòng"}  # fmt: skip
-        (await client.post(f"{url}/reception", json=reception)).raise_for_status()
+        (await client.post(f"{url}/reception", json=reception, headers=host)).raise_for_status()
     cap_end = add_months(start, 6) - dt.timedelta(days=1)
     if end < cap_end and rng.random() < 0.3:
         decided = min(end, today) - dt.timedelta(days=10)
         decision = {"number": f"{serial}/QĐ-GH", "date": decided.isoformat()}
         extension = {"new_planned_end_date": cap_end.isoformat(), "decision": decision}
-        (await client.post(f"{url}/extension", json=extension)).raise_for_status()
+        (await client.post(f"{url}/extension", json=extension, headers=home)).raise_for_status()
         report.extended += 1
         end = cap_end
     if end >= today:
@@ -212,12 +250,12 @@ async def _live_through(
         "decision": {"number": f"{serial}/QĐ-KT",
                      "date": (ended_on - dt.timedelta(days=7)).isoformat()},
     }  # fmt: skip
-    (await client.post(f"{url}/ending", json=ending)).raise_for_status()
+    (await client.post(f"{url}/ending", json=ending, headers=home)).raise_for_status()
     report.ended += 1
     effective = ended_on + dt.timedelta(days=rng.randint(1, 20))
     if effective >= today:
         return
-    body = (await client.get(url)).json()
+    body = (await client.get(url, headers=home)).json()
     arrangement = rng.choice(ARRANGEMENTS)
     rank = PROMOTION.get(body["official"]["position_rank"])
     if arrangement == "PROMOTED" and rank and reference_data().rank(rank, effective):
@@ -227,11 +265,11 @@ async def _live_through(
             "arrangement": "RETURNED_TO_FORMER_POST" if arrangement == "PROMOTED" else arrangement
         }
     post["effective_date"] = effective.isoformat()
-    (await client.post(f"{url}/post-arrangement", json=post)).raise_for_status()
+    (await client.post(f"{url}/post-arrangement", json=post, headers=home)).raise_for_status()
     report.arranged += 1
 
 
-async def _refusals(client: httpx.AsyncClient, today: dt.date, report: DemoReport) -> None:
+async def _refusals(client: httpx.AsyncClient, agencies: Agencies, report: DemoReport) -> None:
     """Requests the plan forbids, to show the rules at work."""
     need = await client.post(
         "/api/needs",
@@ -240,6 +278,7 @@ async def _refusals(client: httpx.AsyncClient, today: dt.date, report: DemoRepor
             "positions": 2, "min_rank": "TRUONG_PHONG", "desired_start": "2024-10-01",
             "duration_months": 6, "raised_on": "2024-08-15",
         },
+        headers=agencies.host("SO_Y_TE"),
     )  # fmt: skip
     need.raise_for_status()
     report.needs += 1
@@ -261,13 +300,20 @@ async def _refusals(client: httpx.AsyncClient, today: dt.date, report: DemoRepor
         (junior, {}),
         (too_long, {"planned_end_date": "2025-06-30"}),
     ):
-        refused = await _post(client, "/api/secondments", base | {"official": official} | extra)
+        refused = await _post(
+            client,
+            "/api/secondments",
+            base | {"official": official} | extra,
+            agencies.home(official["home_unit"]),
+        )
         if refused.status_code < 400:
             raise RuntimeError(f"the demo expected a refusal, got {refused.status_code}")
         report.refused.append(f"{refused.json()['rule']}: {refused.json()['detail']}")
     withdrawal = {"withdrawn_on": "2024-09-10", "reason": "Đơn vị đã tự bố trí được cán bộ"}
     withdrawn = await client.post(
-        f"/api/needs/{need.json()['need_id']}/withdrawal", json=withdrawal
+        f"/api/needs/{need.json()['need_id']}/withdrawal",
+        json=withdrawal,
+        headers=agencies.host("SO_Y_TE"),
     )
     withdrawn.raise_for_status()
     report.withdrawn += 1

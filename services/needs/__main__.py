@@ -17,6 +17,7 @@ def create_app(settings: NeedsSettings | None = None) -> FastAPI:
         s.kafka_bootstrap,
         lambda t: NeedsService(s, t),
         produces=(topic_name(NEEDS_TOPIC, s.topic_prefix),),
+        verifier=s.verifier(),
     )
 
 

@@ -1,9 +1,11 @@
 """Settings of the needs service, from `NEEDS_*` environment variables."""
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from shared.http.auth import AuthSettings
 
 
-class NeedsSettings(BaseSettings):
+class NeedsSettings(AuthSettings):
     """Configuration by environment (12-factor); defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="NEEDS_", extra="ignore")

@@ -17,6 +17,7 @@ def create_app(settings: PlacementSettings | None = None) -> FastAPI:
         s.kafka_bootstrap,
         lambda t: PlacementService(s, t),
         produces=(topic_name(PLACEMENTS_TOPIC, s.topic_prefix),),
+        verifier=s.verifier(),
     )
 
 

@@ -1,9 +1,11 @@
 """Settings of the placement service, from `PLACEMENT_*` environment variables."""
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from shared.http.auth import AuthSettings
 
 
-class PlacementSettings(BaseSettings):
+class PlacementSettings(AuthSettings):
     """Configuration by environment; defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="PLACEMENT_", extra="ignore")

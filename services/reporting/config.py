@@ -1,11 +1,12 @@
 """Settings of the reporting service, from `REPORTING_*` environment variables."""
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from shared.http.auth import AuthSettings
 from shared.phases import DEFAULT_PHASES, Phase
 
 
-class ReportingSettings(BaseSettings):
+class ReportingSettings(AuthSettings):
     """Configuration by environment; defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="REPORTING_", extra="ignore")

@@ -27,6 +27,8 @@ class RuleCode(StrEnum):
     UNKNOWN_CODE = "UNKNOWN_CODE"
     NOT_FOUND = "NOT_FOUND"
     INVALID_REQUEST = "INVALID_REQUEST"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
 
 
 class RuleInfo(NamedTuple):
@@ -97,5 +99,11 @@ RULES: Final[dict[RuleCode, RuleInfo]] = {
         "Unknown reference-data code",
     ),
     RuleCode.NOT_FOUND: RuleInfo(404, "Không tìm thấy", "Not found"),
+    RuleCode.UNAUTHENTICATED: RuleInfo(
+        401, "Chưa xác thực hoặc mã truy cập không hợp lệ", "Missing or invalid access token"
+    ),
+    RuleCode.FORBIDDEN: RuleInfo(
+        403, "Không có quyền thực hiện thao tác này", "Not allowed to do this"
+    ),
     RuleCode.INVALID_REQUEST: RuleInfo(422, "Yêu cầu không hợp lệ", "The request is not valid"),
 }

@@ -7,6 +7,7 @@ from typing import Protocol
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
+from shared.http.auth import TokenVerifier
 from shared.http.problems import install_problem_handlers
 from shared.http.reference_api import build_reference_router
 from shared.infra.transport import Transport
@@ -21,8 +22,12 @@ def create_app(
     start: Callable[[], Awaitable[None]],
     stop: Callable[[], Awaitable[None]],
     readiness: Sequence[ReadinessCheck] = (),
+    verifier: TokenVerifier | None = None,
 ) -> FastAPI:
-    """Wire routers, problem handlers, `/healthz` (alive) and `/readyz` (dependencies up)."""
+    """Wire routers, problem handlers, `/healthz` (alive) and `/readyz` (dependencies up).
+
+    Without a verifier no token is trusted: every protected route answers 401.
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -33,6 +38,7 @@ def create_app(
             await stop()
 
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
+    app.state.verifier = verifier or TokenVerifier([])
     install_problem_handlers(app)
 
     @app.get("/healthz", tags=["health"])
@@ -71,7 +77,12 @@ class RunningService(Protocol):
     async def ready(self) -> bool: ...
 
 
-def compose_app(title: str, services: Sequence[RunningService], transport: Transport) -> FastAPI:
+def compose_app(
+    title: str,
+    services: Sequence[RunningService],
+    transport: Transport,
+    verifier: TokenVerifier | None = None,
+) -> FastAPI:
     """One app for one or more services on one transport.
 
     Every database is migrated before any relay or consumer starts, so no event reaches a
@@ -96,4 +107,5 @@ def compose_app(title: str, services: Sequence[RunningService], transport: Trans
         start=start,
         stop=stop,
         readiness=[s.ready for s in services],
+        verifier=verifier,
     )

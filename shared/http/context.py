@@ -6,14 +6,18 @@ from uuid import uuid4
 
 from fastapi import Depends, Request
 
+from shared.authz import Principal
+from shared.http.auth import current_principal
 from shared.infra.eventstore import RequestContext
 
 
-def request_context(request: Request) -> RequestContext:
-    """Built from headers: `X-Actor` (until identities land), `X-Correlation-Id`."""
+def request_context(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> RequestContext:
+    """The verified caller as actor; `X-Correlation-Id` ties a business request together."""
     command_id = str(uuid4())
     return RequestContext(
-        actor=request.headers.get("x-actor", "anonymous"),
+        actor=f"{principal.agency}/{principal.subject}",
         correlation_id=request.headers.get("x-correlation-id", command_id),
         causation_id=command_id,
         now=dt.datetime.now(dt.UTC),

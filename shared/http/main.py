@@ -6,6 +6,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from shared.http.app import RunningService, compose_app
+from shared.http.auth import TokenVerifier
 from shared.infra.kafka import KafkaTransport
 
 
@@ -15,11 +16,12 @@ def kafka_app(
     bootstrap: str,
     build: Callable[[KafkaTransport], RunningService],
     produces: tuple[str, ...] = (),
+    verifier: TokenVerifier | None = None,
 ) -> FastAPI:
     """The app of one service talking to Kafka."""
     transport = KafkaTransport(bootstrap, client_id=name)
     transport.declare(*produces)
-    return compose_app(title, [build(transport)], transport)
+    return compose_app(title, [build(transport)], transport, verifier)
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

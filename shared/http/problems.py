@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.authz import Forbidden
 from shared.contract.rules import RULES, RuleCode
 from shared.seedwork.errors import DomainError
 
@@ -53,7 +54,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
-        headers = {"Retry-After": "2"} if exc.rule is RuleCode.NEED_NOT_YET_KNOWN else None
+        headers = None
+        if exc.rule is RuleCode.NEED_NOT_YET_KNOWN:
+            headers = {"Retry-After": "2"}
+        elif exc.rule is RuleCode.UNAUTHENTICATED:
+            headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
         params = {
             k: (str(v) if not isinstance(v, int | str | list) else v) for k, v in exc.params.items()
         }
@@ -92,7 +97,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
 
+    async def on_forbidden(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Forbidden)
+        return problem(request, RuleCode.FORBIDDEN, str(exc), extra={"action": exc.action.value})
+
     app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(Forbidden, on_forbidden)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)

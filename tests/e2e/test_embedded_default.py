@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.http.tokens import DevIssuer
+from tests import auth
 from tests.samples import need_body
 
 pytestmark = pytest.mark.e2e
@@ -75,11 +77,14 @@ def embedded(data_dir: Path, *extra: str) -> Iterator[tuple[str, list[str]]]:
 def test_first_start_loads_demo_data_and_serves_the_dashboard_in_vietnamese(tmp_path: Path) -> None:
     with embedded(tmp_path / "var") as (url, lines):
         assert any("Dashboard: http://127.0.0.1:" in line for line in lines)
+        assert any("Development tokens" in line for line in lines)
         page = httpx.get(url + "/?phase=2024-2025&as_of=2025-12-31")
         assert page.status_code == 200
         assert "Đánh giá giai đoạn" in page.text
         evaluation = httpx.get(
-            url + "/api/reports/phases/2024-2025/evaluation", params={"as_of": "2025-12-31"}
+            url + "/api/reports/phases/2024-2025/evaluation",
+            params={"as_of": "2025-12-31"},
+            headers=auth.reader(DevIssuer(tmp_path / "var" / "keys")),
         ).json()
         assert evaluation["needs"]["raised"] > 0
         assert evaluation["secondments"]["started"] > 0
@@ -92,19 +97,27 @@ def test_a_need_raised_over_http_shows_within_two_seconds_and_survives_a_restart
     data = tmp_path / "var"
     evaluation_url = "/api/reports/phases/2024-2025/evaluation"
     with embedded(data, "--no-demo") as (url, _):
-        before = httpx.get(url + evaluation_url, params={"as_of": "2025-12-31"}).json()
-        raised = httpx.post(url + "/api/needs", json=need_body())
+        issuer = DevIssuer(data / "keys")
+        read = auth.reader(issuer)
+        before = httpx.get(
+            url + evaluation_url, params={"as_of": "2025-12-31"}, headers=read
+        ).json()
+        raised = httpx.post(url + "/api/needs", json=need_body(), headers=auth.host(issuer=issuer))
         assert raised.status_code == 201
         started = time.monotonic()
         while True:
-            now = httpx.get(url + evaluation_url, params={"as_of": "2025-12-31"}).json()
+            now = httpx.get(
+                url + evaluation_url, params={"as_of": "2025-12-31"}, headers=read
+            ).json()
             if now["needs"]["raised"] == before["needs"]["raised"] + 1:
                 break
             assert time.monotonic() - started < 2.0, "the need did not reach the evaluation in 2 s"
             time.sleep(0.05)
     with embedded(data, "--no-demo") as (url, _):
-        after = httpx.get(url + evaluation_url, params={"as_of": "2025-12-31"}).json()
+        after = httpx.get(url + evaluation_url, params={"as_of": "2025-12-31"}, headers=read).json()
         assert after["needs"]["raised"] == before["needs"]["raised"] + 1
-        need = httpx.get(url + f"/api/needs/{raised.json()['need_id']}")
+        need = httpx.get(
+            url + f"/api/needs/{raised.json()['need_id']}", headers=auth.host(issuer=issuer)
+        )
         assert need.status_code == 200
         assert need.json()["host_unit"]["name"] == "Sở Y tế"

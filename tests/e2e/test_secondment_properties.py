@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from services.embedded.app import create_embedded_app, settled
 from shared.phases import cap_for, last_allowed_day
 from shared.reference import reference_data
+from tests import auth
 from tests.samples import need_body
 
 pytestmark = pytest.mark.e2e
@@ -113,9 +114,14 @@ def _second_body(need_id: str, official: int, start: int, days: int) -> dict[str
 
 
 async def _run(client: httpx.AsyncClient, app: Any, steps: list[Any], positions: list[int]) -> None:
+    issuer = app.state.dev_issuer
+    host = auth.host(issuer=issuer)
+    # One token per home authority of the pool (each seconds only its own officials).
+    homes = {o[3]: auth.home(o[3], issuer=issuer) for o in OFFICIALS}
+    by_official = {o[0]: homes[o[3]] for o in OFFICIALS}
     need_ids = []
     for count in positions:
-        raised = await client.post("/api/needs", json=need_body(positions=count))
+        raised = await client.post("/api/needs", json=need_body(positions=count), headers=host)
         assert raised.status_code == 201
         need_ids.append(raised.json()["need_id"])
     await settled(app)
@@ -123,31 +129,44 @@ async def _run(client: httpx.AsyncClient, app: Any, steps: list[Any], positions:
     for step in steps:
         if isinstance(step, Second):
             body = _second_body(need_ids[step.need], step.official, step.start, step.days)
-            responses = [await client.post("/api/secondments", json=body)]
+            responses = [await client.post("/api/secondments", json=body, headers=homes[
+                OFFICIALS[step.official][3]])]  # fmt: skip
         elif isinstance(step, Race):
             bodies = [
                 _second_body(need_ids[step.need], who, step.start, step.days) for who in (0, 1)
             ]
             responses = list(
-                await asyncio.gather(*(client.post("/api/secondments", json=b) for b in bodies))
+                await asyncio.gather(
+                    *(
+                        client.post(
+                            "/api/secondments", json=b, headers=homes[b["official"]["home_unit"]]
+                        )
+                        for b in bodies
+                    )
+                )
             )
         elif not made and not isinstance(step, Amend):
             continue
         elif isinstance(step, Amend):
             responses = [
                 await client.patch(
-                    f"/api/needs/{need_ids[step.need]}", json={"positions": step.positions}
+                    f"/api/needs/{need_ids[step.need]}",
+                    json={"positions": step.positions},
+                    headers=host,
                 )
             ]
         else:
             target = made[step.secondment % len(made)]
             sid, start = target["secondment_id"], dt.date.fromisoformat(target["start_date"])
+            mine = by_official[target["official"]["official_id"]]
             end = dt.date.fromisoformat(target["planned_end_date"])
             if isinstance(step, Extend):
                 new_end = end + dt.timedelta(days=step.days)
                 body = {"new_planned_end_date": new_end.isoformat(),
                         "decision": {"number": "2/QĐ", "date": start.isoformat()}}  # fmt: skip
-                responses = [await client.post(f"/api/secondments/{sid}/extension", json=body)]
+                responses = [
+                    await client.post(f"/api/secondments/{sid}/extension", json=body, headers=mine)
+                ]
             elif isinstance(step, End):
                 ended = max(start, end - dt.timedelta(days=step.early))
                 body = {
@@ -156,10 +175,14 @@ async def _run(client: httpx.AsyncClient, app: Any, steps: list[Any], positions:
                     "rating": "GOOD",
                     "decision": {"number": "3/QĐ", "date": start.isoformat()},
                 }
-                responses = [await client.post(f"/api/secondments/{sid}/ending", json=body)]
+                responses = [
+                    await client.post(f"/api/secondments/{sid}/ending", json=body, headers=mine)
+                ]
             else:
                 responses = [
-                    await client.post(f"/api/secondments/{sid}/cancellation", json={"reason": "x"})
+                    await client.post(
+                        f"/api/secondments/{sid}/cancellation", json={"reason": "x"}, headers=mine
+                    )
                 ]
         for response in responses:
             assert response.status_code < 500, response.text
@@ -167,12 +190,16 @@ async def _run(client: httpx.AsyncClient, app: Any, steps: list[Any], positions:
                 made.append(response.json())
         # Agencies act one after another; each step sees the effects of the previous one.
         await settled(app)
-    await _check_invariants(client, need_ids)
+    await _check_invariants(client, need_ids, auth.reader(issuer))
 
 
-async def _check_invariants(client: httpx.AsyncClient, need_ids: list[str]) -> None:
+async def _check_invariants(
+    client: httpx.AsyncClient, need_ids: list[str], read: dict[str, str]
+) -> None:
     ref = reference_data()
-    listed = (await client.get("/api/secondments", params={"limit": 500})).json()["items"]
+    listed = (await client.get("/api/secondments", params={"limit": 500}, headers=read)).json()[
+        "items"
+    ]
     live = [s for s in listed if s["status"] != "CANCELLED"]
     spans: dict[str, list[tuple[dt.date, dt.date]]] = {}
     for s in live:
@@ -191,7 +218,7 @@ async def _check_invariants(client: httpx.AsyncClient, need_ids: list[str]) -> N
         for (_, first_end), (second_start, _) in itertools.pairwise(periods):
             assert first_end < second_start, f"{official_id} overlaps: {periods}"
     for need_id in need_ids:
-        need = (await client.get(f"/api/needs/{need_id}")).json()
+        need = (await client.get(f"/api/needs/{need_id}", headers=read)).json()
         taken = sum(1 for s in live if s["need_id"] == need_id)
         assert taken <= need["positions"], (need, taken)
         assert need["positions_filled"] == taken

@@ -18,6 +18,7 @@ from services.reporting.__main__ import create_app as create_reporting_app
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from shared.http.app import compose_app
+from tests.auth import test_issuer
 from tests.infra import create_database, unique_name
 
 
@@ -33,17 +34,26 @@ class Deployment:
 
     def needs_settings(self) -> NeedsSettings:
         return NeedsSettings(
-            database_url=self.needs_db, kafka_bootstrap=self.bootstrap, topic_prefix=self.prefix
+            database_url=self.needs_db,
+            kafka_bootstrap=self.bootstrap,
+            topic_prefix=self.prefix,
+            auth_issuers_file=test_issuer().issuers_file,
         )
 
     def placement_settings(self) -> PlacementSettings:
         return PlacementSettings(
-            database_url=self.placement_db, kafka_bootstrap=self.bootstrap, topic_prefix=self.prefix
+            database_url=self.placement_db,
+            kafka_bootstrap=self.bootstrap,
+            topic_prefix=self.prefix,
+            auth_issuers_file=test_issuer().issuers_file,
         )
 
     def reporting_settings(self) -> ReportingSettings:
         return ReportingSettings(
-            database_url=self.reporting_db, kafka_bootstrap=self.bootstrap, topic_prefix=self.prefix
+            database_url=self.reporting_db,
+            kafka_bootstrap=self.bootstrap,
+            topic_prefix=self.prefix,
+            auth_issuers_file=test_issuer().issuers_file,
         )
 
 

@@ -24,6 +24,7 @@ from shared.infra.eventstore import RequestContext
 from shared.infra.kafka import KafkaTransport
 from shared.infra.transport import InProcessBus
 from shared.seedwork.errors import ConcurrencyConflict
+from tests import auth
 from tests.integration.crashing_reporting import CRASH_EXIT_CODE
 from tests.integration.system import (
     eventually,
@@ -42,7 +43,7 @@ async def test_an_event_redelivered_after_a_crash_between_db_commit_and_offset_c
 ) -> None:
     d = await new_deployment(kafka_bootstrap, pg_dsn)
     async with running(needs_app(d)) as needs:
-        raised = await needs.post("/api/needs", json=need_body())
+        raised = await needs.post("/api/needs", json=need_body(), headers=auth.host())
         assert raised.status_code == 201
 
         env = os.environ | {
@@ -81,7 +82,9 @@ async def test_an_event_redelivered_after_a_crash_between_db_commit_and_offset_c
     async with running(reporting_app(d, service)) as reporting:
         await eventually(lambda: asyncio.sleep(0, service.deliveries), lambda seen: len(seen) >= 1)
         evaluation = await reporting.get(
-            "/api/reports/phases/2024-2025/evaluation", params={"as_of": "2025-12-31"}
+            "/api/reports/phases/2024-2025/evaluation",
+            params={"as_of": "2025-12-31"},
+            headers=auth.reader(),
         )
     assert len(service.deliveries) == 1, "the event must have been redelivered"
     assert evaluation.json()["needs"]["raised"] == 1

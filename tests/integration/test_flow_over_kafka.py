@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import auth
 from tests.integration.system import (
     eventually,
     needs_app,
@@ -26,7 +27,7 @@ async def _second(placement: httpx.AsyncClient, body: dict[str, Any]) -> httpx.R
     """POST a secondment, waiting out 503 while placement catches up with the needs topic."""
 
     async def attempt() -> httpx.Response:
-        return await placement.post("/api/secondments", json=body)
+        return await placement.post("/api/secondments", json=body, headers=auth.home())
 
     return await eventually(attempt, lambda r: r.status_code != 503)
 
@@ -40,7 +41,7 @@ async def test_need_secondment_and_ending_reach_the_evaluation_through_kafka(
         running(placement_app(d)) as placement,
         running(reporting_app(d)) as reporting,
     ):
-        raised = await needs.post("/api/needs", json=need_body(positions=1))
+        raised = await needs.post("/api/needs", json=need_body(positions=1), headers=auth.host())
         assert raised.status_code == 201, raised.text
         need_id = raised.json()["need_id"]
         assert raised.json()["status"] == "OPEN"
@@ -52,7 +53,7 @@ async def test_need_secondment_and_ending_reach_the_evaluation_through_kafka(
         secondment_id = seconded.json()["secondment_id"]
 
         async def evaluation() -> dict[str, Any]:
-            response = await reporting.get(EVALUATION)
+            response = await reporting.get(EVALUATION, headers=auth.reader())
             assert response.status_code == 200
             body: dict[str, Any] = response.json()
             return body
@@ -61,7 +62,9 @@ async def test_need_secondment_and_ending_reach_the_evaluation_through_kafka(
         assert mid["needs"]["raised"] == 1
         assert mid["secondments"]["ended"] == 0
 
-        ended = await placement.post(f"/api/secondments/{secondment_id}/ending", json=ending_body())
+        ended = await placement.post(
+            f"/api/secondments/{secondment_id}/ending", json=ending_body(), headers=auth.home()
+        )
         assert ended.status_code == 200, ended.text
         assert ended.json()["status"] == "ENDED"
 
@@ -84,7 +87,8 @@ async def test_need_secondment_and_ending_reach_the_evaluation_through_kafka(
 
         # The needs service consumed OfficerSeconded and filled its only position.
         need = await eventually(
-            lambda: needs.get(f"/api/needs/{need_id}"), lambda r: r.json()["status"] == "FILLED"
+            lambda: needs.get(f"/api/needs/{need_id}", headers=auth.host()),
+            lambda r: r.json()["status"] == "FILLED",
         )
         assert need.json()["positions_filled"] == 1
 
@@ -94,12 +98,14 @@ async def test_the_last_position_goes_to_one_of_two_racing_requests(
 ) -> None:
     d = await new_deployment(kafka_bootstrap, pg_dsn)
     async with running(needs_app(d)) as needs, running(placement_app(d)) as placement:
-        need_id = (await needs.post("/api/needs", json=need_body(positions=1))).json()["need_id"]
+        need_id = (
+            await needs.post("/api/needs", json=need_body(positions=1), headers=auth.host())
+        ).json()["need_id"]
         # Wait until placement knows the need: an ineligible official is then refused by rule.
         probe = secondment_body(need_id)
         probe["official"] = probe["official"] | {"ethnicity": "KINH"}
         await eventually(
-            lambda: placement.post("/api/secondments", json=probe),
+            lambda: placement.post("/api/secondments", json=probe, headers=auth.home()),
             lambda r: r.status_code == 422,
         )
         a = secondment_body(need_id)

@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import auth
 from tests.integration.system import (
     eventually,
     needs_app,
@@ -19,9 +20,11 @@ from tests.samples import ending_body, need_body, official_body, secondment_body
 pytestmark = pytest.mark.integration
 
 
-async def _post(client: httpx.AsyncClient, url: str, body: dict[str, Any]) -> httpx.Response:
+async def _post(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
     async def attempt() -> httpx.Response:
-        return await client.post(url, json=body)
+        return await client.post(url, json=body, headers=headers)
 
     return await eventually(attempt, lambda r: r.status_code != 503)
 
@@ -36,9 +39,11 @@ async def test_one_secondment_walks_all_five_steps_and_its_history_keeps_them_in
         running(reporting_app(d)) as reporting,
     ):
         # 1. The host's need, reviewed and corrected before anyone is seconded.
-        need = await needs.post("/api/needs", json=need_body(positions=1))
+        need = await needs.post("/api/needs", json=need_body(positions=1), headers=auth.host())
         need_id = need.json()["need_id"]
-        amended = await needs.patch(f"/api/needs/{need_id}", json={"positions": 2})
+        amended = await needs.patch(
+            f"/api/needs/{need_id}", json={"positions": 2}, headers=auth.host()
+        )
         assert amended.status_code == 200, amended.text
         assert amended.json()["positions"] == 2
 
@@ -46,7 +51,7 @@ async def test_one_secondment_walks_all_five_steps_and_its_history_keeps_them_in
         body = secondment_body(need_id)
         body["official"] = official_body(home_unit="NAM_TRA_MY", ethnicity="XO_DANG",
                                          ethnic_subgroup="CA_DONG")  # fmt: skip
-        seconded = await _post(placement, "/api/secondments", body)
+        seconded = await _post(placement, "/api/secondments", body, auth.home("NAM_TRA_MY"))
         assert seconded.status_code == 201, seconded.text
         sid = seconded.json()["secondment_id"]
 
@@ -54,11 +59,14 @@ async def test_one_secondment_walks_all_five_steps_and_its_history_keeps_them_in
         received = await placement.post(
             f"/api/secondments/{sid}/reception",
             json={"received_on": "2024-09-03", "assigned_role": "Phó Trưởng phòng Nghiệp vụ Y"},
+            headers=auth.host(),
         )
         assert received.status_code == 200, received.text
 
         # 4. The secondment ends by decision with the host's rating.
-        ended = await placement.post(f"/api/secondments/{sid}/ending", json=ending_body())
+        ended = await placement.post(
+            f"/api/secondments/{sid}/ending", json=ending_body(), headers=auth.home("NAM_TRA_MY")
+        )
         assert ended.status_code == 200, ended.text
 
         # 5. The home authority records the post afterwards.
@@ -69,6 +77,7 @@ async def test_one_secondment_walks_all_five_steps_and_its_history_keeps_them_in
                 "new_position_rank": "TRUONG_PHONG",
                 "effective_date": "2025-03-10",
             },
+            headers=auth.home("NAM_TRA_MY"),
         )
         assert arranged.status_code == 200, arranged.text
         final = arranged.json()
@@ -79,7 +88,9 @@ async def test_one_secondment_walks_all_five_steps_and_its_history_keeps_them_in
         assert final["official"]["home_unit"] == {"code": "NAM_TRA_MY", "name": "Huyện Nam Trà My"}
         assert "XA_NAM_TRA_MY" in {u["code"] for u in final["home_unit_successors"]}
 
-        history = (await placement.get(f"/api/secondments/{sid}/history")).json()
+        history = (
+            await placement.get(f"/api/secondments/{sid}/history", headers=auth.host())
+        ).json()
         assert [e["type"] for e in history] == [
             "OfficerSeconded",
             "OfficialReceived",
@@ -91,7 +102,7 @@ async def test_one_secondment_walks_all_five_steps_and_its_history_keeps_them_in
 
         # The needs service counted the position; one of two is still open.
         need_now = await eventually(
-            lambda: needs.get(f"/api/needs/{need_id}"),
+            lambda: needs.get(f"/api/needs/{need_id}", headers=auth.host()),
             lambda r: r.json()["positions_filled"] == 1,
         )
         assert need_now.json()["status"] == "OPEN"
@@ -99,7 +110,9 @@ async def test_one_secondment_walks_all_five_steps_and_its_history_keeps_them_in
         # Reporting saw the whole story through Kafka.
         evaluation = await eventually(
             lambda: reporting.get(
-                "/api/reports/phases/2024-2025/evaluation", params={"as_of": "2025-12-31"}
+                "/api/reports/phases/2024-2025/evaluation",
+                params={"as_of": "2025-12-31"},
+                headers=auth.reader(),
             ),
             lambda r: r.json()["secondments"]["ended"] == 1,
         )
@@ -111,26 +124,31 @@ async def test_a_cancelled_secondment_frees_its_position_and_reopens_the_need(
 ) -> None:
     d = await new_deployment(kafka_bootstrap, pg_dsn)
     async with running(needs_app(d)) as needs, running(placement_app(d)) as placement:
-        need_id = (await needs.post("/api/needs", json=need_body(positions=1))).json()["need_id"]
-        first = await _post(placement, "/api/secondments", secondment_body(need_id))
+        need_id = (
+            await needs.post("/api/needs", json=need_body(positions=1), headers=auth.host())
+        ).json()["need_id"]
+        first = await _post(placement, "/api/secondments", secondment_body(need_id), auth.home())
         assert first.status_code == 201
         await eventually(
-            lambda: needs.get(f"/api/needs/{need_id}"), lambda r: r.json()["status"] == "FILLED"
+            lambda: needs.get(f"/api/needs/{need_id}", headers=auth.host()),
+            lambda r: r.json()["status"] == "FILLED",
         )
         other = secondment_body(need_id)
         other["official"] = official_body(official_id="NG-0099")
-        refused = await placement.post("/api/secondments", json=other)
+        refused = await placement.post("/api/secondments", json=other, headers=auth.home())
         assert refused.status_code == 409
         assert refused.json()["rule"] in ("NEED_FULL", "NEED_NOT_OPEN")
 
         cancelled = await placement.post(
             f"/api/secondments/{first.json()['secondment_id']}/cancellation",
             json={"reason": "Nhập nhầm hồ sơ", "cancelled_on": "2024-08-25"},
+            headers=auth.home(),
         )
         assert cancelled.status_code == 200
         assert cancelled.json()["status"] == "CANCELLED"
         await eventually(
-            lambda: needs.get(f"/api/needs/{need_id}"), lambda r: r.json()["status"] == "OPEN"
+            lambda: needs.get(f"/api/needs/{need_id}", headers=auth.host()),
+            lambda r: r.json()["status"] == "OPEN",
         )
-        again = await _post(placement, "/api/secondments", other)
+        again = await _post(placement, "/api/secondments", other, auth.home())
         assert again.status_code == 201, again.text

@@ -83,6 +83,7 @@ class NeedsUnitOfWork(SqlUnitOfWork):
         status: str | None,
         sector: str | None,
         host_unit: str | None,
+        visible_hosts: frozenset[str] | None = None,
     ) -> list[tuple[int, dict[str, object]]]:
         """(position, body) of needs after a position, oldest first."""
         query = select(needs_view.c.position, needs_view.c.body).where(
@@ -95,5 +96,7 @@ class NeedsUnitOfWork(SqlUnitOfWork):
         ):
             if value:
                 query = query.where(column == value)
+        if visible_hosts is not None:
+            query = query.where(needs_view.c.host_unit.in_(sorted(visible_hosts)))
         rows = await self.session.execute(query.order_by(needs_view.c.position).limit(limit))
         return [(r.position, json.loads(r.body)) for r in rows]

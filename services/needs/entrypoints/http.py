@@ -11,6 +11,7 @@ from services.needs.service_layer import handlers
 from services.needs.service_layer.ports import NeedsPorts
 from services.needs.service_layer.views import NeedView
 from shared.clock import today
+from shared.http.auth import PrincipalDep
 from shared.http.context import ContextDep
 from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
@@ -20,12 +21,13 @@ def build_router(ports: NeedsPorts) -> APIRouter:
     router = APIRouter(prefix="/api/needs", tags=["needs"])
 
     @router.post("", status_code=201, response_model=NeedView)
-    async def raise_need(cmd: RaiseNeed, ctx: ContextDep) -> NeedView:
+    async def raise_need(cmd: RaiseNeed, ctx: ContextDep, who: PrincipalDep) -> NeedView:
         """Raise a need; 201 with the need, `status` `OPEN`."""
-        return await handlers.raise_need(cmd, ports.uow(), ctx, today(), ports.phases)
+        return await handlers.raise_need(who, cmd, ports.uow(), ctx, today(), ports.phases)
 
     @router.get("", response_model=Page[NeedView])
     async def list_needs(
+        who: PrincipalDep,
         status: NeedStatus | None = None,
         sector: str | None = None,
         host_unit: str | None = None,
@@ -34,6 +36,7 @@ def build_router(ports: NeedsPorts) -> APIRouter:
     ) -> Page[NeedView]:
         """Needs, oldest first; follow `next_cursor` for more."""
         return await handlers.list_needs(
+            who,
             ports.uow(),
             cursor=cursor,
             limit=limit,
@@ -43,18 +46,24 @@ def build_router(ports: NeedsPorts) -> APIRouter:
         )
 
     @router.get("/{need_id}", response_model=NeedView)
-    async def get_need(need_id: UUID) -> NeedView:
+    async def get_need(need_id: UUID, who: PrincipalDep) -> NeedView:
         """One need by id; 404 problem naming the id when unknown."""
-        return await handlers.get_need(str(need_id), ports.uow())
+        return await handlers.get_need(who, str(need_id), ports.uow())
 
     @router.patch("/{need_id}", response_model=NeedView)
-    async def amend_need(need_id: UUID, cmd: AmendNeed, ctx: ContextDep) -> NeedView:
+    async def amend_need(
+        need_id: UUID, cmd: AmendNeed, ctx: ContextDep, who: PrincipalDep
+    ) -> NeedView:
         """Correct any field of the raise body while no position is filled."""
-        return await handlers.amend_need(str(need_id), cmd, ports.uow(), ctx, today(), ports.phases)
+        return await handlers.amend_need(
+            who, str(need_id), cmd, ports.uow(), ctx, today(), ports.phases
+        )
 
     @router.post("/{need_id}/withdrawal", response_model=NeedView)
-    async def withdraw_need(need_id: UUID, cmd: WithdrawNeed, ctx: ContextDep) -> NeedView:
+    async def withdraw_need(
+        need_id: UUID, cmd: WithdrawNeed, ctx: ContextDep, who: PrincipalDep
+    ) -> NeedView:
         """Withdraw: free positions close, filled ones stay."""
-        return await handlers.withdraw_need(str(need_id), cmd, ports.uow(), ctx, today())
+        return await handlers.withdraw_need(who, str(need_id), cmd, ports.uow(), ctx, today())
 
     return router

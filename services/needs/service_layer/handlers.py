@@ -7,6 +7,7 @@ from services.needs.adapters.unit_of_work import NeedsUnitOfWork
 from services.needs.domain.commands import AmendNeed, RaiseNeed, WithdrawNeed
 from services.needs.domain.need import Need
 from services.needs.service_layer.views import NeedView, need_view
+from shared.authz import Action, Principal, authorize, may_read, units_acted_for
 from shared.contract.envelope import CloudEvent
 from shared.contract.events import OfficerSeconded, SecondmentCancelled
 from shared.http.pagination import Page, decode_cursor, encode_cursor
@@ -34,19 +35,22 @@ async def _load(uow: NeedsUnitOfWork, need_id: str) -> Need:
 
 
 async def raise_need(
+    principal: Principal,
     cmd: RaiseNeed,
     uow: NeedsUnitOfWork,
     ctx: RequestContext,
     today: dt.date,
     phases: Sequence[Phase],
 ) -> NeedView:
-    """Raise a need; its `NeedRaised` leaves through the outbox."""
+    """Raise a need for the caller's own department; `NeedRaised` leaves via the outbox."""
+    authorize(principal, Action.RAISE_NEED, host=cmd.host_unit)
     need = Need.raise_need(cmd, today, phases)
     async with uow:
         return await _save(uow, need, ctx)
 
 
 async def amend_need(
+    principal: Principal,
     need_id: str,
     cmd: AmendNeed,
     uow: NeedsUnitOfWork,
@@ -57,27 +61,40 @@ async def amend_need(
     """Correct a need while none of its positions is filled."""
     async with uow:
         need = await _load(uow, need_id)
+        authorize(principal, Action.AMEND_NEED, host=need.raised.host_unit.code)
+        if cmd.host_unit is not None:
+            authorize(principal, Action.AMEND_NEED, host=cmd.host_unit)
         need.amend(cmd, today, phases)
         return await _save(uow, need, ctx)
 
 
 async def withdraw_need(
-    need_id: str, cmd: WithdrawNeed, uow: NeedsUnitOfWork, ctx: RequestContext, today: dt.date
+    principal: Principal,
+    need_id: str,
+    cmd: WithdrawNeed,
+    uow: NeedsUnitOfWork,
+    ctx: RequestContext,
+    today: dt.date,
 ) -> NeedView:
     """Withdraw a need that is not fully filled."""
     async with uow:
         need = await _load(uow, need_id)
+        authorize(principal, Action.WITHDRAW_NEED, host=need.raised.host_unit.code)
         need.withdraw(cmd, today)
         return await _save(uow, need, ctx)
 
 
-async def get_need(need_id: str, uow: NeedsUnitOfWork) -> NeedView:
-    """The need as it stands now."""
+async def get_need(principal: Principal, need_id: str, uow: NeedsUnitOfWork) -> NeedView:
+    """The need as it stands now; another agency's need is not found (no leak)."""
     async with uow:
-        return need_view(await _load(uow, need_id))
+        need = await _load(uow, need_id)
+    if not may_read(principal, [need.raised.host_unit.code]):
+        raise NotFound("need", need_id)
+    return need_view(need)
 
 
 async def list_needs(
+    principal: Principal,
     uow: NeedsUnitOfWork,
     *,
     cursor: str | None,
@@ -94,6 +111,7 @@ async def list_needs(
             status=status,
             sector=sector,
             host_unit=host_unit,
+            visible_hosts=None if may_read(principal, []) else units_acted_for(principal.agency),
         )
     items = [NeedView.model_validate(body) for _, body in rows[:limit]]
     more = len(rows) > limit

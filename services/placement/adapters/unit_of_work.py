@@ -4,7 +4,7 @@ import json
 import zlib
 from collections.abc import Callable
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.placement.adapters.tables import core, needs_view, secondments_view
@@ -124,7 +124,12 @@ class PlacementUnitOfWork(SqlUnitOfWork):
             )
 
     async def list_secondments(
-        self, *, after: int, limit: int, filters: dict[str, str | None]
+        self,
+        *,
+        after: int,
+        limit: int,
+        filters: dict[str, str | None],
+        visible_units: frozenset[str] | None = None,
     ) -> list[tuple[int, dict[str, object]]]:
         """(position, body) of secondments after a position, oldest first."""
         v = secondments_view
@@ -132,6 +137,9 @@ class PlacementUnitOfWork(SqlUnitOfWork):
         for name, value in filters.items():
             if value:
                 query = query.where(v.c[name] == value)
+        if visible_units is not None:
+            units = sorted(visible_units)
+            query = query.where(or_(v.c.home_unit.in_(units), v.c.host_unit.in_(units)))
         rows = await self.session.execute(query.order_by(v.c.position).limit(limit))
         return [(r.position, json.loads(r.body)) for r in rows]
 

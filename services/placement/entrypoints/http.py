@@ -19,6 +19,7 @@ from services.placement.service_layer.ports import PlacementPorts
 from services.placement.service_layer.views import SecondmentView
 from shared.clock import today
 from shared.contract.envelope import CloudEvent
+from shared.http.auth import PrincipalDep
 from shared.http.context import ContextDep
 from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
@@ -28,14 +29,17 @@ def build_router(ports: PlacementPorts) -> APIRouter:
     router = APIRouter(prefix="/api/secondments", tags=["secondments"])
 
     @router.post("", status_code=201, response_model=SecondmentView)
-    async def second_official(cmd: SecondOfficial, ctx: ContextDep) -> SecondmentView:
+    async def second_official(
+        cmd: SecondOfficial, ctx: ContextDep, who: PrincipalDep
+    ) -> SecondmentView:
         """Second an eligible official to a need; 201 with the secondment, `ACTIVE`."""
         return await handlers.second_official(
-            cmd, ports.uow(), ctx, ports.phases, ports.needs_caught_up
+            who, cmd, ports.uow(), ctx, ports.phases, ports.needs_caught_up
         )
 
     @router.get("", response_model=Page[SecondmentView])
     async def list_secondments(
+        who: PrincipalDep,
         official_id: str | None = None,
         status: SecondmentStatus | None = None,
         home_unit: str | None = None,
@@ -51,52 +55,56 @@ def build_router(ports: PlacementPorts) -> APIRouter:
             "host_unit": host_unit,
         }
         return await handlers.list_secondments(
-            ports.uow(), cursor=cursor, limit=limit, filters=filters
+            who, ports.uow(), cursor=cursor, limit=limit, filters=filters
         )
 
     @router.get("/{secondment_id}", response_model=SecondmentView)
-    async def get_secondment(secondment_id: UUID) -> SecondmentView:
+    async def get_secondment(secondment_id: UUID, who: PrincipalDep) -> SecondmentView:
         """One secondment by id."""
-        return await handlers.get_secondment(str(secondment_id), ports.uow())
+        return await handlers.get_secondment(who, str(secondment_id), ports.uow())
 
     @router.get("/{secondment_id}/history", response_model=list[CloudEvent])
-    async def history(secondment_id: UUID) -> list[CloudEvent]:
+    async def history(secondment_id: UUID, who: PrincipalDep) -> list[CloudEvent]:
         """The secondment's events as CloudEvents, in version order."""
-        return await handlers.history(str(secondment_id), ports.uow())
+        return await handlers.history(who, str(secondment_id), ports.uow())
 
     @router.post("/{secondment_id}/reception", response_model=SecondmentView)
     async def reception(
-        secondment_id: UUID, cmd: RecordReception, ctx: ContextDep
+        secondment_id: UUID, cmd: RecordReception, ctx: ContextDep, who: PrincipalDep
     ) -> SecondmentView:
         """The host received the official and assigned work."""
-        return await handlers.record_reception(str(secondment_id), cmd, ports.uow(), ctx)
+        return await handlers.record_reception(who, str(secondment_id), cmd, ports.uow(), ctx)
 
     @router.post("/{secondment_id}/extension", response_model=SecondmentView)
     async def extension(
-        secondment_id: UUID, cmd: ExtendSecondment, ctx: ContextDep
+        secondment_id: UUID, cmd: ExtendSecondment, ctx: ContextDep, who: PrincipalDep
     ) -> SecondmentView:
         """Move the planned end later by decision, within the cap."""
         return await handlers.extend_secondment(
-            str(secondment_id), cmd, ports.uow(), ctx, ports.phases
+            who, str(secondment_id), cmd, ports.uow(), ctx, ports.phases
         )
 
     @router.post("/{secondment_id}/ending", response_model=SecondmentView)
-    async def ending(secondment_id: UUID, cmd: EndSecondment, ctx: ContextDep) -> SecondmentView:
+    async def ending(
+        secondment_id: UUID, cmd: EndSecondment, ctx: ContextDep, who: PrincipalDep
+    ) -> SecondmentView:
         """End the secondment by decision with the host's rating; `ENDED`."""
-        return await handlers.end_secondment(str(secondment_id), cmd, ports.uow(), ctx)
+        return await handlers.end_secondment(who, str(secondment_id), cmd, ports.uow(), ctx)
 
     @router.post("/{secondment_id}/post-arrangement", response_model=SecondmentView)
     async def post_arrangement(
-        secondment_id: UUID, cmd: ArrangePostSecondment, ctx: ContextDep
+        secondment_id: UUID, cmd: ArrangePostSecondment, ctx: ContextDep, who: PrincipalDep
     ) -> SecondmentView:
         """Record the official's post after the secondment."""
-        return await handlers.arrange_post(str(secondment_id), cmd, ports.uow(), ctx)
+        return await handlers.arrange_post(who, str(secondment_id), cmd, ports.uow(), ctx)
 
     @router.post("/{secondment_id}/cancellation", response_model=SecondmentView)
     async def cancellation(
-        secondment_id: UUID, cmd: CancelSecondment, ctx: ContextDep
+        secondment_id: UUID, cmd: CancelSecondment, ctx: ContextDep, who: PrincipalDep
     ) -> SecondmentView:
         """Void a record entered by mistake: frees its position, leaves the reports."""
-        return await handlers.cancel_secondment(str(secondment_id), cmd, ports.uow(), ctx, today())
+        return await handlers.cancel_secondment(
+            who, str(secondment_id), cmd, ports.uow(), ctx, today()
+        )
 
     return router

@@ -16,6 +16,7 @@ from services.placement.domain.commands import (
 )
 from services.placement.domain.secondment import Secondment
 from services.placement.service_layer.views import SecondmentView, secondment_view
+from shared.authz import Action, Principal, authorize, may_read, units_acted_for
 from shared.contract.envelope import CloudEvent
 from shared.contract.events import parse_data
 from shared.contract.rules import RuleCode
@@ -57,14 +58,26 @@ async def _save(uow: PlacementUnitOfWork, s: Secondment, ctx: RequestContext) ->
     return view
 
 
-async def _load(uow: PlacementUnitOfWork, secondment_id: str) -> Secondment:
+async def _load(
+    uow: PlacementUnitOfWork,
+    secondment_id: str,
+    principal: Principal,
+    action: Action | None = None,
+) -> Secondment:
+    """The secondment, if the caller may see it (else not found: no leak) and act on it."""
     s = await uow.secondments.get(secondment_id)
     if s is None:
         raise NotFound("secondment", secondment_id)
+    host, home = s.seconded.host_unit.code, s.seconded.official.home_unit.code
+    if not may_read(principal, [host, home]):
+        raise NotFound("secondment", secondment_id)
+    if action is not None:
+        authorize(principal, action, host=host, home=home)
     return s
 
 
 async def second_official(
+    principal: Principal,
     cmd: SecondOfficial,
     uow: PlacementUnitOfWork,
     ctx: RequestContext,
@@ -72,6 +85,7 @@ async def second_official(
     needs_caught_up: CaughtUp,
 ) -> SecondmentView:
     """Decide a secondment: every rule of the plan, then a position taken atomically."""
+    authorize(principal, Action.SECOND_OFFICIAL, home=cmd.official.home_unit)
     async with uow:
         need = await uow.need(str(cmd.need_id))
         if need is None:
@@ -93,16 +107,21 @@ async def second_official(
 
 
 async def record_reception(
-    secondment_id: str, cmd: RecordReception, uow: PlacementUnitOfWork, ctx: RequestContext
+    principal: Principal,
+    secondment_id: str,
+    cmd: RecordReception,
+    uow: PlacementUnitOfWork,
+    ctx: RequestContext,
 ) -> SecondmentView:
     """The host received the official and assigned work."""
     async with uow:
-        s = await _load(uow, secondment_id)
+        s = await _load(uow, secondment_id, principal, Action.RECORD_RECEPTION)
         s.receive(cmd)
         return await _save(uow, s, ctx)
 
 
 async def extend_secondment(
+    principal: Principal,
     secondment_id: str,
     cmd: ExtendSecondment,
     uow: PlacementUnitOfWork,
@@ -111,32 +130,41 @@ async def extend_secondment(
 ) -> SecondmentView:
     """Move the planned end later, within the cap and without overlap."""
     async with uow:
-        s = await _load(uow, secondment_id)
+        s = await _load(uow, secondment_id, principal, Action.EXTEND_SECONDMENT)
         s.extend(cmd, await uow.spells(s.seconded.official.official_id), phases)
         return await _save(uow, s, ctx)
 
 
 async def end_secondment(
-    secondment_id: str, cmd: EndSecondment, uow: PlacementUnitOfWork, ctx: RequestContext
+    principal: Principal,
+    secondment_id: str,
+    cmd: EndSecondment,
+    uow: PlacementUnitOfWork,
+    ctx: RequestContext,
 ) -> SecondmentView:
     """End a secondment by decision."""
     async with uow:
-        s = await _load(uow, secondment_id)
+        s = await _load(uow, secondment_id, principal, Action.END_SECONDMENT)
         s.end(cmd)
         return await _save(uow, s, ctx)
 
 
 async def arrange_post(
-    secondment_id: str, cmd: ArrangePostSecondment, uow: PlacementUnitOfWork, ctx: RequestContext
+    principal: Principal,
+    secondment_id: str,
+    cmd: ArrangePostSecondment,
+    uow: PlacementUnitOfWork,
+    ctx: RequestContext,
 ) -> SecondmentView:
     """Record the official's post after the secondment."""
     async with uow:
-        s = await _load(uow, secondment_id)
+        s = await _load(uow, secondment_id, principal, Action.ARRANGE_POST_SECONDMENT)
         s.arrange_post(cmd)
         return await _save(uow, s, ctx)
 
 
 async def cancel_secondment(
+    principal: Principal,
     secondment_id: str,
     cmd: CancelSecondment,
     uow: PlacementUnitOfWork,
@@ -145,21 +173,26 @@ async def cancel_secondment(
 ) -> SecondmentView:
     """Void a mistaken record; its position is free again at once."""
     async with uow:
-        s = await _load(uow, secondment_id)
+        s = await _load(uow, secondment_id, principal, Action.CANCEL_SECONDMENT)
         s.cancel(cmd, today)
         await uow.release_position(str(s.seconded.need_id))
         return await _save(uow, s, ctx)
 
 
-async def get_secondment(secondment_id: str, uow: PlacementUnitOfWork) -> SecondmentView:
+async def get_secondment(
+    principal: Principal, secondment_id: str, uow: PlacementUnitOfWork
+) -> SecondmentView:
     """The secondment as it stands."""
     async with uow:
-        return secondment_view(await _load(uow, secondment_id))
+        return secondment_view(await _load(uow, secondment_id, principal))
 
 
-async def history(secondment_id: str, uow: PlacementUnitOfWork) -> list[CloudEvent]:
+async def history(
+    principal: Principal, secondment_id: str, uow: PlacementUnitOfWork
+) -> list[CloudEvent]:
     """Every event of the secondment, in version order."""
     async with uow:
+        await _load(uow, secondment_id, principal)
         events = await uow.secondments.history(secondment_id)
     if not events:
         raise NotFound("secondment", secondment_id)
@@ -167,12 +200,18 @@ async def history(secondment_id: str, uow: PlacementUnitOfWork) -> list[CloudEve
 
 
 async def list_secondments(
-    uow: PlacementUnitOfWork, *, cursor: str | None, limit: int, filters: dict[str, str | None]
+    principal: Principal,
+    uow: PlacementUnitOfWork,
+    *,
+    cursor: str | None,
+    limit: int,
+    filters: dict[str, str | None],
 ) -> Page[SecondmentView]:
-    """Secondments oldest first, filtered, one page at a time."""
+    """Secondments oldest first, filtered to those the caller is a party to."""
+    visible = None if may_read(principal, []) else units_acted_for(principal.agency)
     async with uow:
         rows = await uow.list_secondments(
-            after=decode_cursor(cursor), limit=limit + 1, filters=filters
+            after=decode_cursor(cursor), limit=limit + 1, filters=filters, visible_units=visible
         )
     items = [SecondmentView.model_validate(body) for _, body in rows[:limit]]
     more = len(rows) > limit

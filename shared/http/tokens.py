@@ -1,0 +1,106 @@
+"""Development identities: a local issuer key pair and a token minting command.
+
+`python -m shared.http.tokens --keys var/keys --agency SO_Y_TE --scope needs:write` prints
+a token. Production tokens come from the province's identity provider; services only need
+its public keys (`*_AUTH_ISSUERS_FILE`).
+"""
+
+import argparse
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from shared.http.auth import DEFAULT_AUDIENCE
+
+DEV_ISSUER = "https://id.dev.secondment.local"
+
+DEMO_IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "host department (Sở Y tế)": ("SO_Y_TE", ("needs:write", "reception:write")),
+    "home authority (Huyện Nam Giang)": ("NAM_GIANG", ("secondments:write",)),
+    "home authority (Huyện Nam Trà My)": ("NAM_TRA_MY", ("secondments:write",)),
+    "leadership (UBND tỉnh)": ("UBND_TINH", ("reports:read",)),
+    "Department of Home Affairs (Sở Nội vụ)": ("SO_NOI_VU", ("reports:read", "reports:sensitive")),
+    "data-protection officer": ("SO_NOI_VU", ("personal-data:erase", "audit:read")),
+}
+"""Who `make run` prints a token for."""
+
+
+@dataclass(frozen=True)
+class DevIssuer:
+    """A local issuer whose key pair lives in a folder (created on first use)."""
+
+    folder: Path
+    issuer: str = DEV_ISSUER
+
+    @property
+    def issuers_file(self) -> Path:
+        """The file to point `*_AUTH_ISSUERS_FILE` at."""
+        return self.folder / "issuers.json"
+
+    def ensure(self) -> "DevIssuer":
+        """Create the key pair and the issuers file if missing."""
+        private = self.folder / "private.pem"
+        if not private.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            key = ec.generate_private_key(ec.SECP256R1())
+            private.write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+            private.chmod(0o600)
+            public = key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            self.issuers_file.write_text(
+                json.dumps([{"issuer": self.issuer, "public_keys": [public.decode()]}], indent=2)
+            )
+        return self
+
+    def mint(
+        self,
+        agency: str,
+        scopes: tuple[str, ...] | list[str],
+        *,
+        subject: str | None = None,
+        ttl: dt.timedelta = dt.timedelta(hours=12),
+        audience: str = DEFAULT_AUDIENCE,
+    ) -> str:
+        """A signed token for an agency with scopes."""
+        key = serialization.load_pem_private_key(
+            (self.folder / "private.pem").read_bytes(), password=None
+        )
+        now = dt.datetime.now(dt.UTC)
+        claims = {
+            "iss": self.issuer,
+            "aud": audience,
+            "sub": subject or f"user@{agency.lower()}",
+            "agency": agency,
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": now + ttl,
+        }
+        return jwt.encode(claims, key, algorithm="ES256")  # type: ignore[arg-type]
+
+
+def main() -> None:
+    """Mint one development token."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keys", type=Path, default=Path("var/keys"))
+    parser.add_argument("--agency", required=True, help="unit code, e.g. SO_Y_TE")
+    parser.add_argument("--scope", action="append", default=[], help="repeat for each scope")
+    parser.add_argument("--hours", type=float, default=12)
+    args = parser.parse_args()
+    issuer = DevIssuer(args.keys).ensure()
+    print(issuer.mint(args.agency, args.scope, ttl=dt.timedelta(hours=args.hours)))
+
+
+if __name__ == "__main__":
+    main()
