@@ -6,7 +6,8 @@ from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.contract.events import EventData
+from shared.contract.events import EventData, parse_data
+from shared.contract.upcasting import UPCASTERS, UpcasterRegistry
 
 
 class CloudEvent(BaseModel):
@@ -30,6 +31,17 @@ class CloudEvent(BaseModel):
     correlationid: str = Field(description="Id shared by every event of one business request.")
     causationid: str = Field(description="Id of the command or event that caused this one.")
     actor: str = Field(description="Who asked: an agency code or a service name.")
+    dataversion: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "Version of `data`'s schema for this `type`; absent means 1. Readers upcast an "
+            "older version to the one they know (see Versioning in docs/contract.md)."
+        ),
+        # Version 1 is written as an absent attribute: envelopes of the first version keep
+        # the exact bytes (and the digests consumers deduplicate on) they had before it.
+        exclude_if=lambda version: version == 1,
+    )
 
     def to_json(self) -> bytes:
         """Structured-mode JSON bytes, as written to Kafka and to the event store."""
@@ -64,4 +76,13 @@ def new_event(
         correlationid=correlation_id,
         causationid=causation_id,
         actor=actor,
+        dataversion=type(data).schema_version,
     )
+
+
+def read_event(envelope: CloudEvent, upcasters: UpcasterRegistry = UPCASTERS) -> EventData:
+    """The envelope's data as the current model of its type, upcast from its `dataversion`.
+
+    What event stores and consumers use to read an event; raises like `parse_data`.
+    """
+    return parse_data(envelope.type, envelope.data, envelope.dataversion, upcasters=upcasters)

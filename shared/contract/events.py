@@ -5,7 +5,8 @@ producer cannot silently drift from the published JSON Schema.
 """
 
 import datetime as dt
-from typing import Annotated, Final
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Final
 from uuid import UUID
 
 from pydantic import Field
@@ -24,6 +25,7 @@ from shared.contract.types import (
     Text,
     UnitRef,
 )
+from shared.contract.upcasting import UPCASTERS, UpcasterRegistry
 
 Positions = Annotated[int, Field(ge=1, le=20, description="Number of officials wanted (1–20).")]
 DurationMonths = Annotated[
@@ -33,6 +35,10 @@ DurationMonths = Annotated[
 
 class EventData(FrozenModel):
     """Base of every event's data."""
+
+    schema_version: ClassVar[int] = 1
+    """Version of this model's schema, stamped on envelopes as `dataversion` (absent: 1).
+    Raised only together with an upcaster from the previous version (see `upcasting`)."""
 
 
 class Official(FrozenModel):
@@ -185,6 +191,18 @@ EVENT_TYPES: Final[dict[str, type[EventData]]] = {
 """Every event type of contract v1, by its CloudEvents `type`."""
 
 
-def parse_data(event_type: str, data: dict[str, object]) -> EventData:
-    """Validate an event's data against its model; raises KeyError for an unknown type."""
-    return EVENT_TYPES[event_type].model_validate(data)
+def parse_data(
+    event_type: str,
+    data: Mapping[str, Any],
+    version: int = 1,
+    *,
+    upcasters: UpcasterRegistry = UPCASTERS,
+) -> EventData:
+    """Validate an event's data against its current model, after upcasting `data` from
+    `version` (the envelope's `dataversion`; 1 when absent) to the model's version.
+
+    Raises KeyError for an unknown type, `UnreadableVersion` (a KeyError) for a version
+    that cannot be upcast, pydantic's ValidationError for invalid data.
+    """
+    model = EVENT_TYPES[event_type]
+    return model.model_validate(upcasters.upcast(event_type, data, version, model.schema_version))

@@ -10,9 +10,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contract.envelope import CloudEvent, new_event
-from shared.contract.events import EventData, parse_data
+from shared.contract.envelope import CloudEvent, new_event, read_event
+from shared.contract.events import EventData
 from shared.contract.topics import TOPIC_OF_EVENT, topic_name
+from shared.contract.upcasting import UPCASTERS, UpcasterRegistry
 from shared.infra.schema import CoreTables
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import ConcurrencyConflict
@@ -77,7 +78,8 @@ class EventStore:
         await self._session.execute(insert(self._t.outbox), outbox_rows)
 
     async def load(self, stream_id: str) -> list[CloudEvent]:
-        """Every event of one stream, in version order."""
+        """Every event of one stream, in version order, as stored (each in the `dataversion`
+        it was written in: `read_event` brings its data to the current version)."""
         result = await self._session.execute(
             select(self._t.events.c.envelope)
             .where(self._t.events.c.stream_id == stream_id)
@@ -98,18 +100,21 @@ class AggregateRepository(Generic[A]):
         factory: Callable[[Sequence[EventData]], A],
         *,
         source: str,
+        upcasters: UpcasterRegistry = UPCASTERS,
     ) -> None:
         self._store = store
         self._factory = factory
         self._source = source
+        self._upcasters = upcasters
         self.seen: list[CloudEvent] = []
 
     async def get(self, stream_id: str) -> A | None:
-        """The aggregate rebuilt from its history, or None when the stream is empty."""
+        """The aggregate rebuilt from its history (older event versions upcast to the current
+        ones), or None when the stream is empty."""
         envelopes = await self._store.load(stream_id)
         if not envelopes:
             return None
-        return self._factory([parse_data(e.type, e.data) for e in envelopes])
+        return self._factory([read_event(e, self._upcasters) for e in envelopes])
 
     async def history(self, stream_id: str) -> list[CloudEvent]:
         """The stream's envelopes, in version order."""
