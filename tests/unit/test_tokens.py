@@ -81,7 +81,7 @@ def test_a_token_for_another_audience_is_refused(
     issuer: DevIssuer, verifier: TokenVerifier
 ) -> None:
     token = issuer.mint("SO_Y_TE", ["needs:write"], audience="another-api")
-    with pytest.raises(Unauthenticated, match="(?i)audience"):
+    with pytest.raises(Unauthenticated, match=r"(?i)audience"):
         verifier.verify(token)
 
 
