@@ -6,32 +6,47 @@ published schemas can never drift from the models.
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from shared.contract.envelope import CloudEvent
-from shared.contract.events import EVENT_TYPES
+from shared.contract.events import EVENT_TYPES, EventData
 from shared.contract.topics import TOPIC_OF_EVENT
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://secondment.quangnam.gov.vn/contract/v1/"
 
 
+def envelope_schema(model: type[BaseModel] = CloudEvent) -> dict[str, Any]:
+    """The published JSON Schema of the CloudEvents envelope."""
+    return {"$schema": SCHEMA_DIALECT, "$id": BASE_ID + "CloudEvent.json"} | (
+        model.model_json_schema()
+    )
+
+
+def event_schema(name: str, model: type[BaseModel]) -> dict[str, Any]:
+    """The published JSON Schema of one event's data (`x-topic`: the topic it travels on)."""
+    head: dict[str, Any] = {"$schema": SCHEMA_DIALECT, "$id": f"{BASE_ID}{name}.json"}
+    if name in TOPIC_OF_EVENT:
+        head["x-topic"] = TOPIC_OF_EVENT[name]
+    return head | model.model_json_schema()
+
+
+def event_schemas(
+    models: Mapping[str, type[EventData]] = EVENT_TYPES,
+) -> dict[str, dict[str, Any]]:
+    """Event type → JSON Schema of its data."""
+    return {name: event_schema(name, model) for name, model in models.items()}
+
+
 def schemas() -> dict[str, dict[str, Any]]:
     """File name → JSON Schema, for the envelope and every event's data."""
-    out: dict[str, dict[str, Any]] = {}
-    envelope = CloudEvent.model_json_schema()
-    out["CloudEvent.json"] = {
-        "$schema": SCHEMA_DIALECT,
-        "$id": BASE_ID + "CloudEvent.json",
-    } | envelope
-    for name, model in EVENT_TYPES.items():
-        schema = model.model_json_schema()
-        out[f"{name}.json"] = {
-            "$schema": SCHEMA_DIALECT,
-            "$id": f"{BASE_ID}{name}.json",
-            "x-topic": TOPIC_OF_EVENT[name],
-        } | schema
+    out: dict[str, dict[str, Any]] = {"CloudEvent.json": envelope_schema()}
+    for name, schema in event_schemas().items():
+        out[f"{name}.json"] = schema
     return out
 
 
