@@ -18,6 +18,7 @@ def create_app(settings: NeedsSettings | None = None) -> FastAPI:
         lambda t: NeedsService(s, t),
         produces=(topic_name(NEEDS_TOPIC, s.topic_prefix),),
         verifier=s.verifier(),
+        kafka_auth=s.kafka_auth(),
     )
 
 

@@ -3,9 +3,10 @@
 from pydantic_settings import SettingsConfigDict
 
 from shared.http.auth import AuthSettings
+from shared.infra.kafka_auth import KafkaSecuritySettings
 
 
-class NeedsSettings(AuthSettings):
+class NeedsSettings(AuthSettings, KafkaSecuritySettings):
     """Configuration by environment (12-factor); defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="NEEDS_", extra="ignore")

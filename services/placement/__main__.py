@@ -18,6 +18,7 @@ def create_app(settings: PlacementSettings | None = None) -> FastAPI:
         lambda t: PlacementService(s, t),
         produces=(topic_name(PLACEMENTS_TOPIC, s.topic_prefix),),
         verifier=s.verifier(),
+        kafka_auth=s.kafka_auth(),
     )
 
 

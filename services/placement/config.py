@@ -3,9 +3,10 @@
 from pydantic_settings import SettingsConfigDict
 
 from shared.http.auth import AuthSettings
+from shared.infra.kafka_auth import KafkaSecuritySettings
 
 
-class PlacementSettings(AuthSettings):
+class PlacementSettings(AuthSettings, KafkaSecuritySettings):
     """Configuration by environment; defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="PLACEMENT_", extra="ignore")

@@ -22,7 +22,9 @@ from shared.infra.kafka import BatchingKafkaTransport
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     """The reporting service's app (uvicorn factory): projections consume in batches."""
     s = settings or ReportingSettings()
-    transport = BatchingKafkaTransport(s.kafka_bootstrap, client_id="reporting")
+    transport = BatchingKafkaTransport(
+        s.kafka_bootstrap, client_id="reporting", auth=s.kafka_auth()
+    )
     return compose_app("reporting", [ReportingService(s, transport)], transport)
 
 
@@ -46,7 +48,7 @@ async def run_rebuild(settings: ReportingSettings, event_stores: Path | None) ->
         source = EventStoreSource([sqlite("needs"), sqlite("placement")])
     else:
         topics = [topic_name(t, settings.topic_prefix) for t in (NEEDS_TOPIC, PLACEMENTS_TOPIC)]
-        source = KafkaSource(settings.kafka_bootstrap, topics)
+        source = KafkaSource(settings.kafka_bootstrap, topics, auth=settings.kafka_auth())
     engine = make_engine(url)
     try:
         await upgrade_to_head(engine, MIGRATIONS)

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from shared.http.app import RunningService, compose_app
 from shared.http.auth import TokenVerifier
 from shared.infra.kafka import KafkaTransport
+from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
 
 
 def kafka_app(
@@ -17,9 +18,10 @@ def kafka_app(
     build: Callable[[KafkaTransport], RunningService],
     produces: tuple[str, ...] = (),
     verifier: TokenVerifier | None = None,
+    kafka_auth: KafkaAuth = NO_AUTH,
 ) -> FastAPI:
-    """The app of one service talking to Kafka."""
-    transport = KafkaTransport(bootstrap, client_id=name)
+    """The app of one service talking to Kafka (as the principal `kafka_auth` names)."""
+    transport = KafkaTransport(bootstrap, client_id=name, auth=kafka_auth)
     transport.declare(*produces)
     return compose_app(title, [build(transport)], transport, verifier)
 

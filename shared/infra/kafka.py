@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.envelope import CloudEvent
+from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
 from shared.infra.outbox import OutgoingMessage, Publisher
 from shared.infra.transport import BatchHandler, EnvelopeHandler
 from shared.infra.uow import ConflictingDuplicate
@@ -35,9 +36,10 @@ RETRIES_BEFORE_DEAD_LETTER = 5
 class KafkaPublisher:
     """aiokafka producer with the settings that do not lose data."""
 
-    def __init__(self, bootstrap: str, client_id: str) -> None:
+    def __init__(self, bootstrap: str, client_id: str, auth: KafkaAuth = NO_AUTH) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
+        self._auth = auth
         self._producer: AIOKafkaProducer | None = None
 
     async def _get(self) -> AIOKafkaProducer:
@@ -49,6 +51,7 @@ class KafkaPublisher:
                 enable_idempotence=True,
                 linger_ms=5,
                 request_timeout_ms=30000,
+                **self._auth.client_options(),
             )
             await producer.start()
             self._producer = producer
@@ -74,9 +77,15 @@ class KafkaPublisher:
                 log.warning("closing the Kafka producer failed", exc_info=True)
 
 
-async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int = 3) -> None:
-    """Create the topics if missing: several partitions, unlimited retention, no compaction."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def ensure_topics(
+    bootstrap: str, topics: Sequence[str], partitions: int = 3, auth: KafkaAuth = NO_AUTH
+) -> None:
+    """Create the topics if missing: several partitions, unlimited retention, no compaction.
+
+    Raises the broker's error (e.g. `TopicAuthorizationFailedError` when ACLs do not let this
+    principal create a missing topic) instead of starting consumers on a topic that is not there.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **auth.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -92,7 +101,11 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int =
         ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
+                response = await admin.create_topics(missing)
+                for error in response.to_object()["topic_errors"]:
+                    code = error["error_code"]
+                    if code not in (0, TopicAlreadyExistsError.errno):
+                        raise for_code(code)(f"creating topic {error['topic']}")
     finally:
         await admin.close()
 
@@ -104,16 +117,25 @@ def _is_infrastructure_error(exc: BaseException) -> bool:
 class KafkaTransport:
     """Kafka for the relay and for the service's consumers."""
 
-    def __init__(self, bootstrap: str, client_id: str, *, replication_factor: int = 1) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        client_id: str,
+        *,
+        replication_factor: int = 1,
+        auth: KafkaAuth = NO_AUTH,
+    ) -> None:
         self._bootstrap = bootstrap
+        self._auth = auth
         self.broker = KafkaBroker(
             bootstrap,
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
             log_level=logging.DEBUG,
+            security=auth.faststream_security(),
         )
-        self._publisher = KafkaPublisher(bootstrap, client_id)
+        self._publisher = KafkaPublisher(bootstrap, client_id, auth)
         self._topics: set[str] = set()
         self._replication_factor = replication_factor
 
@@ -181,11 +203,14 @@ class KafkaTransport:
     async def caught_up(self, topic: str, group: str) -> bool:
         """Compare the group's committed offsets with the partitions' ends. Offsets are
         committed only after processing, so equality means every event was processed."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self._bootstrap, **self._auth.client_options()
+        )
         probe = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
             isolation_level="read_committed",
+            **self._auth.client_options(),
         )
         await admin.start()
         await probe.start()
@@ -204,7 +229,7 @@ class KafkaTransport:
         return True
 
     async def start(self) -> None:
-        await ensure_topics(self._bootstrap, sorted(self._topics))
+        await ensure_topics(self._bootstrap, sorted(self._topics), auth=self._auth)
         await self.broker.start()
 
     async def stop(self) -> None:
@@ -223,8 +248,15 @@ class BatchingKafkaTransport(KafkaTransport):
     dead-letters only the poison event.
     """
 
-    def __init__(self, bootstrap: str, client_id: str, *, replication_factor: int = 1) -> None:
-        super().__init__(bootstrap, client_id, replication_factor=replication_factor)
+    def __init__(
+        self,
+        bootstrap: str,
+        client_id: str,
+        *,
+        replication_factor: int = 1,
+        auth: KafkaAuth = NO_AUTH,
+    ) -> None:
+        super().__init__(bootstrap, client_id, replication_factor=replication_factor, auth=auth)
         self._batch_subscriptions: list[tuple[str, str, BatchHandler, int]] = []
         self._batch_consumers: list[AIOKafkaConsumer] = []
         self._batch_tasks: list[asyncio.Task[None]] = []
@@ -249,6 +281,7 @@ class BatchingKafkaTransport(KafkaTransport):
                 max_poll_records=max_records,
                 fetch_max_bytes=64 * 1024 * 1024,
                 max_partition_fetch_bytes=16 * 1024 * 1024,
+                **self._auth.client_options(),
             )
             await consumer.start()
             self._batch_consumers.append(consumer)

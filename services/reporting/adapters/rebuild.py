@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.reporting.adapters.tables import BASE_NAMES, ReadModels, define_read_models
 from shared.contract.envelope import CloudEvent
 from shared.infra.db import make_engine
+from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
 from shared.infra.schema import define_core_tables
 
 NEXT = "__next"
@@ -39,8 +40,15 @@ class EventSource(Protocol):
 class KafkaSource:
     """Both topics read from offset 0 by a consumer without a group (it commits nothing)."""
 
-    def __init__(self, bootstrap: str, topics: Sequence[str], batch: int = 5000) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str],
+        batch: int = 5000,
+        auth: KafkaAuth = NO_AUTH,
+    ) -> None:
         self._bootstrap = bootstrap
+        self._auth = auth
         self._topics = list(topics)
         self._batch = batch
         self._consumer: AIOKafkaConsumer | None = None
@@ -54,6 +62,7 @@ class KafkaSource:
                 max_poll_records=self._batch,
                 fetch_max_bytes=64 * 1024 * 1024,
                 max_partition_fetch_bytes=16 * 1024 * 1024,
+                **self._auth.client_options(),
             )
             await consumer.start()
             # `topics()` does not refresh the consumer's own metadata: ask the cluster.

@@ -1,0 +1,116 @@
+"""How a service authenticates to Kafka: SASL/SCRAM (or PLAIN) over PLAINTEXT or TLS.
+
+`KafkaAuth` is one value handed to every Kafka client a service makes (aiokafka producer,
+consumers, admin client, FastStream's `KafkaBroker`); `KafkaSecuritySettings` are the
+settings fields every service's settings class inherits (`<PREFIX>KAFKA_SECURITY_PROTOCOL`,
+`…_KAFKA_SASL_MECHANISM`, `…_KAFKA_USERNAME`, `…_KAFKA_PASSWORD`, `…_KAFKA_SSL_CAFILE`).
+The default, PLAINTEXT, passes nothing to the clients: they behave exactly as without it.
+Broker side and ACLs: `deploy/kafka/`, docs/adr/0003-kafka-security.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings
+
+if TYPE_CHECKING:
+    from ssl import SSLContext
+
+    from faststream.security import BaseSecurity
+
+SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
+
+@dataclass(frozen=True)
+class KafkaAuth:
+    """Credentials and transport security of one Kafka principal (`User:<username>`)."""
+
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    ssl_cafile: str | None = None
+    """CA bundle that signed the brokers' certificates (SASL_SSL); None: the system's CAs."""
+
+    def __post_init__(self) -> None:
+        if self.sasl and not (self.username and self.password):
+            raise ValueError(f"{self.security_protocol} needs a Kafka username and password")
+
+    @property
+    def sasl(self) -> bool:
+        """Whether clients authenticate (any protocol but PLAINTEXT)."""
+        return self.security_protocol != "PLAINTEXT"
+
+    def _ssl_context(self) -> SSLContext | None:
+        if self.security_protocol != "SASL_SSL":
+            return None
+        from aiokafka.helpers import create_ssl_context
+
+        context: SSLContext = create_ssl_context(cafile=self.ssl_cafile)
+        return context
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka's producer, consumer and admin client."""
+        if not self.sasl:
+            return {}
+        options: dict[str, Any] = {
+            "security_protocol": self.security_protocol,
+            "sasl_mechanism": self.sasl_mechanism,
+            "sasl_plain_username": self.username,
+            "sasl_plain_password": self.password,
+        }
+        context = self._ssl_context()
+        if context is not None:
+            options["ssl_context"] = context
+        return options
+
+    def faststream_security(self) -> BaseSecurity | None:
+        """The same, as FastStream's `KafkaBroker(security=…)`."""
+        if not self.sasl:
+            return None
+        from faststream.security import SASLPlaintext, SASLScram256, SASLScram512
+
+        kind = {
+            "SCRAM-SHA-512": SASLScram512,
+            "SCRAM-SHA-256": SASLScram256,
+            "PLAIN": SASLPlaintext,
+        }[self.sasl_mechanism]
+        use_ssl = self.security_protocol == "SASL_SSL"
+        return kind(self.username, self.password, ssl_context=self._ssl_context(), use_ssl=use_ssl)
+
+
+NO_AUTH: Final = KafkaAuth()
+"""PLAINTEXT, no authentication: what every client did before Kafka security existed."""
+
+
+class KafkaSecuritySettings(BaseSettings):
+    """Kafka authentication settings; every service's settings class inherits them."""
+
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    """PLAINTEXT (no authentication, the default), SASL_PLAINTEXT or SASL_SSL."""
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    """The service's Kafka principal (`User:<name>`): `needs`, `placement`, `reporting`."""
+    kafka_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: Path | None = None
+    """SASL_SSL only: CA bundle of the brokers' certificates; unset means the system's CAs."""
+
+    @model_validator(mode="after")
+    def _credentials_for_sasl(self) -> KafkaSecuritySettings:
+        self.kafka_auth()  # raises ValueError when SASL lacks a username or password
+        return self
+
+    def kafka_auth(self) -> KafkaAuth:
+        """The credentials these settings describe."""
+        return KafkaAuth(
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_username,
+            password=self.kafka_password.get_secret_value(),
+            ssl_cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None,
+        )
