@@ -11,7 +11,7 @@ import uvicorn
 from services.embedded.app import create_embedded_app
 from services.embedded.demo import Agencies, load_demo
 from shared.clock import today
-from shared.http.tokens import DEMO_IDENTITIES, DevIssuer
+from shared.http.tokens import DEMO_IDENTITIES, DEMO_SIGN_INS, DevIssuer
 
 
 async def _has_data(client: httpx.AsyncClient, agencies: Agencies) -> bool:
@@ -32,8 +32,12 @@ def _print_tokens(issuer: DevIssuer, data_dir: Path) -> None:
     for who, (agency, scopes) in DEMO_IDENTITIES.items():
         token = issuer.mint(agency, scopes, subject=f"demo@{agency.lower()}")
         print(f"  {who} — {agency} [{' '.join(scopes)}]\n    {token}", flush=True)
+    passwords = issuer.demo_passwords()
+    print("Dashboard sign-ins (http://…/login):", flush=True)
+    for user, (label, _agency, _scopes) in DEMO_SIGN_INS.items():
+        print(f"  {label} — user {user}, password {passwords[user]}", flush=True)
     print(
-        f"  more: python -m shared.http.tokens --keys {data_dir / 'keys'} "
+        f"  more tokens: python -m shared.http.tokens --keys {data_dir / 'keys'} "
         "--agency <UNIT_CODE> --scope <scope>",
         flush=True,
     )

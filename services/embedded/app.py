@@ -11,9 +11,10 @@ from services.placement.bootstrap import PlacementService
 from services.placement.config import PlacementSettings
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
+from services.reporting.entrypoints.login import DemoAccount
 from shared.http.app import RunningService, compose_app
 from shared.http.auth import TokenVerifier, load_issuers
-from shared.http.tokens import DevIssuer
+from shared.http.tokens import DEMO_SIGN_INS, DevIssuer
 from shared.infra.transport import InProcessBus
 
 
@@ -39,6 +40,11 @@ def create_embedded_app(data_dir: Path) -> FastAPI:
     verifier = TokenVerifier(load_issuers(issuer.issuers_file))
     app = compose_app("Biệt phái cán bộ — embedded", services, bus, verifier)
     app.state.dev_issuer = issuer
+    passwords = issuer.demo_passwords()
+    app.state.demo_accounts = [
+        DemoAccount(user, passwords[user], label, agency, scopes)
+        for user, (label, agency, scopes) in DEMO_SIGN_INS.items()
+    ]
     app.state.relays = [needs.runtime.relay, placement.runtime.relay]
     return app
 

@@ -8,6 +8,7 @@ its public keys (`*_AUTH_ISSUERS_FILE`).
 import argparse
 import datetime as dt
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,16 @@ DEMO_IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "data-protection officer": ("SO_NOI_VU", ("personal-data:erase", "audit:read")),
 }
 """Who `make run` prints a token for."""
+
+DEMO_SIGN_INS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "lanhdao": ("Lãnh đạo UBND tỉnh / leadership", "UBND_TINH", ("reports:read",)),
+    "sonoivu": (
+        "Sở Nội vụ / Home Affairs",
+        "SO_NOI_VU",
+        ("reports:read", "reports:sensitive"),
+    ),
+}
+"""Dashboard sign-ins of the embedded default: user name → (label, agency, scopes)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,15 @@ class DevIssuer:
                 json.dumps([{"issuer": self.issuer, "public_keys": [public.decode()]}], indent=2)
             )
         return self
+
+    def demo_passwords(self) -> dict[str, str]:
+        """Passwords of the demo sign-ins, generated once and kept with the keys."""
+        path = self.folder / "demo-sign-ins.json"
+        if not path.exists():
+            path.write_text(json.dumps({u: secrets.token_urlsafe(9) for u in DEMO_SIGN_INS}))
+            path.chmod(0o600)
+        passwords: dict[str, str] = json.loads(path.read_text())
+        return passwords
 
     def mint(
         self,

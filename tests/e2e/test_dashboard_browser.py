@@ -9,6 +9,7 @@ the test's temporary directory.
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from services.reporting.entrypoints.i18n import format_number
+from shared.http.tokens import DevIssuer
+from tests import auth
 from tests.e2e.test_embedded_default import embedded
 
 pytestmark = pytest.mark.e2e
@@ -43,10 +46,34 @@ def browser() -> Iterator[Browser]:
         b.close()
 
 
+@dataclass(frozen=True)
+class System:
+    """The running embedded default and its data folder."""
+
+    url: str
+    data: Path
+
+    def reader(self) -> dict[str, str]:
+        return auth.reader(DevIssuer(self.data / "keys"))
+
+
 @pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with embedded(tmp_path_factory.mktemp("embedded") / "var") as (url, _):
-        yield url
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    data = tmp_path_factory.mktemp("embedded") / "var"
+    with embedded(data) as (url, _):
+        yield System(url, data)
+
+
+def _sign_in(page: Page, system: System, target: str) -> None:
+    """Open a page; an anonymous visitor lands on /login, signs in, and comes back."""
+    page.goto(system.url + target)
+    assert "/login" in page.url
+    password = DevIssuer(system.data / "keys").demo_passwords()["lanhdao"]
+    page.fill("#username", "lanhdao")
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("#sign-in")
+    assert "/login" not in page.url
 
 
 def _shots(tmp_path: Path) -> Path:
@@ -55,10 +82,11 @@ def _shots(tmp_path: Path) -> Path:
     return folder
 
 
-def _evaluation(url: str, phase: str, as_of: str) -> Any:
+def _evaluation(system: System, phase: str, as_of: str) -> Any:
     response = httpx.get(
-        f"{url}/api/reports/phases/{phase}/evaluation",
+        f"{system.url}/api/reports/phases/{phase}/evaluation",
         params={"as_of": as_of, "rollup": "successor"},
+        headers=system.reader(),
     )
     response.raise_for_status()
     return response.json()
@@ -69,11 +97,11 @@ def _metric(page: Page, name: str) -> str:
 
 
 def test_a_leader_switches_language_phase_and_date_and_sees_the_numbers_change(
-    browser: Browser, system: str, tmp_path: Path
+    browser: Browser, system: System, tmp_path: Path
 ) -> None:
     shots = _shots(tmp_path)
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="vi-VN")
-    page.goto(f"{system}/?phase=2024-2025&as_of=2025-12-31")
+    _sign_in(page, system, "/?phase=2024-2025&as_of=2025-12-31")
     assert "Đánh giá giai đoạn" in page.title()
     page.wait_for_function("window.Chart !== undefined && Chart.instances !== undefined")
     charts = page.evaluate("Object.keys(Chart.instances).length")
@@ -119,10 +147,10 @@ def test_a_leader_switches_language_phase_and_date_and_sees_the_numbers_change(
 
 
 def test_the_export_links_download_the_report_of_what_is_on_screen(
-    browser: Browser, system: str, tmp_path: Path
+    browser: Browser, system: System, tmp_path: Path
 ) -> None:
     page = browser.new_page()
-    page.goto(f"{system}/?phase=2024-2025&as_of=2025-12-31")
+    _sign_in(page, system, "/?phase=2024-2025&as_of=2025-12-31")
     with page.expect_download() as download:
         page.click("#export-pdf")
     saved = tmp_path / "report.pdf"

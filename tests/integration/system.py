@@ -18,6 +18,7 @@ from services.reporting.__main__ import create_app as create_reporting_app
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from shared.http.app import compose_app
+from shared.http.auth import TokenVerifier, load_issuers
 from tests.auth import test_issuer
 from tests.infra import create_database, unique_name
 
@@ -83,7 +84,8 @@ def reporting_app(d: Deployment, service: ReportingService | None = None) -> Fas
     """The reporting service; a test may hand in an instrumented service object."""
     if service is None:
         return create_reporting_app(d.reporting_settings())
-    return compose_app("reporting", [service], service.transport)
+    verifier = TokenVerifier(load_issuers(test_issuer().issuers_file))
+    return compose_app("reporting", [service], service.transport, verifier)
 
 
 @contextlib.asynccontextmanager

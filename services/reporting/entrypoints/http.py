@@ -19,6 +19,7 @@ from services.reporting.entrypoints.i18n import (
     format_number,
     format_percent,
 )
+from services.reporting.entrypoints.login import build_login_router, login_redirect
 from services.reporting.service_layer.ports import ReportingPorts
 from services.reporting.service_layer.reports import (
     Alerts,
@@ -28,7 +29,9 @@ from services.reporting.service_layer.reports import (
     find_phase,
     phase_evaluation,
 )
+from shared.authz import Action, Principal, Scope, authorize
 from shared.clock import today
+from shared.http.auth import PrincipalDep, Unauthenticated, current_principal
 from shared.phases import Phase
 from shared.reference import reference_data
 from shared.seedwork.errors import NotFound
@@ -55,18 +58,27 @@ MEDIA = {
 }
 
 
+def _reader(who: Principal) -> bool:
+    """Allow report readers; True when they may also see unsuppressed ethnicity counts."""
+    authorize(who, Action.READ_REPORTS)
+    return who.has(Scope.REPORTS_SENSITIVE)
+
+
 def build_router(ports: ReportingPorts) -> APIRouter:
     """Routes bound to one running reporting service."""
     router = APIRouter(tags=["reports"])
+    router.include_router(build_login_router())
 
     @router.get("/api/reports/phases", response_model=list[Phase])
-    async def phases() -> list[Phase]:
+    async def phases(who: PrincipalDep) -> list[Phase]:
         """The phases of the plan with their duration caps."""
+        _reader(who)
         return list(ports.phases)
 
     @router.get("/api/reports/phases/{phase_id}/evaluation", response_model=Evaluation)
     async def evaluation(
         phase_id: str,
+        who: PrincipalDep,
         as_of: AsOf = None,
         home_unit: str | None = None,
         host_unit: str | None = None,
@@ -74,8 +86,9 @@ def build_router(ports: ReportingPorts) -> APIRouter:
         rollup: RollupQuery = "none",
     ) -> Evaluation:
         """The phase evaluation leadership reads."""
+        sensitive = _reader(who)
         filters = Filters(home_unit=home_unit, host_unit=host_unit, sector=sector)
-        return await phase_evaluation(ports, phase_id, as_of, filters, rollup)
+        return await phase_evaluation(ports, phase_id, as_of, filters, rollup, sensitive=sensitive)
 
     @router.get(
         "/api/reports/phases/{phase_id}/evaluation.{fmt}",
@@ -84,6 +97,7 @@ def build_router(ports: ReportingPorts) -> APIRouter:
     )
     async def evaluation_export(
         phase_id: str,
+        who: PrincipalDep,
         fmt: Literal["csv", "xlsx", "pdf"],
         as_of: AsOf = None,
         home_unit: str | None = None,
@@ -93,8 +107,9 @@ def build_router(ports: ReportingPorts) -> APIRouter:
         lang: Lang = "vi",
     ) -> Response:
         """The evaluation as CSV, XLSX or the PDF phase-review report (same parameters)."""
+        sensitive = _reader(who)
         filters = Filters(home_unit=home_unit, host_unit=host_unit, sector=sector)
-        ev = await phase_evaluation(ports, phase_id, as_of, filters, rollup)
+        ev = await phase_evaluation(ports, phase_id, as_of, filters, rollup, sensitive=sensitive)
         if fmt == "csv":
             body = exports.to_csv(ev, lang)
         elif fmt == "xlsx":
@@ -110,6 +125,7 @@ def build_router(ports: ReportingPorts) -> APIRouter:
 
     @router.get("/api/reports/compare", response_model=Comparison)
     async def comparison(
+        who: PrincipalDep,
         phases: Annotated[str, Query(description="Two phase ids, comma-separated.")],
         as_of: AsOf = None,
         home_unit: str | None = None,
@@ -118,16 +134,19 @@ def build_router(ports: ReportingPorts) -> APIRouter:
         rollup: RollupQuery = "none",
     ) -> Comparison:
         """Two phases evaluated as of the same date, side by side, with differences."""
+        sensitive = _reader(who)
         filters = Filters(home_unit=home_unit, host_unit=host_unit, sector=sector)
         ids = [p.strip() for p in phases.split(",") if p.strip()]
-        return await compare(ports, ids, as_of, filters, rollup)
+        return await compare(ports, ids, as_of, filters, rollup, sensitive=sensitive)
 
     @router.get("/api/reports/alerts", response_model=Alerts)
     async def alert_list(
+        who: PrincipalDep,
         as_of: AsOf = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Alerts:
         """Secondments ending within 30 days, overdue ones, needs open 60 days or more."""
+        _reader(who)
         return await alerts(ports, as_of, limit)
 
     @router.get("/static/{name}", include_in_schema=False)
@@ -141,7 +160,7 @@ def build_router(ports: ReportingPorts) -> APIRouter:
             headers={"Cache-Control": "public, max-age=86400"},
         )
 
-    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @router.get("/", response_class=HTMLResponse, include_in_schema=False, response_model=None)
     async def dashboard(
         request: Request,
         phase: str | None = None,
@@ -151,8 +170,13 @@ def build_router(ports: ReportingPorts) -> APIRouter:
         sector: str | None = None,
         rollup: str = "successor",
         lang: str = "vi",
-    ) -> HTMLResponse:
-        """The leadership dashboard, Vietnamese first."""
+    ) -> Response:
+        """The leadership dashboard, Vietnamese first; anonymous visitors sign in first."""
+        try:
+            who = current_principal(request)
+        except Unauthenticated:
+            return login_redirect(request)
+        sensitive = _reader(who)
         lang = "en" if lang == "en" else "vi"
         roll: Rollup = "none" if rollup == "none" else "successor"
         day = as_of or today()
@@ -160,9 +184,9 @@ def build_router(ports: ReportingPorts) -> APIRouter:
         filters = Filters(
             home_unit=home_unit or None, host_unit=host_unit or None, sector=sector or None
         )
-        ev = await phase_evaluation(ports, chosen.phase_id, day, filters, roll)
+        ev = await phase_evaluation(ports, chosen.phase_id, day, filters, roll, sensitive=sensitive)
         others = [
-            await phase_evaluation(ports, p.phase_id, day, filters, roll)
+            await phase_evaluation(ports, p.phase_id, day, filters, roll, sensitive=sensitive)
             if p.phase_id != chosen.phase_id
             else ev
             for p in ports.phases

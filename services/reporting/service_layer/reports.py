@@ -28,8 +28,14 @@ async def phase_evaluation(
     as_of: dt.date | None,
     filters: Filters,
     rollup: Rollup = "none",
+    *,
+    sensitive: bool = False,
 ) -> Evaluation:
-    """The evaluation of one phase as at the end of `as_of` (default: today in Viet Nam)."""
+    """The evaluation of one phase as at the end of `as_of` (default: today in Viet Nam).
+
+    `sensitive` (scope `reports:sensitive`) lifts the small-cell protection of ethnicity
+    breakdowns; everyone else sees small counts suppressed.
+    """
     phase = find_phase(ports, phase_id)
     async with ports.sessions() as session:
         return await evaluate(
@@ -38,7 +44,7 @@ async def phase_evaluation(
             as_of or today(),
             filters,
             rollup=rollup,
-            threshold=ports.small_cell_threshold,
+            threshold=1 if sensitive else ports.small_cell_threshold,
         )
 
 
@@ -78,6 +84,8 @@ async def compare(
     as_of: dt.date | None,
     filters: Filters,
     rollup: Rollup = "none",
+    *,
+    sensitive: bool = False,
 ) -> Comparison:
     """Two phases side by side as of the same date."""
     if len(phase_ids) != 2 or phase_ids[0] == phase_ids[1]:
@@ -87,7 +95,10 @@ async def compare(
             phases=",".join(phase_ids),
         )
     day = as_of or today()
-    evaluations = [await phase_evaluation(ports, p, day, filters, rollup) for p in phase_ids]
+    evaluations = [
+        await phase_evaluation(ports, p, day, filters, rollup, sensitive=sensitive)
+        for p in phase_ids
+    ]
     a, b = evaluations
     differences: dict[str, dict[str, float | int | None]] = {
         "needs": {k: _difference(v, getattr(b.needs, k)) for k, v in a.needs.model_dump().items()},

@@ -18,7 +18,10 @@ from services.reporting.entrypoints.i18n import format_number
 from services.reporting.service_layer.projections import project_batch
 from shared.contract.envelope import CloudEvent
 from shared.http.app import compose_app
+from shared.http.auth import TokenVerifier, load_issuers
 from shared.infra.transport import InProcessBus
+from tests import auth
+from tests.auth import test_issuer
 from tests.bench.generator import generate
 
 EVALUATION = "/api/reports/phases/2024-2025/evaluation"
@@ -30,12 +33,16 @@ async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[http
     path: Path = tmp_path_factory.mktemp("reporting") / "reporting.db"
     bus = InProcessBus()
     service = ReportingService(ReportingSettings(database_url=f"sqlite+aiosqlite:///{path}"), bus)
-    app = compose_app("reporting", [service], bus)
+    app = compose_app(
+        "reporting", [service], bus, TokenVerifier(load_issuers(test_issuer().issuers_file))
+    )
     async with app.router.lifespan_context(app):
         envelopes = [CloudEvent.from_json(m) for _, _, m in generate(11, needs=200).messages]
         await project_batch(envelopes, service.ports.uow())
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as c:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://svc", headers=auth.reader()
+        ) as c:
             yield c
 
 
