@@ -6,6 +6,7 @@ answering); 2 the file cannot be read or lacks required columns.
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from services.importer.auth import DevTokens, NoTokens, StaticTokens, TokenError, Tokens
 from services.importer.importer import ImportReport, Outcome, RowResult, import_rows
 from services.importer.readers import ImportFileError, Table, read_table
 from services.importer.report import refusal_lines, summary_lines, write_report
@@ -44,11 +46,44 @@ def _parser() -> argparse.ArgumentParser:
         "--lang", choices=("vi", "en"), default="vi", help="language of refusal titles"
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    auth = parser.add_mutually_exclusive_group()
+    auth.add_argument(
+        "--token",
+        default=os.environ.get("SECONDMENT_TOKEN"),
+        help="one bearer token for every request (default: $SECONDMENT_TOKEN)",
+    )
+    auth.add_argument(
+        "--tokens",
+        type=Path,
+        help='JSON file of tokens by unit code: {"SO_Y_TE": "…", "NAM_GIANG": "…", "*": "…"}',
+    )
+    auth.add_argument(
+        "--dev-keys",
+        type=Path,
+        help="development only: mint each agency's token with this issuer key folder "
+        "(the embedded default's var/keys)",
+    )
     return parser
 
 
+def _tokens(args: argparse.Namespace) -> Tokens:
+    if args.tokens is not None:
+        return StaticTokens.from_file(args.tokens)
+    if args.dev_keys is not None:
+        return DevTokens(args.dev_keys)
+    if args.token:
+        return StaticTokens.single(args.token)
+    return NoTokens()
+
+
 async def run(
-    table: Table, base_url: str, lang: str, request_timeout: float, console: Console
+    table: Table,
+    base_url: str,
+    tokens: Tokens,
+    *,
+    lang: str,
+    request_timeout: float,
+    console: Console,
 ) -> ImportReport:
     """Import with a progress bar on `console` (stderr)."""
     counts = {outcome: 0 for outcome in Outcome}
@@ -75,7 +110,7 @@ async def run(
         async with httpx.AsyncClient(
             base_url=base_url, timeout=request_timeout, headers={"Accept-Language": lang}
         ) as client:
-            return await import_rows(table.rows, client, on_row=on_row)
+            return await import_rows(table.rows, client, tokens=tokens, on_row=on_row)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,10 +119,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True)
     try:
         table = read_table(args.file, args.sheet)
-    except ImportFileError as exc:
+        tokens = _tokens(args)
+    except (ImportFileError, TokenError) as exc:
         err.print(f"[red]Không đọc được tệp / cannot import the file:[/red] {exc}", markup=True)
         return EXIT_FILE
-    report = asyncio.run(run(table, args.base_url, args.lang, args.timeout, err))
+    report = asyncio.run(
+        run(
+            table,
+            args.base_url,
+            tokens,
+            lang=args.lang,
+            request_timeout=args.timeout,
+            console=err,
+        )
+    )
     if args.report is not None:
         write_report(report, table.headers, args.report)
     elif report.refused:

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import httpx
 
+from services.importer.auth import MissingToken, NoTokens, Role, Tokens
 from services.importer.readers import SourceRow
 from services.importer.rows import CellError, NeedFields, ParsedRow, need_ref_of, parse_row
 
@@ -119,9 +120,9 @@ class Refused(Exception):
         self.refusal = refusal
 
 
-class ApiUnreachable(Exception):
-    """The API did not answer at all: the import stops (nothing half-done is left behind
-    that a second run would not finish)."""
+class ImportAborted(Exception):
+    """The API did not answer, or refused the credentials: the import stops there. What it
+    recorded stays; a second run goes on from where this one stopped."""
 
 
 def _refusal_from(step: Step, response: httpx.Response) -> Refusal:
@@ -147,28 +148,51 @@ def _refusal_from(step: Step, response: httpx.Response) -> Refusal:
     return Refusal(step, rule, " — ".join(parts), response.status_code)
 
 
+Auth = tuple[Role, str | None]
+"""Whose token a request carries: the role and the unit code the row names for it."""
+
+
 class Importer:
     """One import run against one API; remembers what it found or created in this run."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, tokens: Tokens) -> None:
         self.client = client
+        self.tokens = tokens
         self._needs_by_host: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._need_of_key: dict[object, str] = {}
         self._need_refusal: dict[object, Refusal] = {}
         self._ref_first: dict[str, tuple[int, NeedFields]] = {}
         self._secondments_of: dict[str, list[dict[str, Any]]] = {}
-        self._headers: dict[str, str] = {}
+        self._correlation = ""
 
-    async def _send(self, step: Step, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _headers(self, step: Step, auth: Auth) -> dict[str, str]:
+        role, agency = auth
+        try:
+            token = self.tokens.token(role, agency)
+            if token is None and role is Role.READER and agency is not None:
+                # no reader's token: look up with the token of the party the row names
+                party = Role.HOST if step is Step.NEED else Role.HOME
+                token = self.tokens.token(party, agency)
+        except MissingToken as exc:
+            raise Refused(Refusal(step, "UNAUTHENTICATED", str(exc))) from exc
+        headers = {"X-Actor": ACTOR, "X-Correlation-Id": self._correlation}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    async def _send(
+        self, step: Step, auth: Auth, method: str, url: str, **kwargs: Any
+    ) -> httpx.Response:
         """One request; waits out `NEED_NOT_YET_KNOWN` and lost optimistic races."""
+        headers = self._headers(step, auth)
         deadline = time.monotonic() + RETRY_BUDGET_S
         pause = 0.01
         conflicts = 0
         while True:
             try:
-                response = await self.client.request(method, url, headers=self._headers, **kwargs)
+                response = await self.client.request(method, url, headers=headers, **kwargs)
             except httpx.TransportError as exc:
-                raise ApiUnreachable(f"{method} {url}: {exc!r}") from exc
+                raise ImportAborted(f"{method} {url}: {exc!r}") from exc
             if response.status_code == 503 and time.monotonic() < deadline:
                 # the placement service has not yet consumed the need just raised
                 retry_after = _retry_after(response)
@@ -184,15 +208,25 @@ class Importer:
                 continue
             if response.is_success:
                 return response
+            if response.status_code == 401:
+                refusal = _refusal_from(step, response)
+                hint = (
+                    "check the token"
+                    if "Authorization" in headers
+                    else "the API asks for a token: give --token, --tokens or --dev-keys"
+                )
+                raise ImportAborted(f"{method} {url}: {refusal.message} ({hint})")
             raise Refused(_refusal_from(step, response))
 
-    async def _all(self, step: Step, url: str, params: dict[str, str]) -> list[dict[str, Any]]:
+    async def _all(
+        self, step: Step, auth: Auth, url: str, params: dict[str, str]
+    ) -> list[dict[str, Any]]:
         """Every item of a paginated list."""
         items: list[dict[str, Any]] = []
         cursor: str | None = None
         while True:
             query = params | {"limit": str(PAGE)} | ({"cursor": cursor} if cursor else {})
-            page = (await self._send(step, "GET", url, params=query)).json()
+            page = (await self._send(step, auth, "GET", url, params=query)).json()
             items.extend(page["items"])
             cursor = page.get("next_cursor")
             if not cursor:
@@ -201,7 +235,7 @@ class Importer:
     async def import_row(self, row: SourceRow) -> RowResult:
         """Every step of one row, in order, stopping at the first refusal."""
         result = RowResult(row=row)
-        self._headers = {"X-Actor": ACTOR, "X-Correlation-Id": str(uuid.uuid4())}
+        self._correlation = str(uuid.uuid4())
         try:
             try:
                 parsed = parse_row(row)
@@ -240,6 +274,7 @@ class Importer:
             raise Refused(self._need_refusal[key])
         try:
             listed = await self._listed_needs(need.host_unit, need.sector)
+            auth: Auth = (Role.HOST, need.host_unit)
             for item in listed:
                 if (
                     item.get("position_title") == need.position_title
@@ -249,7 +284,7 @@ class Importer:
                     self._need_of_key[key] = str(item["need_id"])
                     result.found.append(Step.NEED)
                     return self._need_of_key[key]
-            response = await self._send(Step.NEED, "POST", "/api/needs", json=need.body(ref))
+            response = await self._send(Step.NEED, auth, "POST", "/api/needs", json=need.body(ref))
         except Refused as exc:
             self._need_refusal[key] = exc.refusal
             raise
@@ -263,7 +298,10 @@ class Importer:
         key = (host_unit, sector)
         if key not in self._needs_by_host:
             self._needs_by_host[key] = await self._all(
-                Step.NEED, "/api/needs", {"host_unit": host_unit, "sector": sector}
+                Step.NEED,
+                (Role.READER, host_unit),
+                "/api/needs",
+                {"host_unit": host_unit, "sector": sector},
             )
         return self._needs_by_host[key]
 
@@ -274,7 +312,10 @@ class Importer:
         official_id = parsed.official_id
         if official_id not in self._secondments_of:
             self._secondments_of[official_id] = await self._all(
-                Step.SECONDMENT, "/api/secondments", {"official_id": official_id}
+                Step.SECONDMENT,
+                (Role.READER, parsed.home_unit),
+                "/api/secondments",
+                {"official_id": official_id},
             )
         known = self._secondments_of[official_id]
         for item in known:
@@ -286,7 +327,8 @@ class Importer:
                 result.found.append(Step.SECONDMENT)
                 return item
         body = parsed.secondment | {"need_id": need_id}
-        response = await self._send(Step.SECONDMENT, "POST", "/api/secondments", json=body)
+        auth: Auth = (Role.HOME, parsed.home_unit)
+        response = await self._send(Step.SECONDMENT, auth, "POST", "/api/secondments", json=body)
         created: dict[str, Any] = response.json()
         known.append(created)
         result.recorded.append(Step.SECONDMENT)
@@ -310,7 +352,12 @@ class Importer:
                 result.found.append(step)
                 continue
             url = f"/api/secondments/{secondment['secondment_id']}/{path}"
-            updated: dict[str, Any] = (await self._send(step, "POST", url, json=body)).json()
+            auth: Auth = (
+                (Role.HOST, secondment["host_unit"]["code"])
+                if step is Step.RECEPTION
+                else (Role.HOME, secondment["official"]["home_unit"]["code"])
+            )
+            updated: dict[str, Any] = (await self._send(step, auth, "POST", url, json=body)).json()
             known[known.index(secondment)] = updated
             secondment = updated
             result.recorded.append(step)
@@ -335,20 +382,22 @@ async def import_rows(
     rows: Iterable[SourceRow],
     client: httpx.AsyncClient,
     *,
+    tokens: Tokens | None = None,
     on_row: Callable[[RowResult], None] | None = None,
 ) -> ImportReport:
     """Import rows in order through the API `client` points at (its `base_url`).
 
-    Refusals are results, not exceptions; only an unreachable API stops the run
-    (`ImportReport.aborted` says why). `on_row` is called after each row (progress).
+    Refusals are results, not exceptions; only an unreachable API or refused credentials
+    stop the run (`ImportReport.aborted` says why). `tokens` gives each request its bearer
+    token (none by default); `on_row` is called after each row (progress).
     """
-    importer = Importer(client)
+    importer = Importer(client, tokens or NoTokens())
     report = ImportReport()
     started = time.monotonic()
     for row in rows:
         try:
             result = await importer.import_row(row)
-        except ApiUnreachable as exc:
+        except ImportAborted as exc:
             report.aborted = str(exc)
             break
         report.results.append(result)

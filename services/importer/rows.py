@@ -74,6 +74,7 @@ class ParsedRow:
     need_ref: str | None
     need: NeedFields
     official_id: str
+    home_unit: str
     start_date: dt.date
     decision_number: str
     secondment: dict[str, Any]
@@ -244,6 +245,7 @@ def _assemble(v: dict[str, Any]) -> ParsedRow:
         need_ref=v.get("need_ref"),
         need=need,
         official_id=v["official_id"],
+        home_unit=v["home_unit"],
         start_date=v["start_date"],
         decision_number=v["decision_number"],
         secondment=secondment,
