@@ -36,9 +36,12 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest -m integration
 
-## contract: regenerate docs/contract/ from the models (a test keeps them in sync)
+## contract: regenerate docs/contract/ (JSON Schemas, AsyncAPI, each service's OpenAPI) from the
+## code; tests keep them in sync. Never touches docs/contract/v1-baseline/ (frozen).
 contract: $(STAMP)
 	$(BIN)/python -m shared.contract.export docs/contract
+	$(BIN)/python -m services.openapi docs/contract
+	$(BIN)/python -m shared.contract.compat
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

@@ -1,7 +1,8 @@
-"""Export the contract's JSON Schemas: `python -m shared.contract.export docs/contract`.
+"""Export the contract's JSON Schemas and AsyncAPI document:
+`python -m shared.contract.export docs/contract` (part of `make contract`).
 
 A test regenerates them in memory and fails when the committed files differ, so the
-published schemas can never drift from the models.
+published contract can never drift from the models.
 """
 
 import json
@@ -55,14 +56,45 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def render_yaml(document: dict[str, Any]) -> str:
+    """Stable YAML text: keys in the document's order, UTF-8, no anchors, multi-line text as
+    literal blocks."""
+    import yaml  # a development dependency: `make contract` runs in the development venv
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(document, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def documents() -> dict[str, str]:
+    """Path under `docs/contract/` → text, for every file generated from `shared.contract`
+    (the services' OpenAPI documents are written by `services.openapi`)."""
+    from shared.contract.asyncapi import asyncapi_document
+
+    out = {f"schemas/{name}": render(schema) for name, schema in schemas().items()}
+    out["asyncapi.yaml"] = render_yaml(asyncapi_document())
+    return out
+
+
 def write(target: Path) -> list[Path]:
-    """Write every schema under `target/schemas/`."""
-    folder = target / "schemas"
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write the JSON Schemas under `target/schemas/` (removing those of events that no
+    longer exist) and the AsyncAPI document as `target/asyncapi.yaml`."""
+    generated = documents()
+    stale = {p for p in (target / "schemas").glob("*.json")} - {target / n for n in generated}
+    for path in stale:
+        path.unlink()
     written = []
-    for name, schema in schemas().items():
-        path = folder / name
-        path.write_text(render(schema), encoding="utf-8")
+    for name, text in generated.items():
+        path = target / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from shared.http.auth import TokenVerifier
+from shared.http.contract_api import build_contract_router
 from shared.http.problems import install_problem_handlers
 from shared.http.reference_api import build_reference_router
 from shared.infra.transport import Transport
@@ -59,6 +60,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     app.include_router(build_reference_router())
+    app.include_router(build_contract_router())
     return app
 
 
