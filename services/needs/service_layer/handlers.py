@@ -8,7 +8,7 @@ from services.needs.domain.commands import AmendNeed, RaiseNeed, WithdrawNeed
 from services.needs.domain.need import Need
 from services.needs.service_layer.views import NeedView, need_view
 from shared.authz import Action, Principal, authorize, may_read, units_acted_for
-from shared.contract.envelope import CloudEvent
+from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import OfficerSeconded, SecondmentCancelled
 from shared.http.pagination import Page, decode_cursor, encode_cursor
 from shared.infra.eventstore import RequestContext
@@ -127,14 +127,15 @@ async def on_placement_event(envelope: CloudEvent, uow: NeedsUnitOfWork) -> None
     async with uow:
         if not await uow.claim(CONSUMER, envelope):
             return
-        if envelope.type == "OfficerSeconded":
-            seconded = OfficerSeconded.model_validate(envelope.data)
-            need_id, on = str(seconded.need_id), seconded.decision.date
-            await uow.add_fill(need_id, str(seconded.secondment_id), on)
+        event = read_event(envelope)  # upcast from the envelope's `dataversion`
+        if isinstance(event, OfficerSeconded):
+            need_id, on = str(event.need_id), event.decision.date
+            await uow.add_fill(need_id, str(event.secondment_id), on)
+        elif isinstance(event, SecondmentCancelled):
+            need_id, on = str(event.need_id), event.cancelled_on
+            await uow.remove_fill(need_id, str(event.secondment_id))
         else:
-            cancelled = SecondmentCancelled.model_validate(envelope.data)
-            need_id, on = str(cancelled.need_id), cancelled.cancelled_on
-            await uow.remove_fill(need_id, str(cancelled.secondment_id))
+            return
         need = await uow.needs.get(need_id)
         if need is not None:
             need.record_filled_positions(await uow.filled_positions(need_id), on)

@@ -17,8 +17,7 @@ from services.placement.domain.commands import (
 from services.placement.domain.secondment import Secondment
 from services.placement.service_layer.views import SecondmentView, secondment_view
 from shared.authz import Action, Principal, authorize, may_read, units_acted_for
-from shared.contract.envelope import CloudEvent
-from shared.contract.events import parse_data
+from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.rules import RuleCode
 from shared.http.pagination import Page, decode_cursor, encode_cursor
 from shared.ids import created_at
@@ -222,7 +221,7 @@ async def list_secondments(
 
 async def on_need_event(envelope: CloudEvent, uow: PlacementUnitOfWork) -> None:
     """Keep the placement service's view of needs up to date, once per event."""
-    event = parse_data(envelope.type, envelope.data)
+    event = read_event(envelope)
     async with uow:
         if not await uow.claim(CONSUMER, envelope):
             return

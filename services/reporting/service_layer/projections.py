@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from services.reporting.adapters.tables import LIVE
 from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
 from services.reporting.adapters.writer import Changes, write
-from shared.contract.envelope import CloudEvent
+from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import (
     EventData,
     NeedAmended,
@@ -27,7 +27,6 @@ from shared.contract.events import (
     SecondmentCancelled,
     SecondmentEnded,
     SecondmentExtended,
-    parse_data,
 )
 
 CONSUMER = "reporting.projections"
@@ -219,7 +218,7 @@ PROJECTORS: dict[type[EventData], Projector] = {
 
 def parsed(envelopes: Sequence[CloudEvent]) -> list[tuple[CloudEvent, EventData]]:
     """Each envelope with its validated data (pydantic ValidationError or KeyError if bad)."""
-    return [(e, parse_data(e.type, e.data)) for e in envelopes]
+    return [(e, read_event(e)) for e in envelopes]
 
 
 def changes_of(
