@@ -6,20 +6,44 @@
 #   deploy/local/kafka.sh start     # format a fresh data dir, start, wait until ready
 #   deploy/local/kafka.sh stop
 #   deploy/local/kafka.sh status    # exit 0 if running
+#   deploy/local/kafka.sh install-tools  # also the admin tools (ACLs, SCRAM users, topics)
+#   deploy/local/kafka.sh classpath      # print the tools' Java classpath (deploy/kafka/acls.sh)
 #
 # Env: KAFKA_VERSION (default below), KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (port+1),
 #      KAFKA_DATA_DIR (default /tmp/secondment-kafka-<port>; its data/ is wiped on every start),
 #      KAFKA_START_TIMEOUT (seconds, 120), KAFKA_HEAP_OPTS, KAFKA_AUTO_CREATE_TOPICS (false).
+#
+# KAFKA_SECURE=1 runs a broker that authenticates and authorizes (docs/adr/0003-*.md): one
+# SASL_PLAINTEXT listener (SCRAM-SHA-512) on KAFKA_PORT (default 19192; controller 19193),
+# StandardAuthorizer denying by default, super user `admin`; data in
+# /tmp/secondment-kafka-secure-<port>. SCRAM users are created at format time: admin
+# (KAFKA_ADMIN_PASSWORD, default admin-secret) and KAFKA_SCRAM_USERS, space-separated
+# name:password (default: the three services, needs:needs-secret placement:placement-secret
+# reporting:reporting-secret). <data dir>/admin.properties is admin's client config for the
+# tools. Grant ACLs with deploy/kafka/acls.sh. Pass KAFKA_SECURE=1 to stop/status as well.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # 4.4.0: newest release proven against aiokafka 0.14.0 (see docs/adr/0002-*.md).
 VERSION="${KAFKA_VERSION:-4.4.0}"
-PORT="${KAFKA_PORT:-9092}"
+case "${KAFKA_SECURE:-0}" in
+  1|true|yes) SECURE=1 ;;
+  0|false|no|"") SECURE=0 ;;
+  *) echo "kafka.sh: KAFKA_SECURE must be 1 or 0, not ${KAFKA_SECURE}" >&2; exit 2 ;;
+esac
+if (( SECURE )); then
+  PORT="${KAFKA_PORT:-19192}"
+  DATA_DIR="${KAFKA_DATA_DIR:-${TMPDIR:-/tmp}/secondment-kafka-secure-${PORT}}"
+else
+  PORT="${KAFKA_PORT:-9092}"
+  DATA_DIR="${KAFKA_DATA_DIR:-${TMPDIR:-/tmp}/secondment-kafka-${PORT}}"
+fi
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}"
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/secondment/kafka-${VERSION}"
 LIBS="${CACHE_DIR}/libs"
-DATA_DIR="${KAFKA_DATA_DIR:-${TMPDIR:-/tmp}/secondment-kafka-${PORT}}"
+TOOLS="${CACHE_DIR}/tools"
+ADMIN_PASSWORD="${KAFKA_ADMIN_PASSWORD:-admin-secret}"
+SCRAM_USERS="${KAFKA_SCRAM_USERS:-needs:needs-secret placement:placement-secret reporting:reporting-secret}"
 PID_FILE="${DATA_DIR}/kafka.pid"
 LOG_FILE="${DATA_DIR}/kafka.log"
 TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
@@ -59,6 +83,49 @@ cmd_install() {
   echo "Kafka ${VERSION} jars installed in ${LIBS} ($((SECONDS - start))s)"
 }
 
+cmd_install_tools() {
+  if [[ -f "${TOOLS}/.complete" && -f "${TOOLS}/kafka-tools-${VERSION}.jar" ]]; then
+    echo "Kafka ${VERSION} tools already in ${TOOLS}"; return 0
+  fi
+  command -v mvn >/dev/null || die "Maven (mvn) is required: apt-get install -y maven"
+  mkdir -p "$CACHE_DIR"
+  rm -rf "${TOOLS}.tmp"
+  # Only kafka-tools itself: it runs on the broker's classpath (LIBS), which has its needs.
+  mvn -B -q -f "${HERE}/kafka/tools-pom.xml" "${DEP_PLUGIN}:copy-dependencies" \
+    -Dkafka.version="$VERSION" -DexcludeTransitive=true -DoutputDirectory="${TOOLS}.tmp" \
+    2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+  [[ -f "${TOOLS}.tmp/kafka-tools-${VERSION}.jar" ]] || die "mvn did not produce kafka-tools-${VERSION}.jar"
+  touch "${TOOLS}.tmp/.complete"
+  rm -rf "$TOOLS" && mv "${TOOLS}.tmp" "$TOOLS"
+  echo "Kafka ${VERSION} tools installed in ${TOOLS}"
+}
+
+cmd_classpath() {
+  [[ -f "${LIBS}/.complete" && -f "${TOOLS}/.complete" ]] \
+    || die "run '$0 install' and '$0 install-tools' first"
+  echo "${LIBS}/*:${TOOLS}/*"
+}
+
+check_secret() {  # name value: SCRAM and JAAS syntax allow no quotes, commas or brackets
+  [[ "$2" =~ ^[A-Za-z0-9._~+-]+$ ]] || die "$1 may hold only letters, digits and ._~+-"
+}
+
+render_config() {  # the broker's server.properties, on stdout
+  local base="${HERE}/kafka/server.properties.template"
+  local subst=(-e "s|@PORT@|${PORT}|g" -e "s|@CONTROLLER_PORT@|${CONTROLLER_PORT}|g"
+    -e "s|@LOG_DIR@|${DATA_DIR}/data|g"
+    -e "s|^auto.create.topics.enable=.*|auto.create.topics.enable=${KAFKA_AUTO_CREATE_TOPICS:-false}|")
+  if (( ! SECURE )); then
+    sed "${subst[@]}" "$base"
+    return
+  fi
+  local overlay="${HERE}/kafka/sasl.properties.template"
+  # The overlay's keys (listeners) replace the base's, so that each key appears once.
+  awk -F= 'NR == FNR { if ($0 ~ /^[a-z]/) keys[$1] = 1; next } !($1 in keys)' "$overlay" "$base" \
+    | sed "${subst[@]}"
+  sed "${subst[@]}" -e "s|@ADMIN_PASSWORD@|${ADMIN_PASSWORD}|g" "$overlay"
+}
+
 java_opts() {
   # Word-splitting of KAFKA_HEAP_OPTS is intended.
   # shellcheck disable=SC2206
@@ -77,16 +144,37 @@ cmd_start() {
   fi
   port_open "$PORT" && die "port ${PORT} is in use by another process"
   [[ -f "${LIBS}/.complete" ]] || cmd_install
+  local scram=()
+  if (( SECURE )); then
+    [[ -f "${TOOLS}/.complete" ]] || cmd_install_tools  # deploy/kafka/acls.sh needs them
+    check_secret KAFKA_ADMIN_PASSWORD "$ADMIN_PASSWORD"
+    scram+=(--add-scram "SCRAM-SHA-512=[name=admin,password=${ADMIN_PASSWORD}]")
+    local user name
+    for user in $SCRAM_USERS; do
+      name="${user%%:*}"
+      [[ "$user" == *:* && "$name" =~ ^[A-Za-z0-9._-]+$ ]] \
+        || die "KAFKA_SCRAM_USERS: '${user%%:*}' is not name:password"
+      check_secret "the password of ${name}" "${user#*:}"
+      scram+=(--add-scram "SCRAM-SHA-512=[name=${name},password=${user#*:}]")
+    done
+  fi
   cmd_stop >/dev/null 2>&1 || true
   # Fresh log dir every start (tests expect an empty cluster); only our own files are removed,
   # in case KAFKA_DATA_DIR points somewhere shared.
   mkdir -p "$DATA_DIR"
-  rm -rf "${DATA_DIR}/data" "${DATA_DIR}/version" "$LOG_FILE" "${DATA_DIR}/format.log"
+  rm -rf "${DATA_DIR}/data" "${DATA_DIR}/version" "$LOG_FILE" "${DATA_DIR}/format.log" \
+    "${DATA_DIR}/admin.properties"
   echo "$VERSION" > "${DATA_DIR}/version"
-  sed -e "s|@PORT@|${PORT}|g" -e "s|@CONTROLLER_PORT@|${CONTROLLER_PORT}|g" \
-      -e "s|@LOG_DIR@|${DATA_DIR}/data|g" \
-      -e "s|^auto.create.topics.enable=.*|auto.create.topics.enable=${KAFKA_AUTO_CREATE_TOPICS:-false}|" \
-      "${HERE}/kafka/server.properties.template" > "${DATA_DIR}/server.properties"
+  # The secure broker's config, format log (salted SCRAM keys) and client config hold secrets.
+  if (( SECURE )); then chmod 700 "$DATA_DIR"; fi
+  render_config > "${DATA_DIR}/server.properties"
+  if (( SECURE )); then
+    cat > "${DATA_DIR}/admin.properties" <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="${ADMIN_PASSWORD}";
+EOF
+  fi
   local opts; mapfile -t opts < <(java_opts)
   # Cluster id: URL-safe base64 of 16 random bytes, no padding, must not start with '-'.
   local cid="-"
@@ -95,7 +183,7 @@ cmd_start() {
   done
   local t0=$SECONDS
   java "${opts[@]}" kafka.tools.StorageTool format --standalone -t "$cid" \
-    -c "${DATA_DIR}/server.properties" > "${DATA_DIR}/format.log" 2>&1 \
+    -c "${DATA_DIR}/server.properties" "${scram[@]}" > "${DATA_DIR}/format.log" 2>&1 \
     || { cat "${DATA_DIR}/format.log" >&2; die "storage format failed"; }
   # setsid: the broker survives the caller's terminal/process group (CI step, pytest).
   # In a non-interactive shell setsid execs in place, so $! is the JVM's pid.
@@ -114,6 +202,9 @@ cmd_start() {
     sleep 0.5
   done
   echo "Kafka ready in $((SECONDS - t0))s (pid $(cat "$PID_FILE"), data ${DATA_DIR}, log ${LOG_FILE})"
+  if (( SECURE )); then
+    echo "SASL_PLAINTEXT, SCRAM-SHA-512; ACLs deny by default; admin's client config: ${DATA_DIR}/admin.properties"
+  fi
   echo "Apache Kafka ${VERSION} started on 127.0.0.1:${PORT}"
 }
 
@@ -138,8 +229,10 @@ cmd_status() {
 
 case "${1:-}" in
   install) cmd_install ;;
+  install-tools) cmd_install_tools ;;
+  classpath) cmd_classpath ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 install|install-tools|classpath|start|stop|status" >&2; exit 2 ;;
 esac
