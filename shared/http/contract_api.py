@@ -16,12 +16,32 @@ from shared.contract.events import EVENT_TYPES
 from shared.contract.export import schemas
 from shared.seedwork.errors import NotFound
 
-SCHEMA_JSON: Final = "application/schema+json"
+
+class SchemaJSONResponse(JSONResponse):
+    """A JSON Schema document (RFC draft `application/schema+json`)."""
+
+    media_type = "application/schema+json"
+
 
 _PROBLEM: Final[dict[int | str, dict[str, Any]]] = {
     404: {
         "description": "No event of that type (problem details, rule `NOT_FOUND`).",
-        "content": {"application/problem+json": {"schema": {"type": "object"}}},
+        "content": {
+            "application/problem+json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "detail", "rule"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                        "instance": {"type": "string"},
+                        "rule": {"type": "string", "enum": ["NOT_FOUND"]},
+                    },
+                }
+            }
+        },
     }
 }
 
@@ -67,21 +87,22 @@ def build_contract_router() -> APIRouter:
     @router.get(
         "/envelope.schema.json",
         response_model=dict[str, Any],
-        responses={200: {"content": {SCHEMA_JSON: {}}}},
+        response_class=SchemaJSONResponse,
     )
-    async def envelope_schema() -> JSONResponse:
+    async def envelope_schema() -> dict[str, Any]:
         """JSON Schema (2020-12) of the CloudEvents envelope every event travels in."""
-        return JSONResponse(_schemas()["CloudEvent.json"], media_type=SCHEMA_JSON)
+        return _schemas()["CloudEvent.json"]
 
     @router.get(
         "/events/{event_type}.schema.json",
         response_model=dict[str, Any],
-        responses={200: {"content": {SCHEMA_JSON: {}}}, **_PROBLEM},
+        response_class=SchemaJSONResponse,
+        responses=_PROBLEM,
     )
-    async def event_schema(event_type: EventType) -> JSONResponse:
+    async def event_schema(event_type: EventType) -> dict[str, Any]:
         """JSON Schema (2020-12) of one event's `data`; `x-topic` names its topic."""
         if event_type not in EVENT_TYPES:
             raise NotFound("event type", event_type)
-        return JSONResponse(_schemas()[f"{event_type}.json"], media_type=SCHEMA_JSON)
+        return _schemas()[f"{event_type}.json"]
 
     return router
