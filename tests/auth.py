@@ -5,11 +5,15 @@ import functools
 import tempfile
 from pathlib import Path
 
+from shared.crypto import b64, new_key
 from shared.http.tokens import DevIssuer
 
 HOST_SCOPES = ("needs:write", "reception:write")
 HOME_SCOPES = ("secondments:write",)
 READER_SCOPES = ("reports:read",)
+
+TEST_KEYS = {"master_key": b64(new_key()), "programme_key": b64(new_key())}
+"""Keys of the services under test (one set per test session)."""
 
 
 @functools.cache

@@ -27,16 +27,26 @@ def create_embedded_app(data_dir: Path) -> FastAPI:
     """Needs, placement and reporting on one bus, each with its own SQLite file."""
     data_dir.mkdir(parents=True, exist_ok=True)
     bus = InProcessBus()
-    needs = NeedsService(NeedsSettings(database_url=sqlite_url(data_dir, "needs")), bus)
+    issuer = DevIssuer(data_dir / "keys").ensure()
+    keys = issuer.secrets()
+    programme = keys["programme_key"]
+    needs = NeedsService(
+        NeedsSettings(database_url=sqlite_url(data_dir, "needs"), programme_key=programme), bus
+    )
     placement = PlacementService(
-        PlacementSettings(database_url=sqlite_url(data_dir, "placement")), bus
+        PlacementSettings(
+            database_url=sqlite_url(data_dir, "placement"),
+            programme_key=programme,
+            master_key=keys["master_key"],
+        ),
+        bus,
     )
     reporting = ReportingService(
-        ReportingSettings(database_url=sqlite_url(data_dir, "reporting")), bus
+        ReportingSettings(database_url=sqlite_url(data_dir, "reporting"), programme_key=programme),
+        bus,
     )
     bus.register_source(needs.topic, needs.runtime.relay.pending)
     services: list[RunningService] = [needs, placement, reporting]
-    issuer = DevIssuer(data_dir / "keys").ensure()
     verifier = TokenVerifier(load_issuers(issuer.issuers_file))
     app = compose_app("Biệt phái cán bộ — embedded", services, bus, verifier)
     app.state.dev_issuer = issuer

@@ -31,6 +31,7 @@ class NeedsService:
         phases: Sequence[Phase] = DEFAULT_PHASES,
     ) -> None:
         self.settings = settings
+        self.codec = settings.personal_data_codec()
         self.runtime = ServiceRuntime(
             name="needs",
             database_url=settings.database_url,
@@ -55,7 +56,8 @@ class NeedsService:
         )
 
     async def _on_placement_event(self, envelope: CloudEvent) -> None:
-        await handlers.on_placement_event(envelope, self.ports.uow())
+        opened = await self.codec.open(envelope)
+        await handlers.on_placement_event(opened, self.ports.uow())
 
     @property
     def routers(self) -> list[APIRouter]:

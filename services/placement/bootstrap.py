@@ -5,20 +5,26 @@ from functools import partial
 from pathlib import Path
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placement.adapters.tables import core
 from services.placement.adapters.unit_of_work import PlacementUnitOfWork
+from services.placement.adapters.vault import KeyVault
 from services.placement.config import PlacementSettings
 from services.placement.entrypoints.http import build_router
+from services.placement.entrypoints.officials import build_officials_router
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, topic_name
+from shared.crypto import parse_key
+from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.runtime import ServiceRuntime
 from shared.infra.transport import Transport
 from shared.phases import DEFAULT_PHASES, Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+VAULT_MIGRATIONS = Path(__file__).parent / "vault_migrations"
 
 
 class PlacementService:
@@ -37,7 +43,18 @@ class PlacementService:
             migrations=MIGRATIONS,
             tables=core,
             publisher=transport.publisher(),
+            extra_migrations=[(VAULT_MIGRATIONS, "alembic_version_vault")],
         )
+        codec = settings.personal_data_codec()
+        master = parse_key(settings.master_key) if settings.master_key else None
+
+        def sealing(session: AsyncSession) -> PersonalDataCodec:
+            if master is None:
+                raise RuntimeError(
+                    "PLACEMENT_MASTER_KEY is not set: personal data cannot be sealed"
+                )
+            return codec.with_identity_keys(KeyVault(session, master))
+
         needs_topic = topic_name(NEEDS_TOPIC, settings.topic_prefix)
         group = f"{settings.topic_prefix}{settings.consumer_group}"
         self.ports = PlacementPorts(
@@ -46,6 +63,8 @@ class PlacementService:
                 self.runtime.sessions,
                 topic_prefix=settings.topic_prefix,
                 on_commit=self.runtime.relay.wake,
+                codec=sealing,
+                master_key=master,
             ),
             phases=phases,
             needs_caught_up=lambda: transport.caught_up(needs_topic, group),
@@ -58,7 +77,7 @@ class PlacementService:
     @property
     def routers(self) -> list[APIRouter]:
         """HTTP routes of this service."""
-        return [build_router(self.ports)]
+        return [build_router(self.ports), build_officials_router(self.ports)]
 
     async def migrate(self) -> None:
         """Bring the database to the newest revision."""

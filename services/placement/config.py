@@ -4,9 +4,10 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.http.auth import AuthSettings
 from shared.infra.kafka_auth import KafkaSecuritySettings
+from shared.infra.personal_data import PersonalDataKeys
 
 
-class PlacementSettings(AuthSettings, KafkaSecuritySettings):
+class PlacementSettings(AuthSettings, KafkaSecuritySettings, PersonalDataKeys):
     """Configuration by environment; defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="PLACEMENT_", extra="ignore")
@@ -17,3 +18,5 @@ class PlacementSettings(AuthSettings, KafkaSecuritySettings):
     consumer_group: str = "placement"
     http_host: str = "0.0.0.0"
     http_port: int = 8002
+    master_key: str | None = None
+    """Wraps the officials' keys (base64 of 32 bytes); from a secret store in production."""

@@ -31,6 +31,7 @@ class ReportingService:
         phases: Sequence[Phase] | None = None,
     ) -> None:
         self.settings = settings
+        self.codec = settings.personal_data_codec()
         self.transport = transport
         self.runtime = ServiceRuntime(
             name="reporting",
@@ -56,12 +57,13 @@ class ReportingService:
                 transport.subscribe(name, group, self.on_event)
 
     async def on_event(self, envelope: CloudEvent) -> None:
-        """Project one event (idempotent)."""
-        await projections.project(envelope, self.ports.uow())
+        """Project one event (idempotent), its personal data opened to the profile only."""
+        await projections.project(await self.codec.open(envelope), self.ports.uow())
 
     async def on_batch(self, envelopes: Sequence[CloudEvent]) -> None:
         """Project a batch of events in one transaction (idempotent)."""
-        await projections.project_batch(envelopes, self.ports.uow())
+        opened = [await self.codec.open(e) for e in envelopes]
+        await projections.project_batch(opened, self.ports.uow())
 
     @property
     def routers(self) -> list[APIRouter]:

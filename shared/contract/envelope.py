@@ -43,6 +43,15 @@ class CloudEvent(BaseModel):
         exclude_if=lambda version: version == 1,
     )
 
+    personaldata: str | None = Field(
+        default=None,
+        description=(
+            "`sealed-v1` when the personal data in `data` is sealed (see Personal data in "
+            "docs/contract.md); absent otherwise."
+        ),
+        exclude_if=lambda value: value is None,
+    )
+
     def to_json(self) -> bytes:
         """Structured-mode JSON bytes, as written to Kafka and to the event store."""
         return self.model_dump_json().encode()

@@ -16,6 +16,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from shared.crypto import b64, new_key
 from shared.http.auth import DEFAULT_AUDIENCE
 
 DEV_ISSUER = "https://id.dev.secondment.local"
@@ -83,6 +84,17 @@ class DevIssuer:
             path.chmod(0o600)
         passwords: dict[str, str] = json.loads(path.read_text())
         return passwords
+
+    def secrets(self) -> dict[str, str]:
+        """The embedded default's master and programme keys, generated once (0600)."""
+        path = self.folder / "secrets.json"
+        if not path.exists():
+            path.write_text(
+                json.dumps({"master_key": b64(new_key()), "programme_key": b64(new_key())})
+            )
+            path.chmod(0o600)
+        keys: dict[str, str] = json.loads(path.read_text())
+        return keys
 
     def mint(
         self,

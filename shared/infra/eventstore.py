@@ -14,6 +14,7 @@ from shared.contract.envelope import CloudEvent, new_event, read_event
 from shared.contract.events import EventData
 from shared.contract.topics import TOPIC_OF_EVENT, topic_name
 from shared.contract.upcasting import UPCASTERS, UpcasterRegistry
+from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import ConcurrencyConflict
@@ -32,10 +33,17 @@ class RequestContext:
 class EventStore:
     """One service's event store, bound to the unit of work's session."""
 
-    def __init__(self, session: AsyncSession, tables: CoreTables, topic_prefix: str) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        tables: CoreTables,
+        topic_prefix: str,
+        codec: PersonalDataCodec | None = None,
+    ) -> None:
         self._session = session
         self._t = tables
         self._prefix = topic_prefix
+        self._codec = codec
 
     async def append(
         self, stream_id: str, expected_version: int, events: Sequence[CloudEvent]
@@ -51,7 +59,8 @@ class EventStore:
         for offset, envelope in enumerate(events, start=1):
             if envelope.aggregateversion != expected_version + offset:
                 raise ValueError("envelope versions must follow the expected version")
-            payload = envelope.to_json().decode()
+            stored = await self._codec.seal(envelope) if self._codec else envelope
+            payload = stored.to_json().decode()
             rows.append(
                 {
                     "stream_id": stream_id,
@@ -85,7 +94,10 @@ class EventStore:
             .where(self._t.events.c.stream_id == stream_id)
             .order_by(self._t.events.c.version)
         )
-        return [CloudEvent.from_json(raw) for raw in result.scalars()]
+        stored = [CloudEvent.from_json(raw) for raw in result.scalars()]
+        if self._codec is None:
+            return stored
+        return [await self._codec.open(e) for e in stored]
 
 
 A = TypeVar("A", bound=Aggregate)

@@ -13,17 +13,26 @@ from sqlalchemy import Connection, MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-def _config(script_location: Path, connection: Connection) -> Config:
+def _config(script_location: Path, connection: Connection, version_table: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
     cfg.attributes["connection"] = connection
+    cfg.attributes["version_table"] = version_table
     return cfg
 
 
-async def upgrade_to_head(engine: AsyncEngine, script_location: Path) -> None:
-    """Bring a service's database to its newest revision (idempotent)."""
+async def upgrade_to_head(
+    engine: AsyncEngine, script_location: Path, version_table: str = "alembic_version"
+) -> None:
+    """Bring a database to the newest revision of one migration history (idempotent).
+
+    A database may hold several independent histories (the placement service's key vault
+    has its own), each with its own version table.
+    """
     async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(_config(script_location, c), "head"))
+        await conn.run_sync(
+            lambda c: command.upgrade(_config(script_location, c, version_table), "head")
+        )
 
 
 def run_env(target_metadata: MetaData) -> None:
@@ -35,6 +44,7 @@ def run_env(target_metadata: MetaData) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        version_table=context.config.attributes.get("version_table", "alembic_version"),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,6 +1,7 @@
 """What every service runs on: its database engine, migrations and outbox relay."""
 
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy import text
@@ -24,8 +25,10 @@ class ServiceRuntime:
         tables: CoreTables,
         publisher: Publisher,
         relay_poll_interval: float = 5.0,
+        extra_migrations: Sequence[tuple[Path, str]] = (),
     ) -> None:
         self.name = name
+        self._extra_migrations = extra_migrations
         self.engine = make_engine(database_url)
         self.sessions: async_sessionmaker[AsyncSession] = make_sessions(self.engine)
         self._migrations = migrations
@@ -38,8 +41,10 @@ class ServiceRuntime:
         )
 
     async def migrate(self) -> None:
-        """Bring the database to the newest revision."""
+        """Bring the database to the newest revision (and any separate history it holds)."""
         await upgrade_to_head(self.engine, self._migrations)
+        for location, version_table in self._extra_migrations:
+            await upgrade_to_head(self.engine, location, version_table)
 
     async def start(self) -> None:
         """Migrate, then start relaying."""

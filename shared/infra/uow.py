@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contract.envelope import CloudEvent
 from shared.infra.eventstore import EventStore
+from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
 
 
@@ -32,16 +33,19 @@ class SqlUnitOfWork:
         *,
         topic_prefix: str,
         on_commit: Callable[[], None],
+        codec: Callable[[AsyncSession], PersonalDataCodec] | None = None,
     ) -> None:
         self._sessions = sessions
         self._tables = tables
         self._prefix = topic_prefix
         self._on_commit = on_commit
+        self._codec = codec
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
         await self.session.begin()
-        self.events = EventStore(self.session, self._tables, self._prefix)
+        codec = self._codec(self.session) if self._codec else None
+        self.events = EventStore(self.session, self._tables, self._prefix, codec)
         self._started()
         return self
 

@@ -78,13 +78,17 @@ def test_first_start_loads_demo_data_and_serves_the_dashboard_in_vietnamese(tmp_
     with embedded(tmp_path / "var") as (url, lines):
         assert any("Dashboard: http://127.0.0.1:" in line for line in lines)
         assert any("Development tokens" in line for line in lines)
-        page = httpx.get(url + "/?phase=2024-2025&as_of=2025-12-31")
+        anonymous = httpx.get(url + "/?phase=2024-2025&as_of=2025-12-31")
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"].startswith("/login")
+        reader = auth.reader(DevIssuer(tmp_path / "var" / "keys"))
+        page = httpx.get(url + "/?phase=2024-2025&as_of=2025-12-31", headers=reader)
         assert page.status_code == 200
         assert "Đánh giá giai đoạn" in page.text
         evaluation = httpx.get(
             url + "/api/reports/phases/2024-2025/evaluation",
             params={"as_of": "2025-12-31"},
-            headers=auth.reader(DevIssuer(tmp_path / "var" / "keys")),
+            headers=reader,
         ).json()
         assert evaluation["needs"]["raised"] > 0
         assert evaluation["secondments"]["started"] > 0

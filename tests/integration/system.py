@@ -19,7 +19,7 @@ from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from shared.http.app import compose_app
 from shared.http.auth import TokenVerifier, load_issuers
-from tests.auth import test_issuer
+from tests.auth import TEST_KEYS, test_issuer
 from tests.infra import create_database, unique_name
 
 
@@ -39,6 +39,7 @@ class Deployment:
             kafka_bootstrap=self.bootstrap,
             topic_prefix=self.prefix,
             auth_issuers_file=test_issuer().issuers_file,
+            programme_key=TEST_KEYS["programme_key"],
         )
 
     def placement_settings(self) -> PlacementSettings:
@@ -47,6 +48,8 @@ class Deployment:
             kafka_bootstrap=self.bootstrap,
             topic_prefix=self.prefix,
             auth_issuers_file=test_issuer().issuers_file,
+            programme_key=TEST_KEYS["programme_key"],
+            master_key=TEST_KEYS["master_key"],
         )
 
     def reporting_settings(self) -> ReportingSettings:
@@ -55,6 +58,7 @@ class Deployment:
             kafka_bootstrap=self.bootstrap,
             topic_prefix=self.prefix,
             auth_issuers_file=test_issuer().issuers_file,
+            programme_key=TEST_KEYS["programme_key"],
         )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.placement.adapters.tables import core, needs_view, secondments_view
+from services.placement.adapters.vault import KeyVault
 from services.placement.domain.secondment import Secondment
 from services.placement.domain.views import NeedSnapshot, OfficialSpell
 from shared.contract.events import (
@@ -21,6 +22,7 @@ from shared.contract.events import (
 from shared.contract.topics import PLACEMENT_SOURCE
 from shared.contract.types import UnitRef
 from shared.infra.eventstore import AggregateRepository
+from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.uow import SqlUnitOfWork
 
 
@@ -35,8 +37,20 @@ class PlacementUnitOfWork(SqlUnitOfWork):
         *,
         topic_prefix: str,
         on_commit: Callable[[], None],
+        codec: Callable[[AsyncSession], PersonalDataCodec] | None = None,
+        master_key: bytes | None = None,
     ) -> None:
-        super().__init__(sessions, core, topic_prefix=topic_prefix, on_commit=on_commit)
+        super().__init__(
+            sessions, core, topic_prefix=topic_prefix, on_commit=on_commit, codec=codec
+        )
+        self._master_key = master_key
+
+    @property
+    def vault(self) -> KeyVault:
+        """The officials' keys, in this transaction (erasure deletes one)."""
+        if self._master_key is None:
+            raise RuntimeError("PLACEMENT_MASTER_KEY is not set")
+        return KeyVault(self.session, self._master_key)
 
     def _started(self) -> None:
         self.secondments = AggregateRepository(

@@ -5,6 +5,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
+from pydantic import BaseModel
+
 from services.placement.adapters.unit_of_work import PlacementUnitOfWork
 from services.placement.domain.commands import (
     ArrangePostSecondment,
@@ -15,9 +17,16 @@ from services.placement.domain.commands import (
     SecondOfficial,
 )
 from services.placement.domain.secondment import Secondment
-from services.placement.service_layer.views import SecondmentView, secondment_view
+from services.placement.service_layer.views import (
+    OfficialView,
+    SecondmentView,
+    official_view,
+    secondment_view,
+    without_identity,
+)
 from shared.authz import Action, Principal, authorize, may_read, units_acted_for
 from shared.contract.envelope import CloudEvent, read_event
+from shared.contract.events import OfficerSeconded
 from shared.contract.rules import RuleCode
 from shared.http.pagination import Page, decode_cursor, encode_cursor
 from shared.ids import created_at
@@ -52,7 +61,7 @@ async def _unknown_need_rule(need_id: UUID, needs_caught_up: CaughtUp) -> RuleCo
 async def _save(uow: PlacementUnitOfWork, s: Secondment, ctx: RequestContext) -> SecondmentView:
     view = secondment_view(s)
     await uow.secondments.save(s, ctx)
-    await uow.write_view(s, view.model_dump(mode="json"))
+    await uow.write_view(s, without_identity(view).model_dump(mode="json"))
     await uow.commit()
     return view
 
@@ -212,10 +221,80 @@ async def list_secondments(
         rows = await uow.list_secondments(
             after=decode_cursor(cursor), limit=limit + 1, filters=filters, visible_units=visible
         )
-    items = [SecondmentView.model_validate(body) for _, body in rows[:limit]]
+        items = [SecondmentView.model_validate(body) for _, body in rows[:limit]]
+        items = [await _with_identity(uow, item) for item in items]
     more = len(rows) > limit
     return Page[SecondmentView](
         items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if more else None
+    )
+
+
+async def _with_identity(uow: PlacementUnitOfWork, item: SecondmentView) -> SecondmentView:
+    """Open the identity of a listed secondment from its first event (if not erased)."""
+    history = await uow.secondments.history(str(item.secondment_id))
+    seconded = OfficerSeconded.model_validate(history[0].data)
+    return item.model_copy(update={"official": official_view(seconded.official)})
+
+
+class PersonalData(BaseModel):
+    """Everything held about an official (an access request under the PDP law)."""
+
+    official_id: str
+    identity_erased: bool
+    official: OfficialView | None
+    secondments: list[SecondmentView]
+
+
+class Erasure(BaseModel):
+    """The outcome of an erasure request."""
+
+    official_id: str
+    erased: bool
+    already_erased: bool
+    secondments: int
+
+
+async def _officials_secondments(uow: PlacementUnitOfWork, official_id: str) -> list[str]:
+    rows = await uow.list_secondments(
+        after=0, limit=10_000, filters={"official_id": official_id}, visible_units=None
+    )
+    return [str(body["secondment_id"]) for _, body in rows]
+
+
+async def personal_data(
+    principal: Principal, official_id: str, uow: PlacementUnitOfWork
+) -> PersonalData:
+    """Everything held about the official, until erasure (then the profile only)."""
+    authorize(principal, Action.READ_PERSONAL_DATA)
+    async with uow:
+        ids = await _officials_secondments(uow, official_id)
+        if not ids:
+            raise NotFound("official", official_id)
+        loaded = [await uow.secondments.get(sid) for sid in ids]
+        views = [secondment_view(s) for s in loaded if s is not None]
+    official = views[0].official
+    return PersonalData(
+        official_id=official_id,
+        identity_erased=official.identity_erased,
+        official=official,
+        secondments=views,
+    )
+
+
+async def erase_official(
+    principal: Principal, official_id: str, uow: PlacementUnitOfWork
+) -> Erasure:
+    """Delete the official's key: no API, export, event or replay can tell who they were
+    any more, while every figure stays (the profile is sealed with the programme key)."""
+    authorize(principal, Action.ERASE_PERSONAL_DATA)
+    async with uow:
+        ids = await _officials_secondments(uow, official_id)
+        if not ids:
+            raise NotFound("official", official_id)
+        erased = await uow.vault.erase(official_id)
+        await uow.commit()
+    return Erasure(
+        official_id=official_id, erased=True, already_erased=not erased, secondments=len(ids)
     )
 
 

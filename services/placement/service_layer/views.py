@@ -15,8 +15,39 @@ from shared.contract.events import (
     SecondmentEnded,
     SecondmentExtended,
 )
-from shared.contract.types import Code, Decision, UnitRef
+from shared.contract.personal import UNAVAILABLE_NAME
+from shared.contract.types import Code, Decision, Gender, ServiceCategory, UnitRef
 from shared.reference import reference_data
+
+
+class OfficialView(BaseModel):
+    """The official as shown: identity `null` once erased (statistics stay)."""
+
+    official_id: str
+    full_name: str | None
+    gender: Gender
+    birth_date: dt.date | None
+    ethnicity: Code
+    ethnic_subgroup: Code | None = None
+    service_category: ServiceCategory
+    position_rank: Code
+    home_unit: UnitRef
+    identity_erased: bool = False
+
+
+def official_view(official: Official) -> OfficialView:
+    """Shown as opened; an identity whose key is gone shows as erased."""
+    erased = official.full_name == UNAVAILABLE_NAME
+    fields = official.model_dump()
+    if erased:
+        fields |= {"full_name": None, "birth_date": None}
+    return OfficialView(**fields, identity_erased=erased)
+
+
+def without_identity(view: "SecondmentView") -> "SecondmentView":
+    """The view as stored for lists: no identity in clear (it is opened on read)."""
+    hidden = view.official.model_copy(update={"full_name": None, "birth_date": None})
+    return view.model_copy(update={"official": hidden})
 
 
 class SecondmentView(BaseModel):
@@ -25,7 +56,7 @@ class SecondmentView(BaseModel):
     secondment_id: UUID
     status: SecondmentStatus
     need_id: UUID
-    official: Official
+    official: OfficialView
     host_unit: UnitRef
     sector: Code
     start_date: dt.date
@@ -49,7 +80,7 @@ def secondment_view(s: Secondment) -> SecondmentView:
         secondment_id=s.secondment_id,
         status=s.status,
         need_id=e.need_id,
-        official=e.official,
+        official=official_view(e.official),
         host_unit=e.host_unit,
         sector=e.sector,
         start_date=e.start_date,

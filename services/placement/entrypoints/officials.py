@@ -1,0 +1,26 @@
+"""Personal data requests (PDP law 91/2025/QH15): access and erasure, data-protection
+officer only (`personal-data:erase`)."""
+
+from fastapi import APIRouter
+
+from services.placement.service_layer import handlers
+from services.placement.service_layer.handlers import Erasure, PersonalData
+from services.placement.service_layer.ports import PlacementPorts
+from shared.http.auth import PrincipalDep
+
+
+def build_officials_router(ports: PlacementPorts) -> APIRouter:
+    """`/api/officials/{official_id}/…`."""
+    router = APIRouter(prefix="/api/officials", tags=["personal data"])
+
+    @router.get("/{official_id}/personal-data", response_model=PersonalData)
+    async def personal_data(official_id: str, who: PrincipalDep) -> PersonalData:
+        """Everything held about the official (identity until erasure, profile, secondments)."""
+        return await handlers.personal_data(who, official_id, ports.uow())
+
+    @router.post("/{official_id}/erasure", response_model=Erasure)
+    async def erasure(official_id: str, who: PrincipalDep) -> Erasure:
+        """Erase who the official was; every count and figure stays as it was."""
+        return await handlers.erase_official(who, official_id, ports.uow())
+
+    return router

@@ -1,0 +1,87 @@
+"""Sealing and opening the personal data of events at the edges of a service.
+
+The domain works with the contract's plain `Official`; the event store, the outbox and
+Kafka only ever see it sealed (`shared.contract.personal`). Services seal when they append
+and open when they load or consume: the placement service with each official's key (it is
+the controller of that data), the others with the programme key only (statistics).
+"""
+
+from typing import Any, Protocol
+
+from pydantic_settings import BaseSettings
+
+from shared.contract.envelope import CloudEvent
+from shared.contract.events import Official
+from shared.contract.personal import SEALED, SealedOfficial, open_official, seal_official
+from shared.crypto import parse_key
+
+
+class KeyUnavailable(RuntimeError):
+    """This service lacks the programme key an event was sealed with: a configuration fault.
+    Consumers retry (the partition waits) instead of dead-lettering the event."""
+
+
+class IdentityKeys(Protocol):
+    """Where the officials' own keys live (the placement service's key vault)."""
+
+    async def key_for(self, official_id: str, *, create: bool) -> bytes | None:
+        """The official's data key; a new one if `create` and none exists; None if erased."""
+
+
+class PersonalDataCodec:
+    """Seals `OfficerSeconded` on the way out, opens it on the way in."""
+
+    def __init__(
+        self,
+        programme_key_id: str,
+        programme_keys: dict[str, bytes],
+        identity_keys: IdentityKeys | None = None,
+    ) -> None:
+        self._kid = programme_key_id
+        self._programme = programme_keys
+        self._identities = identity_keys
+
+    def with_identity_keys(self, identity_keys: IdentityKeys) -> "PersonalDataCodec":
+        """The same codec able to seal and open identities (bound to a transaction)."""
+        return PersonalDataCodec(self._kid, self._programme, identity_keys)
+
+    async def seal(self, envelope: CloudEvent) -> CloudEvent:
+        """Seal the official of an `OfficerSeconded`; other events pass unchanged."""
+        official = envelope.data.get("official") if envelope.type == "OfficerSeconded" else None
+        if official is None or envelope.personaldata == SEALED:
+            return envelope
+        if self._identities is None or self._kid not in self._programme:
+            raise RuntimeError("sealing personal data needs the key vault and the programme key")
+        plain = Official.model_validate(official)
+        key = await self._identities.key_for(plain.official_id, create=True)
+        assert key is not None
+        sealed = seal_official(plain, key, self._kid, self._programme[self._kid])
+        data: dict[str, Any] = envelope.data | {"official": sealed.model_dump(mode="json")}
+        return envelope.model_copy(update={"data": data, "personaldata": SEALED})
+
+    async def open(self, envelope: CloudEvent) -> CloudEvent:
+        """The envelope with its official opened as far as this reader's keys allow."""
+        if envelope.personaldata != SEALED:
+            return envelope
+        sealed = SealedOfficial.model_validate(envelope.data["official"])
+        if sealed.profile.kid not in self._programme:
+            raise KeyUnavailable(f"programme key {sealed.profile.kid!r} is not configured here")
+        key = None
+        if self._identities is not None:
+            key = await self._identities.key_for(sealed.official_id, create=False)
+        official, _ = open_official(sealed, self._programme, key)
+        data: dict[str, Any] = envelope.data | {"official": official.model_dump(mode="json")}
+        return envelope.model_copy(update={"data": data, "personaldata": None})
+
+
+class PersonalDataKeys(BaseSettings):
+    """Programme key settings every service inherits (`*_PROGRAMME_KEY`, base64 of 32
+    bytes; `*_PROGRAMME_KEY_ID` names it in sealed data so keys can be rotated)."""
+
+    programme_key_id: str = "programme-1"
+    programme_key: str | None = None
+
+    def personal_data_codec(self) -> PersonalDataCodec:
+        """The codec for these keys; without a key nothing sealed can be read."""
+        keys = {self.programme_key_id: parse_key(self.programme_key)} if self.programme_key else {}
+        return PersonalDataCodec(self.programme_key_id, keys)
