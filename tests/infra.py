@@ -13,6 +13,12 @@ resolved in this order, and never skipped:
    PostgreSQL cluster on port 55432, reused if already running, stopped only if started here).
 
 Anything else fails the session with a message saying what to install.
+
+``secure_kafka`` is a second broker that authenticates (SASL/SCRAM-SHA-512) and authorizes
+(ACLs, deny by default): ``SECONDMENT_TEST_SECURE_KAFKA_BOOTSTRAP`` if set (a broker started by
+``KAFKA_SECURE=1 deploy/local/kafka.sh start``, with its default passwords unless
+``SECONDMENT_TEST_SECURE_KAFKA_ADMIN_PASSWORD`` says otherwise), else that script on free ports
+in a temporary data dir, stopped at session end. Never skipped either.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -38,10 +45,20 @@ ENV_KAFKA = "SECONDMENT_TEST_KAFKA_BOOTSTRAP"
 ENV_KAFKA_VERSION = "SECONDMENT_TEST_KAFKA_VERSION"
 ENV_PG = "SECONDMENT_TEST_PG_DSN"
 ENV_NO_DOCKER = "SECONDMENT_TEST_NO_DOCKER"
+ENV_SECURE_KAFKA = "SECONDMENT_TEST_SECURE_KAFKA_BOOTSTRAP"
+ENV_SECURE_KAFKA_ADMIN_PASSWORD = "SECONDMENT_TEST_SECURE_KAFKA_ADMIN_PASSWORD"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SH = REPO_ROOT / "deploy" / "local" / "kafka.sh"
 POSTGRES_SH = REPO_ROOT / "deploy" / "local" / "postgres.sh"
+ACLS_SH = REPO_ROOT / "deploy" / "kafka" / "acls.sh"
+#: The SCRAM users `KAFKA_SECURE=1 deploy/local/kafka.sh start` creates by default.
+SECURE_KAFKA_ADMIN_PASSWORD = "admin-secret"
+SECURE_KAFKA_SERVICE_PASSWORDS = {
+    "needs": "needs-secret",
+    "placement": "placement-secret",
+    "reporting": "reporting-secret",
+}
 LOCAL_PG_DSN = "postgresql://postgres:postgres@127.0.0.1:55432/postgres"
 # Docker images, matched to the versions the local scripts run.
 KAFKA_IMAGE = os.environ.get("SECONDMENT_TEST_KAFKA_IMAGE", "apache/kafka:4.4.0")
@@ -249,6 +266,113 @@ def kafka_bootstrap() -> Iterator[str]:
         yield from _kafka_from_docker()
     else:
         yield from _kafka_from_local_jars()
+
+
+# --------------------------------------------------------------------------- secure Kafka
+
+
+@dataclass(frozen=True)
+class SecureKafka:
+    """A broker with SASL/SCRAM-SHA-512 and ACLs that deny by default (docs/adr/0003-*.md)."""
+
+    bootstrap: str
+    command_config: Path
+    """Client config of the super user `admin`, for the Kafka tools and deploy/kafka/acls.sh."""
+    passwords: Mapping[str, str] = field(repr=False)
+    """SCRAM users and their passwords: admin and the three services."""
+
+    def acls(self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300) -> str:
+        """Run ``deploy/kafka/acls.sh ARGS`` (what operators run) as admin; return its output."""
+        proc = subprocess.run(
+            ["bash", str(ACLS_SH), *args],
+            env={
+                **os.environ,
+                "KAFKA_BOOTSTRAP": self.bootstrap,
+                "KAFKA_COMMAND_CONFIG": str(self.command_config),
+                **(env or {}),
+            },
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"acls.sh {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
+        return proc.stdout
+
+
+def _admin_config(directory: Path, password: str) -> Path:
+    path = directory / "admin.properties"
+    path.write_text(
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="admin" password="{password}";\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    return path
+
+
+def _secure_kafka_from_local_jars() -> Iterator[SecureKafka]:
+    if shutil.which("java") is None or shutil.which("mvn") is None:
+        pytest.fail(KAFKA_HELP + " (java or mvn not found on PATH)", pytrace=False)
+    data_dir = tempfile.mkdtemp(prefix="secondment-kafka-secure-")
+    port, controller_port = _free_port(), _free_port()
+    env = {
+        "KAFKA_SECURE": "1",
+        "KAFKA_DATA_DIR": data_dir,
+        "KAFKA_PORT": str(port),
+        "KAFKA_CONTROLLER_PORT": str(controller_port),
+        "KAFKA_ADMIN_PASSWORD": SECURE_KAFKA_ADMIN_PASSWORD,
+        "KAFKA_SCRAM_USERS": " ".join(
+            f"{u}:{p}" for u, p in SECURE_KAFKA_SERVICE_PASSWORDS.items()
+        ),
+    }
+    t0 = time.monotonic()
+    error = ""
+    try:
+        _run_script(KAFKA_SH, "install", env, timeout=900)
+        _run_script(KAFKA_SH, "start", env, timeout=300)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        error = str(exc)
+    if error:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        pytest.fail(
+            f"Cannot start the SASL/ACL Kafka broker.\n{KAFKA_HELP}\n{error}", pytrace=False
+        )
+    version = (Path(data_dir) / "version").read_text().strip()
+    INFRA_INFO["secure kafka"] = (
+        f"Apache Kafka {version} at 127.0.0.1:{port}, SASL_PLAINTEXT SCRAM-SHA-512 + ACLs "
+        f"(local jars, started in {time.monotonic() - t0:.1f}s)"
+    )
+    try:
+        yield SecureKafka(
+            bootstrap=f"127.0.0.1:{port}",
+            command_config=Path(data_dir) / "admin.properties",
+            passwords={"admin": SECURE_KAFKA_ADMIN_PASSWORD, **SECURE_KAFKA_SERVICE_PASSWORDS},
+        )
+    finally:
+        try:
+            _run_script(KAFKA_SH, "stop", env, timeout=60)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def secure_kafka() -> Iterator[SecureKafka]:
+    """A real broker with SASL/SCRAM and deny-by-default ACLs (no ACL granted yet)."""
+    given = os.environ.get(ENV_SECURE_KAFKA)
+    if not given:
+        yield from _secure_kafka_from_local_jars()
+        return
+    password = os.environ.get(ENV_SECURE_KAFKA_ADMIN_PASSWORD, SECURE_KAFKA_ADMIN_PASSWORD)
+    INFRA_INFO["secure kafka"] = f"SASL/ACL Kafka at {given} (from ${ENV_SECURE_KAFKA})"
+    with tempfile.TemporaryDirectory(prefix="secondment-secure-kafka-") as directory:
+        yield SecureKafka(
+            bootstrap=given,
+            command_config=_admin_config(Path(directory), password),
+            passwords={"admin": password, **SECURE_KAFKA_SERVICE_PASSWORDS},
+        )
 
 
 # --------------------------------------------------------------------------- PostgreSQL
