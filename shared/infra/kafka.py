@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream import AckPolicy
@@ -237,15 +238,60 @@ class KafkaTransport:
         await self._publisher.close()
 
 
+_Item = tuple[TopicPartition, CloudEvent, bytes]
+"""One record of a batch: where it came from, its decoded envelope, its bytes."""
+
+
+@dataclass
+class _BatchGroup:
+    """The batch subscriptions of one consumer group: one aiokafka consumer for all its topics.
+
+    One member per group and process, not one per topic: two members of one group subscribed
+    to different topics rebalance each other whenever either joins, and every rebalance stops
+    both while they re-join."""
+
+    group: str
+    max_records: int
+    handlers: dict[str, BatchHandler] = field(default_factory=dict)
+
+
+@dataclass
+class _InFlight:
+    """A batch handed to its handlers: the task applying it and the offsets to commit after."""
+
+    task: asyncio.Task[None]
+    offsets: dict[TopicPartition, int]
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before partitions move to another member: let the batch in flight finish and commit it,
+    so that the new owner does not apply it again (it would change nothing, but cost time)."""
+
+    def __init__(self, transport: "BatchingKafkaTransport", group: str) -> None:
+        self._transport = transport
+        self._group = group
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._transport._settle(self._group)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
+
+
 class BatchingKafkaTransport(KafkaTransport):
     """KafkaTransport that can also deliver events in batches (`subscribe_batch`).
 
-    Each batch subscription is one aiokafka consumer in the group (manual commit,
-    read_committed, from the earliest offset). A batch is what one `getmany` returns (at most
-    `max_records`, across the consumer's partitions, each partition in order); its offsets are
-    committed only after the handler returned. Infrastructure errors retry the batch with
-    backoff; any other error retries it one event at a time through `_deliver`, which
-    dead-letters only the poison event.
+    All batch subscriptions of one group share one aiokafka consumer (manual commit,
+    read_committed, from the earliest offset, large fetches) subscribed to all their topics.
+    A batch is what one `getmany` returns (at most `max_records`, across the consumer's
+    partitions, each partition in order); subscriptions that share one handler get their
+    topics' events in one call, hence one transaction. The loop is pipelined: while a batch is
+    being applied (mostly waiting for the database), the next one is fetched and its envelopes
+    decoded. A batch starts only after the previous one returned and its offsets were
+    committed; offsets are committed only after the handler returned, and before a rebalance
+    takes partitions away the batch in flight is finished and committed. Infrastructure
+    errors retry the batch with backoff; any other error retries it one event at a time
+    through `_deliver`, which dead-letters only the poison event.
     """
 
     def __init__(
@@ -257,38 +303,42 @@ class BatchingKafkaTransport(KafkaTransport):
         auth: KafkaAuth = NO_AUTH,
     ) -> None:
         super().__init__(bootstrap, client_id, replication_factor=replication_factor, auth=auth)
-        self._batch_subscriptions: list[tuple[str, str, BatchHandler, int]] = []
-        self._batch_consumers: list[AIOKafkaConsumer] = []
+        self._batch_groups: dict[str, _BatchGroup] = {}
+        self._batch_consumers: dict[str, AIOKafkaConsumer] = {}
         self._batch_tasks: list[asyncio.Task[None]] = []
+        self._in_flight: dict[str, _InFlight] = {}
 
     def subscribe_batch(
         self, topic: str, group: str, handler: BatchHandler, *, max_records: int = 5000
     ) -> None:
         self._topics.update((topic, f"{topic}.dlq"))
-        self._batch_subscriptions.append((topic, group, handler, max_records))
+        spec = self._batch_groups.setdefault(group, _BatchGroup(group, max_records))
+        spec.max_records = max(spec.max_records, max_records)
+        spec.handlers[topic] = handler
 
     async def start(self) -> None:
         await super().start()
-        for topic, group, handler, max_records in self._batch_subscriptions:
+        for spec in self._batch_groups.values():
             consumer = AIOKafkaConsumer(
-                topic,
                 bootstrap_servers=self._bootstrap,
-                group_id=group,
-                client_id=f"{group}-batch",
+                group_id=spec.group,
+                client_id=f"{spec.group}-batch",
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 isolation_level="read_committed",
-                max_poll_records=max_records,
+                max_poll_records=spec.max_records,
                 fetch_max_bytes=64 * 1024 * 1024,
                 max_partition_fetch_bytes=16 * 1024 * 1024,
+                # A batch (and a rebalance waiting for it) may take a while on a busy database.
+                max_poll_interval_ms=600_000,
                 **self._auth.client_options(),
             )
             await consumer.start()
-            self._batch_consumers.append(consumer)
+            consumer.subscribe(sorted(spec.handlers), listener=_CommitOnRevoke(self, spec.group))
+            self._batch_consumers[spec.group] = consumer
             self._batch_tasks.append(
                 asyncio.create_task(
-                    self._consume_batches(consumer, topic, group, handler, max_records),
-                    name=f"batch-consumer-{topic}",
+                    self._consume_batches(consumer, spec), name=f"batch-consumer-{spec.group}"
                 )
             )
 
@@ -298,7 +348,7 @@ class BatchingKafkaTransport(KafkaTransport):
         for task in self._batch_tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        for consumer in self._batch_consumers:
+        for consumer in self._batch_consumers.values():
             try:
                 await consumer.stop()
             except Exception:
@@ -307,47 +357,78 @@ class BatchingKafkaTransport(KafkaTransport):
         self._batch_consumers.clear()
         await super().stop()
 
-    async def _consume_batches(
-        self,
-        consumer: AIOKafkaConsumer,
-        topic: str,
-        group: str,
-        handler: BatchHandler,
-        max_records: int,
-    ) -> None:
-        while True:
-            fetched = await consumer.getmany(timeout_ms=500, max_records=max_records)
-            if not fetched:
-                continue
-            records = [r for part in fetched.values() for r in part]
-            envelopes: list[CloudEvent] = []
-            bodies: list[bytes] = []
-            for record in records:
-                try:
-                    envelopes.append(CloudEvent.from_json(record.value))
-                    bodies.append(record.value)
-                except ValidationError as exc:
-                    await self._dead_letter(
-                        topic, group, record.value, f"invalid envelope: {exc.errors()[:3]}"
-                    )
-            if envelopes:
-                await self._handle_batch(topic, group, handler, envelopes, bodies)
-            offsets = {tp: part[-1].offset + 1 for tp, part in fetched.items()}
-            try:
-                await consumer.commit(offsets)
-            except Exception:
-                # A rebalance took the partitions: their new owner gets the batch again and
-                # the handler's idempotence absorbs it.
-                log.warning("committing offsets of %s failed", topic, exc_info=True)
+    async def _settle(self, group: str) -> None:
+        """Wait for the group's batch in flight (if any) and commit its offsets."""
+        in_flight = self._in_flight.get(group)
+        if in_flight is None:
+            return
+        await in_flight.task
+        if self._in_flight.get(group) is not in_flight:
+            return  # settled meanwhile by the other caller (loop or rebalance listener)
+        del self._in_flight[group]
+        try:
+            await self._batch_consumers[group].commit(in_flight.offsets)
+        except Exception:
+            # A rebalance took the partitions: their new owner gets the batch again and
+            # the handler's idempotence absorbs it.
+            log.warning("committing offsets of %s failed", group, exc_info=True)
+
+    async def _consume_batches(self, consumer: AIOKafkaConsumer, spec: _BatchGroup) -> None:
+        try:
+            while True:
+                fetched = await consumer.getmany(timeout_ms=500, max_records=spec.max_records)
+                if not fetched:
+                    await self._settle(spec.group)
+                    continue
+                # Decoding overlaps the previous batch's database work.
+                decoded: list[_Item] = []
+                for tp, records in fetched.items():
+                    for record in records:
+                        try:
+                            decoded.append((tp, CloudEvent.from_json(record.value), record.value))
+                        except ValidationError as exc:
+                            await self._dead_letter(
+                                tp.topic,
+                                spec.group,
+                                record.value,
+                                f"invalid envelope: {exc.errors()[:3]}",
+                            )
+                offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
+                await self._settle(spec.group)
+                # A rebalance while the previous batch finished may have taken partitions:
+                # their new owner starts from the committed offsets, leave their records to it.
+                owned = consumer.assignment()
+                if any(tp not in owned for tp in offsets):
+                    decoded = [item for item in decoded if item[0] in owned]
+                    offsets = {tp: o for tp, o in offsets.items() if tp in owned}
+                task = asyncio.create_task(self._apply(spec, decoded))
+                self._in_flight[spec.group] = _InFlight(task, offsets)
+        finally:
+            in_flight = self._in_flight.pop(spec.group, None)
+            if in_flight is not None:
+                in_flight.task.cancel()
+
+    async def _apply(self, spec: _BatchGroup, decoded: list[_Item]) -> None:
+        """Hand the batch to its handlers: one call per distinct handler."""
+        calls: list[tuple[BatchHandler, list[_Item]]] = []
+        for item in decoded:
+            handler = spec.handlers[item[0].topic]
+            for known, items in calls:
+                if known == handler:
+                    items.append(item)
+                    break
+            else:
+                calls.append((handler, [item]))
+        for handler, items in calls:
+            await self._handle_batch(spec.group, handler, items)
 
     async def _handle_batch(
         self,
-        topic: str,
         group: str,
         handler: BatchHandler,
-        envelopes: list[CloudEvent],
-        bodies: list[bytes],
+        items: list[_Item],
     ) -> None:
+        envelopes = [envelope for _, envelope, _ in items]
         attempt = 0
         while True:
             try:
@@ -355,15 +436,15 @@ class BatchingKafkaTransport(KafkaTransport):
                 return
             except Exception as exc:
                 if not _is_infrastructure_error(exc):
-                    log.warning("a batch of %s failed (%s); one event at a time", topic, exc)
+                    log.warning("a batch for %s failed (%s); one event at a time", group, exc)
                     break
                 attempt += 1
                 delay = min(0.2 * 2**attempt, 30.0)
-                log.warning("batch of %s failed; retry in %.1fs", topic, delay, exc_info=True)
+                log.warning("batch for %s failed; retry in %.1fs", group, delay, exc_info=True)
                 await asyncio.sleep(delay)
 
         async def single(envelope: CloudEvent) -> None:
             await handler([envelope])
 
-        for body in bodies:
-            await self._deliver(topic, group, body, single)
+        for tp, _, body in items:
+            await self._deliver(tp.topic, group, body, single)

@@ -6,17 +6,22 @@ Each kind of change touches only its own columns:
 - a versioned group (the latest amendment, fill, extension or arrangement) is replaced only by
   a higher version, and its `*_multi` flag records that more than one distinct version exists;
 - history rows are inserted once per (aggregate, version).
-So applying the same event twice, or events in any order, ends in the same rows. One
-`executemany` per kind of change and batch.
+So applying the same event twice, or events in any order, ends in the same rows.
+
+A batch is first folded in memory (`Changes.add`): the rows of every kind for one aggregate
+merge into one row per table and key by exactly those rules, so the database sees one row per
+aggregate and table. `write` then merges each table's rows with one statement: on PostgreSQL
+`INSERT … SELECT FROM unnest(<one array per column>) ON CONFLICT DO UPDATE` through asyncpg
+(one round trip per table and batch, no per-row SQL), elsewhere (SQLite, the embedded default)
+an `executemany` of the same merge.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Table, and_, case, func, or_, true
+from sqlalchemy import Boolean, Date, Integer, String, Table, and_, case, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.reporting.adapters.tables import ReadModels
@@ -99,23 +104,219 @@ KINDS: dict[str, Kind] = {
 }
 """Every kind of change a projection can make."""
 
-# Row defaults so every row of an executemany carries the same keys.
-_FLAGS = {"needs": ("reopened", "am_multi"), "secondments": ("ext_multi", "arr_multi")}
+
+@dataclass(frozen=True)
+class TableRules:
+    """How the folded rows of one table merge into it: the union of its kinds' rules."""
+
+    name: str
+    keys: tuple[str, ...]
+    history: bool
+    plain: tuple[str, ...]
+    groups: tuple[Group, ...]
+    flags: tuple[str, ...]
+
+    @property
+    def booleans(self) -> tuple[str, ...]:
+        """Columns that are never null: `*_multi` and flags, false unless set."""
+        return tuple(dict.fromkeys((*(g.multi for g in self.groups), *self.flags)))
+
+
+def _table_rules() -> dict[str, TableRules]:
+    by_table: dict[str, list[Kind]] = {}
+    for kind in KINDS.values():
+        by_table.setdefault(kind.table, []).append(kind)
+    out = {}
+    for name, kinds in by_table.items():
+        out[name] = TableRules(
+            name=name,
+            keys=kinds[0].keys,
+            history=kinds[0].history,
+            plain=tuple(dict.fromkeys(c for k in kinds for c in k.plain)),
+            groups=tuple(k.group for k in kinds if k.group is not None),
+            flags=tuple(dict.fromkeys(f for k in kinds for f in k.flags)),
+        )
+    return out
+
+
+TABLES = _table_rules()
+"""Merge rules per table key of `ReadModels` (needs, need_amendments …)."""
+
+
+class _Fold:
+    """Merges one kind's rows into the table's folded rows (one per key)."""
+
+    def __init__(self, kind: Kind, template: Row) -> None:
+        self.kind = kind
+        self.table = kind.table
+        self.keys = kind.keys
+        self.template = template
+
+    def key(self, row: Row) -> Any:
+        keys = self.keys
+        return row[keys[0]] if len(keys) == 1 else tuple(row[k] for k in keys)
+
+    def merge(self, into: Row, row: Row) -> None:
+        """Apply `row` on top of `into` (an earlier folded row of the same key)."""
+        kind = self.kind
+        if kind.history:
+            return  # (aggregate, version) says it all: the first one stays
+        for column in kind.plain:
+            value = row[column]
+            if value is not None:
+                into[column] = value
+        group = kind.group
+        if group is not None:
+            new, old = row[group.version], into[group.version]
+            if new is not None:
+                if old is None or new > old:
+                    into[group.version] = new
+                    for column in group.columns:
+                        into[column] = row[column]
+                if old is not None and new != old:
+                    into[group.multi] = True
+        for flag in kind.flags:
+            into[flag] = True
+        version = row["version"]
+        if version is not None and (into["version"] is None or version > into["version"]):
+            into["version"] = version
+
+
+def _template(rules: TableRules) -> Row:
+    if rules.history:
+        return {}
+    row: Row = dict.fromkeys(rules.keys)
+    row.update(dict.fromkeys(rules.plain))
+    for group in rules.groups:
+        row.update(dict.fromkeys((group.version, *group.columns)))
+    row.update(dict.fromkeys(rules.booleans, False))
+    row["version"] = None
+    return row
+
+
+_FOLDS = {name: _Fold(kind, _template(TABLES[kind.table])) for name, kind in KINDS.items()}
 
 
 @dataclass
 class Changes:
-    """What a batch of events changes, grouped by kind of change, in arrival order."""
+    """What a batch of events changes, folded to one row per table and key."""
 
-    rows: dict[str, list[Row]] = field(default_factory=dict)
+    tables: dict[str, dict[Any, Row]] = field(default_factory=dict)
     events: int = 0
 
     def add(self, kind: str, row: Row) -> None:
-        """Queue one row of one kind."""
-        self.rows.setdefault(kind, []).append(row)
+        """Fold one row of one kind into the batch's rows."""
+        fold = _FOLDS[kind]
+        rows = self.tables.get(fold.table)
+        if rows is None:
+            rows = self.tables[fold.table] = {}
+        key = fold.key(row)
+        folded = rows.get(key)
+        if folded is None:
+            rows[key] = fold.template | row
+        else:
+            fold.merge(folded, row)
 
     def __len__(self) -> int:
-        return sum(len(r) for r in self.rows.values())
+        return sum(len(r) for r in self.tables.values())
+
+    def clear(self) -> None:
+        """Forget the folded rows (after they were written)."""
+        self.tables.clear()
+        self.events = 0
+
+
+# ----- PostgreSQL: one INSERT … SELECT FROM unnest(…) ON CONFLICT per table -----------------
+
+
+def _pg_type(table: Table, column: str) -> str:
+    kind = table.c[column].type
+    if isinstance(kind, Boolean):
+        return "boolean"
+    if isinstance(kind, Integer):
+        return "integer"
+    if isinstance(kind, Date):
+        return "date"
+    if isinstance(kind, String):
+        return "text"
+    raise TypeError(f"no array type for {table.name}.{column}: {kind!r}")
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def pg_merge_sql(table: Table, rules: TableRules) -> tuple[str, list[str]]:
+    """The merge statement for one table and the column order of its array parameters."""
+    columns = [c.name for c in table.columns] if rules.history else list(_template(rules))
+    arrays = ", ".join(f"${i}::{_pg_type(table, c)}[]" for i, c in enumerate(columns, 1))
+    head = (
+        f"INSERT INTO {_q(table.name)} AS t ({', '.join(_q(c) for c in columns)}) "
+        f"SELECT * FROM unnest({arrays}) ON CONFLICT ({', '.join(_q(k) for k in rules.keys)}) "
+    )
+    if rules.history:
+        return head + "DO NOTHING", columns
+    sets: dict[str, str] = {}
+    for column in rules.plain:
+        sets[column] = f"coalesce(excluded.{_q(column)}, t.{_q(column)})"
+    for column in rules.flags:
+        sets[column] = f"t.{_q(column)} OR excluded.{_q(column)}"
+    for group in rules.groups:
+        new, old = f"excluded.{_q(group.version)}", f"t.{_q(group.version)}"
+        newer = f"{new} IS NOT NULL AND ({old} IS NULL OR {new} > {old})"
+        for column in (group.version, *group.columns):
+            sets[column] = f"CASE WHEN {newer} THEN excluded.{_q(column)} ELSE t.{_q(column)} END"
+        several = f"coalesce({old} <> {new}, false)"
+        current = sets.get(group.multi, f"t.{_q(group.multi)} OR excluded.{_q(group.multi)}")
+        sets[group.multi] = f"{current} OR {several}"
+    sets["version"] = 'greatest(t."version", excluded."version")'
+    body = ", ".join(f"{_q(c)} = {expression}" for c, expression in sets.items())
+    return head + f"DO UPDATE SET {body}", columns
+
+
+class _Executor(Protocol):
+    async def execute(self, query: str, *args: Any) -> str: ...
+
+
+PG_CHUNK = 20_000
+"""Rows per statement (a rebuild writes hundreds of thousands at once)."""
+
+
+async def _pg_write(driver: _Executor, models: ReadModels, changes: Changes) -> None:
+    for key, rows in changes.tables.items():
+        if not rows:
+            continue
+        table: Table = getattr(models, key)
+        sql, columns = _pg_sql(table, TABLES[key])
+        values = list(rows.values())
+        for start in range(0, len(values), PG_CHUNK):
+            chunk = values[start : start + PG_CHUNK]
+            await driver.execute(sql, *([row.get(c) for row in chunk] for c in columns))
+
+
+_PG_SQL: dict[str, tuple[str, list[str]]] = {}
+
+
+def _pg_sql(table: Table, rules: TableRules) -> tuple[str, list[str]]:
+    cached = _PG_SQL.get(table.name)
+    if cached is None:
+        cached = _PG_SQL[table.name] = pg_merge_sql(table, rules)
+    return cached
+
+
+async def pg_driver(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under a SQLAlchemy connection, inside its transaction.
+
+    SQLAlchemy's asyncpg adapter begins the database transaction lazily, at its first
+    statement; a statement sent to the driver before would run on its own (autocommit)."""
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
+
+
+# ----- SQLite (and any other dialect): the same merge with SQLAlchemy, executemany ---------
 
 
 def _insert(dialect: str, table: Table) -> Any:
@@ -124,66 +325,47 @@ def _insert(dialect: str, table: Table) -> Any:
     return sqlite.insert(table)
 
 
-def _newer(t: Table, excluded: Any, column: str) -> ColumnElement[bool]:
-    return or_(t.c[column].is_(None), excluded[column] > t.c[column])
-
-
-def _statement(dialect: str, table: Table, kind: Kind) -> Any:
+def _statement(dialect: str, table: Table, rules: TableRules) -> Any:
     stmt = _insert(dialect, table)
-    if kind.history:
-        return stmt.on_conflict_do_nothing(index_elements=list(kind.keys))
+    if rules.history:
+        return stmt.on_conflict_do_nothing(index_elements=list(rules.keys))
     excluded = stmt.excluded
     sets: dict[str, Any] = {}
-    for column in kind.plain:
+    for column in rules.plain:
         sets[column] = func.coalesce(excluded[column], table.c[column])
-    if kind.group is not None:
-        g = kind.group
-        newer = _newer(table, excluded, g.version)
-        for column in (g.version, *g.columns):
+    for column in rules.flags:
+        sets[column] = or_(table.c[column], excluded[column])
+    for group in rules.groups:
+        new, old = excluded[group.version], table.c[group.version]
+        newer: ColumnElement[bool] = and_(new.is_not(None), or_(old.is_(None), new > old))
+        for column in (group.version, *group.columns):
             sets[column] = case((newer, excluded[column]), else_=table.c[column])
-        sets[g.multi] = or_(
-            table.c[g.multi],
-            and_(table.c[g.version].is_not(None), table.c[g.version] != excluded[g.version]),
-        )
-    for column in kind.flags:
-        sets[column] = true()
+        several = and_(old.is_not(None), new.is_not(None), old != new)
+        current = sets.get(group.multi, or_(table.c[group.multi], excluded[group.multi]))
+        sets[group.multi] = or_(current, several)
     sets["version"] = case(
-        (_newer(table, excluded, "version"), excluded["version"]), else_=table.c["version"]
+        (
+            or_(table.c.version.is_(None), excluded.version > table.c.version),
+            excluded.version,
+        ),
+        else_=table.c.version,
     )
-    return stmt.on_conflict_do_update(index_elements=list(kind.keys), set_=sets)
-
-
-def _complete(table_key: str, rows: Iterable[Row]) -> list[Row]:
-    flags = _FLAGS.get(table_key, ())
-    out = []
-    for row in rows:
-        full = dict.fromkeys(flags, False) | row
-        out.append(full)
-    return out
+    return stmt.on_conflict_do_update(index_elements=list(rules.keys), set_=sets)
 
 
 async def write(session: AsyncSession, models: ReadModels, changes: Changes) -> None:
-    """Apply a batch of changes in the session's transaction (one executemany per kind)."""
-    dialect = session.bind.dialect.name
-    for kind_name, rows in changes.rows.items():
+    """Apply a batch of folded changes in the session's transaction."""
+    conn = await session.connection()
+    await write_on(conn, models, changes)
+
+
+async def write_on(conn: AsyncConnection, models: ReadModels, changes: Changes) -> None:
+    """`write` on a connection (in its transaction)."""
+    if conn.dialect.name == "postgresql":
+        await _pg_write(await pg_driver(conn), models, changes)
+        return
+    for key, rows in changes.tables.items():
         if not rows:
             continue
-        kind = KINDS[kind_name]
-        table: Table = getattr(models, kind.table)
-        await session.execute(_statement(dialect, table, kind), _complete(kind.table, rows))
-
-
-def merge_counts(into: dict[str, int], more: Mapping[str, int]) -> None:
-    """Add per-kind counts (progress reports)."""
-    for key, value in more.items():
-        into[key] = into.get(key, 0) + value
-
-
-def flatten(batches: Sequence[Changes]) -> Changes:
-    """One Changes from several, keeping order within each kind."""
-    out = Changes()
-    for batch in batches:
-        out.events += batch.events
-        for kind, rows in batch.rows.items():
-            out.rows.setdefault(kind, []).extend(rows)
-    return out
+        table: Table = getattr(models, key)
+        await conn.execute(_statement(conn.dialect.name, table, TABLES[key]), list(rows.values()))

@@ -1,7 +1,8 @@
 """Projection of contract events into the read models: one function per event type.
 
-Each function turns one event into rows of the kinds of change in `adapters/writer.py`;
-the writer applies them as idempotent, order-tolerant upserts. Applying a batch claims its
+Each function turns one event into rows of the kinds of change in `adapters/writer.py`,
+which folds a batch's rows to one per aggregate and table and applies them as idempotent,
+order-tolerant merges (one statement per table and batch). Applying a batch claims its
 event ids in the same transaction (`processed_events`), so a redelivery changes nothing, and
 even without the claim (the rebuild) applying an event twice changes nothing either.
 Needs and secondments are separate rows joined only at query time, so an `OfficerSeconded`
@@ -245,8 +246,10 @@ async def project_batch(envelopes: Sequence[CloudEvent], uow: ReportingUnitOfWor
     async with uow:
         fresh = await uow.claim_many(CONSUMER, envelopes)
         if fresh:
-            ids = {e.id for e in fresh}
-            await write(uow.session, LIVE, changes_of(p for p in events if p[0].id in ids))
+            if len(fresh) < len(events):
+                ids = {e.id for e in fresh}
+                events = [p for p in events if p[0].id in ids]
+            await write(uow.session, LIVE, changes_of(events))
         await uow.commit()
     return len(fresh)
 

@@ -42,13 +42,14 @@ class RebuildReport:
 class ProgressBar:
     """A one-line progress bar on a terminal (plain lines when not a terminal)."""
 
-    def __init__(self, total: int, out: TextIO = sys.stderr, width: int = 40) -> None:
+    def __init__(self, total: int, out: TextIO | None = None, width: int = 40) -> None:
         self.total = max(total, 1)
-        self.out = out
+        # Looked up now, not at import: the stream may have been replaced since (tests).
+        self.out = out if out is not None else sys.stderr
         self.width = width
         self.done = 0
         self._last = 0.0
-        self._tty = out.isatty()
+        self._tty = self.out.isatty()
 
     def advance(self, n: int) -> None:
         self.done += n
