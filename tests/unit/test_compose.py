@@ -424,3 +424,91 @@ def test_database_of_the_service_is_created_by_the_init_script(
     database = _database_name(url)
     created = _created_databases()
     assert database.lower() in created, f"{INIT_SQL.name} creates {sorted(created)}, not {database}"
+
+
+# --------------------------------------------------------------------------- Kafka security
+
+KAFKA_SCRIPTS = ROOT / "deploy" / "kafka"
+
+
+def _substituted(value: str) -> str:
+    """Compose's `${VARIABLE:-default}` with nothing set in the environment: the default."""
+    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", value)
+
+
+def _variables(value: str) -> set[str]:
+    return set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", value))
+
+
+def _mounted(service: dict[str, Any], target: str) -> Path | None:
+    for volume in service.get("volumes", []):
+        source, _, rest = str(volume).partition(":")
+        if rest.split(":")[0] == target:
+            return (COMPOSE_FILE.parent / source).resolve()
+    return None
+
+
+def _scram_users(compose: dict[str, Any]) -> dict[str, str]:
+    """The broker's SCRAM users, created when its volume is formatted: name -> raw password."""
+    env = _environment(_service(compose, "kafka"))
+    users = dict(user.split(":", 1) for user in env["SECONDMENT_KAFKA_SCRAM_USERS"].split())
+    users["admin"] = env["SECONDMENT_KAFKA_ADMIN_PASSWORD"]
+    return users
+
+
+def test_kafka_authenticates_every_listener_and_denies_by_default(compose: dict[str, Any]) -> None:
+    env = _environment(_service(compose, "kafka"))
+    listeners = dict(
+        pair.split(":") for pair in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    assert all(p.startswith("SASL_") for p in listeners.values()), f"unauthenticated: {listeners}"
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith(".StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    assert env["KAFKA_SUPER_USERS"] == "User:admin"
+
+
+def test_kafka_starts_through_the_broker_script(compose: dict[str, Any]) -> None:
+    kafka = _service(compose, "kafka")
+    command = kafka.get("command")
+    assert isinstance(command, list)
+    mounted = _mounted(kafka, "/opt/secondment/kafka")
+    assert mounted == KAFKA_SCRIPTS.resolve(), "deploy/kafka is not mounted in the broker"
+    script = command[-1]
+    assert script.startswith("/opt/secondment/kafka/")
+    assert (KAFKA_SCRIPTS / Path(script).name).is_file(), f"{script} is not in deploy/kafka"
+    # The healthcheck authenticates with the client config the script writes.
+    assert "--command-config /tmp/secondment-kafka/admin.properties" in _healthcheck_command(kafka)
+    text = (KAFKA_SCRIPTS / Path(script).name).read_text(encoding="utf-8")
+    assert 'CONFIG_DIR="${SECONDMENT_KAFKA_CONFIG_DIR:-/tmp/secondment-kafka}"' in text
+    assert '"${CONFIG_DIR}/admin.properties"' in text
+
+
+def test_acls_are_granted_before_the_services_start(compose: dict[str, Any]) -> None:
+    acls = _service(compose, "kafka-acls")
+    assert _mounted(acls, "/opt/secondment/kafka") == KAFKA_SCRIPTS.resolve()
+    assert acls["command"][-2:] == ["/opt/secondment/kafka/acls.sh", "services"]
+    assert acls["depends_on"]["kafka"]["condition"] == "service_healthy"
+    env = _environment(acls)
+    assert env["KAFKA_BOOTSTRAP"] == KAFKA_IN_NETWORK
+    assert (
+        env["KAFKA_ADMIN_PASSWORD"]
+        == _environment(_service(compose, "kafka"))["SECONDMENT_KAFKA_ADMIN_PASSWORD"]
+    )
+    for name in SERVICES:
+        condition = _service(compose, name)["depends_on"]["kafka-acls"]["condition"]
+        assert condition == "service_completed_successfully", f"{name} starts before its ACLs"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_authenticates_as_its_own_scram_user(compose: dict[str, Any], name: str) -> None:
+    settings = _settings_from_compose(compose, name)
+    assert settings["kafka_security_protocol"] == "SASL_PLAINTEXT"
+    assert settings["kafka_sasl_mechanism"] == "SCRAM-SHA-512"
+    assert settings["kafka_username"] == name, "acls.sh grants the principal User:<service>"
+    password = settings["kafka_password"].get_secret_value()
+    users = _scram_users(compose)
+    assert name in users, f"the broker does not create the SCRAM user {name}"
+    # The same variable (or, when it is unset, the same default) on both sides.
+    assert _variables(password) == _variables(users[name])
+    assert _substituted(password) == _substituted(users[name])
