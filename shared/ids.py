@@ -22,7 +22,11 @@ def new_id() -> UUID:
 
 
 def created_at(ident: UUID) -> dt.datetime | None:
-    """When a UUIDv7 was made; None for other versions."""
+    """When a UUIDv7 was made; None for other versions and for times past the year 9999
+    (48 bits of milliseconds reach the year 10889: a client's id, never one of ours)."""
     if ident.version != 7:
         return None
-    return dt.datetime.fromtimestamp((ident.int >> 80) / 1000, dt.UTC)
+    try:
+        return dt.datetime.fromtimestamp((ident.int >> 80) / 1000, dt.UTC)
+    except (ValueError, OverflowError):
+        return None

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from shared.contract.events import EVENT_TYPES
 from shared.contract.export import schemas
+from shared.http.problems import problem_responses
 from shared.seedwork.errors import NotFound
 
 
@@ -70,7 +71,7 @@ def _schemas() -> dict[str, dict[str, Any]]:
 
 def build_contract_router() -> APIRouter:
     """Read-only routes over `shared.contract`."""
-    router = APIRouter(prefix="/api/contract", tags=["contract"])
+    router = APIRouter(prefix="/api/contract", tags=["contract"], responses=problem_responses(422))
 
     @router.get("/asyncapi.json", response_model=dict[str, Any])
     async def asyncapi() -> dict[str, Any]:

@@ -17,6 +17,61 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://secondment.quangnam.gov.vn/problems/"
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `rule` is the stable refusal code (docs/rules.md).",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "rule": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "What was invalid, for `INVALID_REQUEST`.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+"""JSON Schema of every problem body `problem()` and the handlers below answer; the
+`Problem` component of each app's OpenAPI document (`install_problem_handlers`)."""
+
+_PROBLEM_STATUSES: dict[int, str] = {
+    401: "No valid bearer token (rule `UNAUTHENTICATED`); `WWW-Authenticate` says why.",
+    403: "The token's agency or scopes may not do this (rule `FORBIDDEN`).",
+    404: "No record with that id (rule `NOT_FOUND`).",
+    409: "The record's state forbids this now (e.g. `NEED_FULL`, `LIFECYCLE_ORDER`).",
+    422: "Invalid request or a plan rule refused it (e.g. `INVALID_REQUEST`, `UNKNOWN_CODE`).",
+    503: "Not yet known here, retry after `Retry-After` seconds (`NEED_NOT_YET_KNOWN`).",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` documenting problem answers (all of them when none is named)."""
+    return {
+        status: {
+            "description": description,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status, description in _PROBLEM_STATUSES.items()
+        if not statuses or status in statuses
+    }
+
+
+PROBLEM_RESPONSES = problem_responses()
+"""Every problem answer an API route may give: `APIRouter(responses=PROBLEM_RESPONSES)`."""
+
 
 def wants_english(request: Request) -> bool:
     """English when the client's first language choice is English; Vietnamese otherwise."""
@@ -83,6 +138,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (e.g. not UTF-8): invalid like malformed JSON.
+            return problem(request, RuleCode.INVALID_REQUEST, str(exc.detail))
         rule = RuleCode.NOT_FOUND if exc.status_code == 404 else RuleCode.INVALID_REQUEST
         return problem(request, rule, str(exc.detail), status=exc.status_code)
 
@@ -106,3 +164,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)
+    _document_problems(app)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Add the `Problem` schema that `problem_responses()` refer to to the app's OpenAPI."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("Problem", PROBLEM_SCHEMA)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

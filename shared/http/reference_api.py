@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from shared.http.problems import problem_responses
 from shared.reference import reference_data
 from shared.reference.models import Ethnicity, Rank, Sector, Unit, UnitKind
 
@@ -16,7 +17,9 @@ ValidOn = Annotated[
 
 def build_reference_router() -> APIRouter:
     """Read-only routes over `shared.reference`."""
-    router = APIRouter(prefix="/api/reference", tags=["reference data"])
+    router = APIRouter(
+        prefix="/api/reference", tags=["reference data"], responses=problem_responses(422)
+    )
 
     @router.get("/units", response_model=list[Unit])
     async def units(valid_on: ValidOn = None, kind: UnitKind | None = None) -> list[Unit]:

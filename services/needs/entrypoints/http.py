@@ -14,11 +14,14 @@ from shared.clock import today
 from shared.http.auth import PrincipalDep
 from shared.http.context import ContextDep
 from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from shared.http.problems import problem_responses
 
 
 def build_router(ports: NeedsPorts) -> APIRouter:
     """Routes bound to one running needs service."""
-    router = APIRouter(prefix="/api/needs", tags=["needs"])
+    router = APIRouter(
+        prefix="/api/needs", tags=["needs"], responses=problem_responses(401, 403, 404, 409, 422)
+    )
 
     @router.post("", status_code=201, response_model=NeedView)
     async def raise_need(cmd: RaiseNeed, ctx: ContextDep, who: PrincipalDep) -> NeedView:

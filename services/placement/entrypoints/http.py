@@ -22,11 +22,12 @@ from shared.contract.envelope import CloudEvent
 from shared.http.auth import PrincipalDep
 from shared.http.context import ContextDep
 from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from shared.http.problems import PROBLEM_RESPONSES
 
 
 def build_router(ports: PlacementPorts) -> APIRouter:
     """Routes bound to one running placement service."""
-    router = APIRouter(prefix="/api/secondments", tags=["secondments"])
+    router = APIRouter(prefix="/api/secondments", tags=["secondments"], responses=PROBLEM_RESPONSES)
 
     @router.post("", status_code=201, response_model=SecondmentView)
     async def second_official(

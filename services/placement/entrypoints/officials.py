@@ -7,11 +7,16 @@ from services.placement.service_layer import handlers
 from services.placement.service_layer.handlers import Erasure, PersonalData
 from services.placement.service_layer.ports import PlacementPorts
 from shared.http.auth import PrincipalDep
+from shared.http.problems import problem_responses
 
 
 def build_officials_router(ports: PlacementPorts) -> APIRouter:
     """`/api/officials/{official_id}/…`."""
-    router = APIRouter(prefix="/api/officials", tags=["personal data"])
+    router = APIRouter(
+        prefix="/api/officials",
+        tags=["personal data"],
+        responses=problem_responses(401, 403, 404, 422),
+    )
 
     @router.get("/{official_id}/personal-data", response_model=PersonalData)
     async def personal_data(official_id: str, who: PrincipalDep) -> PersonalData:

@@ -42,13 +42,14 @@ CaughtUp = Callable[[], Awaitable[bool]]
 """True once this service has consumed the needs topic to its end."""
 
 RECENT = dt.timedelta(seconds=60)
-"""A need id this young may still be in the needs service's outbox: never call it unknown."""
+"""A need id this young may still be in the needs service's outbox: never call it unknown.
+Either side of our clock (skew); an id dated further ahead is from no clock of ours."""
 
 
 async def _unknown_need_rule(need_id: UUID, needs_caught_up: CaughtUp) -> RuleCode:
     """NEED_UNKNOWN only when the needs topic is consumed to its end and the id is not new."""
     born = created_at(need_id)
-    if born is not None and dt.datetime.now(dt.UTC) - born < RECENT:
+    if born is not None and abs(dt.datetime.now(dt.UTC) - born) < RECENT:
         return RuleCode.NEED_NOT_YET_KNOWN
     try:
         caught_up = await needs_caught_up()

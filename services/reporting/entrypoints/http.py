@@ -32,6 +32,7 @@ from services.reporting.service_layer.reports import (
 from shared.authz import Action, Principal, Scope, authorize
 from shared.clock import today
 from shared.http.auth import PrincipalDep, Unauthenticated, current_principal
+from shared.http.problems import problem_responses
 from shared.phases import Phase
 from shared.reference import reference_data
 from shared.seedwork.errors import NotFound
@@ -66,7 +67,7 @@ def _reader(who: Principal) -> bool:
 
 def build_router(ports: ReportingPorts) -> APIRouter:
     """Routes bound to one running reporting service."""
-    router = APIRouter(tags=["reports"])
+    router = APIRouter(tags=["reports"], responses=problem_responses(401, 403, 404, 422))
     router.include_router(build_login_router())
 
     @router.get("/api/reports/phases", response_model=list[Phase])

@@ -27,3 +27,7 @@ def test_ids_made_later_sort_later() -> None:
 
 def test_a_random_uuid_has_no_creation_time() -> None:
     assert created_at(uuid.uuid4()) is None
+
+
+def test_a_version_7_id_dated_past_the_year_9999_has_no_creation_time() -> None:
+    assert created_at(uuid.UUID("ffffffff-ffff-7fff-bfff-ffffffffffff")) is None
