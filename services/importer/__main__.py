@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,7 +24,13 @@ from rich.progress import (
 )
 
 from services.importer.auth import DevTokens, NoTokens, StaticTokens, TokenError, Tokens
-from services.importer.importer import ImportReport, Outcome, RowResult, import_rows
+from services.importer.importer import (
+    DEFAULT_CONCURRENCY,
+    ImportReport,
+    Outcome,
+    RowResult,
+    import_rows,
+)
 from services.importer.readers import ImportFileError, Table, read_table
 from services.importer.report import refusal_lines, summary_lines, write_report
 
@@ -46,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         "--lang", choices=("vi", "en"), default="vi", help="language of refusal titles"
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        help="rows in flight at once (rows of one need or one official stay in file order)",
+    )
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument(
         "--token",
@@ -83,6 +96,7 @@ async def run(
     *,
     lang: str,
     request_timeout: float,
+    concurrency: int,
     console: Console,
 ) -> ImportReport:
     """Import with a progress bar on `console` (stderr)."""
@@ -110,7 +124,9 @@ async def run(
         async with httpx.AsyncClient(
             base_url=base_url, timeout=request_timeout, headers={"Accept-Language": lang}
         ) as client:
-            return await import_rows(table.rows, client, tokens=tokens, on_row=on_row)
+            return await import_rows(
+                table.rows, client, tokens=tokens, on_row=on_row, concurrency=concurrency
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = read_table(args.file, args.sheet)
         tokens = _tokens(args)
     except (ImportFileError, TokenError) as exc:
-        err.print(f"[red]Không đọc được tệp / cannot import the file:[/red] {exc}", markup=True)
+        err.print(f"[red]Không nhập được / cannot import:[/red] {escape(str(exc))}")
         return EXIT_FILE
     report = asyncio.run(
         run(
@@ -130,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tokens,
             lang=args.lang,
             request_timeout=args.timeout,
+            concurrency=args.concurrency,
             console=err,
         )
     )
