@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = read_table(args.file, args.sheet)
         tokens = _tokens(args)
     except (ImportFileError, TokenError) as exc:
-        err.print(f"[red]Không nhập được / cannot import:[/red] {escape(str(exc))}")
+        err.print(f"[red]Không nhập được / cannot import:[/red] {escape(str(exc))}", soft_wrap=True)
         return EXIT_FILE
     report = asyncio.run(
         run(

@@ -79,12 +79,12 @@ class StaticTokens:
         return cls(dict(raw))
 
     def token(self, role: Role, agency: str | None) -> str | None:
+        if role is Role.READER:
+            return self.by_agency.get(READER_KEY)  # None: look up with the party's token
         if agency is not None and agency in self.by_agency:
             return self.by_agency[agency]
         if READER_KEY in self.by_agency:
             return self.by_agency[READER_KEY]
-        if role is Role.READER:
-            return None  # look-ups then go with the party's token
         raise MissingToken(f"no token for {agency} ({role.value} unit) in the tokens given")
 
 
