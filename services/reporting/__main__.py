@@ -25,7 +25,9 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     transport = BatchingKafkaTransport(
         s.kafka_bootstrap, client_id="reporting", auth=s.kafka_auth()
     )
-    return compose_app("reporting", [ReportingService(s, transport)], transport)
+    return compose_app(
+        "reporting", [ReportingService(s, transport)], transport, verifier=s.verifier()
+    )
 
 
 async def run_rebuild(settings: ReportingSettings, event_stores: Path | None) -> int:
