@@ -9,6 +9,7 @@ partition keeps flowing; infrastructure errors are retried with backoff, never s
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -278,6 +279,62 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
 
+GC_THRESHOLDS = (50_000, 20, 100)
+"""Python's cyclic garbage collector, tuned for batch consumption.
+
+Decoding and projecting a batch allocates some fifty objects per event that live until the
+batch commits; with the default thresholds (700, 10, 10) they trigger thousands of young
+collections and, as they survive into the oldest generation, repeated full collections:
+measured at 30 to 50 % of the projection's time. A batch consumer's process raises the
+thresholds when it starts (`tune_gc`); garbage cycles are still collected, less often."""
+
+
+def tune_gc() -> None:
+    """Raise the collector's thresholds (never lowers them) for batch consumption."""
+    current = gc.get_threshold()
+    gc.set_threshold(*(max(c, t) for c, t in zip(current, GC_THRESHOLDS, strict=True)))
+
+
+_Item = tuple[TopicPartition, CloudEvent, bytes]
+"""One record of a batch: where it came from, its decoded envelope, its bytes."""
+
+
+@dataclass
+class _BatchGroup:
+    """The batch subscriptions of one consumer group: one aiokafka consumer for all its topics.
+
+    One member per group and process, not one per topic: two members of one group subscribed
+    to different topics rebalance each other whenever either joins, and every rebalance stops
+    both while they re-join."""
+
+    group: str
+    max_records: int
+    handlers: dict[str, BatchHandler] = field(default_factory=dict)
+
+
+@dataclass
+class _InFlight:
+    """A batch handed to its handlers: the task applying it and the offsets to commit after."""
+
+    task: asyncio.Task[None]
+    offsets: dict[TopicPartition, int]
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before partitions move to another member: let the batch in flight finish and commit it,
+    so that the new owner does not apply it again (it would change nothing, but cost time)."""
+
+    def __init__(self, transport: "BatchingKafkaTransport", group: str) -> None:
+        self._transport = transport
+        self._group = group
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._transport._settle(self._group)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
+
+
 class BatchingKafkaTransport(KafkaTransport):
     """KafkaTransport that can also deliver events in batches (`subscribe_batch`).
 
@@ -318,6 +375,8 @@ class BatchingKafkaTransport(KafkaTransport):
 
     async def start(self) -> None:
         await super().start()
+        if self._batch_groups:
+            tune_gc()
         for spec in self._batch_groups.values():
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self._bootstrap,

@@ -8,7 +8,6 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.reporting.adapters.tables import core
-from services.reporting.adapters.writer import pg_driver
 from shared.contract.envelope import CloudEvent
 from shared.infra.uow import ConflictingDuplicate, SqlUnitOfWork
 
@@ -16,22 +15,26 @@ CLAIM_CHUNK = 2000
 
 PG_CLAIM = """
 WITH incoming AS (
-    SELECT * FROM unnest($2::text[], $3::text[]) AS i(event_id, payload_sha256)
+    SELECT * FROM unnest($2::varchar[], $3::varchar[]) AS i(event_id, payload_sha256)
 ), claimed AS (
     INSERT INTO processed_events (consumer, event_id, payload_sha256, processed_at)
     SELECT $1, event_id, payload_sha256, now() FROM incoming
     ON CONFLICT DO NOTHING
     RETURNING event_id
 )
-SELECT i.event_id, coalesce(k.payload_sha256 <> i.payload_sha256, false) AS differs
+SELECT i.event_id, coalesce(
+    (
+        SELECT k.payload_sha256 <> i.payload_sha256 FROM processed_events k
+        WHERE k.consumer = $1 AND k.event_id = i.event_id
+    ),
+    false
+) AS differs
 FROM incoming i
-LEFT JOIN claimed c ON c.event_id = i.event_id
-LEFT JOIN processed_events k ON k.consumer = $1 AND k.event_id = i.event_id
-WHERE c.event_id IS NULL
+WHERE i.event_id NOT IN (SELECT event_id FROM claimed)
 """
 """Claims a batch in one round trip; returns the ids already claimed (and whether their
-recorded payload differs). Another transaction claiming an id meanwhile makes it wait, then
-the id counts as already claimed."""
+recorded payload differs), looked up by primary key for those ids only. Another transaction
+claiming an id meanwhile makes it wait, then the id counts as already claimed."""
 
 
 class ReportingUnitOfWork(SqlUnitOfWork):
@@ -61,16 +64,17 @@ class ReportingUnitOfWork(SqlUnitOfWork):
             digests[key] = digest
             fresh.append(envelope)
         if self.session.bind.dialect.name == "postgresql":
-            driver = await pg_driver(await self.session.connection())
-            rows = await driver.fetch(PG_CLAIM, consumer, list(digests), list(digests.values()))
-            for r in rows:
-                if r["differs"]:
-                    raise ConflictingDuplicate(
-                        f"event {r['event_id']} redelivered with another payload"
-                    )
-            if not rows:
+            conn = await self.session.connection()
+            result = await conn.exec_driver_sql(
+                PG_CLAIM, (consumer, list(digests), list(digests.values()))
+            )
+            claimed_before = result.all()
+            for event_id, differs in claimed_before:
+                if differs:
+                    raise ConflictingDuplicate(f"event {event_id} redelivered with another payload")
+            if not claimed_before:
                 return fresh
-            known = {r["event_id"] for r in rows}
+            known = {event_id for event_id, _ in claimed_before}
             return [e for e in fresh if str(e.id) not in known]
         t = core.processed
         ids = list(digests)

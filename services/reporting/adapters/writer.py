@@ -17,7 +17,7 @@ an `executemany` of the same merge.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Boolean, Date, Integer, String, Table, and_, case, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -274,24 +274,23 @@ def pg_merge_sql(table: Table, rules: TableRules) -> tuple[str, list[str]]:
     return head + f"DO UPDATE SET {body}", columns
 
 
-class _Executor(Protocol):
-    async def execute(self, query: str, *args: Any) -> str: ...
-
-
 PG_CHUNK = 20_000
 """Rows per statement (a rebuild writes hundreds of thousands at once)."""
 
 
-async def _pg_write(driver: _Executor, models: ReadModels, changes: Changes) -> None:
+async def _pg_write(conn: AsyncConnection, models: ReadModels, changes: Changes) -> None:
+    # Through SQLAlchemy's connection (its paramstyle for asyncpg is `$n`): statements join
+    # its transaction and errors arrive as SQLAlchemy's (which the transport classifies).
     for key, rows in changes.tables.items():
         if not rows:
             continue
         table: Table = getattr(models, key)
         sql, columns = _pg_sql(table, TABLES[key])
-        values = list(rows.values())
+        # Key order: concurrent transactions lock the rows they share in the same order.
+        values = [rows[k] for k in sorted(rows)]
         for start in range(0, len(values), PG_CHUNK):
             chunk = values[start : start + PG_CHUNK]
-            await driver.execute(sql, *([row.get(c) for row in chunk] for c in columns))
+            await conn.exec_driver_sql(sql, tuple([row[c] for row in chunk] for c in columns))
 
 
 _PG_SQL: dict[str, tuple[str, list[str]]] = {}
@@ -302,18 +301,6 @@ def _pg_sql(table: Table, rules: TableRules) -> tuple[str, list[str]]:
     if cached is None:
         cached = _PG_SQL[table.name] = pg_merge_sql(table, rules)
     return cached
-
-
-async def pg_driver(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under a SQLAlchemy connection, inside its transaction.
-
-    SQLAlchemy's asyncpg adapter begins the database transaction lazily, at its first
-    statement; a statement sent to the driver before would run on its own (autocommit)."""
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    if not driver.is_in_transaction():
-        await conn.exec_driver_sql("SELECT 1")
-    return driver
 
 
 # ----- SQLite (and any other dialect): the same merge with SQLAlchemy, executemany ---------
@@ -362,7 +349,7 @@ async def write(session: AsyncSession, models: ReadModels, changes: Changes) -> 
 async def write_on(conn: AsyncConnection, models: ReadModels, changes: Changes) -> None:
     """`write` on a connection (in its transaction)."""
     if conn.dialect.name == "postgresql":
-        await _pg_write(await pg_driver(conn), models, changes)
+        await _pg_write(conn, models, changes)
         return
     for key, rows in changes.tables.items():
         if not rows:
