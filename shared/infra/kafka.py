@@ -239,46 +239,6 @@ class KafkaTransport:
         await self._publisher.close()
 
 
-_Item = tuple[TopicPartition, CloudEvent, bytes]
-"""One record of a batch: where it came from, its decoded envelope, its bytes."""
-
-
-@dataclass
-class _BatchGroup:
-    """The batch subscriptions of one consumer group: one aiokafka consumer for all its topics.
-
-    One member per group and process, not one per topic: two members of one group subscribed
-    to different topics rebalance each other whenever either joins, and every rebalance stops
-    both while they re-join."""
-
-    group: str
-    max_records: int
-    handlers: dict[str, BatchHandler] = field(default_factory=dict)
-
-
-@dataclass
-class _InFlight:
-    """A batch handed to its handlers: the task applying it and the offsets to commit after."""
-
-    task: asyncio.Task[None]
-    offsets: dict[TopicPartition, int]
-
-
-class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Before partitions move to another member: let the batch in flight finish and commit it,
-    so that the new owner does not apply it again (it would change nothing, but cost time)."""
-
-    def __init__(self, transport: "BatchingKafkaTransport", group: str) -> None:
-        self._transport = transport
-        self._group = group
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._transport._settle(self._group)
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        return None
-
-
 GC_THRESHOLDS = (50_000, 20, 100)
 """Python's cyclic garbage collector, tuned for batch consumption.
 
