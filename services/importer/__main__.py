@@ -1,7 +1,8 @@
 """`python -m services.importer FILE [--base-url URL] [--report refused.csv]`.
 
-Exit codes: 0 every row imported or already present; 1 some rows refused (or the API stopped
-answering); 2 the file cannot be read or lacks required columns.
+Exit codes: 0 every row imported or already present; 1 some rows refused; 2 the file (or the
+tokens file) cannot be read or lacks required columns; 3 the run stopped early because the API
+could not be reached or refused the token (run again once fixed: nothing is done twice).
 """
 
 import argparse
@@ -34,7 +35,7 @@ from services.importer.importer import (
 from services.importer.readers import ImportFileError, Table, read_table
 from services.importer.report import refusal_lines, summary_lines, write_report
 
-EXIT_OK, EXIT_REFUSALS, EXIT_FILE = 0, 1, 2
+EXIT_OK, EXIT_REFUSALS, EXIT_FILE, EXIT_ABORTED = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,8 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_report(report, table.headers, args.report)
     elif report.refused:
         print("\n".join(refusal_lines(report)))
-    print("\n".join(summary_lines(report, args.report)))
-    return EXIT_REFUSALS if report.refused or report.aborted else EXIT_OK
+    print("\n".join(summary_lines(report, args.report, len(table))))
+    if report.aborted:
+        return EXIT_ABORTED
+    return EXIT_REFUSALS if report.refused else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -255,7 +255,10 @@ class _RowRun:
                     method, url, headers=headers, **kwargs
                 )
             except httpx.TransportError as exc:
-                raise ImportAborted(f"{method} {url}: {exc!r}") from exc
+                where = self.importer.client.base_url.join(url)
+                raise ImportAborted(
+                    f"cannot reach the API at {where} ({type(exc).__name__}: {exc})"
+                ) from exc
             if response.status_code == 503 and time.monotonic() < deadline:
                 # the placement service has not yet consumed the need just raised
                 retry_after = _retry_after(response)

@@ -30,11 +30,12 @@ def write_report(report: ImportReport, headers: tuple[str, ...], path: Path) -> 
             )
 
 
-def summary_lines(report: ImportReport, report_path: Path | None) -> list[str]:
-    """What the run did, Vietnamese first."""
-    total = len(report.results)
+def summary_lines(report: ImportReport, report_path: Path | None, rows: int) -> list[str]:
+    """What the run did with the file's `rows` data rows, Vietnamese first."""
+    done = len(report.results)
+    counted = f"{done}" if done == rows else f"{done} / {rows}"
     lines = [
-        f"Số dòng / rows: {total}   ({report.seconds:.1f} s)",
+        f"Số dòng / rows: {counted}   ({report.seconds:.1f} s)",
         f"  Đã nhập / imported:                 {report.imported}",
         f"  Đã có từ trước / already present:   {report.present}",
         f"  Bị từ chối / refused:               {len(report.refused)}",
