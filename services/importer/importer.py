@@ -37,6 +37,8 @@ PAGE: Final = 500
 RETRY_BUDGET_S: Final = 30.0
 """How long a row waits for the placement service to learn of a need just raised."""
 DEFAULT_CONCURRENCY: Final = 4
+TRANSPORT_RETRIES_S: Final = (0.2, 1.0)
+"""Pauses before retrying a request the network lost; then the run stops."""
 
 
 class Step(StrEnum):
@@ -245,16 +247,24 @@ class _RowRun:
     async def send(
         self, step: Step, auth: Auth, method: str, url: str, **kwargs: Any
     ) -> httpx.Response:
-        """One request; waits out `NEED_NOT_YET_KNOWN` and lost optimistic races."""
+        """One request; waits out `NEED_NOT_YET_KNOWN` and lost optimistic races, and
+        retries a request the network lost. A write carries an `Idempotency-Key` kept across
+        its retries, so a write the API committed but whose answer was lost is not done twice."""
         headers = self._headers(step, auth)
+        if method == "POST":
+            headers["Idempotency-Key"] = f"importer-{uuid.uuid4()}"
         deadline = time.monotonic() + RETRY_BUDGET_S
-        pause, conflicts = 0.01, 0
+        pause, conflicts, lost = 0.01, 0, 0
         while True:
             try:
                 response = await self.importer.client.request(
                     method, url, headers=headers, **kwargs
                 )
             except httpx.TransportError as exc:
+                lost += 1
+                if lost <= len(TRANSPORT_RETRIES_S):
+                    await asyncio.sleep(TRANSPORT_RETRIES_S[lost - 1])
+                    continue
                 where = self.importer.client.base_url.join(url)
                 raise ImportAborted(
                     f"cannot reach the API at {where} ({type(exc).__name__}: {exc})"

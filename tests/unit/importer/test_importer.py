@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from services.importer import Outcome, SourceRow, Step, import_rows
+from services.importer import importer as importer_module
 from services.importer.__main__ import main
 from services.importer.auth import Role, StaticTokens
 from services.importer.columns import COLUMNS
@@ -191,14 +192,46 @@ async def test_a_missing_token_refuses_the_row_and_a_refused_token_stops_the_run
     assert "--token" in stopped.aborted
 
 
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer_module, "TRANSPORT_RETRIES_S", (0.0, 0.0))
+
+
+@pytest.mark.usefixtures("quick_retries")
 async def test_an_unreachable_api_stops_the_run() -> None:
+    calls: list[httpx.Request] = []
+
     def down(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
         raise httpx.ConnectError("connection refused", request=request)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(down)) as client:
         report = await import_rows([_row()], client)
     assert report.aborted is not None
     assert "connection refused" in report.aborted
+    assert len(calls) == 3  # tried, then retried twice
+
+
+@pytest.mark.usefixtures("quick_retries")
+async def test_a_write_whose_answer_is_lost_is_retried_with_the_same_idempotency_key() -> None:
+    api = FakeApi()
+    lost: list[httpx.Request] = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        response = api.handler(request)
+        if request.url.path == "/api/secondments" and request.method == "POST" and not lost:
+            lost.append(request)
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(flaky), base_url="http://x") as c:
+        report = await import_rows([_row()], c)
+    assert report.results[0].outcome is Outcome.IMPORTED
+    posts = [r for r in api.requests if r.method == "POST" and r.url.path == "/api/secondments"]
+    assert len(posts) == 2
+    assert posts[0].headers["idempotency-key"] == posts[1].headers["idempotency-key"]
+    keys = {r.headers["idempotency-key"] for r in api.requests if r.method == "POST"}
+    assert len(keys) == 3  # need, secondment, reception: one key each
 
 
 def test_the_report_is_utf8_with_bom_and_keeps_the_row_as_written(tmp_path: Path) -> None:
