@@ -135,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     err = Console(stderr=True)
     try:
+        if args.report is not None and not args.report.parent.is_dir():
+            raise ImportFileError(f"{args.report}: its folder does not exist")
         table = read_table(args.file, args.sheet)
         tokens = _tokens(args)
     except (ImportFileError, TokenError) as exc:

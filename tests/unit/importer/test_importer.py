@@ -15,7 +15,7 @@ from services.importer import importer as importer_module
 from services.importer.__main__ import main
 from services.importer.auth import Role, StaticTokens
 from services.importer.columns import COLUMNS
-from services.importer.importer import ImportReport
+from services.importer.importer import ImportReport, Refusal, RowResult
 from services.importer.report import write_report
 
 CELLS: dict[str, Any] = {
@@ -237,8 +237,6 @@ async def test_a_write_whose_answer_is_lost_is_retried_with_the_same_idempotency
 def test_the_report_is_utf8_with_bom_and_keeps_the_row_as_written(tmp_path: Path) -> None:
     row = _row(5, home_unit="TAM_KY")
     report = ImportReport()
-    from services.importer.importer import Refusal, RowResult
-
     report.results.append(
         RowResult(
             row=row,
@@ -289,3 +287,18 @@ def test_the_command_exits_1_when_rows_are_refused(
     assert "Bị từ chối / refused:               1" in out
     assert "INVALID_REQUEST: 1" in out
     assert "start_date" in report.read_text(encoding="utf-8-sig")
+
+
+@pytest.mark.usefixtures("quick_retries")
+def test_the_command_exits_3_when_the_api_cannot_be_reached(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "a.csv"
+    names = [c.name for c in COLUMNS]
+    path.write_text(
+        ",".join(names) + "\n" + ",".join(str(CELLS.get(n, "")) for n in names) + "\n",
+        encoding="utf-8",
+    )
+    assert main([str(path), "--base-url", "http://127.0.0.1:9"]) == 3
+    assert "cannot reach the API at http://127.0.0.1:9/api/needs" in capsys.readouterr().out
+    assert main([str(path), "--report", str(tmp_path / "no" / "r.csv")]) == 2
