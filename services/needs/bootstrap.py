@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from services.needs.adapters.tables import core
+from services.needs.adapters.tables import command_answers, core
 from services.needs.adapters.unit_of_work import NeedsUnitOfWork
 from services.needs.config import NeedsSettings
 from services.needs.entrypoints.http import build_router
@@ -14,6 +14,7 @@ from services.needs.service_layer import handlers
 from services.needs.service_layer.ports import NeedsPorts
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
+from shared.infra.answers import CommandAnswers
 from shared.infra.runtime import ServiceRuntime
 from shared.infra.transport import Transport
 from shared.phases import DEFAULT_PHASES, Phase
@@ -39,6 +40,8 @@ class NeedsService:
             tables=core,
             publisher=transport.publisher(),
         )
+        self.answers = CommandAnswers(self.runtime.sessions, command_answers)
+        """Answers remembered for `Idempotency-Key`s (and command ids over Kafka)."""
         self.ports = NeedsPorts(
             uow=partial(
                 NeedsUnitOfWork,

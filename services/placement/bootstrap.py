@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.placement.adapters.tables import core
+from services.placement.adapters.tables import command_answers, core
 from services.placement.adapters.unit_of_work import PlacementUnitOfWork
 from services.placement.adapters.vault import KeyVault
 from services.placement.config import PlacementSettings
@@ -18,6 +18,7 @@ from services.placement.service_layer.ports import PlacementPorts
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, topic_name
 from shared.crypto import parse_key
+from shared.infra.answers import CommandAnswers
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.runtime import ServiceRuntime
 from shared.infra.transport import Transport
@@ -45,6 +46,8 @@ class PlacementService:
             publisher=transport.publisher(),
             extra_migrations=[(VAULT_MIGRATIONS, "alembic_version_vault")],
         )
+        self.answers = CommandAnswers(self.runtime.sessions, command_answers)
+        """Answers remembered for `Idempotency-Key`s (and command ids over Kafka)."""
         codec = settings.personal_data_codec()
         master = parse_key(settings.master_key) if settings.master_key else None
 

@@ -9,8 +9,10 @@ from fastapi.responses import JSONResponse
 
 from shared.http.auth import TokenVerifier
 from shared.http.contract_api import build_contract_router
+from shared.http.idempotency import IdempotencyMiddleware
 from shared.http.problems import install_problem_handlers
 from shared.http.reference_api import build_reference_router
+from shared.infra.answers import CommandAnswers
 from shared.infra.transport import Transport
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -24,10 +26,13 @@ def create_app(
     stop: Callable[[], Awaitable[None]],
     readiness: Sequence[ReadinessCheck] = (),
     verifier: TokenVerifier | None = None,
+    answer_stores: Sequence[tuple[str, CommandAnswers]] = (),
 ) -> FastAPI:
     """Wire routers, problem handlers, `/healthz` (alive) and `/readyz` (dependencies up).
 
     Without a verifier no token is trusted: every protected route answers 401.
+    `answer_stores` (path prefix, store) remember the answers to POST and PATCH requests
+    carrying an `Idempotency-Key` (`shared.http.idempotency`).
     """
 
     @asynccontextmanager
@@ -40,7 +45,9 @@ def create_app(
 
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
     app.state.verifier = verifier or TokenVerifier([])
+    app.state.answer_stores = list(answer_stores)
     install_problem_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -79,6 +86,18 @@ class RunningService(Protocol):
     async def ready(self) -> bool: ...
 
 
+def answer_stores(
+    services: Sequence[RunningService], routers: Sequence[Sequence[APIRouter]]
+) -> list[tuple[str, CommandAnswers]]:
+    """(prefix, store) for every router of a service that remembers its answers (`answers`)."""
+    out: list[tuple[str, CommandAnswers]] = []
+    for service, its_routers in zip(services, routers, strict=True):
+        store = getattr(service, "answers", None)
+        if isinstance(store, CommandAnswers):
+            out.extend((r.prefix, store) for r in its_routers if r.prefix)
+    return out
+
+
 def compose_app(
     title: str,
     services: Sequence[RunningService],
@@ -103,11 +122,13 @@ def compose_app(
         for service in services:
             await service.stop()
 
+    routers = [s.routers for s in services]
     return create_app(
         title=title,
-        routers=[r for s in services for r in s.routers],
+        routers=[r for its in routers for r in its],
         start=start,
         stop=stop,
         readiness=[s.ready for s in services],
         verifier=verifier,
+        answer_stores=answer_stores(services, routers),
     )

@@ -44,6 +44,8 @@ class EventStore:
         self._t = tables
         self._prefix = topic_prefix
         self._codec = codec
+        self.appended: list[CloudEvent] = []
+        """Every envelope appended through this store (this transaction), in order."""
 
     async def append(
         self, stream_id: str, expected_version: int, events: Sequence[CloudEvent]
@@ -85,6 +87,7 @@ class EventStore:
         except IntegrityError as exc:
             raise ConcurrencyConflict(stream_id, expected_version) from exc
         await self._session.execute(insert(self._t.outbox), outbox_rows)
+        self.appended.extend(events)
 
     async def load(self, stream_id: str) -> list[CloudEvent]:
         """Every event of one stream, in version order, as stored (each in the `dataversion`

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from pydantic import BaseModel
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contract.envelope import CloudEvent
+from shared.infra.answers import write_pending_answer
 from shared.infra.eventstore import EventStore
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
@@ -92,7 +94,13 @@ class SqlUnitOfWork:
         )
         return True
 
-    async def commit(self) -> None:
-        """Commit, then wake the relay so the events leave without waiting for a poll."""
+    async def commit(self, answer: BaseModel | None = None) -> None:
+        """Commit, then wake the relay so the events leave without waiting for a poll.
+
+        `answer` is the command's result: when the request or message being served waits
+        for its answer to be remembered (`shared.infra.answers`), it is written in this
+        transaction, with the events.
+        """
+        await write_pending_answer(self.session, self._sessions, answer, self.events.appended)
         await self.session.commit()
         self._on_commit()

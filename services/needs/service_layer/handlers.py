@@ -23,7 +23,7 @@ async def _save(uow: NeedsUnitOfWork, need: Need, ctx: RequestContext) -> NeedVi
     view = need_view(need)
     await uow.needs.save(need, ctx)
     await uow.write_view(need, view.model_dump(mode="json"))
-    await uow.commit()
+    await uow.commit(answer=view)
     return view
 
 

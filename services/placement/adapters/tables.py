@@ -2,10 +2,13 @@
 
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text
 
+from shared.infra.answers import define_command_answers
 from shared.infra.schema import Position, define_core_tables
 
 metadata = MetaData()
 core = define_core_tables(metadata)
+command_answers = define_command_answers(metadata)
+"""Answers to HTTP requests with an `Idempotency-Key` and to commands over Kafka."""
 
 needs_view = Table(
     "needs_view",

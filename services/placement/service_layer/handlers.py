@@ -63,7 +63,7 @@ async def _save(uow: PlacementUnitOfWork, s: Secondment, ctx: RequestContext) ->
     view = secondment_view(s)
     await uow.secondments.save(s, ctx)
     await uow.write_view(s, without_identity(view).model_dump(mode="json"))
-    await uow.commit()
+    await uow.commit(answer=view)
     return view
 
 

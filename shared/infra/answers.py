@@ -1,0 +1,245 @@
+"""Remembered answers to commands, by caller and key: HTTP `Idempotency-Key`s and the ids of
+commands sent over Kafka. A retry finds the first answer instead of running the command again.
+
+The row is written inside the transaction that commits the command's events: the entrypoint
+registers a `PendingAnswer` for the request or message it serves (`answering`), and
+`SqlUnitOfWork.commit` hands it the command's result and events just before committing. So a
+command is never applied without its answer being remembered, and never remembered without
+being applied. Two requests racing with one key both run, but only one can insert the
+(caller, key) row: the other's transaction fails on the primary key (`AnswerExists`), its
+events roll back, and its caller gets the winner's answer.
+
+HTTP answers expire after `HTTP_ANSWER_TTL` (24 h); answers to Kafka commands never do (a
+consumer group may re-read its topic at any time).
+"""
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.contract.envelope import CloudEvent
+
+HTTP_ANSWER_TTL = dt.timedelta(hours=24)
+"""How long a retry with the same `Idempotency-Key` gets the first answer."""
+
+PURGE_EVERY = dt.timedelta(hours=1)
+
+
+def define_command_answers(metadata: MetaData) -> Table:
+    """Declare the `command_answers` table on a service's metadata (migration 0003)."""
+    return Table(
+        "command_answers",
+        metadata,
+        Column("caller", String(200), primary_key=True),
+        Column("key", String(200), primary_key=True),
+        Column("request_sha256", String(64), nullable=False),
+        Column("status", Integer, nullable=False),
+        Column("answer", Text, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=True),
+        Index("ix_command_answers_expires_at", "expires_at"),
+    )
+
+
+def request_digest(*parts: bytes | str) -> str:
+    """SHA-256 of a request's parts; a JSON part is canonicalised (key order, spacing)."""
+    h = hashlib.sha256()
+    for part in parts:
+        raw = part.encode() if isinstance(part, str) else part
+        with contextlib.suppress(ValueError):
+            raw = json.dumps(
+                json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode()
+        h.update(len(raw).to_bytes(8, "big") + raw)
+    return h.hexdigest()
+
+
+def answer_json(answer: BaseModel) -> str:
+    """The JSON of a result as FastAPI renders a `response_model` (by alias, every field)."""
+    return json.dumps(answer.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What was answered to the first request with a key."""
+
+    request_sha256: str
+    status: int
+    body: str | None
+    """JSON text; None only while an HTTP answer without a result model is being sent."""
+
+    def json(self) -> Any:
+        """The body parsed."""
+        return None if self.body is None else json.loads(self.body)
+
+
+class AnswerExists(Exception):
+    """Another request with this key committed first: its answer is the answer."""
+
+    def __init__(self, caller: str, key: str) -> None:
+        super().__init__(f"{caller} already used key {key}")
+        self.caller = caller
+        self.key = key
+
+
+class CommandAnswers:
+    """One service's remembered answers (in its own database)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], table: Table) -> None:
+        self.sessions = sessions
+        self._t = table
+        self._purged_at: dt.datetime | None = None
+
+    async def find(self, caller: str, key: str, now: dt.datetime | None = None) -> Answer | None:
+        """The unexpired answer to (caller, key), if any."""
+        now = now or dt.datetime.now(dt.UTC)
+        t = self._t
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    select(t.c.request_sha256, t.c.status, t.c.answer).where(
+                        t.c.caller == caller,
+                        t.c.key == key,
+                        or_(t.c.expires_at.is_(None), t.c.expires_at > now),
+                    )
+                )
+            ).first()
+        return None if row is None else Answer(row.request_sha256, row.status, row.answer)
+
+    async def insert(
+        self,
+        session: AsyncSession,
+        caller: str,
+        key: str,
+        answer: Answer,
+        *,
+        ttl: dt.timedelta | None,
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Remember the answer in the caller's transaction; AnswerExists if already there.
+
+        An expired answer under the same key is replaced.
+        """
+        now = now or dt.datetime.now(dt.UTC)
+        t = self._t
+        await session.execute(
+            delete(t).where(
+                t.c.caller == caller,
+                t.c.key == key,
+                t.c.expires_at.is_not(None),
+                t.c.expires_at <= now,
+            )
+        )
+        try:
+            await session.execute(
+                insert(t).values(
+                    caller=caller,
+                    key=key,
+                    request_sha256=answer.request_sha256,
+                    status=answer.status,
+                    answer=answer.body,
+                    created_at=now,
+                    expires_at=None if ttl is None else now + ttl,
+                )
+            )
+        except IntegrityError as exc:
+            raise AnswerExists(caller, key) from exc
+
+    async def remember(
+        self, caller: str, key: str, answer: Answer, *, ttl: dt.timedelta | None
+    ) -> bool:
+        """Remember an answer in a transaction of its own; False when one was already there."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await self.insert(session, caller, key, answer, ttl=ttl)
+        except AnswerExists:
+            return False
+        return True
+
+    async def complete(self, caller: str, key: str, status: int, body: str) -> None:
+        """Record the answer exactly as it was sent (the transaction wrote the result)."""
+        t = self._t
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(t)
+                .where(t.c.caller == caller, t.c.key == key)
+                .values(status=status, answer=body)
+            )
+
+    async def purge_expired(self, now: dt.datetime | None = None) -> int:
+        """Delete expired answers; returns how many."""
+        now = now or dt.datetime.now(dt.UTC)
+        t = self._t
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                delete(t).where(t.c.expires_at.is_not(None), t.c.expires_at <= now)
+            )
+        self._purged_at = now
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def purge_if_due(self) -> None:
+        """Purge at most once per `PURGE_EVERY` (housekeeping; expired rows are ignored)."""
+        now = dt.datetime.now(dt.UTC)
+        if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
+            await self.purge_expired(now)
+
+
+class PendingAnswer(Protocol):
+    """What an entrypoint remembers with the command it is running."""
+
+    def applies_to(self, sessions: async_sessionmaker[AsyncSession]) -> bool:
+        """True for the unit of work of the service it answers for, until written."""
+
+    async def write(
+        self, session: AsyncSession, result: BaseModel | None, events: Sequence[CloudEvent]
+    ) -> None:
+        """Write the answer (and anything else that must commit with it) in `session`."""
+
+
+_PENDING: ContextVar[PendingAnswer | None] = ContextVar("pending_answer", default=None)
+
+
+@contextlib.contextmanager
+def answering(pending: PendingAnswer) -> Iterator[None]:
+    """Run a command with its answer pending: the committing unit of work writes it."""
+    token = _PENDING.set(pending)
+    try:
+        yield
+    finally:
+        _PENDING.reset(token)
+
+
+async def write_pending_answer(
+    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    result: BaseModel | None,
+    events: Sequence[CloudEvent],
+) -> None:
+    """Called by `SqlUnitOfWork.commit` just before it commits."""
+    pending = _PENDING.get()
+    if pending is not None and pending.applies_to(sessions):
+        await pending.write(session, result, events)
