@@ -26,6 +26,8 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.generation.hypothesis.builder import ApiOperationMark
 from schemathesis.python.asgi import ASGIClient, get_client, shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -185,6 +187,39 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
         shutdown_lifespans()
 
 
+IDENTITIES = ("anonymous", "writer", "reader")
+
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
+"""(operation, identity) → the bug it still shows, e.g. `("GET /api/needs", "reader"): "…"`.
+Empty: every bug found so far is fixed. Such a case is an xfail, and strict through
+`test_every_known_bug_still_shows` (a strict mark would crash Schemathesis' pytest plugin,
+4.32.5, on the XPASS)."""
+
+_FAILED: dict[tuple[str, str], bool] = {}
+"""(operation, identity) that ran → whether a check failed."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each fuzzed operation in each identity, known bugs marked (Schemathesis calls this
+    once per operation)."""
+    if "identity" not in metafunc.fixturenames:
+        return
+    operation = ApiOperationMark.get(metafunc.function)
+    label = operation.label if operation is not None else metafunc.function.__name__
+    metafunc.parametrize(
+        "identity",
+        [
+            pytest.param(
+                identity,
+                marks=[pytest.mark.xfail(raises=FailureGroup, reason=KNOWN_BUGS[label, identity])]
+                if (label, identity) in KNOWN_BUGS
+                else [],
+            )
+            for identity in IDENTITIES
+        ],
+    )
+
+
 def _heads(value: object) -> bool:
     """A fair coin that lands the same way for the same value, run after run."""
     return zlib.crc32(repr(value).encode()) % 2 == 0
@@ -202,7 +237,6 @@ def _aim_at_records(case: schemathesis.Case[Any], records: dict[str, str]) -> No
                 container[name] = real
 
 
-@pytest.mark.parametrize("identity", ["anonymous", "writer", "reader"])
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
@@ -216,7 +250,19 @@ def test_every_answer_is_documented_and_no_server_error(
 ) -> None:
     _aim_at_records(case, system.records)
     headers = _identity_headers(system.issuer, identity, case.path)
-    case.call_and_validate(headers=headers, checks=CHECKS, app=system.app)
+    key = (case.operation.label, identity)
+    try:
+        case.call_and_validate(headers=headers, checks=CHECKS, app=system.app)
+    except FailureGroup:
+        _FAILED[key] = True
+        raise
+    _FAILED.setdefault(key, False)
+
+
+def test_every_known_bug_still_shows() -> None:
+    """Runs after the fuzzing (file order): a known bug that no longer fails is fixed."""
+    fixed = [key for key in KNOWN_BUGS if _FAILED.get(key) is False]
+    assert not fixed, f"fixed, drop them from KNOWN_BUGS: {fixed}"
 
 
 @pytest.mark.parametrize("service", sorted(openapi.SERVICES))
