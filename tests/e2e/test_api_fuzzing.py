@@ -3,9 +3,11 @@
 The embedded default serves the needs, placement and reporting services (with the reference,
 contract and health routes each of them has) from one app, and its document holds every
 operation of each service's own document, unchanged (checked below). Every operation present
-when the module is collected is fuzzed in three identities: no token, the agency that writes
-through that service (its write scopes), and leadership reading reports. Every answer must be
-below 500, with a documented status code and content type, and a body matching its schema.
+when the module is collected is fuzzed in three identities: no token, the agency that acts
+through that service with its scopes (`WRITERS`), and leadership reading reports. Every answer
+must be below 500, with a documented status code and content type, and a body matching its
+schema. Generated requests mix in real codes and the ids of records made beforehand, so they
+reach the rules and the records, not only validation.
 
 Bounded for the suite (`MAX_EXAMPLES` per operation and identity, beside Schemathesis' own
 coverage cases) and deterministic (fixed seed, derandomized Hypothesis, no example database).
@@ -122,9 +124,10 @@ WRITERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "/api/needs": ("SO_Y_TE", auth.HOST_SCOPES),
     "/api/secondments": ("NAM_GIANG", auth.HOME_SCOPES),
     "/api/officials": ("SO_NOI_VU", ("personal-data:erase", "audit:read")),
+    "/api/audit": ("SO_NOI_VU", ("personal-data:erase", "audit:read")),
 }
-"""Path prefix → the agency that writes through it and its scopes; a host department
-(`SO_Y_TE`) anywhere else."""
+"""Path prefix → the agency that acts through it, with every scope it needs there (the
+data-protection officer for personal data and the audit log); a host department elsewhere."""
 
 
 def _identity_headers(issuer: DevIssuer, identity: str, path: str) -> dict[str, str]:
