@@ -7,10 +7,11 @@ the swapped-in tables hold at least every event the live projection had applied.
 """
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import ValidationError
 from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,6 +28,9 @@ OLD = "__old"
 class EventSource(Protocol):
     """Every event of both topics, from the beginning."""
 
+    skipped: int
+    """Messages that are not even an envelope (the live projection dead-letters them)."""
+
     async def total(self) -> int:
         """How many events there are now (for the progress bar)."""
 
@@ -35,6 +39,17 @@ class EventSource(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+def decoded(raw: Iterable[bytes | str], source: EventSource) -> list[CloudEvent]:
+    """The envelopes among some messages; the others are counted in `source.skipped`."""
+    out = []
+    for message in raw:
+        try:
+            out.append(CloudEvent.from_json(message))
+        except ValidationError:
+            source.skipped += 1
+    return out
 
 
 class KafkaSource:
@@ -52,6 +67,7 @@ class KafkaSource:
         self._topics = list(topics)
         self._batch = batch
         self._consumer: AIOKafkaConsumer | None = None
+        self.skipped = 0
 
     async def _start(self) -> AIOKafkaConsumer:
         if self._consumer is None:
@@ -98,12 +114,10 @@ class KafkaSource:
 
         while await behind():
             fetched = await consumer.getmany(timeout_ms=1000, max_records=self._batch)
-            batch = [
-                CloudEvent.from_json(r.value)
-                for records in fetched.values()
-                for r in records
-                if r.value is not None
-            ]
+            batch = decoded(
+                (r.value for records in fetched.values() for r in records if r.value is not None),
+                self,
+            )
             if batch:
                 yield batch
 
@@ -121,6 +135,7 @@ class EventStoreSource:
         self._events = define_core_tables(MetaData()).events
         self._positions = [0 for _ in urls]
         self._batch = batch
+        self.skipped = 0
 
     async def total(self) -> int:
         count = 0
@@ -145,7 +160,7 @@ class EventStoreSource:
                 if not rows:
                     break
                 self._positions[i] = rows[-1].position
-                yield [CloudEvent.from_json(r.envelope) for r in rows]
+                yield decoded((r.envelope for r in rows), self)
 
     async def close(self) -> None:
         for engine in self._engines:

@@ -303,6 +303,27 @@ def _pg_sql(table: Table, rules: TableRules) -> tuple[str, list[str]]:
     return cached
 
 
+async def copy_fresh(conn: AsyncConnection, models: ReadModels, changes: Changes) -> None:
+    """Load folded rows into tables known to be empty: binary COPY on PostgreSQL (no conflict
+    handling needed, the rows are unique per key), `write_on` elsewhere."""
+    if conn.dialect.name != "postgresql":
+        await write_on(conn, models, changes)
+        return
+    # The COPY goes to the driver directly: make sure SQLAlchemy's transaction has begun.
+    await conn.exec_driver_sql("SELECT 1")
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    for key, rows in changes.tables.items():
+        if not rows:
+            continue
+        table: Table = getattr(models, key)
+        _, columns = _pg_sql(table, TABLES[key])
+        await driver.copy_records_to_table(
+            table.name,
+            columns=columns,
+            records=[tuple([row[c] for c in columns]) for row in rows.values()],
+        )
+
+
 # ----- SQLite (and any other dialect): the same merge with SQLAlchemy, executemany ---------
 
 
