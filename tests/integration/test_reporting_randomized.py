@@ -21,6 +21,7 @@ from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.db import make_engine, make_sessions
 from shared.infra.kafka import ensure_topics
 from shared.phases import DEFAULT_PHASES
+from tests import auth
 from tests.bench.generator import delivery_order, generate
 from tests.bench.oracle import World
 from tests.integration.system import eventually, new_deployment, reporting_app, running
@@ -90,7 +91,9 @@ async def test_every_figure_matches_an_independent_computation_after_random_deli
             for phase, as_of, params in CASES:
                 query = {"as_of": as_of.isoformat(), **params}
                 response = await reporting.get(
-                    f"/api/reports/phases/{phase.phase_id}/evaluation", params=query
+                    f"/api/reports/phases/{phase.phase_id}/evaluation",
+                    params=query,
+                    headers=auth.reader(),
                 )
                 assert response.status_code == 200, response.text
                 expected = world.evaluate(
