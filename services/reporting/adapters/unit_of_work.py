@@ -65,8 +65,9 @@ class ReportingUnitOfWork(SqlUnitOfWork):
             fresh.append(envelope)
         if self.session.bind.dialect.name == "postgresql":
             conn = await self.session.connection()
+            ids = sorted(digests)  # a fixed order: concurrent claims cannot deadlock
             result = await conn.exec_driver_sql(
-                PG_CLAIM, (consumer, list(digests), list(digests.values()))
+                PG_CLAIM, (consumer, ids, [digests[i] for i in ids])
             )
             claimed_before = result.all()
             for event_id, differs in claimed_before:

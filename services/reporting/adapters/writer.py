@@ -220,6 +220,11 @@ class Changes:
     def __len__(self) -> int:
         return sum(len(r) for r in self.tables.values())
 
+    def in_order(self) -> list[tuple[str, dict[Any, Row]]]:
+        """The tables with rows, always in the same order (`TABLES`): concurrent transactions
+        then lock the rows they share in the same order and cannot deadlock."""
+        return [(key, self.tables[key]) for key in TABLES if self.tables.get(key)]
+
     def clear(self) -> None:
         """Forget the folded rows (after they were written)."""
         self.tables.clear()
@@ -281,9 +286,7 @@ PG_CHUNK = 20_000
 async def _pg_write(conn: AsyncConnection, models: ReadModels, changes: Changes) -> None:
     # Through SQLAlchemy's connection (its paramstyle for asyncpg is `$n`): statements join
     # its transaction and errors arrive as SQLAlchemy's (which the transport classifies).
-    for key, rows in changes.tables.items():
-        if not rows:
-            continue
+    for key, rows in changes.in_order():
         table: Table = getattr(models, key)
         sql, columns = _pg_sql(table, TABLES[key])
         # Key order: concurrent transactions lock the rows they share in the same order.
@@ -312,9 +315,7 @@ async def copy_fresh(conn: AsyncConnection, models: ReadModels, changes: Changes
     # The COPY goes to the driver directly: make sure SQLAlchemy's transaction has begun.
     await conn.exec_driver_sql("SELECT 1")
     driver: Any = (await conn.get_raw_connection()).driver_connection
-    for key, rows in changes.tables.items():
-        if not rows:
-            continue
+    for key, rows in changes.in_order():
         table: Table = getattr(models, key)
         _, columns = _pg_sql(table, TABLES[key])
         await driver.copy_records_to_table(
@@ -372,8 +373,6 @@ async def write_on(conn: AsyncConnection, models: ReadModels, changes: Changes) 
     if conn.dialect.name == "postgresql":
         await _pg_write(conn, models, changes)
         return
-    for key, rows in changes.tables.items():
-        if not rows:
-            continue
+    for key, rows in changes.in_order():
         table: Table = getattr(models, key)
         await conn.execute(_statement(conn.dialect.name, table, TABLES[key]), list(rows.values()))
