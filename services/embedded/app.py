@@ -15,6 +15,7 @@ from services.reporting.entrypoints.login import DemoAccount
 from shared.http.app import RunningService, compose_app
 from shared.http.auth import TokenVerifier, load_issuers
 from shared.http.tokens import DEMO_SIGN_INS, DevIssuer
+from shared.infra.audit import AuditLog
 from shared.infra.transport import InProcessBus
 
 
@@ -48,7 +49,8 @@ def create_embedded_app(data_dir: Path) -> FastAPI:
     bus.register_source(needs.topic, needs.runtime.relay.pending)
     services: list[RunningService] = [needs, placement, reporting]
     verifier = TokenVerifier(load_issuers(issuer.issuers_file))
-    app = compose_app("Biệt phái cán bộ — embedded", services, bus, verifier)
+    audit = AuditLog(sqlite_url(data_dir, "audit"))
+    app = compose_app("Biệt phái cán bộ — embedded", services, bus, verifier, audit)
     app.state.dev_issuer = issuer
     passwords = issuer.demo_passwords()
     app.state.demo_accounts = [

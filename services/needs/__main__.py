@@ -19,6 +19,7 @@ def create_app(settings: NeedsSettings | None = None) -> FastAPI:
         produces=(topic_name(NEEDS_TOPIC, s.topic_prefix),),
         verifier=s.verifier(),
         kafka_auth=s.kafka_auth(),
+        audit=s.audit_log(),
     )
 
 

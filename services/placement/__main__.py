@@ -19,6 +19,7 @@ def create_app(settings: PlacementSettings | None = None) -> FastAPI:
         produces=(topic_name(PLACEMENTS_TOPIC, s.topic_prefix),),
         verifier=s.verifier(),
         kafka_auth=s.kafka_auth(),
+        audit=s.audit_log(),
     )
 
 

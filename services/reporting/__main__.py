@@ -26,7 +26,11 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         s.kafka_bootstrap, client_id="reporting", auth=s.kafka_auth()
     )
     return compose_app(
-        "reporting", [ReportingService(s, transport)], transport, verifier=s.verifier()
+        "reporting",
+        [ReportingService(s, transport)],
+        transport,
+        verifier=s.verifier(),
+        audit=s.audit_log(),
     )
 
 

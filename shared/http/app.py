@@ -7,12 +7,14 @@ from typing import Protocol
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
+from shared.http.audit import AuditMiddleware, build_audit_router
 from shared.http.auth import TokenVerifier
 from shared.http.contract_api import build_contract_router
 from shared.http.idempotency import IdempotencyMiddleware
 from shared.http.problems import install_problem_handlers
 from shared.http.reference_api import build_reference_router
 from shared.infra.answers import CommandAnswers
+from shared.infra.audit import AuditLog
 from shared.infra.transport import Transport
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -27,27 +29,39 @@ def create_app(
     readiness: Sequence[ReadinessCheck] = (),
     verifier: TokenVerifier | None = None,
     answer_stores: Sequence[tuple[str, CommandAnswers]] = (),
+    audit: AuditLog | None = None,
 ) -> FastAPI:
     """Wire routers, problem handlers, `/healthz` (alive) and `/readyz` (dependencies up).
 
     Without a verifier no token is trusted: every protected route answers 401.
     `answer_stores` (path prefix, store) remember the answers to POST and PATCH requests
-    carrying an `Idempotency-Key` (`shared.http.idempotency`).
+    carrying an `Idempotency-Key` (`shared.http.idempotency`). `audit` is the deployment's
+    audit store: every request is audited (`shared.http.audit`) and `GET /api/audit` reads it.
     """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await start()
+        if audit is not None:
+            await audit.start()
         try:
-            yield
+            await start()
+            try:
+                yield
+            finally:
+                await stop()
         finally:
-            await stop()
+            if audit is not None:
+                await audit.stop()
 
     app = FastAPI(title=title, version="1.0.0", lifespan=lifespan)
     app.state.verifier = verifier or TokenVerifier([])
     app.state.answer_stores = list(answer_stores)
+    app.state.audit = audit
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(AuditMiddleware)  # outermost: sees replays and every refusal
+    if audit is not None:
+        readiness = [*readiness, audit.ready]
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -67,6 +81,8 @@ def create_app(
     for router in routers:
         app.include_router(router)
     app.include_router(build_reference_router())
+    if audit is not None:
+        app.include_router(build_audit_router())
     app.include_router(build_contract_router())
     return app
 
@@ -103,8 +119,9 @@ def compose_app(
     services: Sequence[RunningService],
     transport: Transport,
     verifier: TokenVerifier | None = None,
+    audit: AuditLog | None = None,
 ) -> FastAPI:
-    """One app for one or more services on one transport.
+    """One app for one or more services on one transport (and one audit store).
 
     Every database is migrated before any relay or consumer starts, so no event reaches a
     table that does not exist yet.
@@ -131,4 +148,5 @@ def compose_app(
         readiness=[s.ready for s in services],
         verifier=verifier,
         answer_stores=answer_stores(services, routers),
+        audit=audit,
     )

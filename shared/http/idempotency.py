@@ -19,9 +19,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.contract.envelope import CloudEvent
@@ -192,6 +194,7 @@ class IdempotencyMiddleware:
 
     @staticmethod
     async def _replay(found: Answer, digest: str, key: str, request: Request, send: Send) -> None:
+        _note_route(request.scope)
         if found.request_sha256 != digest:
             response = problem(
                 request,
@@ -219,6 +222,19 @@ class IdempotencyMiddleware:
         ]
         await send({"type": "http.response.start", "status": found.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _note_route(scope: Scope) -> None:
+    """Record in the scope the route an answer is given for without running it (the audit
+    log names the action of a replayed request)."""
+    if scope.get("route") is not None:
+        return
+    for context in iter_route_contexts(scope["app"].routes):
+        match, child = context.matches(scope)
+        if match is Match.FULL:
+            scope["route"] = context
+            scope["path_params"] = child.get("path_params", {})
+            return
 
 
 async def _read_body(receive: Receive) -> bytes:

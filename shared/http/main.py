@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from shared.http.app import RunningService, compose_app
 from shared.http.auth import TokenVerifier
+from shared.infra.audit import AuditLog
 from shared.infra.kafka import KafkaTransport
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
 
@@ -19,11 +20,13 @@ def kafka_app(
     produces: tuple[str, ...] = (),
     verifier: TokenVerifier | None = None,
     kafka_auth: KafkaAuth = NO_AUTH,
+    audit: AuditLog | None = None,
 ) -> FastAPI:
-    """The app of one service talking to Kafka (as the principal `kafka_auth` names)."""
+    """The app of one service talking to Kafka (as the principal `kafka_auth` names), writing
+    the deployment's audit store."""
     transport = KafkaTransport(bootstrap, client_id=name, auth=kafka_auth)
     transport.declare(*produces)
-    return compose_app(title, [build(transport)], transport, verifier)
+    return compose_app(title, [build(transport)], transport, verifier, audit)
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

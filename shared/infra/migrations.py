@@ -22,14 +22,22 @@ def _config(script_location: Path, connection: Connection, version_table: str) -
 
 
 async def upgrade_to_head(
-    engine: AsyncEngine, script_location: Path, version_table: str = "alembic_version"
+    engine: AsyncEngine,
+    script_location: Path,
+    version_table: str = "alembic_version",
+    *,
+    lock_key: int | None = None,
 ) -> None:
     """Bring a database to the newest revision of one migration history (idempotent).
 
     A database may hold several independent histories (the placement service's key vault
-    has its own), each with its own version table.
+    has its own), each with its own version table. With `lock_key`, processes migrating the
+    same PostgreSQL database take turns (a transaction-scoped advisory lock): the audit store
+    is migrated by whichever service starts first.
     """
     async with engine.begin() as conn:
+        if lock_key is not None and conn.dialect.name == "postgresql":
+            await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key})
         await conn.run_sync(
             lambda c: command.upgrade(_config(script_location, c, version_table), "head")
         )

@@ -94,8 +94,11 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+            # that arrives as the wake-up completes, and `stop` would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wake.wait()
 
     async def drain(self) -> int:
         """Publish everything unpublished now; returns how many rows were published."""

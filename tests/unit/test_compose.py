@@ -34,7 +34,7 @@ INFRASTRUCTURE = ("kafka", "postgres")
 
 # Fields whose defaults suit the embedded mode (SQLite file, broker on 127.0.0.1) and would be
 # wrong in a container: compose must set them.
-REQUIRED_IN_CONTAINERS = ("database_url", "kafka_bootstrap")
+REQUIRED_IN_CONTAINERS = ("database_url", "kafka_bootstrap", "audit_database_url")
 
 BASE_IMAGE = "python:3.11-slim"
 KAFKA_IN_NETWORK = "kafka:9092"
@@ -330,6 +330,20 @@ def test_each_service_has_its_own_database(compose: dict[str, Any]) -> None:
         for name in SERVICES
     }
     assert len(set(names.values())) == len(names), f"services share a database: {names}"
+
+
+def test_the_three_services_share_one_audit_store_on_the_compose_postgres(
+    compose: dict[str, Any],
+) -> None:
+    urls = {str(_settings_from_compose(compose, name)["audit_database_url"]) for name in SERVICES}
+    assert len(urls) == 1, f"the services audit to different stores: {sorted(urls)}"
+    url = make_url(urls.pop())
+    assert (url.drivername, url.host) == ("postgresql+asyncpg", "postgres")
+    assert url.database in _created_databases()
+    services = {
+        _database_name(str(_settings_from_compose(compose, n)["database_url"])) for n in SERVICES
+    }
+    assert url.database not in services, "the audit store shares a service's database"
 
 
 @pytest.mark.parametrize("name", SERVICES)

@@ -4,3 +4,5 @@
 CREATE DATABASE needs;
 CREATE DATABASE placement;
 CREATE DATABASE reporting;
+-- The deployment's audit log, shared by the three services (append-only: see docs/audit.md).
+CREATE DATABASE audit;

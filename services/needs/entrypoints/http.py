@@ -10,7 +10,9 @@ from services.needs.domain.need import NeedStatus
 from services.needs.service_layer import handlers
 from services.needs.service_layer.ports import NeedsPorts
 from services.needs.service_layer.views import NeedView
+from shared.authz import Action
 from shared.clock import today
+from shared.http.audit import audited
 from shared.http.auth import PrincipalDep
 from shared.http.context import ContextDep
 from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -24,6 +26,7 @@ def build_router(ports: NeedsPorts) -> APIRouter:
     )
 
     @router.post("", status_code=201, response_model=NeedView)
+    @audited(Action.RAISE_NEED)
     async def raise_need(cmd: RaiseNeed, ctx: ContextDep, who: PrincipalDep) -> NeedView:
         """Raise a need; 201 with the need, `status` `OPEN`."""
         return await handlers.raise_need(who, cmd, ports.uow(), ctx, today(), ports.phases)
@@ -54,6 +57,7 @@ def build_router(ports: NeedsPorts) -> APIRouter:
         return await handlers.get_need(who, str(need_id), ports.uow())
 
     @router.patch("/{need_id}", response_model=NeedView)
+    @audited(Action.AMEND_NEED)
     async def amend_need(
         need_id: UUID, cmd: AmendNeed, ctx: ContextDep, who: PrincipalDep
     ) -> NeedView:
@@ -63,6 +67,7 @@ def build_router(ports: NeedsPorts) -> APIRouter:
         )
 
     @router.post("/{need_id}/withdrawal", response_model=NeedView)
+    @audited(Action.WITHDRAW_NEED)
     async def withdraw_need(
         need_id: UUID, cmd: WithdrawNeed, ctx: ContextDep, who: PrincipalDep
     ) -> NeedView:

@@ -17,12 +17,15 @@ from services.placement.domain.secondment import SecondmentStatus
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
 from services.placement.service_layer.views import SecondmentView
+from shared.authz import Action
 from shared.clock import today
 from shared.contract.envelope import CloudEvent
+from shared.http.audit import audited
 from shared.http.auth import PrincipalDep
 from shared.http.context import ContextDep
 from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from shared.http.problems import PROBLEM_RESPONSES
+from shared.infra.audit import Category
 
 
 def build_router(ports: PlacementPorts) -> APIRouter:
@@ -30,6 +33,7 @@ def build_router(ports: PlacementPorts) -> APIRouter:
     router = APIRouter(prefix="/api/secondments", tags=["secondments"], responses=PROBLEM_RESPONSES)
 
     @router.post("", status_code=201, response_model=SecondmentView)
+    @audited(Action.SECOND_OFFICIAL)
     async def second_official(
         cmd: SecondOfficial, ctx: ContextDep, who: PrincipalDep
     ) -> SecondmentView:
@@ -39,6 +43,7 @@ def build_router(ports: PlacementPorts) -> APIRouter:
         )
 
     @router.get("", response_model=Page[SecondmentView])
+    @audited(Action.READ_SECONDMENT, Category.PERSONAL_DATA)
     async def list_secondments(
         who: PrincipalDep,
         official_id: str | None = None,
@@ -60,16 +65,19 @@ def build_router(ports: PlacementPorts) -> APIRouter:
         )
 
     @router.get("/{secondment_id}", response_model=SecondmentView)
+    @audited(Action.READ_SECONDMENT, Category.PERSONAL_DATA)
     async def get_secondment(secondment_id: UUID, who: PrincipalDep) -> SecondmentView:
         """One secondment by id."""
         return await handlers.get_secondment(who, str(secondment_id), ports.uow())
 
     @router.get("/{secondment_id}/history", response_model=list[CloudEvent])
+    @audited(Action.READ_SECONDMENT, Category.PERSONAL_DATA)
     async def history(secondment_id: UUID, who: PrincipalDep) -> list[CloudEvent]:
         """The secondment's events as CloudEvents, in version order."""
         return await handlers.history(who, str(secondment_id), ports.uow())
 
     @router.post("/{secondment_id}/reception", response_model=SecondmentView)
+    @audited(Action.RECORD_RECEPTION)
     async def reception(
         secondment_id: UUID, cmd: RecordReception, ctx: ContextDep, who: PrincipalDep
     ) -> SecondmentView:
@@ -77,6 +85,7 @@ def build_router(ports: PlacementPorts) -> APIRouter:
         return await handlers.record_reception(who, str(secondment_id), cmd, ports.uow(), ctx)
 
     @router.post("/{secondment_id}/extension", response_model=SecondmentView)
+    @audited(Action.EXTEND_SECONDMENT)
     async def extension(
         secondment_id: UUID, cmd: ExtendSecondment, ctx: ContextDep, who: PrincipalDep
     ) -> SecondmentView:
@@ -86,6 +95,7 @@ def build_router(ports: PlacementPorts) -> APIRouter:
         )
 
     @router.post("/{secondment_id}/ending", response_model=SecondmentView)
+    @audited(Action.END_SECONDMENT)
     async def ending(
         secondment_id: UUID, cmd: EndSecondment, ctx: ContextDep, who: PrincipalDep
     ) -> SecondmentView:
@@ -93,6 +103,7 @@ def build_router(ports: PlacementPorts) -> APIRouter:
         return await handlers.end_secondment(who, str(secondment_id), cmd, ports.uow(), ctx)
 
     @router.post("/{secondment_id}/post-arrangement", response_model=SecondmentView)
+    @audited(Action.ARRANGE_POST_SECONDMENT)
     async def post_arrangement(
         secondment_id: UUID, cmd: ArrangePostSecondment, ctx: ContextDep, who: PrincipalDep
     ) -> SecondmentView:
@@ -100,6 +111,7 @@ def build_router(ports: PlacementPorts) -> APIRouter:
         return await handlers.arrange_post(who, str(secondment_id), cmd, ports.uow(), ctx)
 
     @router.post("/{secondment_id}/cancellation", response_model=SecondmentView)
+    @audited(Action.CANCEL_SECONDMENT)
     async def cancellation(
         secondment_id: UUID, cmd: CancelSecondment, ctx: ContextDep, who: PrincipalDep
     ) -> SecondmentView:

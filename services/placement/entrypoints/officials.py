@@ -6,8 +6,11 @@ from fastapi import APIRouter
 from services.placement.service_layer import handlers
 from services.placement.service_layer.handlers import Erasure, PersonalData
 from services.placement.service_layer.ports import PlacementPorts
+from shared.authz import Action
+from shared.http.audit import audited
 from shared.http.auth import PrincipalDep
 from shared.http.problems import problem_responses
+from shared.infra.audit import Category
 
 
 def build_officials_router(ports: PlacementPorts) -> APIRouter:
@@ -19,11 +22,13 @@ def build_officials_router(ports: PlacementPorts) -> APIRouter:
     )
 
     @router.get("/{official_id}/personal-data", response_model=PersonalData)
+    @audited(Action.READ_PERSONAL_DATA, Category.PERSONAL_DATA)
     async def personal_data(official_id: str, who: PrincipalDep) -> PersonalData:
         """Everything held about the official (identity until erasure, profile, secondments)."""
         return await handlers.personal_data(who, official_id, ports.uow())
 
     @router.post("/{official_id}/erasure", response_model=Erasure)
+    @audited(Action.ERASE_PERSONAL_DATA)
     async def erasure(official_id: str, who: PrincipalDep) -> Erasure:
         """Erase who the official was; every count and figure stays as it was."""
         return await handlers.erase_official(who, official_id, ports.uow())

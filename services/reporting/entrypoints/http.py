@@ -31,8 +31,10 @@ from services.reporting.service_layer.reports import (
 )
 from shared.authz import Action, Principal, Scope, authorize
 from shared.clock import today
+from shared.http.audit import audited
 from shared.http.auth import PrincipalDep, Unauthenticated, current_principal
 from shared.http.problems import problem_responses
+from shared.infra.audit import Category
 from shared.phases import Phase
 from shared.reference import reference_data
 from shared.seedwork.errors import NotFound
@@ -44,6 +46,9 @@ AsOf = Annotated[
 RollupQuery = Annotated[
     Rollup, Query(description="`successor`: units grouped under their roll-up unit.")
 ]
+EXPORT_EVALUATION = "ExportEvaluation"
+"""Audit action of an evaluation export (CSV, XLSX, PDF)."""
+
 Lang = Annotated[Literal["vi", "en"], Query(description="Language of labels (exports).")]
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -96,6 +101,7 @@ def build_router(ports: ReportingPorts) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {m: {} for m in MEDIA.values()}}},
     )
+    @audited(EXPORT_EVALUATION, Category.EXPORT)
     async def evaluation_export(
         phase_id: str,
         who: PrincipalDep,

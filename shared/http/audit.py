@@ -1,0 +1,298 @@
+"""Auditing every service's HTTP requests, and `GET /api/audit` to read the log.
+
+`AuditMiddleware` (installed by `create_app` when the app has an audit store) appends an
+entry, before the response leaves, for
+- every refused request (any 4xx problem: 401 and 403 included; the rule code is kept),
+- every command (routes marked `@audited(Action…)`, and any other non-GET that succeeded),
+- every read of personal data and every export (routes marked with those categories),
+- every read of the audit log itself.
+An entry names the caller (the token's agency and subject), the action, the route template,
+the status and rule code, and the ids of the records involved (path parameters, and the
+`need_id`, `secondment_id`, `official_id` and `phase_id` found in the request or response
+body), never a personal value.
+
+Personal data and exports are never shown unaudited: when their entry cannot be written the
+answer is a 503 problem instead. Commands are never blocked by the audit store (they have
+committed by then); a failed write is logged as an error.
+"""
+
+import datetime as dt
+import json
+import logging
+import re
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Query, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.authz import Action, Principal, authorize
+from shared.http.auth import PrincipalDep, Unauthenticated, bearer_token
+from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from shared.http.problems import PROBLEM_JSON, problem_responses
+from shared.infra.audit import (
+    AuditEntry,
+    AuditLog,
+    AuditRecord,
+    Category,
+    Channel,
+    Outcome,
+)
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SKIPPED = ("/healthz", "/readyz", "/static/", "/docs", "/redoc", "/openapi.json", "/favicon")
+"""Paths never audited: health, static assets and interactive docs."""
+
+ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+"""What a record id looks like; anything else (a name typed into a path) is not kept."""
+
+ID_FIELDS = ("need_id", "secondment_id", "official_id", "phase_id")
+SHOWN_ONLY_IF_AUDITED = (Category.PERSONAL_DATA, Category.EXPORT, Category.AUDIT)
+READS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    """What a route does, for the log."""
+
+    action: str
+    category: Category
+
+
+_SPECS: "weakref.WeakKeyDictionary[Callable[..., Any], AuditSpec]" = weakref.WeakKeyDictionary()
+
+
+def audited(action: Action | str, category: Category = Category.COMMAND) -> Callable[[F], F]:
+    """Mark a route's endpoint: its successful requests are audited as `action`.
+
+    Put it below `@router.get(...)` / `@router.post(...)`; it returns the function unchanged.
+    """
+
+    def mark(endpoint: F) -> F:
+        name = action.value if isinstance(action, Action) else action
+        _SPECS[endpoint] = AuditSpec(name, category)
+        return endpoint
+
+    return mark
+
+
+def audit_spec(endpoint: Callable[..., Any] | None) -> AuditSpec | None:
+    """The mark of an endpoint, if any."""
+    return None if endpoint is None else _SPECS.get(endpoint)
+
+
+def _json(raw: bytes | bytearray) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _ids_in(value: Any, depth: int = 0) -> Iterator[tuple[str, str]]:
+    """(kind, id) of the id fields of a JSON object, its `official` and its list `items`."""
+    if isinstance(value, dict):
+        for name in ID_FIELDS:
+            found = value.get(name)
+            if isinstance(found, str) and ID.match(found):
+                yield name.removesuffix("_id"), found
+        if depth == 0:
+            yield from _ids_in(value.get("official"), depth + 1)
+            items = value.get("items")
+            if isinstance(items, list):
+                for item in items:
+                    yield from _ids_in(item, depth + 1)
+    elif isinstance(value, list) and depth == 0:
+        for item in value:
+            yield from _ids_in(item, depth + 1)
+
+
+def _ids_in_path(params: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for name, value in params.items():
+        if name.endswith("_id") and isinstance(value, str) and ID.match(value):
+            yield name.removesuffix("_id"), value
+
+
+@dataclass
+class _Exchange:
+    """The request body as the app read it, and the response held back until audited."""
+
+    request_body: bytearray = field(default_factory=bytearray)
+    status: int = 500
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)
+    started: bool = False
+
+    def receiving(self, receive: Receive) -> Receive:
+        async def wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                self.request_body.extend(message.get("body", b""))
+            return message
+
+        return wrapped
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", []))
+            self.started = True
+        elif message["type"] == "http.response.body":
+            self.body.extend(message.get("body", b""))
+
+    def header(self, name: bytes) -> str | None:
+        return next((v.decode("latin-1") for k, v in self.headers if k.lower() == name), None)
+
+    async def forward(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": bytes(self.body)})
+
+
+class AuditMiddleware:
+    """ASGI middleware writing the app's `state.audit` (an `AuditLog`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        audit: AuditLog | None = getattr(scope.get("app") and scope["app"].state, "audit", None)
+        path: str = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or audit is None
+            or not audit.started  # an app served without its lifespan (OpenAPI, tests)
+            or path.startswith(SKIPPED)
+        ):
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})
+        exchange = _Exchange()
+        try:
+            await self.app(scope, exchange.receiving(receive), exchange.send)
+        except Exception:
+            exchange.status = 500
+            await self._write(audit, self._entry(scope, exchange, failed=True))
+            raise
+        entry = self._entry(scope, exchange)
+        if entry is not None:
+            written = await self._write(audit, entry)
+            if not written and entry.category in SHOWN_ONLY_IF_AUDITED and exchange.status < 400:
+                await _unavailable(send, path)
+                return
+        await exchange.forward(send)
+
+    @staticmethod
+    async def _write(audit: AuditLog, entry: AuditRecord | None) -> bool:
+        if entry is None:
+            return True
+        try:
+            await audit.record(entry)
+        except Exception:
+            log.exception("could not write the audit entry %s %s", entry.action, entry.outcome)
+            return False
+        return True
+
+    def _entry(self, scope: Scope, exchange: _Exchange, failed: bool = False) -> AuditRecord | None:
+        route = scope.get("route")
+        template = getattr(route, "path", None)
+        spec = audit_spec(getattr(route, "endpoint", None))
+        method: str = scope["method"]
+        status = exchange.status
+        if failed:
+            outcome = Outcome.FAILED
+        elif status >= 400:
+            outcome = Outcome.REFUSED if status < 500 else Outcome.FAILED
+        elif spec is None and method in READS:
+            return None  # an unmarked read that succeeded: no personal data, nothing to keep
+        elif exchange.header(b"idempotent-replayed") == "true":
+            outcome = Outcome.REPLAYED
+        else:
+            outcome = Outcome.ACCEPTED
+        response = _json(exchange.body) if exchange.body else None
+        records = [
+            *_ids_in_path(scope.get("path_params") or {}),
+            *_ids_in(_json(exchange.request_body) if exchange.request_body else None),
+            *(_ids_in(response) if status < 400 else ()),
+        ]
+        rule = response.get("rule") if isinstance(response, dict) and status >= 400 else None
+        who = self._principal(scope)
+        return AuditRecord(
+            channel=Channel.HTTP,
+            agency=who.agency if who else None,
+            subject=who.subject if who else None,
+            action=spec.action if spec else f"{method} {template or 'unknown route'}",
+            category=spec.category if spec else Category.REQUEST,
+            outcome=outcome,
+            status=status,
+            rule=rule if isinstance(rule, str) else None,
+            route=f"{method} {template}" if template else None,
+            records=tuple(records),
+        )
+
+    @staticmethod
+    def _principal(scope: Scope) -> Principal | None:
+        who = scope["state"].get("principal")
+        if isinstance(who, Principal):
+            return who
+        try:  # refused before the route asked who it is (unknown route, invalid body …)
+            verified: Principal = scope["app"].state.verifier.verify(bearer_token(Request(scope)))
+        except (Unauthenticated, AttributeError):
+            return None
+        return verified
+
+
+async def _unavailable(send: Send, path: str) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Audit log unavailable",
+            "status": 503,
+            "detail": "personal data and exports are not shown while they cannot be audited",
+            "instance": path,
+        }
+    ).encode()
+    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"retry-after", b"5")]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_audit_router() -> APIRouter:
+    """`GET /api/audit` (scope `audit:read`), served once per app by `create_app`."""
+    router = APIRouter(
+        prefix="/api/audit", tags=["audit"], responses=problem_responses(401, 403, 422)
+    )
+
+    @router.get("", response_model=Page[AuditEntry])
+    @audited(Action.READ_AUDIT, Category.AUDIT)
+    async def audit_entries(
+        request: Request,
+        who: PrincipalDep,
+        agency: Annotated[str | None, Query(description="Unit code of the caller.")] = None,
+        action: Annotated[str | None, Query(description="e.g. `SecondOfficial`.")] = None,
+        record: Annotated[str | None, Query(description="A need, secondment or official id.")] = (
+            None
+        ),
+        since: Annotated[dt.datetime | None, Query(description="From this time (UTC).")] = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    ) -> Page[AuditEntry]:
+        """Audit entries, oldest first; follow `next_cursor` for more."""
+        authorize(who, Action.READ_AUDIT)
+        store: AuditLog = request.app.state.audit
+        rows = await store.entries(
+            after=decode_cursor(cursor),
+            limit=limit + 1,
+            agency=agency,
+            action=action,
+            record=record,
+            since=since,
+        )
+        more = len(rows) > limit
+        after = encode_cursor(rows[limit - 1].position) if more else None
+        return Page[AuditEntry](items=rows[:limit], next_cursor=after)
+
+    return router

@@ -1,0 +1,293 @@
+"""The audit log: who (agency, subject) did what (action) to which records (ids), and with what
+outcome (accepted, or refused with its rule code).
+
+One store per deployment, shared by every service: its own database (`AUDIT_DATABASE_URL`
+of each service's settings, `var/audit.db` in the embedded default), its own engine and its
+own Alembic history (`audit_migrations/`, version table `alembic_version_audit`), migrated by
+whichever service starts first under a PostgreSQL advisory lock. A dedicated history rather
+than create-if-missing: three services of possibly different releases share the store, and its
+schema (columns, indexes, the append-only triggers) must evolve in one ordered, recorded way.
+
+Append-only is enforced by the database, not only by this code: triggers raise on every
+UPDATE, DELETE (and, on PostgreSQL, TRUNCATE) of its tables. Entries hold ids, codes and
+route templates only, never personal values (names, birth dates, request bodies).
+"""
+
+import datetime as dt
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.infra.db import make_engine, make_sessions
+from shared.infra.migrations import upgrade_to_head
+from shared.infra.schema import Position
+
+AUDIT_MIGRATIONS = Path(__file__).parent / "audit_migrations"
+VERSION_TABLE = "alembic_version_audit"
+MIGRATION_LOCK = zlib.crc32(b"migrate:audit")
+MAX_RECORDS = 500
+"""Most record ids kept for one entry (a list page shows at most 500 secondments)."""
+
+
+class Category(StrEnum):
+    """Why an entry is kept."""
+
+    COMMAND = "command"
+    """A change asked for (HTTP POST/PATCH, a command over Kafka)."""
+    PERSONAL_DATA = "personal-data"
+    """A read that shows an official's identity (secondments, their history, lists)."""
+    EXPORT = "export"
+    """A file leaving the system (evaluation CSV, XLSX, PDF)."""
+    AUDIT = "audit"
+    """A read of the audit log itself."""
+    REQUEST = "request"
+    """Anything else that was refused (401, 403, 404, 422 …) or changed something."""
+
+
+class Outcome(StrEnum):
+    """What became of the request."""
+
+    ACCEPTED = "ACCEPTED"
+    REFUSED = "REFUSED"
+    REPLAYED = "REPLAYED"
+    """The first answer to a repeated `Idempotency-Key` or command id; nothing ran."""
+    FAILED = "FAILED"
+
+
+class Channel(StrEnum):
+    """How the request came."""
+
+    HTTP = "http"
+    KAFKA = "kafka"
+
+
+audit_metadata = MetaData()
+
+audit_log = Table(
+    "audit_log",
+    audit_metadata,
+    Column("position", Position, primary_key=True, autoincrement=True),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("agency", String(64), nullable=True),
+    Column("subject", String(200), nullable=True),
+    Column("action", String(100), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("rule", String(64), nullable=True),
+    Column("route", String(200), nullable=True),
+    Index("ix_audit_log_agency", "agency", "position"),
+    Index("ix_audit_log_action", "action", "position"),
+    Index("ix_audit_log_occurred_at", "occurred_at"),
+)
+
+audit_records = Table(
+    "audit_records",
+    audit_metadata,
+    Column("position", Position, ForeignKey("audit_log.position"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("record_id", String(100), primary_key=True),
+    Index("ix_audit_records_record_id", "record_id"),
+)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry to append."""
+
+    channel: Channel
+    agency: str | None
+    subject: str | None
+    action: str
+    category: Category
+    outcome: Outcome
+    status: int | None = None
+    rule: str | None = None
+    route: str | None = None
+    records: tuple[tuple[str, str], ...] = ()
+    """(kind, id): `need`, `secondment`, `official` (the pseudonym), `phase`, `command`."""
+
+
+class RecordRef(BaseModel):
+    """A record an entry is about."""
+
+    kind: str
+    id: str
+
+
+class AuditEntry(BaseModel):
+    """One entry as `GET /api/audit` shows it."""
+
+    position: int
+    occurred_at: dt.datetime
+    channel: str
+    agency: str | None = Field(description="Unit code of the caller; null when unauthenticated.")
+    subject: str | None = Field(description="The token's subject (`kafka` for Kafka commands).")
+    action: str = Field(description="A policy action (`RaiseNeed`, `ReadSecondment` …).")
+    category: str
+    outcome: str
+    status: int | None = Field(description="HTTP status; null over Kafka.")
+    rule: str | None = Field(description="The rule code of a refusal.")
+    route: str | None = Field(description="Method and path template, e.g. `GET /api/needs`.")
+    records: list[RecordRef]
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class AuditLog:
+    """The deployment's audit store; created once per process, started by the app."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.engine = make_engine(database_url, pool_size=2)
+        self._sessions = make_sessions(self.engine)
+        self.started = False
+        """True between `start` and `stop` (an app built but never started audits nothing)."""
+
+    async def start(self) -> None:
+        """Create or migrate the store (idempotent; serialised across services)."""
+        await upgrade_to_head(self.engine, AUDIT_MIGRATIONS, VERSION_TABLE, lock_key=MIGRATION_LOCK)
+        self.started = True
+
+    async def stop(self) -> None:
+        """Close the connections."""
+        self.started = False
+        await self.engine.dispose()
+
+    async def record(self, entry: AuditRecord, *, at: dt.datetime | None = None) -> int:
+        """Append one entry; returns its position."""
+        records = sorted(set(entry.records))[:MAX_RECORDS]
+        async with self._sessions() as session, session.begin():
+            position = await session.scalar(
+                insert(audit_log)
+                .values(
+                    occurred_at=_utc(at or dt.datetime.now(dt.UTC)),
+                    channel=entry.channel.value,
+                    agency=entry.agency,
+                    subject=entry.subject,
+                    action=entry.action,
+                    category=entry.category.value,
+                    outcome=entry.outcome.value,
+                    status=entry.status,
+                    rule=entry.rule,
+                    route=entry.route,
+                )
+                .returning(audit_log.c.position)
+            )
+            assert position is not None
+            if records:
+                await session.execute(
+                    insert(audit_records),
+                    [{"position": position, "kind": k, "record_id": i} for k, i in records],
+                )
+        return int(position)
+
+    async def entries(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 50,
+        agency: str | None = None,
+        action: str | None = None,
+        record: str | None = None,
+        since: dt.datetime | None = None,
+    ) -> list[AuditEntry]:
+        """Entries after a position, oldest first, filtered."""
+        t = audit_log
+        query = select(t).where(t.c.position > after)
+        if agency:
+            query = query.where(t.c.agency == agency)
+        if action:
+            query = query.where(t.c.action == action)
+        if since is not None:
+            query = query.where(t.c.occurred_at >= _utc(since))
+        if record:
+            query = query.where(
+                t.c.position.in_(
+                    select(audit_records.c.position).where(audit_records.c.record_id == record)
+                )
+            )
+        async with self._sessions() as session:
+            rows = (await session.execute(query.order_by(t.c.position).limit(limit))).all()
+            refs = await self._records(session, [r.position for r in rows])
+        return [
+            AuditEntry(
+                position=r.position,
+                occurred_at=_utc(r.occurred_at),
+                channel=r.channel,
+                agency=r.agency,
+                subject=r.subject,
+                action=r.action,
+                category=r.category,
+                outcome=r.outcome,
+                status=r.status,
+                rule=r.rule,
+                route=r.route,
+                records=refs.get(r.position, []),
+            )
+            for r in rows
+        ]
+
+    @staticmethod
+    async def _records(
+        session: AsyncSession, positions: Sequence[int]
+    ) -> dict[int, list[RecordRef]]:
+        if not positions:
+            return {}
+        rows = await session.execute(
+            select(audit_records)
+            .where(audit_records.c.position.in_(positions))
+            .order_by(audit_records.c.position, audit_records.c.kind, audit_records.c.record_id)
+        )
+        out: dict[int, list[RecordRef]] = {}
+        for r in rows:
+            out.setdefault(r.position, []).append(RecordRef(kind=r.kind, id=r.record_id))
+        return out
+
+    async def ready(self) -> bool:
+        """The store answers."""
+        async with self._sessions() as session:
+            await session.execute(select(1))
+        return True
+
+
+def kinds_of(ids: Iterable[tuple[str, object]]) -> tuple[tuple[str, str], ...]:
+    """(kind, id) pairs from `(field name, value)`: `need_id` → `need`, … (strings only)."""
+    out = []
+    for name, value in ids:
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            out.append((name.removesuffix("_id"), str(value)))
+    return tuple(out)
+
+
+class AuditSettings(BaseSettings):
+    """The audit store's setting; every service's settings class inherits it."""
+
+    audit_database_url: str = "sqlite+aiosqlite:///var/audit.db"
+    """The deployment's one audit store, shared by every service (PostgreSQL in containers:
+    the same URL for all three)."""
+
+    def audit_log(self) -> AuditLog:
+        """The store these settings name (not yet started)."""
+        return AuditLog(self.audit_database_url)
