@@ -450,8 +450,10 @@ class BatchingKafkaTransport(KafkaTransport):
                 queue.append(_InFlight(asyncio.create_task(self._apply(spec, decoded)), offsets))
         finally:
             # Not acknowledged: batches cut short are delivered again after a restart.
-            while queue:
-                queue.popleft().task.cancel()
+            cut_short = [queue.popleft().task for _ in range(len(queue))]
+            for task in cut_short:
+                task.cancel()
+            await asyncio.gather(*cut_short, return_exceptions=True)
 
     async def _apply(self, spec: _BatchGroup, decoded: list[_Item]) -> None:
         """Hand the batch to its handlers: one call per distinct handler."""
