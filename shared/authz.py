@@ -153,3 +153,27 @@ def units_acted_for(agency: str) -> frozenset[str]:
     return frozenset(
         {agency} | {u.code for u in reference_data().units() if acts_for(agency, u.code)}
     )
+
+
+KAFKA_SCOPES: frozenset[str] = frozenset(
+    {Scope.NEEDS_WRITE.value, Scope.SECONDMENTS_WRITE.value, Scope.RECEPTION_WRITE.value}
+)
+"""What an agency may ask for over Kafka: commands only, never reads or reports."""
+
+KAFKA_SUBJECT = "kafka"
+
+
+def kafka_principal(agency: str) -> Principal:
+    """The principal of a command read from `secondment.commands.v1.<agency>`.
+
+    The topic is the identity: the broker's ACLs let only the agency's own Kafka user write
+    to it, and nothing in the payload can name another agency. Every agency known to the
+    reference data gets the three write scopes (a department may host, a locality may
+    second; the unit kinds do not decide it), and, exactly as over HTTP, `authorize` lets it
+    act only where it is the record's host or home unit (or succeeded them). A topic named
+    after no known unit gets no scope: each of its commands is refused with FORBIDDEN.
+    """
+    known = reference_data().unit(agency) is not None
+    return Principal(
+        agency=agency, scopes=KAFKA_SCOPES if known else frozenset(), subject=KAFKA_SUBJECT
+    )

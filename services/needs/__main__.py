@@ -6,20 +6,23 @@ from services.needs.bootstrap import NeedsService
 from services.needs.config import NeedsSettings
 from shared.contract.topics import NEEDS_TOPIC, topic_name
 from shared.http.main import kafka_app, serve
+from shared.infra.kafka_commands import CommandTopics
 
 
 def create_app(settings: NeedsSettings | None = None) -> FastAPI:
     """The needs service's app (uvicorn factory)."""
     s = settings or NeedsSettings()
+    audit = s.audit_log()
+    commands = CommandTopics(s.kafka_bootstrap, "needs", prefix=s.topic_prefix, auth=s.kafka_auth())
     return kafka_app(
         "needs",
         "needs",
         s.kafka_bootstrap,
-        lambda t: NeedsService(s, t),
+        lambda t: NeedsService(s, t, audit=audit, command_topics=commands),
         produces=(topic_name(NEEDS_TOPIC, s.topic_prefix),),
         verifier=s.verifier(),
         kafka_auth=s.kafka_auth(),
-        audit=s.audit_log(),
+        audit=audit,
     )
 
 

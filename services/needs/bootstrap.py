@@ -10,11 +10,15 @@ from services.needs.adapters.tables import command_answers, core
 from services.needs.adapters.unit_of_work import NeedsUnitOfWork
 from services.needs.config import NeedsSettings
 from services.needs.entrypoints.http import build_router
+from services.needs.entrypoints.kafka import command_routes
 from services.needs.service_layer import handlers
 from services.needs.service_layer.ports import NeedsPorts
 from shared.contract.envelope import CloudEvent
-from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
+from shared.contract.topics import NEEDS_SOURCE, NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.answers import CommandAnswers
+from shared.infra.audit import AuditLog
+from shared.infra.commands import CommandProcessor
+from shared.infra.kafka_commands import CommandTopics
 from shared.infra.runtime import ServiceRuntime
 from shared.infra.transport import Transport
 from shared.phases import DEFAULT_PHASES, Phase
@@ -30,7 +34,12 @@ class NeedsService:
         settings: NeedsSettings,
         transport: Transport,
         phases: Sequence[Phase] = DEFAULT_PHASES,
+        *,
+        audit: AuditLog | None = None,
+        command_topics: CommandTopics | None = None,
     ) -> None:
+        """With `command_topics` (Kafka), the agencies' commands of this service are consumed
+        and answered; `audit` records them."""
         self.settings = settings
         self.codec = settings.personal_data_codec()
         self.runtime = ServiceRuntime(
@@ -58,6 +67,24 @@ class NeedsService:
             self._on_placement_event,
         )
 
+        self.command_topics = command_topics
+        if command_topics is not None:
+            self.commands = CommandProcessor(
+                source=NEEDS_SOURCE,
+                routes=command_routes(self.ports),
+                answers=self.answers,
+                outbox=core.outbox,
+                topic_prefix=settings.topic_prefix,
+                on_commit=self.runtime.relay.wake,
+                ensure_topic=command_topics.ensure_topic,
+                audit=audit,
+                rejects_unknown_types=True,
+            )
+            command_topics.subscribe(
+                f"{settings.topic_prefix}{settings.consumer_group}.commands",
+                self.commands.handle,
+            )
+
     async def _on_placement_event(self, envelope: CloudEvent) -> None:
         opened = await self.codec.open(envelope)
         await handlers.on_placement_event(opened, self.ports.uow())
@@ -72,11 +99,15 @@ class NeedsService:
         await self.runtime.migrate()
 
     async def start(self) -> None:
-        """Migrate and start the outbox relay."""
+        """Migrate, start the outbox relay, then take the agencies' commands."""
         await self.runtime.start()
+        if self.command_topics is not None:
+            await self.command_topics.start()
 
     async def stop(self) -> None:
-        """Stop the relay and close the database."""
+        """Stop taking commands, stop the relay and close the database."""
+        if self.command_topics is not None:
+            await self.command_topics.stop()
         await self.runtime.stop()
 
     async def ready(self) -> bool:

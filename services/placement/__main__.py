@@ -6,20 +6,25 @@ from services.placement.bootstrap import PlacementService
 from services.placement.config import PlacementSettings
 from shared.contract.topics import PLACEMENTS_TOPIC, topic_name
 from shared.http.main import kafka_app, serve
+from shared.infra.kafka_commands import CommandTopics
 
 
 def create_app(settings: PlacementSettings | None = None) -> FastAPI:
     """The placement service's app (uvicorn factory)."""
     s = settings or PlacementSettings()
+    audit = s.audit_log()
+    commands = CommandTopics(
+        s.kafka_bootstrap, "placement", prefix=s.topic_prefix, auth=s.kafka_auth()
+    )
     return kafka_app(
         "placement",
         "placement",
         s.kafka_bootstrap,
-        lambda t: PlacementService(s, t),
+        lambda t: PlacementService(s, t, audit=audit, command_topics=commands),
         produces=(topic_name(PLACEMENTS_TOPIC, s.topic_prefix),),
         verifier=s.verifier(),
         kafka_auth=s.kafka_auth(),
-        audit=s.audit_log(),
+        audit=audit,
     )
 
 

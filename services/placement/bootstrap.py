@@ -12,13 +12,17 @@ from services.placement.adapters.unit_of_work import PlacementUnitOfWork
 from services.placement.adapters.vault import KeyVault
 from services.placement.config import PlacementSettings
 from services.placement.entrypoints.http import build_router
+from services.placement.entrypoints.kafka import command_routes
 from services.placement.entrypoints.officials import build_officials_router
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
 from shared.contract.envelope import CloudEvent
-from shared.contract.topics import NEEDS_TOPIC, topic_name
+from shared.contract.topics import NEEDS_TOPIC, PLACEMENT_SOURCE, topic_name
 from shared.crypto import parse_key
 from shared.infra.answers import CommandAnswers
+from shared.infra.audit import AuditLog
+from shared.infra.commands import CommandProcessor
+from shared.infra.kafka_commands import CommandTopics
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.runtime import ServiceRuntime
 from shared.infra.transport import Transport
@@ -36,7 +40,12 @@ class PlacementService:
         settings: PlacementSettings,
         transport: Transport,
         phases: Sequence[Phase] = DEFAULT_PHASES,
+        *,
+        audit: AuditLog | None = None,
+        command_topics: CommandTopics | None = None,
     ) -> None:
+        """With `command_topics` (Kafka), the agencies' commands of this service are consumed
+        and answered; `audit` records them."""
         self.settings = settings
         self.runtime = ServiceRuntime(
             name="placement",
@@ -74,6 +83,24 @@ class PlacementService:
         )
         transport.subscribe(needs_topic, group, self._on_need_event)
 
+        self.command_topics = command_topics
+        if command_topics is not None:
+            self.commands = CommandProcessor(
+                source=PLACEMENT_SOURCE,
+                routes=command_routes(self.ports),
+                answers=self.answers,
+                outbox=core.outbox,
+                topic_prefix=settings.topic_prefix,
+                on_commit=self.runtime.relay.wake,
+                ensure_topic=command_topics.ensure_topic,
+                audit=audit,
+                rejects_unknown_types=False,
+            )
+            command_topics.subscribe(
+                f"{settings.topic_prefix}{settings.consumer_group}.commands",
+                self.commands.handle,
+            )
+
     async def _on_need_event(self, envelope: CloudEvent) -> None:
         await handlers.on_need_event(envelope, self.ports.uow())
 
@@ -87,11 +114,15 @@ class PlacementService:
         await self.runtime.migrate()
 
     async def start(self) -> None:
-        """Migrate and start the outbox relay."""
+        """Migrate, start the outbox relay, then take the agencies' commands."""
         await self.runtime.start()
+        if self.command_topics is not None:
+            await self.command_topics.start()
 
     async def stop(self) -> None:
-        """Stop the relay and close the database."""
+        """Stop taking commands, stop the relay and close the database."""
+        if self.command_topics is not None:
+            await self.command_topics.stop()
         await self.runtime.stop()
 
     async def ready(self) -> bool:

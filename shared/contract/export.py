@@ -43,11 +43,35 @@ def event_schemas(
     return {name: event_schema(name, model) for name, model in models.items()}
 
 
+def command_schemas() -> dict[str, dict[str, Any]]:
+    """File name → JSON Schema of the commands over Kafka: the envelope an agency writes, the
+    reply envelope it reads and the two replies' data (docs/contract.md, Commands over Kafka)."""
+    from shared.contract.commands import (
+        CommandAccepted,
+        CommandEnvelope,
+        CommandRejected,
+        CommandReply,
+    )
+
+    models: tuple[type[BaseModel], ...] = (
+        CommandEnvelope,
+        CommandReply,
+        CommandAccepted,
+        CommandRejected,
+    )
+    return {
+        f"{m.__name__}.json": {"$schema": SCHEMA_DIALECT, "$id": f"{BASE_ID}{m.__name__}.json"}
+        | m.model_json_schema()
+        for m in models
+    }
+
+
 def schemas() -> dict[str, dict[str, Any]]:
-    """File name → JSON Schema, for the envelope and every event's data."""
+    """File name → JSON Schema, for the envelope, every event's data and the commands."""
     out: dict[str, dict[str, Any]] = {"CloudEvent.json": envelope_schema()}
     for name, schema in event_schemas().items():
         out[f"{name}.json"] = schema
+    out.update(command_schemas())
     return out
 
 

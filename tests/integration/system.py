@@ -3,11 +3,14 @@ started in the test process so tests can drive them over HTTP."""
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
+from uuid import uuid4
 
 import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
 from services.needs.__main__ import create_app as create_needs_app
@@ -17,6 +20,7 @@ from services.placement.config import PlacementSettings
 from services.reporting.__main__ import create_app as create_reporting_app
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
+from shared.contract.commands import CommandReply, commands_topic, replies_topic
 from shared.http.app import compose_app
 from shared.http.auth import TokenVerifier, load_issuers
 from tests.auth import TEST_KEYS, test_issuer
@@ -25,13 +29,14 @@ from tests.infra import create_database, unique_name
 
 @dataclass
 class Deployment:
-    """Where one test's system lives: a topic prefix and three databases."""
+    """Where one test's system lives: a topic prefix, three databases and the audit store."""
 
     bootstrap: str
     prefix: str
     needs_db: str
     placement_db: str
     reporting_db: str
+    audit_db: str
 
     def needs_settings(self) -> NeedsSettings:
         return NeedsSettings(
@@ -39,6 +44,7 @@ class Deployment:
             kafka_bootstrap=self.bootstrap,
             topic_prefix=self.prefix,
             auth_issuers_file=test_issuer().issuers_file,
+            audit_database_url=self.audit_db,
             programme_key=TEST_KEYS["programme_key"],
         )
 
@@ -48,6 +54,7 @@ class Deployment:
             kafka_bootstrap=self.bootstrap,
             topic_prefix=self.prefix,
             auth_issuers_file=test_issuer().issuers_file,
+            audit_database_url=self.audit_db,
             programme_key=TEST_KEYS["programme_key"],
             master_key=TEST_KEYS["master_key"],
         )
@@ -58,6 +65,7 @@ class Deployment:
             kafka_bootstrap=self.bootstrap,
             topic_prefix=self.prefix,
             auth_issuers_file=test_issuer().issuers_file,
+            audit_database_url=self.audit_db,
             programme_key=TEST_KEYS["programme_key"],
         )
 
@@ -71,6 +79,7 @@ async def new_deployment(bootstrap: str, pg_dsn: str) -> Deployment:
         needs_db=await create_database(pg_dsn, f"{tag}_needs"),
         placement_db=await create_database(pg_dsn, f"{tag}_placement"),
         reporting_db=await create_database(pg_dsn, f"{tag}_reporting"),
+        audit_db=await create_database(pg_dsn, f"{tag}_audit"),
     )
 
 
@@ -116,3 +125,87 @@ async def eventually(
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
         await asyncio.sleep(0.1)
+
+
+@dataclass
+class AgencyOnKafka:
+    """An agency's own system: it writes commands to its topic and reads its replies."""
+
+    code: str
+    prefix: str
+    producer: AIOKafkaProducer
+    replies: dict[str, list[CommandReply]]
+
+    async def send(
+        self, kind: str, data: dict[str, Any], *, command_id: str | None = None, **attrs: Any
+    ) -> str:
+        """Write one command (CloudEvents, structured JSON); returns its id."""
+        command_id = command_id or str(uuid4())
+        envelope = {
+            "specversion": "1.0",
+            "id": command_id,
+            "source": f"/agencies/{self.code}/tests",
+            "type": kind,
+            "datacontenttype": "application/json",
+            "data": data,
+        } | attrs
+        await self.producer.send_and_wait(
+            commands_topic(self.code, self.prefix),
+            value=json.dumps(envelope).encode(),
+            key=command_id.encode(),
+        )
+        return command_id
+
+    async def reply(self, command_id: str, count: int = 1, within: float = 60.0) -> CommandReply:
+        """The reply to a command (waiting for the `count`-th if it was sent again)."""
+        replies = await eventually(
+            lambda: _now(self.replies.get(command_id, [])),
+            lambda got: len(got) >= count,
+            within,
+        )
+        return replies[count - 1]
+
+
+async def _now(value: list[CommandReply]) -> list[CommandReply]:
+    return list(value)
+
+
+async def _ensure(bootstrap: str, topics: list[str]) -> None:
+    from shared.infra.kafka import ensure_topics
+
+    await ensure_topics(bootstrap, topics)
+
+
+@contextlib.asynccontextmanager
+async def agencies_on_kafka(d: Deployment, *codes: str) -> AsyncIterator[dict[str, AgencyOnKafka]]:
+    """The agencies' commands and replies topics (created as an operator would), one producer
+    and one consumer reading every agency's replies from the beginning."""
+    topics = [t for c in codes for t in (commands_topic(c, d.prefix), replies_topic(c, d.prefix))]
+    await _ensure(d.bootstrap, topics)
+    producer = AIOKafkaProducer(bootstrap_servers=d.bootstrap, acks="all")
+    consumer = AIOKafkaConsumer(
+        *(replies_topic(c, d.prefix) for c in codes),
+        bootstrap_servers=d.bootstrap,
+        group_id=f"{d.prefix}agencies-under-test",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    replies: dict[str, dict[str, list[CommandReply]]] = {c: {} for c in codes}
+
+    async def collect() -> None:
+        async for record in consumer:
+            agency = record.topic.rsplit(".", 1)[-1]
+            reply = CommandReply.model_validate_json(record.value or b"")
+            replies[agency].setdefault(reply.subject, []).append(reply)
+
+    await producer.start()
+    await consumer.start()
+    task = asyncio.create_task(collect())
+    try:
+        yield {c: AgencyOnKafka(c, d.prefix, producer, replies[c]) for c in codes}
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await consumer.stop()
+        await producer.stop()

@@ -197,6 +197,7 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
         needs_db=d.needs_db,
         placement_db=d.placement_db,
         reporting_db=replay.reporting_db,
+        audit_db=d.audit_db,
     )
     settings = replay.reporting_settings().model_copy(update={"consumer_group": "replay"})
     from services.reporting.__main__ import create_app as create_reporting_app

@@ -73,15 +73,19 @@ async def _load(
     principal: Principal,
     action: Action | None = None,
 ) -> Secondment:
-    """The secondment, if the caller may see it (else not found: no leak) and act on it."""
+    """The secondment, if the caller may act on it (`action`) or else see it.
+
+    A command on another agency's secondment is refused (403 over HTTP, FORBIDDEN over Kafka,
+    as for needs); a read of it is answered as if it did not exist (404: no leak).
+    """
     s = await uow.secondments.get(secondment_id)
     if s is None:
         raise NotFound("secondment", secondment_id)
     host, home = s.seconded.host_unit.code, s.seconded.official.home_unit.code
-    if not may_read(principal, [host, home]):
-        raise NotFound("secondment", secondment_id)
     if action is not None:
         authorize(principal, action, host=host, home=home)
+    elif not may_read(principal, [host, home]):
+        raise NotFound("secondment", secondment_id)
     return s
 
 

@@ -1,0 +1,422 @@
+"""Commands from agencies over Kafka, run by the same handlers as over HTTP, each answered
+on the agency's replies topic and applied at most once.
+
+For one record of `secondment.commands.v1.<UNIT>`:
+1. the agency is the topic's suffix (`shared.authz.kafka_principal`), never the payload;
+2. a command id already answered (`command_answers`, caller `kafka:<UNIT>`) is not run again:
+   its stored reply is queued again, byte for byte (the same id under another command is
+   rejected with INVALID_REQUEST and nothing else happens);
+3. otherwise the command's handler runs with its answer pending: the transaction that commits
+   the command's events also writes the `CommandAccepted` reply to the outbox and remembers it;
+   a refusal (`DomainError`, `Forbidden`, invalid `data`) writes `CommandRejected` and its
+   memory in a transaction of their own. Replies are thus never lost, never sent for a command
+   that did not commit, and leave through the outbox relay like every event.
+Transient refusals (`NEED_NOT_YET_KNOWN`, `CONCURRENT_UPDATE`) are retried for a while first,
+and are not remembered: the same command sent again runs again.
+"""
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.authz import KAFKA_SUBJECT, Forbidden, Principal, kafka_principal
+from shared.contract.commands import (
+    COMMANDS_TOPIC,
+    TARGET_ID,
+    CommandAccepted,
+    CommandEnvelope,
+    CommandRejected,
+    CommandReply,
+    CommandType,
+    ReplyData,
+    ValidationIssue,
+    agency_of,
+    new_reply,
+    replies_topic,
+)
+from shared.contract.envelope import CloudEvent
+from shared.contract.rules import RULES, RuleCode
+from shared.infra.answers import Answer, AnswerExists, CommandAnswers, answering, request_digest
+from shared.infra.audit import AuditLog, AuditRecord, Category, Channel, Outcome
+from shared.infra.eventstore import RequestContext
+from shared.seedwork.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = frozenset({RuleCode.NEED_NOT_YET_KNOWN, RuleCode.CONCURRENT_UPDATE})
+"""Refusals that may not hold a moment later: retried, then answered but not remembered."""
+
+ACCEPTED_STATUS = 200
+
+
+class PoisonCommand(Exception):
+    """A record that can never be answered (not JSON, no usable command id): dead-lettered."""
+
+
+Run = Callable[[Principal, str | None, Any, RequestContext], Awaitable[BaseModel]]
+"""(principal, target id, the validated HTTP body, context) → the HTTP answer."""
+
+
+@dataclass(frozen=True)
+class CommandRoute:
+    """How a service runs one command type: the HTTP body model and the handler."""
+
+    model: type[BaseModel]
+    run: Run
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What became of one command (for the audit log)."""
+
+    outcome: Outcome
+    rule: RuleCode | None
+    records: tuple[tuple[str, str], ...]
+
+
+class _Refused(Exception):
+    def __init__(self, rule: RuleCode, message: str, errors: Sequence[ValidationIssue] = ()):
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.errors = list(errors)
+
+
+def _issues(exc: ValidationError, prefix: tuple[str, ...] = ("data",)) -> list[ValidationIssue]:
+    return [
+        ValidationIssue(
+            loc=[*prefix, *(str(p) for p in e.get("loc", ()))],
+            msg=str(e.get("msg", "")),
+            type=str(e.get("type", "")),
+        )
+        for e in exc.errors()[:20]
+    ]
+
+
+class CommandProcessor:
+    """One service's consumer of agencies' commands (Kafka-independent: bytes in, outbox out)."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        routes: Mapping[CommandType, CommandRoute],
+        answers: CommandAnswers,
+        outbox: Table,
+        topic_prefix: str,
+        on_commit: Callable[[], None],
+        ensure_topic: Callable[[str], Awaitable[None]],
+        audit: AuditLog | None = None,
+        rejects_unknown_types: bool = False,
+        retry_for: float = 30.0,
+    ) -> None:
+        self._source = source
+        self._routes = routes
+        self._answers = answers
+        self._sessions: async_sessionmaker[AsyncSession] = answers.sessions
+        self._outbox = outbox
+        self._prefix = topic_prefix
+        self._on_commit = on_commit
+        self._ensure_topic = ensure_topic
+        self._audit = audit
+        self._rejects_unknown = rejects_unknown_types
+        self._retry_for = retry_for
+
+    async def handle(self, topic: str, body: bytes) -> None:
+        """Process one record of an agency's commands topic; returns after committing."""
+        agency = agency_of(topic, self._prefix)
+        if agency is None:
+            raise PoisonCommand(f"{topic} is not an agency's commands topic")
+        await self._ensure_topic(replies_topic(agency, self._prefix))
+        try:
+            raw = json.loads(body)
+        except ValueError as exc:
+            raise PoisonCommand(f"not JSON: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise PoisonCommand("not a JSON object")
+        try:
+            envelope = CommandEnvelope.model_validate(raw)
+        except ValidationError as exc:
+            await self._invalid_envelope(agency, raw, exc)
+            return
+        if envelope.type not in set(CommandType):
+            if self._rejects_unknown:
+                refused = _Refused(RuleCode.INVALID_REQUEST, f"unknown command {envelope.type!r}")
+                await self._reject(agency, envelope.id, envelope.type, envelope, refused)
+                await self._audited(agency, envelope.id, envelope.type, self._refused(refused))
+            return
+        kind = CommandType(envelope.type)
+        if kind not in self._routes:
+            return  # another service's command
+        outcome = await self._once(agency, kind, envelope)
+        await self._audited(agency, envelope.id, kind.value, outcome)
+
+    async def _once(self, agency: str, kind: CommandType, envelope: CommandEnvelope) -> Handled:
+        caller = f"kafka:{agency}"
+        digest = request_digest(kind.value, json.dumps(envelope.data, sort_keys=True))
+        while True:
+            found = await self._answers.find(caller, envelope.id)
+            if found is not None:
+                return await self._seen(agency, kind, envelope, found, digest)
+            try:
+                return await self._run(agency, kind, envelope, caller, digest)
+            except AnswerExists:
+                continue  # the same command, committed by another consumer just now
+
+    async def _seen(
+        self, agency: str, kind: CommandType, envelope: CommandEnvelope, found: Answer, digest: str
+    ) -> Handled:
+        if found.request_sha256 != digest:
+            refused = _Refused(
+                RuleCode.INVALID_REQUEST,
+                f"command id {envelope.id} was already used for another command; "
+                "nothing was applied (use a new id)",
+            )
+            await self._reject(agency, envelope.id, kind.value, envelope, refused)
+            return self._refused(refused)
+        assert found.body is not None
+        reply = CommandReply.model_validate_json(found.body)
+        async with self._sessions() as session, session.begin():
+            await self._queue(session, agency, reply)
+        self._on_commit()
+        rejected = reply.rejected()
+        return Handled(
+            Outcome.REPLAYED,
+            rejected.rule if rejected else None,
+            self._records(envelope, kind, reply),
+        )
+
+    async def _run(
+        self, agency: str, kind: CommandType, envelope: CommandEnvelope, caller: str, digest: str
+    ) -> Handled:
+        route = self._routes[kind]
+        principal = kafka_principal(agency)
+        ctx = RequestContext(
+            actor=f"{agency}/{KAFKA_SUBJECT}",
+            correlation_id=envelope.correlationid or envelope.id,
+            causation_id=envelope.id,
+            now=dt.datetime.now(dt.UTC),
+        )
+        pending = _Accepting(self, agency, kind, envelope, caller, digest)
+        try:
+            target, command = self._parse(kind, route, envelope.data)
+            pending.target = target
+            await self._attempt(route, principal, target, command, ctx, pending)
+        except _Refused as refused:
+            remembered = refused.rule not in TRANSIENT
+            await self._reject(agency, envelope.id, kind.value, envelope, refused,
+                               remember=(caller, digest) if remembered else None)  # fmt: skip
+            return self._refused(refused, self._records(envelope, kind, None))
+        if pending.reply is None:  # the handler committed nothing of ours: answer anyway
+            async with self._sessions() as session, session.begin():
+                await pending.write(session, None, ())
+            self._on_commit()
+        assert pending.reply is not None
+        return Handled(Outcome.ACCEPTED, None, self._records(envelope, kind, pending.reply))
+
+    @staticmethod
+    def _parse(
+        kind: CommandType, route: CommandRoute, data: dict[str, Any]
+    ) -> tuple[str | None, BaseModel]:
+        body = dict(data)
+        target: str | None = None
+        field = TARGET_ID[kind]
+        if field is not None:
+            value = body.pop(field, None)
+            try:
+                target = str(UUID(str(value)))
+            except ValueError:
+                issue = ValidationIssue(loc=["data", field], msg="a UUID is required",
+                                        type="uuid_parsing")  # fmt: skip
+                raise _Refused(RuleCode.INVALID_REQUEST, f"`data.{field}` is not a UUID",
+                               [issue]) from None  # fmt: skip
+        try:
+            return target, route.model.model_validate(body)
+        except ValidationError as exc:
+            raise _Refused(
+                RuleCode.INVALID_REQUEST, f"`data` is not a valid {kind.value}", _issues(exc)
+            ) from exc
+
+    async def _attempt(
+        self,
+        route: CommandRoute,
+        principal: Principal,
+        target: str | None,
+        command: BaseModel,
+        ctx: RequestContext,
+        pending: "_Accepting",
+    ) -> None:
+        deadline = time.monotonic() + self._retry_for
+        delay = 0.1
+        while True:
+            try:
+                with answering(pending):
+                    await route.run(principal, target, command, ctx)
+                return
+            except DomainError as exc:
+                if exc.rule in TRANSIENT and time.monotonic() + delay < deadline:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                raise _Refused(exc.rule, exc.detail) from exc
+            except Forbidden as exc:
+                raise _Refused(RuleCode.FORBIDDEN, str(exc)) from exc
+
+    async def _invalid_envelope(
+        self, agency: str, raw: dict[str, Any], exc: ValidationError
+    ) -> None:
+        command_id, kind = raw.get("id"), raw.get("type")
+        answerable = isinstance(command_id, str) and 0 < len(command_id) <= 64
+        ours = kind in {k.value for k in self._routes} or (
+            self._rejects_unknown and kind not in set(CommandType)
+        )
+        if not (answerable and ours):
+            if answerable and kind in set(CommandType):
+                return  # another service's command: it answers
+            raise PoisonCommand(f"invalid command envelope: {exc.errors()[:3]}")
+        assert isinstance(command_id, str)
+        refused = _Refused(RuleCode.INVALID_REQUEST, "the command envelope is not valid",
+                           _issues(exc, ()))  # fmt: skip
+        await self._reject(agency, command_id, str(kind or ""), None, refused)
+        await self._audited(agency, command_id, str(kind or "unknown"), self._refused(refused))
+
+    async def _reject(
+        self,
+        agency: str,
+        command_id: str,
+        kind: str,
+        envelope: CommandEnvelope | None,
+        refused: _Refused,
+        remember: tuple[str, str] | None = None,
+    ) -> None:
+        reply = new_reply(
+            source=self._source,
+            data=CommandRejected(
+                command_id=command_id,
+                command_type=kind,
+                rule=refused.rule,
+                message=refused.message,
+                errors=refused.errors,
+            ),
+            correlation_id=(envelope.correlationid if envelope else None) or command_id,
+            now=dt.datetime.now(dt.UTC),
+            reply_id=uuid4(),
+        )
+        async with self._sessions() as session, session.begin():
+            if remember is not None:
+                caller, digest = remember
+                answer = Answer(digest, RULES[refused.rule].status, reply.model_dump_json())
+                await self._answers.insert(session, caller, command_id, answer, ttl=None)
+            await self._queue(session, agency, reply)
+        self._on_commit()
+
+    async def _queue(self, session: AsyncSession, agency: str, reply: CommandReply) -> None:
+        await session.execute(
+            insert(self._outbox).values(
+                event_id=str(reply.id),
+                topic=replies_topic(agency, self._prefix),
+                key=reply.subject,
+                payload=reply.model_dump_json(),
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+
+    @staticmethod
+    def _records(
+        envelope: CommandEnvelope, kind: CommandType, reply: CommandReply | None
+    ) -> tuple[tuple[str, str], ...]:
+        records = [("command", envelope.id)]
+        field = TARGET_ID[kind]
+        if field is not None and isinstance(envelope.data.get(field), str):
+            records.append((field.removesuffix("_id"), envelope.data[field]))
+        if isinstance(envelope.data.get("need_id"), str):
+            records.append(("need", envelope.data["need_id"]))
+        official = envelope.data.get("official")
+        if isinstance(official, dict) and isinstance(official.get("official_id"), str):
+            records.append(("official", official["official_id"]))
+        accepted = reply.accepted() if reply else None
+        if accepted is not None and accepted.record_id is not None:
+            kind_of_record = "need" if kind.value.endswith("Need") else "secondment"
+            records.append((kind_of_record, accepted.record_id))
+        return tuple(records)
+
+    @staticmethod
+    def _refused(refused: _Refused, records: tuple[tuple[str, str], ...] = ()) -> Handled:
+        return Handled(Outcome.REFUSED, refused.rule, records)
+
+    async def _audited(self, agency: str, command_id: str, action: str, outcome: Handled) -> None:
+        if self._audit is None or not self._audit.started:
+            return
+        records = outcome.records or (("command", command_id),)
+        try:
+            await self._audit.record(
+                AuditRecord(
+                    channel=Channel.KAFKA,
+                    agency=agency,
+                    subject=KAFKA_SUBJECT,
+                    action=action,
+                    category=Category.COMMAND,
+                    outcome=outcome.outcome,
+                    rule=outcome.rule.value if outcome.rule else None,
+                    route=f"{COMMANDS_TOPIC}.{agency}",
+                    records=records,
+                )
+            )
+        except Exception:
+            log.exception("could not write the audit entry of command %s", command_id)
+
+
+class _Accepting:
+    """The accepted reply, written by the transaction that commits the command's events."""
+
+    def __init__(
+        self,
+        processor: CommandProcessor,
+        agency: str,
+        kind: CommandType,
+        envelope: CommandEnvelope,
+        caller: str,
+        digest: str,
+    ) -> None:
+        self._p = processor
+        self._agency = agency
+        self._kind = kind
+        self._envelope = envelope
+        self._caller = caller
+        self._digest = digest
+        self.target: str | None = None
+        self.reply: CommandReply | None = None
+
+    def applies_to(self, sessions: async_sessionmaker[AsyncSession]) -> bool:
+        return self.reply is None and sessions is self._p._sessions
+
+    async def write(
+        self, session: AsyncSession, result: BaseModel | None, events: Sequence[CloudEvent]
+    ) -> None:
+        data: ReplyData = CommandAccepted(
+            command_id=self._envelope.id,
+            command_type=self._kind.value,
+            record_id=events[0].subject if events else self.target,
+            event_ids=[e.id for e in events],
+        )
+        reply = new_reply(
+            source=self._p._source,
+            data=data,
+            correlation_id=self._envelope.correlationid or self._envelope.id,
+            now=dt.datetime.now(dt.UTC),
+            reply_id=uuid4(),
+        )
+        answer = Answer(self._digest, ACCEPTED_STATUS, reply.model_dump_json())
+        await self._p._answers.insert(session, self._caller, self._envelope.id, answer, ttl=None)
+        await self._p._queue(session, self._agency, reply)
+        self.reply = reply

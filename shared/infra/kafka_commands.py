@@ -1,0 +1,186 @@
+"""Kafka side of the commands agencies send: one consumer per service subscribed to every
+agency's commands topic by a topic *pattern*, and the replies and dead-letter topics created
+on demand.
+
+A pattern rather than a list of agencies from the reference data: an agency whose topic is
+created later (a new unit, a new partner system) is picked up at the next metadata refresh
+(`refresh_ms`, 5 s by default), without a restart, and nothing needs to know the list.
+
+Like `KafkaTransport.subscribe`, a record's offset is committed only after its handler
+returned (the handler's database transaction committed), so a crash redelivers, and the
+command log (`shared.infra.answers`) makes the redelivery harmless. Infrastructure errors are
+retried with backoff forever (the partition waits); a record the handler calls poison (not
+JSON, no usable command id) goes to `<topic>.dlq` with the reason in headers.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from shared.contract.commands import commands_topic_pattern
+from shared.infra.commands import PoisonCommand
+from shared.infra.kafka import ensure_topics
+from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
+
+log = logging.getLogger(__name__)
+
+RawHandler = Callable[[str, bytes], Awaitable[None]]
+"""(topic, record value): processes one command; returns after its transaction committed."""
+
+RETRIES_BEFORE_DEAD_LETTER = 5
+
+
+def _is_infrastructure_error(exc: BaseException) -> bool:
+    return isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError | KafkaError)
+
+
+class CommandTopics:
+    """Every agency's commands topic, consumed by pattern; topics created on demand."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        client_id: str,
+        *,
+        prefix: str = "",
+        auth: KafkaAuth = NO_AUTH,
+        refresh_ms: int = 5000,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self.prefix = prefix
+        self._auth = auth
+        self._refresh_ms = refresh_ms
+        self._subscriptions: list[tuple[str, RawHandler]] = []
+        self._consumers: list[AIOKafkaConsumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._producer: AIOKafkaProducer | None = None
+        self._existing: set[str] = set()
+        self._topic_lock = asyncio.Lock()
+
+    def subscribe(self, group: str, handler: RawHandler) -> None:
+        """Deliver every command of every agency to `handler`, consumer group `group`."""
+        self._subscriptions.append((group, handler))
+
+    async def ensure_topic(self, name: str) -> None:
+        """Create `name` if missing (replies and dead letters; remembered once seen)."""
+        if name in self._existing:
+            return
+        async with self._topic_lock:
+            if name not in self._existing:
+                await ensure_topics(self._bootstrap, [name], auth=self._auth)
+                self._existing.add(name)
+
+    async def start(self) -> None:
+        """Connect and start consuming (after the service's database is migrated)."""
+        if not self._subscriptions:
+            return
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=f"{self._client_id}-commands-dlq",
+            acks="all",
+            enable_idempotence=True,
+            **self._auth.client_options(),
+        )
+        await producer.start()
+        self._producer = producer
+        for group, handler in self._subscriptions:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap,
+                group_id=group,
+                client_id=f"{self._client_id}-commands",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                isolation_level="read_committed",
+                metadata_max_age_ms=self._refresh_ms,
+                **self._auth.client_options(),
+            )
+            consumer.subscribe(pattern=commands_topic_pattern(self.prefix))
+            await consumer.start()
+            self._consumers.append(consumer)
+            self._tasks.append(
+                asyncio.create_task(self._consume(consumer, group, handler), name=f"{group}")
+            )
+
+    async def stop(self) -> None:
+        """Stop consuming; what was not committed is delivered again later."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for consumer in self._consumers:
+            try:
+                await consumer.stop()
+            except Exception:
+                log.warning("stopping a commands consumer failed", exc_info=True)
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+        self._tasks.clear()
+        self._consumers.clear()
+        self._producer = None
+
+    async def _consume(self, consumer: AIOKafkaConsumer, group: str, handler: RawHandler) -> None:
+        while True:
+            record = await consumer.getone()
+            await self._deliver(record.topic, group, record.value or b"", handler)
+            try:
+                await consumer.commit(
+                    {TopicPartition(record.topic, record.partition): record.offset + 1}
+                )
+            except Exception:
+                # A rebalance took the partition: its new owner gets the record again and
+                # the command log answers it with the stored reply.
+                log.warning("committing the offset of %s failed", record.topic, exc_info=True)
+
+    async def _deliver(self, topic: str, group: str, body: bytes, handler: RawHandler) -> None:
+        attempt = 0
+        while True:
+            try:
+                await handler(topic, body)
+                return
+            except PoisonCommand as exc:
+                await self._dead_letter(topic, group, body, str(exc))
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                attempt += 1
+                if not _is_infrastructure_error(exc) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
+                    await self._dead_letter(topic, group, body, f"{type(exc).__name__}: {exc}")
+                    return
+                delay = min(0.2 * 2**attempt, 30.0)
+                log.warning("a command of %s failed (attempt %d); retry in %.1fs", topic,
+                            attempt, delay, exc_info=True)  # fmt: skip
+                await asyncio.sleep(delay)
+
+    async def _dead_letter(self, topic: str, group: str, body: bytes, reason: str) -> None:
+        """Park the record in `<topic>.dlq`; if even that fails (e.g. no ACL for it), log the
+        record and go on rather than block every agency's commands behind it."""
+        log.error("dead-lettering a command of %s for %s: %s", topic, group, reason)
+        dlq = f"{topic}.dlq"
+        try:
+            await self.ensure_topic(dlq)
+            assert self._producer is not None
+            await self._send(dlq, topic, group, body, reason)
+        except Exception:
+            log.exception("could not dead-letter a command of %s (%d bytes): skipped", topic,
+                          len(body))  # fmt: skip
+
+    async def _send(self, dlq: str, topic: str, group: str, body: bytes, reason: str) -> None:
+        assert self._producer is not None
+        await self._producer.send_and_wait(
+            dlq,
+            value=body,
+            headers=[
+                ("x-dlq-reason", reason[:1000].encode()),
+                ("x-dlq-group", group.encode()),
+                ("x-dlq-topic", topic.encode()),
+            ],
+        )

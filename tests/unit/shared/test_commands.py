@@ -1,0 +1,201 @@
+"""The command processor without a broker (the needs service on SQLite, its outbox read
+directly): a reply commits with the command's events or not at all, a duplicate is answered
+again identically, refusals carry their rule code, the agency is the topic's."""
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from services.needs.adapters.tables import command_answers, core
+from services.needs.adapters.unit_of_work import NeedsUnitOfWork
+from services.needs.bootstrap import NeedsService
+from services.needs.config import NeedsSettings
+from services.needs.entrypoints.kafka import command_routes
+from shared.authz import Action
+from shared.contract.commands import (
+    CommandReply,
+    CommandType,
+    agency_of,
+    commands_topic,
+    replies_topic,
+)
+from shared.contract.topics import NEEDS_SOURCE
+from shared.infra.commands import CommandProcessor, PoisonCommand
+from shared.infra.transport import InProcessBus
+from tests.samples import need_body
+
+
+def test_command_names_are_the_policy_actions() -> None:
+    assert {c.value for c in CommandType} <= {a.value for a in Action}
+
+
+@pytest.mark.parametrize(
+    ("topic", "agency"),
+    [
+        ("p.secondment.commands.v1.SO_Y_TE", "SO_Y_TE"),
+        ("p.secondment.commands.v1.SO_Y_TE.dlq", None),
+        ("p.secondment.replies.v1.SO_Y_TE", None),
+        ("secondment.commands.v1.SO_Y_TE", None),
+        ("p.secondment.commands.v1.so_y_te", None),
+        ("pXsecondment.commands.v1.SO_Y_TE", None),
+    ],
+)
+def test_the_agency_is_the_suffix_of_its_own_commands_topic(topic: str, agency: str | None) -> None:
+    assert agency_of(topic, "p.") == agency
+
+
+class Needs:
+    def __init__(self, service: NeedsService) -> None:
+        self.service = service
+        self.topics: list[str] = []
+
+        async def ensure(name: str) -> None:
+            self.topics.append(name)
+
+        self.processor = CommandProcessor(
+            source=NEEDS_SOURCE,
+            routes=command_routes(service.ports),
+            answers=service.answers,
+            outbox=core.outbox,
+            topic_prefix="",
+            on_commit=lambda: None,
+            ensure_topic=ensure,
+            rejects_unknown_types=True,
+            retry_for=0.2,
+        )
+
+    async def send(self, agency: str, body: dict[str, Any] | bytes) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        await self.processor.handle(commands_topic(agency), raw)
+
+    async def replies(self, agency: str) -> list[str]:
+        t = core.outbox
+        async with self.service.runtime.sessions() as session:
+            rows = await session.scalars(
+                select(t.c.payload).where(t.c.topic == replies_topic(agency)).order_by(t.c.position)
+            )
+            return list(rows)
+
+    async def count(self, table: Any) -> int:
+        async with self.service.runtime.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(table)) or 0)
+
+
+@pytest.fixture
+async def needs(tmp_path: Path) -> AsyncIterator[Needs]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'needs.db'}"
+    service = NeedsService(NeedsSettings(database_url=url), InProcessBus())
+    await service.migrate()  # no relay: the outbox keeps what the commands queued
+    try:
+        yield Needs(service)
+    finally:
+        await service.runtime.engine.dispose()
+
+
+def _command(kind: str, data: dict[str, Any], command_id: str = "c-1", **attrs: Any) -> Any:
+    return {"specversion": "1.0", "id": command_id, "source": "/t", "type": kind, "data": data} | (
+        attrs
+    )
+
+
+async def test_an_accepted_reply_names_the_events_committed_with_it(needs: Needs) -> None:
+    await needs.send("SO_Y_TE", _command("RaiseNeed", need_body()))
+
+    [payload] = await needs.replies("SO_Y_TE")
+    reply = CommandReply.model_validate_json(payload)
+    accepted = reply.accepted()
+    assert accepted is not None
+    async with needs.service.runtime.sessions() as session:
+        events = list(await session.scalars(select(core.events.c.event_id)))
+    assert [str(i) for i in accepted.event_ids] == events
+    assert (reply.subject, reply.causationid, reply.source) == ("c-1", "c-1", NEEDS_SOURCE)
+    assert needs.topics == [replies_topic("SO_Y_TE")]
+
+
+async def test_a_duplicate_is_answered_again_identically_and_applied_once(needs: Needs) -> None:
+    for _ in range(3):
+        await needs.send("SO_Y_TE", _command("RaiseNeed", need_body()))
+
+    replies = await needs.replies("SO_Y_TE")
+    assert len(replies) == 3
+    assert len(set(replies)) == 1
+    assert await needs.count(core.events) == 1
+    assert await needs.count(command_answers) == 1
+
+
+async def test_the_same_id_for_another_command_is_refused_and_changes_nothing(
+    needs: Needs,
+) -> None:
+    await needs.send("SO_Y_TE", _command("RaiseNeed", need_body()))
+    await needs.send("SO_Y_TE", _command("RaiseNeed", need_body(positions=5)))
+
+    first, second = (CommandReply.model_validate_json(p) for p in await needs.replies("SO_Y_TE"))
+    assert first.type == "CommandAccepted"
+    rejected = second.rejected()
+    assert rejected is not None
+    assert rejected.rule == "INVALID_REQUEST"
+    assert await needs.count(core.events) == 1
+
+
+async def test_a_command_that_fails_before_its_commit_leaves_no_reply_and_runs_again(
+    needs: Needs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def crash(*_: object) -> None:
+        raise RuntimeError("the process died before committing")
+
+    with monkeypatch.context() as m:
+        m.setattr(NeedsUnitOfWork, "write_view", crash)
+        with pytest.raises(RuntimeError):
+            await needs.send("SO_Y_TE", _command("RaiseNeed", need_body()))
+    assert await needs.replies("SO_Y_TE") == []
+    assert await needs.count(core.events) == 0
+    assert await needs.count(command_answers) == 0
+
+    await needs.send("SO_Y_TE", _command("RaiseNeed", need_body()))  # the redelivery
+    [reply] = await needs.replies("SO_Y_TE")
+    assert CommandReply.model_validate_json(reply).type == "CommandAccepted"
+    assert await needs.count(core.events) == 1
+
+
+@pytest.mark.parametrize(
+    ("agency", "command", "rule"),
+    [
+        ("NAM_GIANG", _command("RaiseNeed", need_body()), "FORBIDDEN"),
+        ("NOT_A_UNIT", _command("RaiseNeed", need_body(host_unit="NOT_A_UNIT")), "FORBIDDEN"),
+        ("NAM_GIANG", _command("RaiseNeed", need_body(), agency="SO_Y_TE"), "FORBIDDEN"),
+        ("SO_Y_TE", _command("RaiseNeed", need_body(sector="NOPE")), "UNKNOWN_CODE"),
+        ("SO_Y_TE", _command("RaiseNeed", {"positions": 1}), "INVALID_REQUEST"),
+        ("SO_Y_TE", _command("WithdrawNeed", {"need_id": "x", "reason": "r"}), "INVALID_REQUEST"),
+        ("SO_Y_TE", _command("AmendNeed", {"need_id": "0" * 32}), "NOT_FOUND"),
+        ("SO_Y_TE", _command("Reorganise", {}), "INVALID_REQUEST"),
+        ("SO_Y_TE", {"id": "c-1", "type": "RaiseNeed"}, "INVALID_REQUEST"),
+    ],
+)
+async def test_refusals_carry_their_rule_code_and_change_nothing(
+    needs: Needs, agency: str, command: dict[str, Any], rule: str
+) -> None:
+    await needs.send(agency, command)
+
+    [payload] = await needs.replies(agency)
+    rejected = CommandReply.model_validate_json(payload).rejected()
+    assert rejected is not None
+    assert (rejected.command_id, rejected.rule) == ("c-1", rule)
+    assert await needs.count(core.events) == 0
+
+
+async def test_another_services_command_is_left_to_it(needs: Needs) -> None:
+    await needs.send("NAM_GIANG", _command("EndSecondment", {"secondment_id": "x"}))
+    await needs.send("NAM_GIANG", {"id": "c-2", "type": "EndSecondment"})
+    assert await needs.replies("NAM_GIANG") == []
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[1, 2]", json.dumps({"type": "RaiseNeed"}).encode()]
+)
+async def test_a_record_that_cannot_be_answered_is_poison(needs: Needs, body: bytes) -> None:
+    with pytest.raises(PoisonCommand):
+        await needs.send("SO_Y_TE", body)
