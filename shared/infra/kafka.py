@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from shared.contract.envelope import CloudEvent
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
 from shared.infra.outbox import OutgoingMessage, Publisher
+from shared.infra.personal_data import KeyUnavailable
 from shared.infra.transport import BatchHandler, EnvelopeHandler
 from shared.infra.uow import ConflictingDuplicate
 
@@ -114,7 +115,7 @@ async def ensure_topics(
 
 
 def _is_infrastructure_error(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError)
+    return isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError | KeyUnavailable)
 
 
 class KafkaTransport:

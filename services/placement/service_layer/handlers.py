@@ -1,5 +1,6 @@
 """Use cases of the placement service: one small function per command or consumed event."""
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,6 +41,10 @@ CONSUMER = "placement.needs"
 
 CaughtUp = Callable[[], Awaitable[bool]]
 """True once this service has consumed the needs topic to its end."""
+
+NEW_NEED_LOOKS = 20
+NEW_NEED_PAUSE = 0.05
+"""Up to one second of waiting for a need raised a moment ago."""
 
 RECENT = dt.timedelta(seconds=60)
 """A need id this young may still be in the needs service's outbox: never call it unknown.
@@ -89,6 +94,19 @@ async def _load(
     return s
 
 
+async def _wait_for_new_need(uow: PlacementUnitOfWork, need_id: UUID) -> None:
+    """A need raised a moment ago is usually on its way: wait a little for it (each look in
+    its own short transaction) rather than answer 503 to every client that just raised it."""
+    born = created_at(need_id)
+    if born is None or abs(dt.datetime.now(dt.UTC) - born) > RECENT:
+        return
+    for _ in range(NEW_NEED_LOOKS):
+        async with uow:
+            if await uow.need(str(need_id)) is not None:
+                return
+        await asyncio.sleep(NEW_NEED_PAUSE)
+
+
 async def second_official(
     principal: Principal,
     cmd: SecondOfficial,
@@ -99,6 +117,7 @@ async def second_official(
 ) -> SecondmentView:
     """Decide a secondment: every rule of the plan, then a position taken atomically."""
     authorize(principal, Action.SECOND_OFFICIAL, home=cmd.official.home_unit)
+    await _wait_for_new_need(uow, cmd.need_id)
     async with uow:
         need = await uow.need(str(cmd.need_id))
         if need is None:
