@@ -2,6 +2,7 @@
 directly): a reply commits with the command's events or not at all, a duplicate is answered
 again identically, refusals carry their rule code, the agency is the topic's."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -199,3 +200,13 @@ async def test_another_services_command_is_left_to_it(needs: Needs) -> None:
 async def test_a_record_that_cannot_be_answered_is_poison(needs: Needs, body: bytes) -> None:
     with pytest.raises(PoisonCommand):
         await needs.send("SO_Y_TE", body)
+
+
+async def test_the_same_command_handled_twice_at_once_is_applied_once(needs: Needs) -> None:
+    command = _command("RaiseNeed", need_body())
+    await asyncio.gather(*(needs.send("SO_Y_TE", command) for _ in range(3)))
+
+    replies = await needs.replies("SO_Y_TE")
+    assert len(replies) == 3
+    assert len(set(replies)) == 1
+    assert await needs.count(core.events) == 1
