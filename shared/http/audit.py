@@ -19,7 +19,6 @@ committed by then); a failed write is logged as an error.
 import datetime as dt
 import json
 import logging
-import re
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from shared.http.auth import PrincipalDep, Unauthenticated, bearer_token
 from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from shared.http.problems import PROBLEM_JSON, problem_responses
 from shared.infra.audit import (
+    RECORD_ID,
     AuditEntry,
     AuditLog,
     AuditRecord,
@@ -48,8 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 SKIPPED = ("/healthz", "/readyz", "/static/", "/docs", "/redoc", "/openapi.json", "/favicon")
 """Paths never audited: health, static assets and interactive docs."""
 
-ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
-"""What a record id looks like; anything else (a name typed into a path) is not kept."""
+ID = RECORD_ID
 
 ID_FIELDS = ("need_id", "secondment_id", "official_id", "phase_id")
 SHOWN_ONLY_IF_AUDITED = (Category.PERSONAL_DATA, Category.EXPORT, Category.AUDIT)

@@ -14,8 +14,9 @@ route templates only, never personal values (names, birth dates, request bodies)
 """
 
 import datetime as dt
+import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -45,6 +46,9 @@ VERSION_TABLE = "alembic_version_audit"
 MIGRATION_LOCK = zlib.crc32(b"migrate:audit")
 MAX_RECORDS = 500
 """Most record ids kept for one entry (a list page shows at most 500 secondments)."""
+
+RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+"""What a record id looks like; anything else (a name typed where an id goes) is not kept."""
 
 
 class Category(StrEnum):
@@ -177,7 +181,7 @@ class AuditLog:
 
     async def record(self, entry: AuditRecord, *, at: dt.datetime | None = None) -> int:
         """Append one entry; returns its position."""
-        records = sorted(set(entry.records))[:MAX_RECORDS]
+        records = sorted({(k, i) for k, i in entry.records if RECORD_ID.match(i)})[:MAX_RECORDS]
         async with self._sessions() as session, session.begin():
             position = await session.scalar(
                 insert(audit_log)
@@ -270,15 +274,6 @@ class AuditLog:
         async with self._sessions() as session:
             await session.execute(select(1))
         return True
-
-
-def kinds_of(ids: Iterable[tuple[str, object]]) -> tuple[tuple[str, str], ...]:
-    """(kind, id) pairs from `(field name, value)`: `need_id` → `need`, … (strings only)."""
-    out = []
-    for name, value in ids:
-        if isinstance(value, str | int) and not isinstance(value, bool):
-            out.append((name.removesuffix("_id"), str(value)))
-    return tuple(out)
 
 
 class AuditSettings(BaseSettings):
