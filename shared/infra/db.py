@@ -1,5 +1,6 @@
 """Async SQLAlchemy engines for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -27,6 +28,10 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
         return create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
+    database = make_url(url).database
+    if database and database != ":memory:":
+        # A fresh clone has no `var/`: the embedded default's files are created on first use.
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")

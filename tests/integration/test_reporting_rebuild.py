@@ -74,6 +74,7 @@ async def test_a_rebuild_during_live_traffic_ends_with_tables_equal_to_the_live_
         kafka_bootstrap=kafka_bootstrap,
         topic_prefix=d.prefix,
         consumer_group="control",
+        audit_database_url=d.audit_db,
     )
     half = len(messages) // 2
     try:
