@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.placement.adapters.tables import core, needs_view, secondments_view
+from services.placement.adapters.tables import command_answers, core, needs_view, secondments_view
 from services.placement.adapters.vault import KeyVault
 from services.placement.domain.secondment import Secondment
 from services.placement.domain.views import NeedSnapshot, OfficialSpell
@@ -44,6 +44,28 @@ class PlacementUnitOfWork(SqlUnitOfWork):
             sessions, core, topic_prefix=topic_prefix, on_commit=on_commit, codec=codec
         )
         self._master_key = master_key
+
+    async def redact_answers(self, official_id: str) -> int:
+        """Remembered answers (Idempotency-Key, Kafka commands) keep their status and ids but
+        lose the official's identity: a retry after an erasure must not reveal it."""
+        t = command_answers
+        escaped = official_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = await self.session.execute(
+            select(t.c.caller, t.c.key, t.c.answer).where(
+                t.c.answer.like(f"%{escaped}%", escape="\\")
+            )
+        )
+        changed = 0
+        for row in rows.all():
+            answer = json.loads(row.answer)
+            if _redact(answer, official_id):
+                await self.session.execute(
+                    update(t)
+                    .where(t.c.caller == row.caller, t.c.key == row.key)
+                    .values(answer=json.dumps(answer, ensure_ascii=False))
+                )
+                changed += 1
+        return changed
 
     @property
     def vault(self) -> KeyVault:
@@ -204,3 +226,18 @@ class PlacementUnitOfWork(SqlUnitOfWork):
             .where(needs_view.c.need_id == str(event.need_id), needs_view.c.version < version)
             .values(version=version, **values)
         )
+
+
+def _redact(node: object, official_id: str) -> bool:
+    """Null the identity of every `official` object of this official, wherever it nests."""
+    found = False
+    if isinstance(node, dict):
+        if node.get("official_id") == official_id and "full_name" in node:
+            node.update(full_name=None, birth_date=None, identity_erased=True)
+            found = True
+        for value in node.values():
+            found = _redact(value, official_id) or found
+    elif isinstance(node, list):
+        for value in node:
+            found = _redact(value, official_id) or found
+    return found

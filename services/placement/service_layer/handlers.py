@@ -316,6 +316,7 @@ async def erase_official(
         if not ids:
             raise NotFound("official", official_id)
         erased = await uow.vault.erase(official_id)
+        await uow.redact_answers(official_id)
         await uow.commit()
     return Erasure(
         official_id=official_id, erased=True, already_erased=not erased, secondments=len(ids)
