@@ -121,7 +121,6 @@ class AggregateRepository(Generic[A]):
         self._factory = factory
         self._source = source
         self._upcasters = upcasters
-        self.seen: list[CloudEvent] = []
 
     async def get(self, stream_id: str) -> A | None:
         """The aggregate rebuilt from its history (older event versions upcast to the current
@@ -153,5 +152,4 @@ class AggregateRepository(Generic[A]):
             for i, data in enumerate(new, start=1)
         ]
         await self._store.append(aggregate.stream_id, start, envelopes)
-        self.seen.extend(envelopes)
         return envelopes

@@ -95,3 +95,18 @@ def create_core_tables_v1() -> None:
         sa.Column("payload_sha256", sa.String(64), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
     )
+
+
+def create_command_answers_v1() -> None:
+    """DDL of `command_answers` (remembered answers to commands) as of revision 0003."""
+    op.create_table(
+        "command_answers",
+        sa.Column("caller", sa.String(200), primary_key=True),
+        sa.Column("key", sa.String(200), primary_key=True),
+        sa.Column("request_sha256", sa.String(64), nullable=False),
+        sa.Column("status", sa.Integer, nullable=False),
+        sa.Column("answer", sa.Text, nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_command_answers_expires_at", "command_answers", ["expires_at"])
