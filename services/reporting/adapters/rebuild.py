@@ -12,10 +12,16 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import MetaData, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.reporting.adapters.tables import BASE_NAMES, ReadModels, define_read_models
+from services.reporting.adapters.tables import (
+    BASE_NAMES,
+    ReadModels,
+    define_read_models,
+    rm_changes,
+    rm_revision,
+)
 from shared.contract.envelope import CloudEvent
 from shared.infra.db import make_engine
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
@@ -197,6 +203,13 @@ async def swap(conn: AsyncConnection) -> None:
     for name in BASE_NAMES:
         await conn.execute(text(f'ALTER TABLE "{name}" RENAME TO "{name}{OLD}"'))
         await conn.execute(text(f'ALTER TABLE "{name}{NEXT}" RENAME TO "{name}"'))
+    # Readers holding the old generation in memory reload it whole (adapters/snapshot.py).
+    await conn.execute(
+        update(rm_revision)
+        .where(rm_revision.c.id == 1)
+        .values(revision=rm_revision.c.revision + 1, generation=uuid.uuid4().hex)
+    )
+    await conn.execute(delete(rm_changes))
     for name in BASE_NAMES:
         await conn.execute(text(f'DROP TABLE "{name}{OLD}"'))
         if conn.dialect.name == "postgresql":

@@ -11,6 +11,11 @@ any order and more than once:
   `rm_extensions`, `rm_arrangements`); the aggregate row also holds the latest such fact and a
   `*_multi` flag, so the common case (at most one) needs no look-up in the history.
 
+`rm_revision` and `rm_changes` are the read models' change log (one row per committed
+projection batch, naming the aggregates it touched): readers that keep the read models in
+memory refresh from it (`adapters/snapshot.py`). They outlive rebuilds: a swap bumps the
+generation instead.
+
 `define_read_models(metadata, suffix, tag)` declares the same tables under other names: the
 rebuild fills `rm_…__next` tables and swaps them in (see `adapters/rebuild.py`).
 """
@@ -18,6 +23,7 @@ rebuild fills `rm_…__next` tables and swaps them in (see `adapters/rebuild.py`
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -27,6 +33,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     false,
 )
 
@@ -194,3 +201,18 @@ rm_need_fills = LIVE.need_fills
 rm_secondments = LIVE.secondments
 rm_extensions = LIVE.extensions
 rm_arrangements = LIVE.arrangements
+
+rm_revision = Table(
+    "rm_revision",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("revision", BigInteger, nullable=False),
+    Column("generation", String(36), nullable=False),
+)
+rm_changes = Table(
+    "rm_changes",
+    metadata,
+    Column("revision", BigInteger, primary_key=True, autoincrement=False),
+    Column("need_ids", Text, nullable=False),
+    Column("secondment_ids", Text, nullable=False),
+)

@@ -14,17 +14,36 @@ aggregate and table. `write` then merges each table's rows with one statement: o
 `INSERT … SELECT FROM unnest(<one array per column>) ON CONFLICT DO UPDATE` through asyncpg
 (one round trip per table and batch, no per-row SQL), elsewhere (SQLite, the embedded default)
 an `executemany` of the same merge.
+
+`write` (the live projection) also appends the batch to the change log (`rm_changes`) as its
+last statements: it takes the next revision from `rm_revision`, whose row lock it then holds
+until commit, so revisions commit in order and a reader that sees revision R sees every
+change up to R.
 """
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Integer, String, Table, and_, case, func, or_
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Integer,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.reporting.adapters.tables import ReadModels
+from services.reporting.adapters.tables import ReadModels, rm_changes, rm_revision
 
 Row = dict[str, Any]
 
@@ -225,6 +244,16 @@ class Changes:
         then lock the rows they share in the same order and cannot deadlock."""
         return [(key, self.tables[key]) for key in TABLES if self.tables.get(key)]
 
+    def touched(self) -> tuple[list[str], list[str]]:
+        """Ids of the needs and of the secondments whose rows (or histories) this batch
+        changes, sorted."""
+        needs: set[str] = set()
+        secondments: set[str] = set()
+        for table, rows in self.tables.items():
+            ids = {key[0] if isinstance(key, tuple) else key for key in rows}
+            (needs if table.startswith("need") else secondments).update(ids)
+        return sorted(needs), sorted(secondments)
+
     def clear(self) -> None:
         """Forget the folded rows (after they were written)."""
         self.tables.clear()
@@ -363,9 +392,39 @@ def _statement(dialect: str, table: Table, rules: TableRules) -> Any:
 
 
 async def write(session: AsyncSession, models: ReadModels, changes: Changes) -> None:
-    """Apply a batch of folded changes in the session's transaction."""
+    """Apply a batch of folded changes in the session's transaction and log it."""
     conn = await session.connection()
     await write_on(conn, models, changes)
+    await log_changes(conn, changes)
+
+
+CHANGES_KEPT = 2048
+"""Revisions kept in `rm_changes`; a reader further behind reloads everything."""
+
+
+async def log_changes(conn: AsyncConnection, changes: Changes) -> int:
+    """Append the batch's touched aggregates to the change log under the next revision; the
+    caller commits soon after (the revision row stays locked until then)."""
+    if not changes.tables:
+        return 0
+    revision = (
+        await conn.execute(
+            update(rm_revision)
+            .where(rm_revision.c.id == 1)
+            .values(revision=rm_revision.c.revision + 1)
+            .returning(rm_revision.c.revision)
+        )
+    ).scalar_one()
+    needs, secondments = changes.touched()
+    await conn.execute(
+        insert(rm_changes).values(
+            revision=revision, need_ids=json.dumps(needs), secondment_ids=json.dumps(secondments)
+        )
+    )
+    if revision % 256 == 0:
+        old = rm_changes.c.revision <= revision - CHANGES_KEPT
+        await conn.execute(delete(rm_changes).where(old))
+    return int(revision)
 
 
 async def write_on(conn: AsyncConnection, models: ReadModels, changes: Changes) -> None:
