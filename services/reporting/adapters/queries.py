@@ -1,9 +1,6 @@
-"""Evaluation queries: grouped counts computed by the database over the read models.
-
-Four small queries per evaluation, each a single pass over the phase's rows: secondments
-grouped by (home, host, sector, ethnicity, gender); needs grouped by (host, sector); ended
-secondments grouped by (duration, rating, post arrangement); and the few officials with more
-than one secondment in the selection (for distinct counts). `domain/evaluation.py` assembles.
+"""Read-side queries: the evaluation (counted in memory over the read models, see
+`adapters/snapshot.py` and `domain/columnar.py`), the alerts and the monthly timeline
+(grouped by the database).
 
 "As at the end of `as_of`": facts dated after `as_of` are ignored. Facts with a history
 (amendments, fills/reopenings, extensions, post arrangements) use the row's latest fact when
@@ -15,19 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, not_, select
+from sqlalchemy import and_, case, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from services.reporting.adapters.snapshot import SnapshotCache, load
 from services.reporting.adapters.tables import LIVE, ReadModels
+from services.reporting.domain.columnar import Selection, tally
 from services.reporting.domain.evaluation import (
-    EndedCell,
     Evaluation,
     Filters,
-    NeedCell,
-    RepeatedOfficial,
     Rollup,
-    SecondmentCell,
     assemble,
     counting_window,
 )
@@ -91,22 +86,6 @@ class AsOf:
             else_=s.c.planned_end_date,
         )
 
-    def arrangement(self) -> ColumnElement[str]:
-        """Post arrangement in effect by the day (None if none yet)."""
-        s, a = self.t.secondments, self.t.arrangements
-        history = (
-            select(a.c.arrangement)
-            .where(a.c.secondment_id == s.c.secondment_id, a.c.effective_date <= self.day)
-            .order_by(a.c.effective_date.desc(), a.c.version.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        return case(
-            (s.c.arr_multi, history),
-            (_on_or_before(s.c.arr_effective, self.day), s.c.arrangement),
-            else_=literal(None),
-        )
-
     def ended(self) -> ColumnElement[bool]:
         return _on_or_before(self.t.secondments.c.ended_on, self.day)
 
@@ -150,7 +129,7 @@ class AsOf:
 
 
 PG_QUERY_SETTINGS = {
-    # Compiling these queries just in time costs far more (0.1 to 2 s) than running them.
+    # Compiling the alerts' queries just in time costs far more (0.1 to 2 s) than running them.
     "jit": "off",
     # Grouping and sorting the phase's rows stays in memory.
     "work_mem": "64MB",
@@ -167,12 +146,6 @@ async def tune_session(session: AsyncSession) -> None:
     )
 
 
-def _duration(session: AsyncSession, s: Any) -> ColumnElement[int]:
-    if session.bind.dialect.name == "sqlite":
-        return cast(func.julianday(s.c.ended_on) - func.julianday(s.c.start_date), Integer)
-    return s.c.ended_on - s.c.start_date  # type: ignore[no-any-return]
-
-
 async def evaluate(
     session: AsyncSession,
     phase: Phase,
@@ -182,125 +155,33 @@ async def evaluate(
     rollup: Rollup = "none",
     threshold: int = 5,
     models: ReadModels = LIVE,
+    cache: SnapshotCache | None = None,
 ) -> Evaluation:
-    """The phase's evaluation as at the end of `as_of`."""
-    await tune_session(session)
+    """The phase's evaluation as at the end of `as_of`, counted over the read models in
+    memory: the process's `cache` of the live tables, else (another generation, or no cache)
+    a copy read for this call."""
+    if cache is not None and models is LIVE:
+        snapshot = await cache.current(session)
+    else:
+        snapshot = await load(session, models)
     window = counting_window(phase, as_of)
     first, last = window if window else (phase.starts_on, phase.starts_on - dt.timedelta(days=1))
-    at = AsOf(models, as_of)
-    s = models.secondments
-
-    sec_where: list[ColumnElement[bool]] = [
-        s.c.official_id.is_not(None),
-        s.c.cancelled_on.is_(None),
-        s.c.start_date >= first,
-        s.c.start_date <= last,
-    ]
-    if filters.home_unit:
-        sec_where.append(s.c.home_unit.in_(unit_codes(filters.home_unit, rollup)))
-    if filters.host_unit:
-        sec_where.append(s.c.host_unit.in_(unit_codes(filters.host_unit, rollup)))
-    if filters.sector:
-        sec_where.append(s.c.sector == filters.sector)
-
-    ended = at.ended()
-    active = not_(ended)
-    arrangement = at.arrangement()
-    dims = (s.c.home_unit, s.c.host_unit, s.c.sector, s.c.ethnicity, s.c.gender)
-    sec_rows = await session.execute(
-        select(
-            *dims,
-            func.count().label("started"),
-            _count(active).label("active"),
-            _count(ended).label("ended"),
-            _count(and_(ended, s.c.end_reason == "COMPLETED")).label("completed"),
-            _count(and_(ended, s.c.end_reason == "TERMINATED_EARLY")).label("terminated_early"),
-            _count(and_(active, at.planned_end() < as_of)).label("overdue"),
-            _count(and_(ended, arrangement == "PROMOTED")).label("promoted"),
-        )
-        .where(*sec_where)
-        .group_by(*dims)
+    selection = Selection(
+        first=first,
+        last=last,
+        as_of=as_of,
+        home_units=unit_codes(filters.home_unit, rollup) if filters.home_unit else None,
+        host_units=unit_codes(filters.host_unit, rollup) if filters.host_unit else None,
+        sector=filters.sector,
     )
-    secondments = [SecondmentCell(*row) for row in sec_rows]
-
-    ended_rows = await session.execute(
-        select(
-            _duration(session, s).label("duration"),
-            s.c.rating,
-            arrangement.label("arrangement"),
-            func.count(),
-        )
-        .where(*sec_where, ended)
-        .group_by(_duration(session, s), s.c.rating, arrangement)
-    )
-    ended_cells = [EndedCell(int(r[0]), r[1], r[2], int(r[3])) for r in ended_rows]
-
-    repeated_ids = (
-        select(s.c.official_id).where(*sec_where).group_by(s.c.official_id).having(func.count() > 1)
-    )
-    repeated_rows = await session.execute(
-        select(s.c.official_id, *dims).where(*sec_where, s.c.official_id.in_(repeated_ids))
-    )
-    repeated = [RepeatedOfficial(*row) for row in repeated_rows]
-
-    needs = await _need_cells(session, at, first, last, filters, rollup)
     return assemble(
         phase_id=phase.phase_id,
         as_of=as_of,
         filters=filters,
         rollup=rollup,
-        secondments=secondments,
-        repeated=repeated,
-        needs=needs,
-        ended=ended_cells,
-        unit_key=unit_key(rollup),
+        tally=tally(snapshot, selection, unit_key(rollup)),
         threshold=threshold,
     )
-
-
-async def _need_cells(
-    session: AsyncSession,
-    at: AsOf,
-    first: dt.date,
-    last: dt.date,
-    filters: Filters,
-    rollup: Rollup,
-) -> list[NeedCell]:
-    s, n = at.t.secondments, at.t.needs
-    host, sector = at.need_field("host_unit"), at.need_field("sector")
-    positions, raised_on = at.need_field("positions"), at.need_field("raised_on")
-    where: list[ColumnElement[bool]] = [
-        n.c.raised_on.is_not(None),
-        raised_on >= first,
-        raised_on <= last,
-    ]
-    if filters.host_unit:
-        where.append(host.in_(unit_codes(filters.host_unit, rollup)))
-    if filters.sector:
-        where.append(sector == filters.sector)
-    started = (
-        select(s.c.need_id, func.count().label("n"))
-        .where(s.c.official_id.is_not(None), s.c.cancelled_on.is_(None), s.c.start_date <= at.day)
-        .group_by(s.c.need_id)
-        .subquery()
-    )
-    taken = func.coalesce(started.c.n, 0)
-    withdrawn = at.withdrawn()
-    rows = await session.execute(
-        select(
-            host.label("host_unit"),
-            sector.label("sector"),
-            func.count(),
-            _count(withdrawn),
-            _count(at.filled()),
-            func.coalesce(func.sum(positions), 0),
-            func.coalesce(func.sum(case((taken < positions, taken), else_=positions)), 0),
-        )
-        .select_from(n.outerjoin(started, started.c.need_id == n.c.need_id))
-        .where(*where)
-        .group_by(host, sector)
-    )
-    return [NeedCell(r[0], r[1], *(int(v) for v in r[2:])) for r in rows]
 
 
 # ----- alerts ------------------------------------------------------------------------------

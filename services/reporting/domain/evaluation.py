@@ -1,17 +1,15 @@
 """The phase evaluation leadership reads: definitions, the shape of the answer, and the pure
-arithmetic that turns the database's grouped counts into it (roll-ups, distinct officials,
-durations, rates, small-cell protection). No I/O here: `adapters/queries.py` asks the
-database, this module assembles.
+arithmetic that turns the counts of `domain/columnar.py` into it (durations, rates,
+small-cell protection). No I/O here.
 """
 
 import datetime as dt
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.reporting.domain.columnar import Tally
 from shared.phases import Phase
 
 Rollup = Literal["none", "successor"]
@@ -157,62 +155,6 @@ def ratio(part: int, whole: int) -> float | None:
 fill_rate = ratio
 
 
-# ----- what the database hands over ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SecondmentCell:
-    """Counts of one (home, host, sector, ethnicity, gender) combination."""
-
-    home_unit: str
-    host_unit: str
-    sector: str
-    ethnicity: str
-    gender: str
-    started: int
-    active: int
-    ended: int
-    completed: int
-    terminated_early: int
-    overdue: int
-    promoted: int
-
-
-@dataclass(frozen=True)
-class RepeatedOfficial:
-    """One secondment of an official who has several in the selection."""
-
-    official_id: str
-    home_unit: str
-    host_unit: str
-    sector: str
-    ethnicity: str
-    gender: str
-
-
-@dataclass(frozen=True)
-class NeedCell:
-    """Counts of one (host, sector) combination of needs."""
-
-    host_unit: str
-    sector: str
-    raised: int
-    withdrawn: int
-    filled: int
-    positions_requested: int
-    positions_filled: int
-
-
-@dataclass(frozen=True)
-class EndedCell:
-    """Ended secondments with one duration, rating and post arrangement (None: none yet)."""
-
-    duration: int
-    rating: str | None
-    arrangement: str | None
-    count: int
-
-
 # ----- assembly ----------------------------------------------------------------------------
 
 
@@ -230,14 +172,11 @@ def _needs_block(c: Mapping[str, int]) -> NeedsBlock:
 
 
 def _secondments_block(c: Mapping[str, int]) -> SecondmentsBlock:
-    return SecondmentsBlock(**{k: c[k] for k in SECONDMENT_COUNTS})
+    return SecondmentsBlock(**{k: c.get(k, 0) for k in SECONDMENT_COUNTS})
 
 
-def duration_stats(cells: Iterable[EndedCell]) -> DurationStats:
+def duration_stats(histogram: Mapping[int, int]) -> DurationStats:
     """Mean (2 decimals), median and maximum of a histogram of durations."""
-    histogram: Counter[int] = Counter()
-    for cell in cells:
-        histogram[cell.duration] += cell.count
     total = sum(histogram.values())
     if not total:
         return DurationStats(mean=None, median=None, max=None)
@@ -257,7 +196,8 @@ def duration_stats(cells: Iterable[EndedCell]) -> DurationStats:
     return DurationStats(mean=mean, median=median, max=ordered[-1][0])
 
 
-KeyOf = Callable[[str], str]
+EMPTY_NEEDS: Mapping[str, int] = dict.fromkeys(NEED_COUNTS, 0)
+EMPTY_SECONDMENTS: Mapping[str, int] = dict.fromkeys((*SECONDMENT_COUNTS, "promoted"), 0)
 
 
 def assemble(
@@ -266,91 +206,31 @@ def assemble(
     as_of: dt.date,
     filters: Filters,
     rollup: Rollup,
-    secondments: Sequence[SecondmentCell],
-    repeated: Sequence[RepeatedOfficial],
-    needs: Sequence[NeedCell],
-    ended: Sequence[EndedCell],
-    unit_key: KeyOf,
+    tally: Tally,
     threshold: int,
 ) -> Evaluation:
-    """The evaluation from grouped counts; `unit_key` maps a unit code to its group (its
-    roll-up unit with `rollup=successor`, else itself)."""
-    keys: dict[str, KeyOf] = {
-        "home_unit": unit_key,
-        "host_unit": unit_key,
-        "sector": lambda c: c,
-        "ethnicity": lambda c: c,
-        "gender": lambda c: c,
-    }
-    total: Counter[str] = Counter()
-    groups: dict[str, dict[str, Counter[str]]] = {d: defaultdict(Counter) for d in DIMENSIONS}
-    for cell in secondments:
-        counts = {k: getattr(cell, k) for k in (*SECONDMENT_COUNTS[:-1], "promoted")}
-        total.update(counts)
-        for dim in DIMENSIONS:
-            groups[dim][keys[dim](getattr(cell, dim))].update(counts)
-    # Distinct officials: each official counts once per group however many secondments.
-    total["officials"] = total["started"]
-    per_official: dict[str, list[RepeatedOfficial]] = defaultdict(list)
-    for row in repeated:
-        per_official[row.official_id].append(row)
-    for dim in DIMENSIONS:
-        for counter in groups[dim].values():
-            counter["officials"] = counter["started"]
-    for rows in per_official.values():
-        total["officials"] -= len(rows) - 1
-        for dim in DIMENSIONS:
-            seen = Counter(keys[dim](getattr(r, dim)) for r in rows)
-            for key, n in seen.items():
-                groups[dim][key]["officials"] -= n - 1
-
-    need_total: Counter[str] = Counter()
-    need_groups: dict[str, dict[str, Counter[str]]] = {
-        "host_unit": defaultdict(Counter),
-        "sector": defaultdict(Counter),
-    }
-    for need in needs:
-        counts = {k: getattr(need, k) for k in NEED_COUNTS}
-        need_total.update(counts)
-        need_groups["host_unit"][unit_key(need.host_unit)].update(counts)
-        need_groups["sector"][need.sector].update(counts)
-
-    ratings = dict.fromkeys(RATINGS, 0)
-    arrangements = dict.fromkeys(ARRANGEMENTS, 0)
-    for e in ended:
-        if e.rating is not None:
-            ratings[e.rating] = ratings.get(e.rating, 0) + e.count
-        if e.arrangement is not None:
-            arrangements[e.arrangement] = arrangements.get(e.arrangement, 0) + e.count
-
-    def full(counter: Mapping[str, int], names: Sequence[str]) -> dict[str, int]:
-        return {k: int(counter.get(k, 0)) for k in names}
+    """The evaluation from the counts of `domain/columnar.py` (groups already rolled up)."""
+    groups, need_groups = tally.groups, tally.need_groups
 
     def unit_groups(dim: str) -> dict[str, UnitGroup]:
         return {
-            key: UnitGroup(
-                secondments=_secondments_block(full(c, SECONDMENT_COUNTS)),
-                promoted=int(c["promoted"]),
-            )
+            key: UnitGroup(secondments=_secondments_block(c), promoted=c["promoted"])
             for key, c in sorted(groups[dim].items())
         }
 
     def host_groups(dim: str) -> dict[str, HostGroup]:
-        keys_ = sorted(set(groups[dim]) | set(need_groups[dim]))
-        return {
-            key: HostGroup(
-                needs=_needs_block(full(need_groups[dim].get(key, Counter()), NEED_COUNTS)),
-                secondments=_secondments_block(
-                    full(groups[dim].get(key, Counter()), SECONDMENT_COUNTS)
-                ),
-                promoted=int(groups[dim].get(key, Counter())["promoted"]),
+        out = {}
+        for key in sorted(set(groups[dim]) | set(need_groups[dim])):
+            counts = groups[dim].get(key, EMPTY_SECONDMENTS)
+            out[key] = HostGroup(
+                needs=_needs_block(need_groups[dim].get(key, EMPTY_NEEDS)),
+                secondments=_secondments_block(counts),
+                promoted=counts["promoted"],
             )
-            for key in keys_
-        }
+        return out
 
     ethnic_cells = {
-        key: full(c, (*SECONDMENT_COUNTS, "promoted"))
-        for key, c in sorted(groups["ethnicity"].items())
+        key: {k: c[k] for k in PROTECTED} for key, c in sorted(groups["ethnicity"].items())
     }
     hidden = suppress(ethnic_cells, threshold)
     by_ethnicity = {
@@ -367,18 +247,19 @@ def assemble(
         )
         for key, cells in ethnic_cells.items()
     }
-    ended_total = int(total["ended"])
+    ratings = dict.fromkeys(RATINGS, 0) | tally.ratings
+    arrangements = dict.fromkeys(ARRANGEMENTS, 0) | tally.arrangements
     return Evaluation(
         phase_id=phase_id,
         as_of=as_of,
         filters=filters,
         rollup=rollup,
-        needs=_needs_block(full(need_total, NEED_COUNTS)),
-        secondments=_secondments_block(full(total, SECONDMENT_COUNTS)),
-        duration_days=duration_stats(ended),
+        needs=_needs_block(tally.needs),
+        secondments=_secondments_block(tally.secondments),
+        duration_days=duration_stats(tally.durations),
         ratings=ratings,
         post_arrangements=arrangements,
-        promotion_rate=ratio(arrangements["PROMOTED"], ended_total),
+        promotion_rate=ratio(arrangements["PROMOTED"], tally.secondments["ended"]),
         by_home_unit=unit_groups("home_unit"),
         by_host_unit=host_groups("host_unit"),
         by_sector=host_groups("sector"),

@@ -45,6 +45,7 @@ async def phase_evaluation(
             filters,
             rollup=rollup,
             threshold=1 if sensitive else ports.small_cell_threshold,
+            cache=ports.snapshots,
         )
 
 

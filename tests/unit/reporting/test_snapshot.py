@@ -1,0 +1,93 @@
+"""The evaluation's in-memory copy of the read models follows the projection: refreshed from
+the change log batch by batch, reloaded whole after a gap in the log or a rebuild, and always
+equal to a copy read afresh (and to the independent computation of tests/bench/oracle.py)."""
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, update
+
+from services.reporting.adapters.queries import evaluate
+from services.reporting.adapters.snapshot import SnapshotCache
+from services.reporting.adapters.tables import rm_changes, rm_revision
+from services.reporting.bootstrap import ReportingService
+from services.reporting.config import ReportingSettings
+from services.reporting.domain.evaluation import Evaluation, Filters
+from services.reporting.service_layer.projections import project_batch
+from shared.contract.envelope import CloudEvent
+from shared.infra.transport import InProcessBus
+from shared.phases import DEFAULT_PHASES
+from tests.bench.generator import delivery_order, generate
+from tests.bench.oracle import World
+
+P1, P2 = DEFAULT_PHASES[0], DEFAULT_PHASES[1]
+AS_OF = (dt.date(2025, 3, 31), dt.date(2025, 12, 31), dt.date(2027, 6, 30))
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[ReportingService]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
+    svc = ReportingService(ReportingSettings(database_url=url), InProcessBus())
+    await svc.migrate()
+    yield svc
+    await svc.stop()
+
+
+async def _both(
+    service: ReportingService, cache: SnapshotCache, as_of: dt.date
+) -> tuple[Evaluation, Evaluation]:
+    phase = P1 if as_of.year < 2026 else P2
+    async with service.ports.sessions() as session:
+        cached = await evaluate(session, phase, as_of, Filters(), cache=cache)
+        fresh = await evaluate(session, phase, as_of, Filters())
+    return cached, fresh
+
+
+async def test_the_copy_in_memory_follows_every_batch(service: ReportingService) -> None:
+    generated = generate(11, needs=150)
+    messages = [m for _, _, m in delivery_order(generated, 3)]
+    envelopes = [CloudEvent.from_json(m) for m in messages]
+    cache = SnapshotCache()
+    kinds = []
+    for i, start in enumerate(range(0, len(envelopes), 40)):
+        await project_batch(envelopes[start : start + 40], service.ports.uow())
+        if i % 4 == 0:
+            cached, fresh = await _both(service, cache, AS_OF[i % 3])
+            kinds.append(cache.last.kind)
+            assert cached == fresh
+    assert kinds[0] == "full"
+    assert set(kinds[1:]) == {"changes"}, kinds
+    world = World(messages)
+    for as_of in AS_OF:
+        cached, _ = await _both(service, cache, as_of)
+        phase = P1 if as_of.year < 2026 else P2
+        assert cached.model_dump(mode="json") == world.evaluate(phase, as_of, rollup="none")
+    # nothing changed since: nothing read
+    await _both(service, cache, AS_OF[0])
+    assert cache.last.kind == "none"
+
+
+async def test_a_gap_in_the_change_log_or_a_new_generation_reloads_everything(
+    service: ReportingService,
+) -> None:
+    generated = generate(5, needs=60)
+    envelopes = [CloudEvent.from_json(m) for _, _, m in delivery_order(generated, 1)]
+    half = len(envelopes) // 2
+    cache = SnapshotCache()
+    await project_batch(envelopes[:half], service.ports.uow())
+    await _both(service, cache, AS_OF[1])
+    await project_batch(envelopes[half:-20], service.ports.uow())
+    async with service.ports.sessions() as session, session.begin():
+        await session.execute(delete(rm_changes))  # as if purged: the reader fell behind
+    cached, fresh = await _both(service, cache, AS_OF[1])
+    assert cache.last.kind == "full"
+    assert cached == fresh
+    await project_batch(envelopes[-20:], service.ports.uow())
+    async with service.ports.sessions() as session, session.begin():
+        await session.execute(update(rm_revision).values(generation="swapped"))
+    cached, fresh = await _both(service, cache, AS_OF[1])
+    assert cache.last.kind == "full"
+    assert cached == fresh
+    assert cached.secondments.started > 0
