@@ -1,5 +1,8 @@
 """Composition root of the reporting service."""
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -19,6 +22,7 @@ from shared.infra.transport import SupportsBatchSubscribe, Transport
 from shared.phases import Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 class ReportingService:
@@ -31,6 +35,7 @@ class ReportingService:
         phases: Sequence[Phase] | None = None,
     ) -> None:
         self.settings = settings
+        self._warming: asyncio.Task[None] | None = None
         self.codec = settings.personal_data_codec()
         self.transport = transport
         self.runtime = ServiceRuntime(
@@ -75,11 +80,29 @@ class ReportingService:
         await self.runtime.migrate()
 
     async def start(self) -> None:
-        """Migrate and start the outbox relay."""
+        """Migrate, start the outbox relay, and load the read models into memory meanwhile."""
         await self.runtime.start()
+        self._warming = asyncio.create_task(self.warm_up())
+
+    async def warm_up(self) -> None:
+        """Read the read models into memory before the first evaluation asks (a failure only
+        leaves that to the first evaluation)."""
+        try:
+            async with self.ports.sessions() as session:
+                await self.ports.snapshots.current(session)
+            last = self.ports.snapshots.last
+            log.info(
+                "read models in memory: %s secondments in %.2f s", last.aggregates, last.seconds
+            )
+        except Exception:
+            log.warning("could not load the read models into memory yet", exc_info=True)
 
     async def stop(self) -> None:
-        """Stop the relay and close the database."""
+        """Stop the warm-up, the relay, and close the database."""
+        if self._warming is not None:
+            self._warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming
         await self.runtime.stop()
 
     async def ready(self) -> bool:

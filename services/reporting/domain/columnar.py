@@ -144,14 +144,24 @@ class History:
         return len(self.columns["owner"])
 
     def replace(self, owners: Array, rows: Mapping[str, Array]) -> None:
-        """Drop every row of `owners` and add `rows` (their complete history now)."""
-        keep = ~np.isin(self.columns["owner"], owners)
-        merged = {
-            name: np.concatenate((column[keep], rows[name].astype(column.dtype)))
-            for name, column in self.columns.items()
+        """Drop every row of `owners` and add `rows` (their complete history now; every row's
+        owner is among `owners`, or the history was empty)."""
+        current = self.columns["owner"]
+        if len(owners) and len(current):
+            touched = np.zeros(max(int(current.max()), int(owners.max())) + 1, dtype=np.bool_)
+            touched[owners] = True
+            keep = ~touched[current]
+            kept = {name: column[keep] for name, column in self.columns.items()}
+        else:
+            kept = self.columns
+        # Only the new rows are sorted; an owner's rows all go where the owner belongs (the
+        # kept rows hold none of its rows), in their sorted order.
+        order = np.lexsort((rows["version"], rows["on"], rows["owner"]))
+        at = np.searchsorted(kept["owner"], rows["owner"][order])
+        self.columns = {
+            name: np.insert(column, at, rows[name][order].astype(column.dtype))
+            for name, column in kept.items()
         }
-        order = np.lexsort((merged["version"], merged["on"], merged["owner"]))
-        self.columns = {name: column[order] for name, column in merged.items()}
 
     def latest(self, size: int, on: int, value: str, *, known: bool = False) -> Array:
         """Per aggregate (0 … size − 1), `value` of its latest row dated on or before `on`
@@ -424,6 +434,18 @@ def _among(vocabulary: Vocabulary, wanted: Collection[str]) -> Array:
     return np.array([vocabulary.find(v) for v in wanted], dtype=np.int32)
 
 
+def _distinct(values: Array) -> Array:
+    """The distinct values, sorted (a plain sort: `np.unique` hashes, several times slower
+    on these sizes)."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered
+    first = np.empty(len(ordered), dtype=np.bool_)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
 def _count_by(groups: Array, size: int, weights: Array | None = None) -> Array:
     """Per group 0 … size − 1, the rows (or the sum of `weights`); rows of no group (-1)
     count nowhere."""
@@ -491,9 +513,10 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
     officials = col("official").astype(np.int64)
     total: Counts = {"started": len(rows)}
     total.update({k: int(np.count_nonzero(v)) for k, v in measures.items()})
-    total["officials"] = int(np.unique(officials).size)
+    total["officials"] = len(_distinct(officials))
 
     groups: dict[str, dict[str, Counts]] = {}
+    counter = FlagCounter(measures, len(rows))
     for dimension, column in DIMENSION_COLUMNS.items():
         codes = col(column)
         vocabulary = _vocabulary(snapshot, column)
@@ -502,20 +525,18 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         else:
             keys, names = codes, vocabulary.values
         size = len(names)
-        started = _count_by(keys, size)
-        counts = {"started": started}
-        counts.update({k: _count_by(keys, size, v) for k, v in measures.items()})
+        counts = counter.by(keys, size)
+        started = counts["started"] = counts.pop("rows")
         width = max(size, 1)
-        pairs = np.unique((officials * width + keys)[keys >= 0])
+        pairs = _distinct((officials * width + keys)[keys >= 0])
         counts["officials"] = _count_by(pairs % width, size)
         groups[dimension] = {
             names[g]: {k: int(v[g]) for k, v in counts.items()} for g in np.flatnonzero(started)
         }
 
     # ----- ended secondments: durations, ratings, arrangements
-    durations_of = (col("ended") - col("start"))[ended]
-    values, frequency = np.unique(durations_of, return_counts=True)
-    durations = {int(v): int(f) for v, f in zip(values, frequency, strict=True)}
+    histogram = np.bincount((col("ended") - col("start"))[ended])
+    durations = {int(d): int(histogram[d]) for d in np.flatnonzero(histogram)}
     ratings = _named(snapshot.ratings, col("rating")[ended])
     arrangements = _named(snapshot.arrangements, arrangement[ended])
 
@@ -530,6 +551,36 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         ratings=ratings,
         arrangements=arrangements,
     )
+
+
+class FlagCounter:
+    """Counts rows per group for several yes/no measures with one `bincount` per grouping:
+    each row's measures packed into the bits of one number, counted per (group, bits), then
+    summed per measure."""
+
+    def __init__(self, flags: Mapping[str, Array], rows: int) -> None:
+        self.names = ("rows", *flags)
+        packed = np.zeros(rows, dtype=np.int64)
+        for bit, values in enumerate(flags.values()):
+            packed |= values.astype(np.int64) << bit
+        self.packed = packed
+        self.combinations = 1 << len(flags)
+        combos = np.arange(self.combinations)
+        # combination × measure: 1 where the combination has the measure (rows: always)
+        self.table = np.stack(
+            [np.ones(self.combinations, dtype=np.int64)]
+            + [(combos >> bit) & 1 for bit in range(len(flags))],
+            axis=1,
+        )
+
+    def by(self, keys: Array, size: int) -> dict[str, Array]:
+        """Per measure, the count per group 0 … size − 1 (rows of group -1 count nowhere)."""
+        valid = keys >= 0
+        index = (keys * self.combinations + self.packed)[valid]
+        per_combination = np.bincount(index, minlength=size * self.combinations)
+        counts = per_combination[: size * self.combinations].reshape(size, self.combinations)
+        matrix = counts @ self.table
+        return {name: matrix[:, i] for i, name in enumerate(self.names)}
 
 
 def _vocabulary(snapshot: Snapshot, column: str) -> Vocabulary:
@@ -617,9 +668,10 @@ def _tally_needs(
         ("sector", sector[rows], snapshot.sectors.values),
     ):
         count = len(names)
-        raised_per = _count_by(codes, count)
-        per = {"raised": raised_per}
-        per.update({k: _count_by(codes, count, v) for k, v in measures.items()})
+        per = FlagCounter({"withdrawn": withdrawn, "filled": filled}, len(rows)).by(codes, count)
+        raised_per = per["raised"] = per.pop("rows")
+        for name in ("positions_requested", "positions_filled"):
+            per[name] = _count_by(codes, count, measures[name])
         groups[dimension] = {
             names[g]: {k: int(v[g]) for k, v in per.items()} for g in np.flatnonzero(raised_per)
         }
