@@ -17,14 +17,14 @@ TEST_KEYS = {"master_key": b64(new_key()), "programme_key": b64(new_key())}
 
 
 @functools.cache
-def test_issuer() -> DevIssuer:
+def dev_issuer() -> DevIssuer:
     """The session's issuer; services under test trust its `issuers_file`."""
     return DevIssuer(Path(tempfile.mkdtemp(prefix="secondment-keys-"))).ensure()
 
 
 def headers(agency: str, *scopes: str, issuer: DevIssuer | None = None) -> dict[str, str]:
     """`Authorization` header of a token for the agency with the scopes."""
-    token = (issuer or test_issuer()).mint(agency, scopes)
+    token = (issuer or dev_issuer()).mint(agency, scopes)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -23,7 +23,7 @@ from services.reporting.config import ReportingSettings
 from shared.contract.commands import CommandReply, commands_topic, replies_topic
 from shared.http.app import compose_app
 from shared.http.auth import TokenVerifier, load_issuers
-from tests.auth import TEST_KEYS, test_issuer
+from tests.auth import TEST_KEYS, dev_issuer
 from tests.infra import create_database, unique_name
 
 
@@ -43,7 +43,7 @@ class Deployment:
             database_url=self.needs_db,
             kafka_bootstrap=self.bootstrap,
             topic_prefix=self.prefix,
-            auth_issuers_file=test_issuer().issuers_file,
+            auth_issuers_file=dev_issuer().issuers_file,
             audit_database_url=self.audit_db,
             programme_key=TEST_KEYS["programme_key"],
         )
@@ -53,7 +53,7 @@ class Deployment:
             database_url=self.placement_db,
             kafka_bootstrap=self.bootstrap,
             topic_prefix=self.prefix,
-            auth_issuers_file=test_issuer().issuers_file,
+            auth_issuers_file=dev_issuer().issuers_file,
             audit_database_url=self.audit_db,
             programme_key=TEST_KEYS["programme_key"],
             master_key=TEST_KEYS["master_key"],
@@ -64,7 +64,7 @@ class Deployment:
             database_url=self.reporting_db,
             kafka_bootstrap=self.bootstrap,
             topic_prefix=self.prefix,
-            auth_issuers_file=test_issuer().issuers_file,
+            auth_issuers_file=dev_issuer().issuers_file,
             audit_database_url=self.audit_db,
             programme_key=TEST_KEYS["programme_key"],
         )
@@ -97,7 +97,7 @@ def reporting_app(d: Deployment, service: ReportingService | None = None) -> Fas
     """The reporting service; a test may hand in an instrumented service object."""
     if service is None:
         return create_reporting_app(d.reporting_settings())
-    verifier = TokenVerifier(load_issuers(test_issuer().issuers_file))
+    verifier = TokenVerifier(load_issuers(dev_issuer().issuers_file))
     return compose_app("reporting", [service], service.transport, verifier)
 
 

@@ -21,7 +21,7 @@ from shared.http.app import compose_app
 from shared.http.auth import TokenVerifier, load_issuers
 from shared.infra.transport import InProcessBus
 from tests import auth
-from tests.auth import test_issuer
+from tests.auth import dev_issuer
 from tests.bench.generator import generate
 
 EVALUATION = "/api/reports/phases/2024-2025/evaluation"
@@ -34,7 +34,7 @@ async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[http
     bus = InProcessBus()
     service = ReportingService(ReportingSettings(database_url=f"sqlite+aiosqlite:///{path}"), bus)
     app = compose_app(
-        "reporting", [service], bus, TokenVerifier(load_issuers(test_issuer().issuers_file))
+        "reporting", [service], bus, TokenVerifier(load_issuers(dev_issuer().issuers_file))
     )
     async with app.router.lifespan_context(app):
         envelopes = [CloudEvent.from_json(m) for _, _, m in generate(11, needs=200).messages]
