@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from services.reporting.adapters.tables import LIVE, metadata
+from services.reporting.adapters.tables import LIVE, metadata, rm_changes, rm_revision
 from services.reporting.adapters.writer import Changes, write
 from services.reporting.service_layer.projections import changes_of, parsed
 from shared.contract.envelope import CloudEvent
@@ -21,7 +21,9 @@ from tests.bench.generator import delivery_order, generate
 async def _engine() -> AsyncEngine:
     engine = create_async_engine("sqlite+aiosqlite:///:memory:")
     async with engine.begin() as conn:
-        await conn.run_sync(lambda c: metadata.create_all(c, tables=LIVE.all()))
+        tables = [*LIVE.all(), rm_revision, rm_changes]
+        await conn.run_sync(lambda c: metadata.create_all(c, tables=tables))
+        await conn.execute(rm_revision.insert().values(id=1, revision=0, generation="test"))
     return engine
 
 
