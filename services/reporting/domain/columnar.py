@@ -431,7 +431,12 @@ class Tally:
 
 
 def _among(vocabulary: Vocabulary, wanted: Collection[str]) -> Array:
-    return np.array([vocabulary.find(v) for v in wanted], dtype=np.int32)
+    """Numbers of the wanted values that were ever seen (an unseen one matches nothing)."""
+    return np.array([c for c in (vocabulary.find(v) for v in wanted) if c >= 0], dtype=np.int32)
+
+
+def _equal(codes: Array, vocabulary: Vocabulary, wanted: str) -> Array:
+    return np.isin(codes, _among(vocabulary, (wanted,)))
 
 
 def _distinct(values: Array) -> Array:
@@ -475,7 +480,7 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
     if selection.host_units is not None:
         chosen &= np.isin(s["host"], _among(snapshot.units, selection.host_units))
     if selection.sector is not None:
-        chosen &= s["sector"] == snapshot.sectors.find(selection.sector)
+        chosen &= _equal(s["sector"], snapshot.sectors, selection.sector)
     rows = np.flatnonzero(chosen)
 
     def col(name: str) -> Array:
@@ -484,8 +489,8 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
     ended = col("ended") <= on
     active = ~ended
     reasons = col("reason")
-    completed = ended & (reasons == snapshot.reasons.find("COMPLETED"))
-    early = ended & (reasons == snapshot.reasons.find("TERMINATED_EARLY"))
+    completed = ended & _equal(reasons, snapshot.reasons, "COMPLETED")
+    early = ended & _equal(reasons, snapshot.reasons, "TERMINATED_EARLY")
     # planned end after the extensions decided by the day
     latest_end = snapshot.extensions.latest(n_sec, on, "end")[rows]
     planned = np.where(
@@ -501,7 +506,7 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         latest_arrangement,
         np.where(col("arr_on") <= on, col("arrangement"), -1),
     )
-    promoted = ended & (arrangement == snapshot.arrangements.find("PROMOTED"))
+    promoted = ended & _equal(arrangement, snapshot.arrangements, "PROMOTED")
     measures = {
         "active": active,
         "ended": ended,
@@ -535,8 +540,7 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         }
 
     # ----- ended secondments: durations, ratings, arrangements
-    histogram = np.bincount((col("ended") - col("start"))[ended])
-    durations = {int(d): int(histogram[d]) for d in np.flatnonzero(histogram)}
+    durations = _histogram((col("ended") - col("start"))[ended])
     ratings = _named(snapshot.ratings, col("rating")[ended])
     arrangements = _named(snapshot.arrangements, arrangement[ended])
 
@@ -581,6 +585,15 @@ class FlagCounter:
         counts = per_combination[: size * self.combinations].reshape(size, self.combinations)
         matrix = counts @ self.table
         return {name: matrix[:, i] for i, name in enumerate(self.names)}
+
+
+def _histogram(values: Array) -> dict[int, int]:
+    """Value → count (values are days, normally from 0 to a few hundred)."""
+    if not len(values):
+        return {}
+    low = min(int(values.min()), 0)
+    counts = np.bincount(values - low)
+    return {int(v) + low: int(counts[v]) for v in np.flatnonzero(counts)}
 
 
 def _vocabulary(snapshot: Snapshot, column: str) -> Vocabulary:
@@ -639,7 +652,7 @@ def _tally_needs(
     if selection.host_units is not None:
         chosen &= np.isin(host, _among(snapshot.units, selection.host_units))
     if selection.sector is not None:
-        chosen &= sector == snapshot.sectors.find(selection.sector)
+        chosen &= _equal(sector, snapshot.sectors, selection.sector)
     rows = np.flatnonzero(chosen)
 
     withdrawn = n["withdrawn"][rows] <= on
