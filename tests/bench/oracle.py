@@ -291,3 +291,57 @@ class World:
             "by_gender": simple("gender"),
             "small_cell_threshold": threshold,
         }
+
+    # ----- alerts and timeline, the same way
+    def alerts(
+        self, as_of: dt.date, *, ending_within: int = 30, open_longer_than: int = 60
+    ) -> dict[str, Any]:
+        """Every alert (no limit), ordered as the API orders them, and their counts."""
+        soon, late = [], []
+        for sid, s in self.secondments.items():
+            if "base" not in s or s["cancelled"]:
+                continue
+            b = s["base"]
+            if b["start_date"] > as_of or (s["ended"] is not None and s["ended"][0] <= as_of):
+                continue
+            planned = _latest(s["extensions"], as_of) or b["planned_end_date"]
+            if planned < as_of:
+                late.append((planned, sid))
+            elif (planned - as_of).days <= ending_within:
+                soon.append((planned, sid))
+        needs = []
+        for need_id, n in self.needs.items():
+            if "base" not in n:
+                continue
+            raised_on = self.need_field(n, "raised_on", as_of)
+            withdrawn = n["withdrawn_on"] is not None and n["withdrawn_on"] <= as_of
+            filled = bool(_latest(n["fills"], as_of))
+            if (as_of - raised_on).days >= open_longer_than and not withdrawn and not filled:
+                needs.append((raised_on, need_id))
+        return {
+            "ending_soon": [sid for _, sid in sorted(soon)],
+            "overdue": [sid for _, sid in sorted(late)],
+            "needs_open_long": [nid for _, nid in sorted(needs)],
+        }
+
+    def timeline(self, phase: Phase, as_of: dt.date) -> list[tuple[str, int, int]]:
+        """(YYYY-MM, started, ended by as_of) per month of the phase up to as_of."""
+        last = min(phase.ends_on, as_of)
+        started: Counter[str] = Counter()
+        ended: Counter[str] = Counter()
+        for s in self.secondments.values():
+            if "base" not in s or s["cancelled"]:
+                continue
+            start = s["base"]["start_date"]
+            if not phase.starts_on <= start <= last:
+                continue
+            started[start.strftime("%Y-%m")] += 1
+            if s["ended"] is not None and s["ended"][0] <= as_of:
+                ended[s["ended"][0].strftime("%Y-%m")] += 1
+        out = []
+        year, month = phase.starts_on.year, phase.starts_on.month
+        while (year, month) <= (last.year, last.month):
+            key = f"{year:04d}-{month:02d}"
+            out.append((key, started[key], ended[key]))
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return out

@@ -96,6 +96,8 @@ class Keyed:
     defaults: Mapping[str, tuple[Any, Any]]
     """column → (dtype, default)"""
     ids: dict[str, int] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+    """the id of each row"""
     columns: dict[str, Array] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -114,6 +116,7 @@ class Keyed:
             position = ids.get(key)
             if position is None:
                 position = ids[key] = len(ids)
+                self.keys.append(key)
             out[i] = position
         added = len(ids) - before
         if added:
@@ -461,15 +464,15 @@ def _count_by(groups: Array, size: int, weights: Array | None = None) -> Array:
     return np.bincount(groups, weights=weights, minlength=size)[:size].astype(np.int64)
 
 
-def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
-    """Count the selection's secondments and needs, grouped, as at the end of `as_of`."""
-    on = selection.as_of.toordinal()
-    unit_groups, unit_names = snapshot.units.groups(unit_key)
+def _counted(snapshot: Snapshot) -> Array:
+    """Secondments that count at all: started (an official) and never cancelled."""
     s = snapshot.secondments.columns
-    n_sec = len(snapshot.secondments)
+    return (s["official"] >= 0) & (s["cancelled"] == NEVER)  # type: ignore[no-any-return]
 
-    # ----- secondments of the selection
-    counted = (s["official"] >= 0) & (s["cancelled"] == NEVER)
+
+def _chosen(snapshot: Snapshot, selection: Selection, counted: Array) -> Array:
+    """Secondments of the selection: counted, started in the window, matching the filters."""
+    s = snapshot.secondments.columns
     chosen = (
         counted
         & (s["start"] >= selection.first.toordinal())
@@ -481,7 +484,63 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         chosen &= np.isin(s["host"], _among(snapshot.units, selection.host_units))
     if selection.sector is not None:
         chosen &= _equal(s["sector"], snapshot.sectors, selection.sector)
-    rows = np.flatnonzero(chosen)
+    return chosen
+
+
+def _planned_ends(snapshot: Snapshot, on: int, rows: Array) -> Array:
+    """Planned end of the rows after the extensions decided by the day."""
+    s = snapshot.secondments.columns
+    latest = snapshot.extensions.latest(len(snapshot.secondments), on, "end")[rows]
+    base = s["planned_end"][rows]
+    return np.where(
+        s["ext_multi"][rows],
+        np.where(latest != -1, latest, base),
+        np.where(s["ext_decided"][rows] <= on, s["ext_end"][rows], base),
+    )
+
+
+def _need_fields(snapshot: Snapshot, on: int) -> dict[str, Array]:
+    """Every need's raised_on, host, sector and positions as amended by the day."""
+    n = snapshot.needs.columns
+    size = len(snapshot.needs)
+    history = snapshot.amendments
+
+    def as_of(name: str, amended: str, base: str, unset: int) -> Array:
+        latest = history.latest(size, on, name, known=True)
+        return np.where(
+            n["am_multi"],
+            np.where(latest != -1, latest, n[base]),
+            np.where((n["amended"] <= on) & (n[amended] != unset), n[amended], n[base]),
+        )
+
+    return {
+        "raised": as_of("raised", "am_raised", "raised", NEVER),
+        "host": as_of("host", "am_host", "host", -1),
+        "sector": as_of("sector", "am_sector", "sector", -1),
+        "positions": as_of("positions", "am_positions", "positions", -1),
+    }
+
+
+def _open_state(snapshot: Snapshot, on: int, rows: Array) -> tuple[Array, Array]:
+    """(withdrawn, filled) of the rows by the day: filled = every position taken (the latest
+    of NeedFilled / NeedReopened), not withdrawn."""
+    n = snapshot.needs.columns
+    withdrawn = n["withdrawn"][rows] <= on
+    latest_kind = snapshot.fills.latest(len(snapshot.needs), on, "kind")[rows]
+    filled = (
+        np.where(n["reopened"][rows], latest_kind == FILLED, n["filled"][rows] <= on) & ~withdrawn
+    )
+    return withdrawn, filled
+
+
+def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
+    """Count the selection's secondments and needs, grouped, as at the end of `as_of`."""
+    on = selection.as_of.toordinal()
+    unit_groups, unit_names = snapshot.units.groups(unit_key)
+    s = snapshot.secondments.columns
+    n_sec = len(snapshot.secondments)
+    counted = _counted(snapshot)
+    rows = np.flatnonzero(_chosen(snapshot, selection, counted))
 
     def col(name: str) -> Array:
         return s[name][rows]
@@ -492,12 +551,7 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
     completed = ended & _equal(reasons, snapshot.reasons, "COMPLETED")
     early = ended & _equal(reasons, snapshot.reasons, "TERMINATED_EARLY")
     # planned end after the extensions decided by the day
-    latest_end = snapshot.extensions.latest(n_sec, on, "end")[rows]
-    planned = np.where(
-        col("ext_multi"),
-        np.where(latest_end != -1, latest_end, col("planned_end")),
-        np.where(col("ext_decided") <= on, col("ext_end"), col("planned_end")),
-    )
+    planned = _planned_ends(snapshot, on, rows)
     overdue = active & (planned < on)
     # post arrangement in effect by the day
     latest_arrangement = snapshot.arrangement_history.latest(n_sec, on, "code")[rows]
@@ -621,29 +675,8 @@ def _tally_needs(
 ) -> tuple[Counts, dict[str, dict[str, Counts]]]:
     n = snapshot.needs.columns
     size = len(snapshot.needs)
-    history = snapshot.amendments
-
-    def as_of(name: str, amended: str, base: str) -> Array:
-        """The field as amended by the day."""
-        latest = history.latest(size, on, name, known=True)
-        return np.where(
-            n["am_multi"],
-            np.where(latest != -1, latest, n[base]),
-            np.where((n["amended"] <= on) & (n[amended] != -1), n[amended], n[base]),
-        )
-
-    def raised_as_of() -> Array:
-        latest = history.latest(size, on, "raised", known=True)
-        return np.where(
-            n["am_multi"],
-            np.where(latest != -1, latest, n["raised"]),
-            np.where((n["amended"] <= on) & (n["am_raised"] != NEVER), n["am_raised"], n["raised"]),
-        )
-
-    raised = raised_as_of()
-    host = as_of("host", "am_host", "host")
-    sector = as_of("sector", "am_sector", "sector")
-    positions = as_of("positions", "am_positions", "positions")
+    fields = _need_fields(snapshot, on)
+    raised, host, sector, positions = (fields[k] for k in ("raised", "host", "sector", "positions"))
     chosen = (
         (n["raised"] != NEVER)
         & (raised >= selection.first.toordinal())
@@ -654,12 +687,7 @@ def _tally_needs(
     if selection.sector is not None:
         chosen &= _equal(sector, snapshot.sectors, selection.sector)
     rows = np.flatnonzero(chosen)
-
-    withdrawn = n["withdrawn"][rows] <= on
-    latest_kind = snapshot.fills.latest(size, on, "kind")[rows]
-    filled = (
-        np.where(n["reopened"][rows], latest_kind == FILLED, n["filled"][rows] <= on) & ~withdrawn
-    )
+    withdrawn, filled = _open_state(snapshot, on, rows)
     # per need, its secondments started by the day (whatever their phase and home unit)
     s = snapshot.secondments.columns
     taken_rows = counted & (s["start"] <= on) & (s["need"] >= 0)
@@ -689,3 +717,113 @@ def _tally_needs(
             names[g]: {k: int(v[g]) for k, v in per.items()} for g in np.flatnonzero(raised_per)
         }
     return total, groups
+
+
+# ----- timeline and alerts ----------------------------------------------------------------
+
+
+def timeline(snapshot: Snapshot, selection: Selection) -> list[tuple[str, int, int]]:
+    """(YYYY-MM, started, ended by `as_of`) for each month from `first` to `last`, over the
+    selection's secondments (an end after the last month belongs to no month shown)."""
+    months: list[dt.date] = []
+    year, month = selection.first.year, selection.first.month
+    while (year, month) <= (selection.last.year, selection.last.month):
+        months.append(dt.date(year, month, 1))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    if not months:
+        return []
+    after = dt.date(year, month, 1)
+    bounds = np.array([m.toordinal() for m in (*months, after)], dtype=np.int64)
+    s = snapshot.secondments.columns
+    rows = np.flatnonzero(_chosen(snapshot, selection, _counted(snapshot)))
+
+    def per_month(days_: Array) -> Array:
+        return _count_by(np.searchsorted(bounds, days_, side="right") - 1, len(months))
+
+    ended = s["ended"][rows]
+    started = per_month(s["start"][rows])
+    finished = per_month(ended[ended <= selection.as_of.toordinal()])
+    return [
+        (f"{m.year:04d}-{m.month:02d}", int(started[i]), int(finished[i]))
+        for i, m in enumerate(months)
+    ]
+
+
+@dataclass(frozen=True)
+class AlertLists:
+    """What needs attention as at the end of a day (all phases): the first `limit` of each
+    list, and how many there are in all."""
+
+    ending_soon: list[dict[str, Any]]
+    overdue: list[dict[str, Any]]
+    open_needs: list[dict[str, Any]]
+    counts: Counts
+
+
+def _first(keys: list[str], rows: Array, values: Array, limit: int) -> list[tuple[int, int]]:
+    """The `limit` (value, row) pairs with the smallest value, ties by id."""
+    if len(rows) > limit > 0:
+        cutoff = np.partition(values, limit - 1)[limit - 1]
+        keep = values <= cutoff
+        rows, values = rows[keep], values[keep]
+    ordered = sorted(
+        zip(values.tolist(), rows.tolist(), strict=True), key=lambda p: (p[0], keys[p[1]])
+    )
+    return ordered[: max(limit, 0)]
+
+
+def alert_lists(
+    snapshot: Snapshot, as_of: dt.date, *, ending_within: int, open_longer_than: int, limit: int
+) -> AlertLists:
+    """Active secondments whose planned end (as extended) is within `ending_within` days
+    (inclusive) or past, and needs open (not withdrawn, not filled) for at least
+    `open_longer_than` days."""
+    on = as_of.toordinal()
+    s = snapshot.secondments.columns
+    active = np.flatnonzero(_counted(snapshot) & (s["start"] <= on) & (s["ended"] > on))
+    planned = _planned_ends(snapshot, on, active)
+    soon = (planned >= on) & (planned <= on + ending_within)
+    late = planned < on
+    keys = snapshot.secondments.keys
+
+    def secondment(end: int, row: int) -> dict[str, Any]:
+        return {
+            "secondment_id": keys[row],
+            "official_id": snapshot.officials.values[s["official"][row]],
+            "home_unit": snapshot.units.values[s["home"][row]],
+            "host_unit": snapshot.units.values[s["host"][row]],
+            "sector": snapshot.sectors.values[s["sector"][row]],
+            "start_date": dt.date.fromordinal(int(s["start"][row])),
+            "planned_end_date": dt.date.fromordinal(end),
+        }
+
+    n = snapshot.needs.columns
+    fields = _need_fields(snapshot, on)
+    candidates = np.flatnonzero(
+        (n["raised"] != NEVER) & (fields["raised"] <= on - open_longer_than)
+    )
+    withdrawn, filled = _open_state(snapshot, on, candidates)
+    open_rows = candidates[~withdrawn & ~filled]
+
+    def need(raised: int, row: int) -> dict[str, Any]:
+        return {
+            "need_id": snapshot.needs.keys[row],
+            "host_unit": snapshot.units.values[fields["host"][row]],
+            "sector": snapshot.sectors.values[fields["sector"][row]],
+            "positions": int(fields["positions"][row]),
+            "raised_on": dt.date.fromordinal(raised),
+        }
+
+    return AlertLists(
+        ending_soon=[secondment(*p) for p in _first(keys, active[soon], planned[soon], limit)],
+        overdue=[secondment(*p) for p in _first(keys, active[late], planned[late], limit)],
+        open_needs=[
+            need(*p)
+            for p in _first(snapshot.needs.keys, open_rows, fields["raised"][open_rows], limit)
+        ],
+        counts={
+            "ending_soon": int(np.count_nonzero(soon)),
+            "overdue": int(np.count_nonzero(late)),
+            "needs_open_long": len(open_rows),
+        },
+    )

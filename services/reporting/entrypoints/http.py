@@ -200,7 +200,9 @@ def build_router(ports: ReportingPorts) -> APIRouter:
         ]
         alert = await alerts(ports, day, limit=10)
         async with ports.sessions() as session:
-            timeline = await monthly(session, chosen, day, filters, rollup=roll)
+            timeline = await monthly(
+                session, chosen, day, filters, rollup=roll, cache=ports.snapshots
+            )
         t = LABELS[lang]
         params = {
             "phase": chosen.phase_id,

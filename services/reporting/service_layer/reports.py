@@ -5,7 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from services.reporting.adapters.queries import alert_rows, evaluate
+from services.reporting.adapters.queries import alerts as alert_lists
+from services.reporting.adapters.queries import evaluate
 from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
 from services.reporting.service_layer.ports import ReportingPorts
 from shared.clock import today
@@ -159,25 +160,26 @@ async def alerts(ports: ReportingPorts, as_of: dt.date | None, limit: int = 100)
     """Secondments ending within 30 days, overdue secondments, needs open 60 days or more."""
     day = as_of or today()
     async with ports.sessions() as session:
-        rows, counts = await alert_rows(
+        found = await alert_lists(
             session,
             day,
             ending_within=ports.ending_within_days,
             open_longer_than=ports.open_longer_than_days,
             limit=limit,
+            cache=ports.snapshots,
         )
 
-    def secondment(r: Any, days: int) -> SecondmentAlert:
-        return SecondmentAlert(**r._mapping, days=days)
+    def secondment(r: dict[str, Any], days: int) -> SecondmentAlert:
+        return SecondmentAlert(**r, days=days)
 
     return Alerts(
         as_of=day,
         ending_within_days=ports.ending_within_days,
         open_longer_than_days=ports.open_longer_than_days,
-        counts=counts,
-        ending_soon=[secondment(r, (r.planned_end_date - day).days) for r in rows.ending_soon],
-        overdue=[secondment(r, (day - r.planned_end_date).days) for r in rows.overdue],
+        counts=found.counts,
+        ending_soon=[secondment(r, (r["planned_end_date"] - day).days) for r in found.ending_soon],
+        overdue=[secondment(r, (day - r["planned_end_date"]).days) for r in found.overdue],
         needs_open_long=[
-            NeedAlert(**r._mapping, days_open=(day - r.raised_on).days) for r in rows.open_needs
+            NeedAlert(**r, days_open=(day - r["raised_on"]).days) for r in found.open_needs
         ],
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.reporting.adapters.queries import evaluate
+from services.reporting.adapters.queries import alerts, evaluate, monthly
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from services.reporting.domain.evaluation import Filters
@@ -61,6 +61,54 @@ async def test_every_figure_matches_the_independent_computation_on_sqlite(
             sector=extra.get("sector"),
         )
         assert got.model_dump(mode="json") == expected, (phase.phase_id, as_of, extra)
+
+
+async def test_alerts_and_timeline_match_the_independent_computation_on_sqlite(
+    service: ReportingService,
+) -> None:
+    generated = generate(9, needs=300)
+    messages = [m for _, _, m in delivery_order(generated, 4)]
+    envelopes = [CloudEvent.from_json(m) for m in messages]
+    for start in range(0, len(envelopes), 101):
+        await project_batch(envelopes[start : start + 101], service.ports.uow())
+    world = World(messages)
+    # a day exactly 30 days before a secondment's planned end: the window's inclusive edge
+    edge, probe = next(
+        (s["base"]["planned_end_date"] - dt.timedelta(days=30), sid)
+        for sid, s in world.secondments.items()
+        if "base" in s
+        and not s["cancelled"]
+        and s["ended"] is None
+        and not s["extensions"]
+        and s["base"]["start_date"] <= s["base"]["planned_end_date"] - dt.timedelta(days=30)
+    )
+    assert probe in world.alerts(edge)["ending_soon"]
+    for as_of in (dt.date(2024, 9, 30), dt.date(2025, 6, 30), dt.date(2026, 2, 1), edge):
+        expected = world.alerts(as_of)
+        assert sum(len(v) for v in expected.values()) > 0, as_of
+        async with service.ports.sessions() as session:
+            got = await alerts(
+                session,
+                as_of,
+                ending_within=30,
+                open_longer_than=60,
+                limit=40,
+                cache=service.ports.snapshots,
+            )
+        assert got.counts == {k: len(v) for k, v in expected.items()}, as_of
+        assert [r["secondment_id"] for r in got.ending_soon] == expected["ending_soon"][:40]
+        assert [r["secondment_id"] for r in got.overdue] == expected["overdue"][:40]
+        assert [r["need_id"] for r in got.open_needs] == expected["needs_open_long"][:40]
+    for phase, as_of in (
+        (DEFAULT_PHASES[0], dt.date(2025, 3, 15)),
+        (DEFAULT_PHASES[1], dt.date(2026, 8, 1)),
+    ):
+        async with service.ports.sessions() as session:
+            got_months = await monthly(
+                session, phase, as_of, Filters(), cache=service.ports.snapshots
+            )
+        assert got_months == world.timeline(phase, as_of)
+        assert sum(started for _, started, _ in got_months) > 0
 
 
 async def test_a_redelivered_event_changes_nothing(service: ReportingService) -> None:
