@@ -176,8 +176,11 @@ cmd_agency() {
     # Its consumer groups: agency-<CODE>, agency-<CODE>-anything. No unit code is a prefix of
     # another (tests/unit/test_kafka_acl_policy.py), so no agency can join another's group.
     allow "agency-${code}" Read PREFIXED "group:${PREFIX}agency-${code}"
+    # A command the services cannot read (not JSON, no command id) is parked in
+    # <commands topic>.dlq, readable by operators only: the services may write there.
+    allow needs,placement Write,Create LITERAL "topic:${COMMANDS}${code}.dlq"
     local topic
-    for topic in "${COMMANDS}${code}" "${REPLIES}${code}"; do
+    for topic in "${COMMANDS}${code}" "${REPLIES}${code}" "${COMMANDS}${code}.dlq"; do
       spawn "topic ${topic} (created if missing)" tool topics --create --if-not-exists \
         --topic "$topic" --partitions "$PARTITIONS" --replication-factor 1
     done

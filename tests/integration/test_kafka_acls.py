@@ -151,6 +151,20 @@ async def test_an_agency_sends_commands_and_reads_replies_on_its_own_topics(
     await read_until(cluster.bootstrap, agency, replies(A), unique(f"agency-{A}"), reply)
 
 
+async def test_the_services_park_unreadable_commands_in_the_agencys_command_dlq(
+    cluster: Cluster,
+) -> None:
+    dlq = f"{commands(A)}.dlq"
+    for service in ("needs", "placement"):
+        parked = f"unreadable command {uuid.uuid4()} via {service}".encode()
+        await produce(cluster.bootstrap, cluster.auth(service), dlq, parked)
+        admin = cluster.auth("admin")
+        await read_until(cluster.bootstrap, admin, dlq, unique("admin"), parked)
+    # The agency neither writes nor reads its parked commands.
+    with pytest.raises(TopicAuthorizationFailedError):
+        await produce(cluster.bootstrap, cluster.auth(f"agency-{A}"), dlq, b"forged")
+
+
 async def test_the_needs_service_produces_to_its_own_topic_and_no_other(cluster: Cluster) -> None:
     publisher = KafkaPublisher(cluster.bootstrap, "needs", cluster.auth("needs"))
     try:
