@@ -1,16 +1,21 @@
 """The outbox relay: publishes committed outbox rows in commit order, marks them published
 only after the transport acknowledged them, and is woken by commits (with a slow poll as a
-safety net). After a crash it republishes what was not marked; consumers deduplicate."""
+safety net). After a crash it republishes what was not marked; consumers deduplicate.
+
+Published rows are deleted once older than `retention` (checked at most every
+`purge_interval`): the event store keeps every event, the outbox is only the way out, and
+without the purge it would grow with a second copy of every event forever."""
 
 import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.infra.schema import CoreTables
@@ -37,6 +42,9 @@ class Publisher(Protocol):
         """Drop and recreate the connection after failures (aiokafka issue 1017)."""
 
 
+PURGE_CHUNK = 5000
+
+
 class OutboxRelay:
     """Drains one service's outbox to a publisher."""
 
@@ -50,6 +58,8 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 5.0,
         max_backoff: float = 30.0,
+        retention: dt.timedelta = dt.timedelta(days=7),
+        purge_interval: float = 3600.0,
     ) -> None:
         self._sessions = sessions
         self._t = tables.outbox
@@ -58,6 +68,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
+        self._retention = retention
+        self._purge_interval = purge_interval
+        self._last_purge = -purge_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.published = 0
@@ -86,6 +99,9 @@ class OutboxRelay:
             try:
                 await self.drain()
                 backoff = 0.1
+                if time.monotonic() - self._last_purge >= self._purge_interval:
+                    self._last_purge = time.monotonic()
+                    await self.purge()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -107,6 +123,27 @@ class OutboxRelay:
             count = await self._publish_batch()
             total += count
             if count < self._batch_size:
+                return total
+
+    async def purge(self, now: dt.datetime | None = None) -> int:
+        """Delete rows published more than `retention` ago, a chunk per transaction so the
+        relay's and the writers' locks wait little; returns how many were deleted."""
+        cutoff = (now or dt.datetime.now(dt.UTC)) - self._retention
+        t, total = self._t, 0
+        while True:
+            chunk = (
+                select(t.c.position)
+                .where(t.c.published_at.is_not(None), t.c.published_at < cutoff)
+                .order_by(t.c.position)
+                .limit(PURGE_CHUNK)
+            )
+            async with self._sessions() as session, session.begin():
+                result = await session.execute(delete(t).where(t.c.position.in_(chunk)))
+            deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            total += deleted
+            if deleted < PURGE_CHUNK:
+                if total:
+                    log.info("outbox: %d published rows older than %s deleted", total, cutoff)
                 return total
 
     async def _publish_batch(self) -> int:
