@@ -5,6 +5,7 @@
 #
 #   deploy/kafka/acls.sh services          # needs, placement, reporting (at every deployment)
 #   deploy/kafka/acls.sh agency CODE...    # agency-CODE: its ACLs, and its two topics if missing
+#   deploy/kafka/acls.sh subscriber NAME   # NAME may read the event topics in groups NAME…
 #   deploy/kafka/acls.sh user NAME         # create NAME's SCRAM-SHA-512 credential, or change it
 #   deploy/kafka/acls.sh list              # every ACL of the cluster
 #
@@ -188,6 +189,18 @@ cmd_agency() {
   finish
 }
 
+cmd_subscriber() {
+  (( $# == 1 )) || die "usage: $0 subscriber NAME"
+  [[ "$1" =~ ^subscriber-[a-z0-9-]+$ ]] \
+    || die "'$1' is not a subscriber name (subscriber-<lower-case letters, digits, ->)"
+  # An outside system approved to consume the events (docs/contract.md, "Access"): it reads
+  # both event topics in consumer groups of its own, and nothing else. Identities stay sealed.
+  echo "Granting $1 read access to the event topics on ${BOOTSTRAP}"
+  allow "$1" Read LITERAL "topic:${NEEDS}" "topic:${PLACEMENTS}"
+  allow "$1" Read PREFIXED "group:${PREFIX}$1"
+  finish
+}
+
 cmd_user() {
   (( $# == 1 )) || die "usage: $0 user NAME (password from KAFKA_USER_PASSWORD)"
   [[ "$1" =~ ^[A-Za-z0-9._-]+$ ]] || die "'$1' is not a user name (letters, digits, ._-)"
@@ -207,7 +220,8 @@ cmd_user() {
 case "${1:-}" in
   services) cmd_services ;;
   agency) shift; cmd_agency "$@" ;;
+  subscriber) shift; cmd_subscriber "$@" ;;
   user) shift; cmd_user "$@" ;;
   list) tool acls --list ;;
-  *) echo "usage: $0 services | agency CODE... | user NAME | list" >&2; exit 2 ;;
+  *) echo "usage: $0 services | agency CODE... | subscriber NAME | user NAME | list" >&2; exit 2 ;;
 esac

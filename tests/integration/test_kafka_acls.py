@@ -23,6 +23,7 @@ from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
     TopicPartition,
 )
 from aiokafka.errors import (  # type: ignore[import-untyped, unused-ignore]
+    ClusterAuthorizationFailedError,
     GroupAuthorizationFailedError,
     KafkaConnectionError,
     TopicAuthorizationFailedError,
@@ -38,6 +39,7 @@ from tests.infra import SecureKafka
 pytestmark = pytest.mark.integration
 
 A, B = "SO_Y_TE", "NAM_GIANG"
+SUBSCRIBER = "subscriber-stats-office"
 
 
 def commands(code: str) -> str:
@@ -69,12 +71,18 @@ async def cluster(secure_kafka: SecureKafka) -> Cluster:
         secure_kafka.acls("user", user, env={"KAFKA_USER_PASSWORD": passwords[user]})
         secure_kafka.acls("agency", code)
 
-    for code in (A, B):
-        passwords[f"agency-{code}"] = secrets.token_urlsafe(18)
+    def subscribe() -> None:  # deploy/README.md, "Adding an event subscriber"
+        env = {"KAFKA_USER_PASSWORD": passwords[SUBSCRIBER]}
+        secure_kafka.acls("user", SUBSCRIBER, env=env)
+        secure_kafka.acls("subscriber", SUBSCRIBER)
+
+    for user in (*(f"agency-{code}" for code in (A, B)), SUBSCRIBER):
+        passwords[user] = secrets.token_urlsafe(18)
     # Independent steps, run side by side (each one runs the Kafka tools' JVMs).
     await asyncio.gather(
         asyncio.to_thread(secure_kafka.acls, "services"),
         *(asyncio.to_thread(onboard, code) for code in (A, B)),
+        asyncio.to_thread(subscribe),
     )
     c = Cluster(secure_kafka.bootstrap, passwords)
     # Each service creates what it declares at start, as itself (ensure_topics, as in start()).
@@ -267,6 +275,20 @@ async def test_an_agency_cannot_read_the_event_topics_nor_another_agencys_comman
     agency_a = cluster.auth(f"agency-{A}")
     with pytest.raises(TopicAuthorizationFailedError):
         await read_until(cluster.bootstrap, agency_a, topic, unique(f"agency-{A}"), b"anything")
+
+
+async def test_an_approved_subscriber_reads_the_events_and_nothing_else(cluster: Cluster) -> None:
+    event = f"event {uuid.uuid4()}".encode()
+    await produce(cluster.bootstrap, cluster.auth("needs"), NEEDS_TOPIC, event)
+    subscriber = cluster.auth(SUBSCRIBER)
+    await read_until(cluster.bootstrap, subscriber, NEEDS_TOPIC, unique(SUBSCRIBER), event)
+    # No write anywhere: refused before any topic (the idempotent producer needs a write grant).
+    with pytest.raises((TopicAuthorizationFailedError, ClusterAuthorizationFailedError)):
+        await produce(cluster.bootstrap, subscriber, NEEDS_TOPIC, b"forged")
+    with pytest.raises(TopicAuthorizationFailedError):
+        await read_until(cluster.bootstrap, subscriber, replies(A), unique(SUBSCRIBER), b"x")
+    with pytest.raises(GroupAuthorizationFailedError):
+        await read_until(cluster.bootstrap, subscriber, PLACEMENTS_TOPIC, unique("reporting"), b"x")
 
 
 @pytest.mark.parametrize(
