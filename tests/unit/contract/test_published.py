@@ -172,3 +172,32 @@ async def test_an_unknown_event_type_is_a_404_problem() -> None:
 async def test_the_envelope_is_not_served_as_an_event() -> None:
     response = await _get(app_of("needs"), "/api/contract/events/CloudEvent.schema.json")
     assert response.status_code == 404
+
+
+def test_agencies_find_their_command_reply_and_dead_letter_topics_with_schemas() -> None:
+    document = asyncapi_document()
+    by_address = {c["address"]: c for c in document["channels"].values()}
+    commands = by_address["secondment.commands.v1.{unitCode}"]
+    replies = by_address["secondment.replies.v1.{unitCode}"]
+    assert "secondment.commands.v1.{unitCode}.dlq" in by_address
+    for channel in (commands, replies):
+        assert "SO_Y_TE" in channel["parameters"]["unitCode"]["examples"]
+    command = _resolve(document, commands["messages"]["Command"]["$ref"])
+    envelope = _resolve(document, command["payload"]["$ref"])
+    assert {"id", "source", "type", "data"} <= set(envelope["required"])
+    assert envelope["properties"]["id"]["pattern"]  # ids are constrained
+    for outcome in ("CommandAccepted", "CommandRejected"):
+        reply = _resolve(document, replies["messages"][f"{outcome}Reply"]["$ref"])
+        base, specific = reply["payload"]["allOf"]
+        assert _resolve(document, base["$ref"])["properties"]["causationid"]
+        assert specific["properties"]["type"]["const"] == outcome
+        data = _resolve(document, specific["properties"]["data"]["$ref"])
+        assert data["title"] == outcome
+    # Who sends and who receives: the agency, and both services in their groups.
+    operations = document["operations"]
+    assert operations["agency.send.commands"]["action"] == "send"
+    assert operations["agency.receive.replies"]["action"] == "receive"
+    for service in ("needs", "placement"):
+        consume = operations[f"{service}.consume.commands"]
+        assert consume["bindings"]["kafka"]["groupId"]["enum"] == [f"{service}.commands"]
+        assert operations[f"{service}.send.replies"]["action"] == "send"
