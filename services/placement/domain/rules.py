@@ -58,6 +58,14 @@ def check_rank_at_least(official: OfficialIn, need: NeedSnapshot) -> None:
     """Deputy head of division or higher, and at least the need's minimum rank."""
     ref = reference_data()
     lowest = ref.lowest_eligible_rank().code
+    if ref.rank(need.min_rank) is None:
+        # The need was raised under a rank table this deployment does not have (an override
+        # of SECONDMENT_RANKS_FILE that lacks it): refuse clearly rather than fail.
+        raise DomainError(
+            RuleCode.UNKNOWN_CODE,
+            f"the need's minimum rank {need.min_rank} is not in this rank table",
+            code=need.min_rank,
+        )
     for minimum in (lowest, need.min_rank):
         if not ref.rank_at_least(official.position_rank, minimum):
             raise DomainError(

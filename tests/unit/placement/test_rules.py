@@ -253,6 +253,12 @@ def test_an_official_below_the_needs_minimum_rank_is_refused() -> None:
     assert refused.params["minimum"] == "TRUONG_PHONG"
 
 
+def test_a_need_whose_minimum_rank_this_rank_table_lacks_is_refused_not_a_crash() -> None:
+    refused = refusal(to=need(min_rank="HANG_KHONG_CO"))
+    assert refused.rule is RuleCode.UNKNOWN_CODE
+    assert refused.params["code"] == "HANG_KHONG_CO"
+
+
 @pytest.mark.parametrize("rank", ["TRUONG_PHONG", "PHO_CHU_TICH_UBND_HUYEN", "CHU_TICH_UBND_HUYEN"])
 def test_an_official_at_or_above_the_needs_minimum_rank_is_accepted(rank: str) -> None:
     event = seconded_event(second(second_cmd(official(position_rank=rank)), to=need(min_rank=rank)))
