@@ -381,16 +381,6 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[Sequence[Any]]:
 
 # ----- counting -------------------------------------------------------------------------------
 
-SECONDMENT_MEASURES = (
-    "started",
-    "active",
-    "ended",
-    "completed",
-    "terminated_early",
-    "overdue",
-    "promoted",
-)
-NEED_MEASURES = ("raised", "withdrawn", "filled", "positions_requested", "positions_filled")
 DIMENSION_COLUMNS = {
     "home_unit": "home",
     "host_unit": "host",
@@ -420,12 +410,14 @@ class Tally:
     """The counts an evaluation is assembled from (`domain/evaluation.py`)."""
 
     secondments: Counts
-    """SECONDMENT_MEASURES and `officials` (distinct)"""
+    """started, active, ended, completed, terminated_early, overdue, promoted, and
+    `officials` (distinct)"""
     groups: dict[str, dict[str, Counts]]
     """dimension → group → the same counts, for groups with a secondment"""
     needs: Counts
     need_groups: dict[str, dict[str, Counts]]
-    """`host_unit` / `sector` → group → NEED_MEASURES, for groups with a need"""
+    """`host_unit` / `sector` → group → raised, withdrawn, filled, positions_requested,
+    positions_filled, for groups with a need"""
     durations: dict[int, int]
     """days from start to end → ended secondments"""
     ratings: Counts

@@ -2,18 +2,12 @@
 the independent computation of tests/bench/oracle.py on a small random stream."""
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from services.reporting.adapters.queries import alerts, evaluate, monthly
 from services.reporting.bootstrap import ReportingService
-from services.reporting.config import ReportingSettings
 from services.reporting.domain.evaluation import Filters
 from services.reporting.service_layer.projections import project, project_batch
 from shared.contract.envelope import CloudEvent
-from shared.infra.transport import InProcessBus
 from shared.phases import DEFAULT_PHASES
 from tests.bench.generator import delivery_order, generate
 from tests.bench.oracle import World
@@ -26,15 +20,6 @@ CASES = [
     (DEFAULT_PHASES[1], dt.date(2027, 12, 31), {"home_unit": "KV_NAM_GIANG", "rollup": "x"}),
     (DEFAULT_PHASES[0], dt.date(2025, 12, 31), {"rollup": "successor"}),
 ]
-
-
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[ReportingService]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
-    svc = ReportingService(ReportingSettings(database_url=url), InProcessBus())
-    await svc.migrate()
-    yield svc
-    await svc.stop()
 
 
 async def test_every_figure_matches_the_independent_computation_on_sqlite(

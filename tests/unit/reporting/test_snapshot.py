@@ -3,36 +3,22 @@ the change log batch by batch, reloaded whole after a gap in the log or a rebuil
 equal to a copy read afresh (and to the independent computation of tests/bench/oracle.py)."""
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import delete, update
 
 from services.reporting.adapters.queries import evaluate
 from services.reporting.adapters.snapshot import SnapshotCache
 from services.reporting.adapters.tables import rm_changes, rm_revision
 from services.reporting.bootstrap import ReportingService
-from services.reporting.config import ReportingSettings
 from services.reporting.domain.evaluation import Evaluation, Filters
 from services.reporting.service_layer.projections import project_batch
 from shared.contract.envelope import CloudEvent
-from shared.infra.transport import InProcessBus
 from shared.phases import DEFAULT_PHASES
 from tests.bench.generator import delivery_order, generate
 from tests.bench.oracle import World
 
 P1, P2 = DEFAULT_PHASES[0], DEFAULT_PHASES[1]
 AS_OF = (dt.date(2025, 3, 31), dt.date(2025, 12, 31), dt.date(2027, 6, 30))
-
-
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[ReportingService]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
-    svc = ReportingService(ReportingSettings(database_url=url), InProcessBus())
-    await svc.migrate()
-    yield svc
-    await svc.stop()
 
 
 async def _both(
