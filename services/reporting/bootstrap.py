@@ -82,23 +82,33 @@ class ReportingService:
     async def start(self) -> None:
         """Migrate, start the outbox relay, and load the read models into memory meanwhile."""
         await self.runtime.start()
-        self._warming = asyncio.create_task(self.warm_up())
+        self._warming = asyncio.create_task(self.keep_in_memory())
 
-    async def warm_up(self) -> None:
-        """Read the read models into memory before the first evaluation asks (a failure only
-        leaves that to the first evaluation)."""
-        try:
-            async with self.ports.sessions() as session:
-                await self.ports.snapshots.current(session)
-            last = self.ports.snapshots.last
-            log.info(
-                "read models in memory: %s secondments in %.2f s", last.aggregates, last.seconds
-            )
-        except Exception:
-            log.warning("could not load the read models into memory yet", exc_info=True)
+    async def keep_in_memory(self) -> None:
+        """Read the read models into memory before the first evaluation asks, then catch up
+        with the change log every `memory_refresh_seconds` (after a rebuild, reload), so that
+        evaluations seldom wait for it. A failure only leaves the work to the next round or
+        to the next evaluation."""
+        interval = self.settings.memory_refresh_seconds
+        while True:
+            try:
+                async with self.ports.sessions() as session:
+                    await self.ports.snapshots.current(session)
+                last = self.ports.snapshots.last
+                if last.kind == "full":
+                    log.info(
+                        "read models in memory: %s secondments in %.2f s",
+                        last.aggregates,
+                        last.seconds,
+                    )
+            except Exception:
+                log.warning("could not bring the read models in memory up to date", exc_info=True)
+            if interval <= 0:
+                return
+            await asyncio.sleep(interval)
 
     async def stop(self) -> None:
-        """Stop the warm-up, the relay, and close the database."""
+        """Stop the in-memory refresh, the relay, and close the database."""
         if self._warming is not None:
             self._warming.cancel()
             with contextlib.suppress(asyncio.CancelledError):

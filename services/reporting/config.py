@@ -26,3 +26,6 @@ class ReportingSettings(AuthSettings, AuditSettings, KafkaSecuritySettings, Pers
     """Ethnicity breakdowns withhold counts from 1 to this − 1 (0 or 1: withhold nothing)."""
     batch_max_records: int = 5000
     """Most events projected in one transaction when consuming Kafka in batches."""
+    memory_refresh_seconds: float = 1.0
+    """How often the in-memory read models catch up with the change log in the background
+    (evaluations catch up themselves anyway; this keeps their wait short). 0: never."""
