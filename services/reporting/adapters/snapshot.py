@@ -170,6 +170,11 @@ class SnapshotCache:
         self._lock = asyncio.Lock()
         self.last = Refresh("none", 0, 0.0)
 
+    @property
+    def revision(self) -> int:
+        """The change-log revision the copy in memory has caught up with (0: none yet)."""
+        return self._revision
+
     async def current(self, session: AsyncSession) -> Snapshot:
         """The read models as of now (at least every change committed before the call)."""
         async with self._lock:

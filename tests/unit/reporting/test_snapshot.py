@@ -2,7 +2,9 @@
 the change log batch by batch, reloaded whole after a gap in the log or a rebuild, and always
 equal to a copy read afresh (and to the independent computation of tests/bench/oracle.py)."""
 
+import asyncio
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import delete, update
 
@@ -12,6 +14,7 @@ from services.reporting.adapters.tables import rm_changes, rm_revision
 from services.reporting.bootstrap import ReportingService
 from services.reporting.domain.evaluation import Evaluation, Filters
 from services.reporting.service_layer.projections import project_batch
+from services.reporting.service_layer.reports import phase_evaluation
 from shared.contract.envelope import CloudEvent
 from shared.phases import DEFAULT_PHASES
 from tests.bench.generator import delivery_order, generate
@@ -77,3 +80,29 @@ async def test_a_gap_in_the_change_log_or_a_new_generation_reloads_everything(
     assert cache.last.kind == "full"
     assert cached == fresh
     assert cached.secondments.started > 0
+
+
+async def _eventually(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return True
+        await asyncio.sleep(0.05)
+    return condition()
+
+
+async def test_the_running_service_keeps_its_copy_current_in_the_background(
+    service: ReportingService,
+) -> None:
+    generated = generate(13, needs=40)
+    envelopes = [CloudEvent.from_json(m) for _, _, m in delivery_order(generated, 1)]
+    service.settings.memory_refresh_seconds = 0.05
+    await service.start()
+    snapshots = service.ports.snapshots
+    assert await _eventually(lambda: snapshots.last.kind == "full")  # read at start (empty)
+    assert snapshots.revision == 0
+    await project_batch(envelopes, service.ports.uow())
+    assert await _eventually(lambda: snapshots.revision > 0)
+    # Caught up without anyone asking: the evaluation finds nothing to re-read.
+    evaluation = await phase_evaluation(service.ports, P1.phase_id, AS_OF[1], Filters())
+    assert snapshots.last.kind == "none"
+    assert evaluation.secondments.started > 0
