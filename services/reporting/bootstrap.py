@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -90,9 +91,14 @@ class ReportingService:
         evaluations seldom wait for it. A failure only leaves the work to the next round or
         to the next evaluation."""
         interval = self.settings.memory_refresh_seconds
+        reload_every = self.settings.memory_reload_seconds
+        last_full = time.monotonic()
         while True:
             try:
                 async with self.ports.sessions() as session:
+                    if reload_every > 0 and time.monotonic() - last_full >= reload_every:
+                        last_full = time.monotonic()
+                        await self.ports.snapshots.reload_aside(session)
                     await self.ports.snapshots.current(session)
                 last = self.ports.snapshots.last
                 if last.kind == "full":

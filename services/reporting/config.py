@@ -29,3 +29,6 @@ class ReportingSettings(AuthSettings, AuditSettings, KafkaSecuritySettings, Pers
     memory_refresh_seconds: float = 1.0
     """How often the in-memory read models catch up with the change log in the background
     (evaluations catch up themselves anyway; this keeps their wait short). 0: never."""
+    memory_reload_seconds: float = 3600.0
+    """How often the in-memory read models are read again whole, aside, as a safety net for
+    writes that bypassed the change log. 0: never."""

@@ -75,7 +75,7 @@ def selection(phase: Phase, as_of: dt.date, filters: Filters, rollup: Rollup) ->
         as_of=as_of,
         home_units=unit_codes(filters.home_unit, rollup) if filters.home_unit else None,
         host_units=unit_codes(filters.host_unit, rollup) if filters.host_unit else None,
-        sector=filters.sector,
+        sector=filters.sector or None,  # an empty filter is no filter
     )
 
 

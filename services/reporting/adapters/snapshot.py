@@ -175,21 +175,47 @@ class SnapshotCache:
         """The change-log revision the copy in memory has caught up with (0: none yet)."""
         return self._revision
 
+    async def _position(self, session: AsyncSession) -> tuple[int, str]:
+        row = (
+            await session.execute(select(rm_revision.c.revision, rm_revision.c.generation))
+        ).one()
+        return int(row[0]), str(row[1])
+
     async def current(self, session: AsyncSession) -> Snapshot:
         """The read models as of now (at least every change committed before the call)."""
         async with self._lock:
             started = time.perf_counter()
-            revision, generation = (
-                await session.execute(select(rm_revision.c.revision, rm_revision.c.generation))
-            ).one()
-            if self._snapshot is None or generation != self._generation:
-                await self._reload(session, revision, generation, started)
-            elif revision != self._revision:
-                await self._catch_up(session, revision, generation, started)
-            else:
-                self.last = Refresh("none", 0, time.perf_counter() - started)
+            for _ in range(3):
+                revision, generation = await self._position(session)
+                if (
+                    self._snapshot is None
+                    or generation != self._generation
+                    or revision < self._revision  # restored from a backup, or re-migrated
+                ):
+                    await self._reload(session, revision, generation, started)
+                elif revision != self._revision:
+                    await self._catch_up(session, revision, generation, started)
+                else:
+                    self.last = Refresh("none", 0, time.perf_counter() - started)
+                # A rebuild swapped in while we read would mix two generations: read again.
+                if (await self._position(session))[1] == self._generation:
+                    break
+                self._generation = None
             assert self._snapshot is not None
             return self._snapshot
+
+    async def reload_aside(self, session: AsyncSession) -> None:
+        """Read everything again into a new copy while evaluations go on with the current one,
+        then swap it in: a safety net for writes that bypassed the change log (an old version
+        still projecting during an upgrade, a manual fix)."""
+        started = time.perf_counter()
+        revision, generation = await self._position(session)
+        fresh = await load(session)
+        if (await self._position(session))[1] != generation:
+            return  # a rebuild came in meanwhile: the next evaluation reloads
+        async with self._lock:
+            self._snapshot, self._generation, self._revision = fresh, generation, revision
+            self.last = Refresh("full", len(fresh.secondments), time.perf_counter() - started)
 
     async def _reload(
         self, session: AsyncSession, revision: int, generation: str, started: float

@@ -49,6 +49,10 @@ class Vocabulary:
             self.values.append(value)
         return index
 
+    def value(self, code: int) -> str | None:
+        """The value a number stands for; None for -1 (none)."""
+        return None if code < 0 else self.values[code]
+
     def find(self, value: str) -> int:
         """The value's number if it was ever seen, else -1 (matches nothing)."""
         return self._index.get(value, -1)
@@ -781,10 +785,10 @@ def alert_lists(
     def secondment(end: int, row: int) -> dict[str, Any]:
         return {
             "secondment_id": keys[row],
-            "official_id": snapshot.officials.values[s["official"][row]],
-            "home_unit": snapshot.units.values[s["home"][row]],
-            "host_unit": snapshot.units.values[s["host"][row]],
-            "sector": snapshot.sectors.values[s["sector"][row]],
+            "official_id": snapshot.officials.value(s["official"][row]),
+            "home_unit": snapshot.units.value(s["home"][row]),
+            "host_unit": snapshot.units.value(s["host"][row]),
+            "sector": snapshot.sectors.value(s["sector"][row]),
             "start_date": dt.date.fromordinal(int(s["start"][row])),
             "planned_end_date": dt.date.fromordinal(end),
         }
@@ -800,9 +804,9 @@ def alert_lists(
     def need(raised: int, row: int) -> dict[str, Any]:
         return {
             "need_id": snapshot.needs.keys[row],
-            "host_unit": snapshot.units.values[fields["host"][row]],
-            "sector": snapshot.sectors.values[fields["sector"][row]],
-            "positions": int(fields["positions"][row]),
+            "host_unit": snapshot.units.value(fields["host"][row]),
+            "sector": snapshot.sectors.value(fields["sector"][row]),
+            "positions": None if fields["positions"][row] < 0 else int(fields["positions"][row]),
             "raised_on": dt.date.fromordinal(raised),
         }
 
