@@ -87,18 +87,21 @@ class ReportingService:
 
     async def keep_in_memory(self) -> None:
         """Read the read models into memory before the first evaluation asks, then catch up
-        with the change log every `memory_refresh_seconds` (after a rebuild, reload), so that
-        evaluations seldom wait for it. A failure only leaves the work to the next round or
-        to the next evaluation."""
+        with the change log every `memory_refresh_seconds`, so that evaluations seldom wait for
+        it; after a rebuild, and every `memory_reload_seconds`, read everything again aside.
+        A failure only leaves the work to the next round or to the next evaluation."""
         interval = self.settings.memory_refresh_seconds
         reload_every = self.settings.memory_reload_seconds
         last_full = time.monotonic()
         while True:
             try:
                 async with self.ports.sessions() as session:
-                    if reload_every > 0 and time.monotonic() - last_full >= reload_every:
+                    snapshots = self.ports.snapshots
+                    due = reload_every > 0 and time.monotonic() - last_full >= reload_every
+                    if due or await snapshots.generation_changed(session):
+                        # aside: evaluations meanwhile answer from the copy they have
                         last_full = time.monotonic()
-                        await self.ports.snapshots.reload_aside(session)
+                        await snapshots.reload_aside(session)
                     await self.ports.snapshots.current(session)
                 last = self.ports.snapshots.last
                 if last.kind == "full":

@@ -171,6 +171,11 @@ class SnapshotCache:
         self.last = Refresh("none", 0, 0.0)
 
     @property
+    def generation(self) -> str | None:
+        """The generation of the read-model tables the copy was read from."""
+        return self._generation
+
+    @property
     def revision(self) -> int:
         """The change-log revision the copy in memory has caught up with (0: none yet)."""
         return self._revision
@@ -203,6 +208,10 @@ class SnapshotCache:
                 self._generation = None
             assert self._snapshot is not None
             return self._snapshot
+
+    async def generation_changed(self, session: AsyncSession) -> bool:
+        """Whether a rebuild was swapped in since the copy was read."""
+        return self._snapshot is not None and (await self._position(session))[1] != self._generation
 
     async def reload_aside(self, session: AsyncSession) -> None:
         """Read everything again into a new copy while evaluations go on with the current one,

@@ -145,3 +145,22 @@ async def test_an_empty_filter_is_no_filter(service: ReportingService) -> None:
     assert empty.secondments == unfiltered.secondments
     assert empty.needs == unfiltered.needs
     assert unfiltered.secondments.started > 0
+
+
+async def test_after_a_rebuild_the_running_service_reads_the_new_tables_unasked(
+    service: ReportingService,
+) -> None:
+    generated = generate(23, needs=40)
+    envelopes = [CloudEvent.from_json(m) for _, _, m in delivery_order(generated, 1)]
+    await project_batch(envelopes, service.ports.uow())
+    service.settings.memory_refresh_seconds = 0.05
+    await service.start()
+    snapshots = service.ports.snapshots
+    assert await _eventually(lambda: snapshots.generation == "initial")
+    async with service.ports.sessions() as session, session.begin():
+        await session.execute(update(rm_revision).values(generation="rebuilt"))
+    # Read again in the background, before anyone asks.
+    assert await _eventually(lambda: snapshots.generation == "rebuilt")
+    evaluation = await phase_evaluation(service.ports, P1.phase_id, AS_OF[1], Filters())
+    assert snapshots.last.kind == "none"
+    assert evaluation.secondments.started > 0
