@@ -95,14 +95,19 @@ class ReportingService:
         last_full = time.monotonic()
         while True:
             try:
+                # One session per step: none may hold a read transaction while waiting for the
+                # copy's lock (on SQLite that would block writers, and them us).
+                snapshots = self.ports.snapshots
+                due = reload_every > 0 and time.monotonic() - last_full >= reload_every
                 async with self.ports.sessions() as session:
-                    snapshots = self.ports.snapshots
-                    due = reload_every > 0 and time.monotonic() - last_full >= reload_every
-                    if due or await snapshots.generation_changed(session):
-                        # aside: evaluations meanwhile answer from the copy they have
-                        last_full = time.monotonic()
+                    changed = await snapshots.generation_changed(session)
+                if due or changed:
+                    # aside: evaluations meanwhile answer from the copy they have
+                    last_full = time.monotonic()
+                    async with self.ports.sessions() as session:
                         await snapshots.reload_aside(session)
-                    await self.ports.snapshots.current(session)
+                async with self.ports.sessions() as session:
+                    await snapshots.current(session)
                 last = self.ports.snapshots.last
                 if last.kind == "full":
                     log.info(

@@ -222,6 +222,7 @@ class SnapshotCache:
         fresh = await load(session)
         if (await self._position(session))[1] != generation:
             return  # a rebuild came in meanwhile: the next evaluation reloads
+        await session.rollback()  # hold no read transaction while waiting for the lock
         async with self._lock:
             self._snapshot, self._generation, self._revision = fresh, generation, revision
             self.last = Refresh("full", len(fresh.secondments), time.perf_counter() - started)
