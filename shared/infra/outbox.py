@@ -2,6 +2,11 @@
 only after the transport acknowledged them, and is woken by commits (with a slow poll as a
 safety net). After a crash it republishes what was not marked; consumers deduplicate.
 
+On PostgreSQL, every commit that wrote outbox rows also sends `NOTIFY secondment_outbox`
+(`shared/infra/uow.py`), and each relay LISTENs on a connection of its own: the replica that
+holds the relay's turn is woken by commits made in any replica, not only by its own (without
+it, up to one poll interval of delay).
+
 Published rows are deleted once older than `retention` (checked at most every
 `purge_interval`): the event store keeps every event, the outbox is only the way out, and
 without the purge it would grow with a second copy of every event forever."""
@@ -9,11 +14,12 @@ without the purge it would grow with a second copy of every event forever."""
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,6 +49,8 @@ class Publisher(Protocol):
 
 
 PURGE_CHUNK = 5000
+OUTBOX_CHANNEL = "secondment_outbox"
+"""PostgreSQL notification channel (per database: each service has its own)."""
 
 
 class OutboxRelay:
@@ -73,6 +81,9 @@ class OutboxRelay:
         self._last_purge = -purge_interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self.listening = asyncio.Event()
+        """Set while the relay listens for other processes' commits (PostgreSQL)."""
         self.published = 0
 
     def wake(self) -> None:
@@ -83,14 +94,53 @@ class OutboxRelay:
         """Run in the background until `stop`."""
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="outbox-relay")
+            self._listener = asyncio.create_task(self._listen(), name="outbox-listener")
 
     async def stop(self) -> None:
         """Stop after the batch in flight; unpublished rows stay for the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._listener, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._listener = None
+
+    async def _listen(self) -> None:
+        """PostgreSQL: wake on every commit that wrote outbox rows, in any process; reconnect
+        when the connection drops (the poll covers the gap)."""
+        engine = self._sessions.kw.get("bind")
+        if engine is None or engine.dialect.name != "postgresql":
+            return
+        backoff = 1.0
+        while True:
+            try:
+                async with engine.connect() as conn:
+                    driver: Any = (await conn.get_raw_connection()).driver_connection
+                    closed = asyncio.Event()
+                    driver.add_termination_listener(functools.partial(_set, closed))
+                    await driver.add_listener(OUTBOX_CHANNEL, self._notified)
+                    try:
+                        self.listening.set()
+                        self._wake.set()  # whatever committed while we were not listening
+                        backoff = 1.0
+                        await closed.wait()
+                    finally:
+                        self.listening.clear()
+                        if not driver.is_closed():  # the connection goes back to the pool
+                            with contextlib.suppress(Exception):
+                                await driver.remove_listener(OUTBOX_CHANNEL, self._notified)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.listening.clear()
+                log.warning(
+                    "outbox: cannot listen for commits; retrying in %.0fs", backoff, exc_info=True
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
 
     async def _run(self) -> None:
         backoff = 0.1
@@ -207,3 +257,7 @@ class OutboxRelay:
                 select(func.count()).select_from(self._t).where(self._t.c.published_at.is_(None))
             )
             return int(count or 0)
+
+
+def _set(event: asyncio.Event, *_: object) -> None:
+    event.set()

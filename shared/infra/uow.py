@@ -8,12 +8,13 @@ from types import TracebackType
 from typing import Self
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contract.envelope import CloudEvent
 from shared.infra.answers import write_pending_answer
 from shared.infra.eventstore import EventStore
+from shared.infra.outbox import OUTBOX_CHANNEL
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
 
@@ -102,5 +103,8 @@ class SqlUnitOfWork:
         transaction, with the events.
         """
         await write_pending_answer(self.session, self._sessions, answer, self.events.appended)
+        if self.events.appended and self.session.bind.dialect.name == "postgresql":
+            # Delivered at commit, to every relay listening (other replicas included).
+            await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self.session.commit()
         self._on_commit()
