@@ -202,6 +202,7 @@ class SnapshotCache:
                     await self._catch_up(session, revision, generation, started)
                 else:
                     self.last = Refresh("none", 0, time.perf_counter() - started)
+                    break  # nothing read: nothing mixed
                 # A rebuild swapped in while we read would mix two generations: read again.
                 if (await self._position(session))[1] == self._generation:
                     break
