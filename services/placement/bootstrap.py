@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.placement.adapters.answer_identity import SealedIdentities
 from services.placement.adapters.tables import command_answers, core
 from services.placement.adapters.unit_of_work import PlacementUnitOfWork
 from services.placement.adapters.vault import KeyVault
@@ -55,10 +56,15 @@ class PlacementService:
             publisher=transport.publisher(),
             extra_migrations=[(VAULT_MIGRATIONS, "alembic_version_vault")],
         )
-        self.answers = CommandAnswers(self.runtime.sessions, command_answers)
-        """Answers remembered for `Idempotency-Key`s (and command ids over Kafka)."""
         codec = settings.personal_data_codec()
         master = parse_key(settings.master_key) if settings.master_key else None
+        self.answers = CommandAnswers(
+            self.runtime.sessions,
+            command_answers,
+            SealedIdentities(master) if master is not None else None,
+        )
+        """Answers remembered for `Idempotency-Key`s (and command ids over Kafka), officials'
+        identities sealed."""
 
         def sealing(session: AsyncSession) -> PersonalDataCodec:
             if master is None:

@@ -10,7 +10,10 @@ being applied. Two requests racing with one key both run, but only one can inser
 events roll back, and its caller gets the winner's answer.
 
 HTTP answers expire after `HTTP_ANSWER_TTL` (24 h); answers to Kafka commands never do (a
-consumer group may re-read its topic at any time).
+consumer group may re-read its topic at any time). A service whose answers carry personal
+data passes an `AnswerProtection`: bodies are sealed as they are stored and opened as they are
+found (the placement service seals officials' identities with their own keys, so an erasure
+reaches remembered answers too).
 """
 
 import contextlib
@@ -106,13 +109,34 @@ class AnswerExists(Exception):
         self.key = key
 
 
+class AnswerProtection(Protocol):
+    """Seals what must not be stored in clear in an answer body, and opens it again."""
+
+    async def seal(self, session: AsyncSession, body: str) -> str:
+        """The body as it may be stored (in `session`'s transaction)."""
+
+    async def open(self, session: AsyncSession, body: str) -> str:
+        """The body as it was answered (or with what can no longer be opened left out)."""
+
+
 class CommandAnswers:
     """One service's remembered answers (in its own database)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], table: Table) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        table: Table,
+        protection: AnswerProtection | None = None,
+    ) -> None:
         self.sessions = sessions
         self._t = table
+        self._protection = protection
         self._purged_at: dt.datetime | None = None
+
+    async def _sealed(self, session: AsyncSession, body: str | None) -> str | None:
+        if body is None or self._protection is None:
+            return body
+        return await self._protection.seal(session, body)
 
     async def find(self, caller: str, key: str, now: dt.datetime | None = None) -> Answer | None:
         """The unexpired answer to (caller, key), if any."""
@@ -128,7 +152,12 @@ class CommandAnswers:
                     )
                 )
             ).first()
-        return None if row is None else Answer(row.request_sha256, row.status, row.answer)
+            if row is None:
+                return None
+            body = row.answer
+            if body is not None and self._protection is not None:
+                body = await self._protection.open(session, body)
+        return Answer(row.request_sha256, row.status, body)
 
     async def insert(
         self,
@@ -161,7 +190,7 @@ class CommandAnswers:
                     key=key,
                     request_sha256=answer.request_sha256,
                     status=answer.status,
-                    answer=answer.body,
+                    answer=await self._sealed(session, answer.body),
                     created_at=now,
                     expires_at=None if ttl is None else now + ttl,
                 )
@@ -187,7 +216,7 @@ class CommandAnswers:
             await session.execute(
                 update(t)
                 .where(t.c.caller == caller, t.c.key == key)
-                .values(status=status, answer=body)
+                .values(status=status, answer=await self._sealed(session, body))
             )
 
     async def purge_expired(self, now: dt.datetime | None = None) -> int:

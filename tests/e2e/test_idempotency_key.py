@@ -4,6 +4,7 @@ failed after committing; another request under the same key is a 422 problem."""
 
 import asyncio
 import datetime as dt
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,3 +226,25 @@ async def test_a_malformed_key_is_a_422_problem(embedded: Embedded) -> None:
     assert answer.status_code == 422
     assert answer.json()["rule"] == "INVALID_REQUEST"
     assert await _needs(embedded) == []
+
+
+async def test_a_remembered_answer_holds_no_official_name_in_clear(
+    embedded: Embedded, tmp_path: Path
+) -> None:
+    e = embedded
+    need = await e.post("/api/needs", need_body(), e.host(), str(uuid4()))
+    await settled(e.app)
+    key = str(uuid4())
+    body = secondment_body(need.json()["need_id"])
+    first = await e.post("/api/secondments", body, e.home(), key)
+    assert first.status_code == 201, first.text
+    name = body["official"]["full_name"]
+    assert first.json()["official"]["full_name"] == name
+    with sqlite3.connect(tmp_path / "var" / "placement.db") as db:
+        stored = [row[0] for row in db.execute("SELECT answer FROM command_answers")]
+    assert stored
+    assert not any(name in (answer or "") for answer in stored)
+    assert not any(body["official"]["birth_date"] in (answer or "") for answer in stored)
+    retry = await e.post("/api/secondments", body, e.home(), key)
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()

@@ -1,0 +1,98 @@
+"""Officials' identities in remembered answers, sealed like in the event store.
+
+A remembered answer (`Idempotency-Key`, a Kafka command id) is the body first sent back, and
+the placement service's bodies name officials (`full_name`, `birth_date`). Stored as they are,
+those names would sit in clear beside the event store that never holds them. So every
+`official` object of a body is stored with its identity sealed with the official's own key
+(AES-256-GCM, the official id as context) and opened when a retry reads it: erasing the key
+erases the identity in remembered answers too, like everywhere else (ADR 0004).
+
+Stored:  {"official_id": "…", "full_name": null, "birth_date": null, …,
+          "identity_sealed": {"nonce": "…", "ciphertext": "…"}}
+Opened:  the body as sent; after an erasure `full_name` and `birth_date` null and
+         `identity_erased: true`.
+"""
+
+import json
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.placement.adapters.vault import KeyVault
+from shared.crypto import open_sealed, seal
+
+SEALED_KEY = "identity_sealed"
+
+
+def _context(official_id: str) -> str:
+    return f"secondment/answer/{official_id}/identity"
+
+
+def _officials(node: Any) -> list[dict[str, Any]]:
+    """Every object that names an official with an identity, wherever it nests."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if isinstance(node.get("official_id"), str) and ("full_name" in node or SEALED_KEY in node):
+            found.append(node)
+        for value in node.values():
+            found.extend(_officials(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_officials(value))
+    return found
+
+
+def _dump(document: Any) -> str:
+    # As FastAPI renders a response (compact, UTF-8): an opened body reads as it was sent.
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+class SealedIdentities:
+    """`AnswerProtection` of the placement service."""
+
+    def __init__(self, master_key: bytes) -> None:
+        self._master = master_key
+
+    async def seal(self, session: AsyncSession, body: str) -> str:
+        """Seal each official's full name and birth date (their places stay, as nulls)."""
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return body
+        officials = [o for o in _officials(document) if o.get("full_name") is not None]
+        if not officials:
+            return body
+        vault = KeyVault(session, self._master)
+        for official in officials:
+            key = await vault.key_for(official["official_id"], create=True)
+            assert key is not None
+            identity = {
+                "full_name": official["full_name"],
+                "birth_date": official.get("birth_date"),
+            }
+            nonce, ciphertext = seal(
+                key, json.dumps(identity).encode(), _context(official["official_id"])
+            )
+            official.update(full_name=None, birth_date=None)
+            official[SEALED_KEY] = {"nonce": nonce, "ciphertext": ciphertext}
+        return _dump(document)
+
+    async def open(self, session: AsyncSession, body: str) -> str:
+        """Put each identity back; an erased one stays null, marked `identity_erased`."""
+        if SEALED_KEY not in body:
+            return body
+        document = json.loads(body)
+        vault = KeyVault(session, self._master)
+        for official in _officials(document):
+            sealed = official.pop(SEALED_KEY, None)
+            if sealed is None:
+                continue
+            key = await vault.key_for(official["official_id"], create=False)
+            if key is None:
+                official.update(full_name=None, birth_date=None, identity_erased=True)
+                continue
+            raw = open_sealed(
+                key, sealed["nonce"], sealed["ciphertext"], _context(official["official_id"])
+            )
+            official.update(json.loads(raw))
+        return _dump(document)
