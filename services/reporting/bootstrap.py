@@ -37,6 +37,7 @@ class ReportingService:
     ) -> None:
         self.settings = settings
         self._warming: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.codec = settings.personal_data_codec()
         self.transport = transport
         self.runtime = ServiceRuntime(
@@ -83,6 +84,7 @@ class ReportingService:
     async def start(self) -> None:
         """Migrate, start the outbox relay, and load the read models into memory meanwhile."""
         await self.runtime.start()
+        self._stopping = asyncio.Event()  # of this start's event loop
         self._warming = asyncio.create_task(self.keep_in_memory())
 
     async def keep_in_memory(self) -> None:
@@ -93,7 +95,7 @@ class ReportingService:
         interval = self.settings.memory_refresh_seconds
         reload_every = self.settings.memory_reload_seconds
         last_full = time.monotonic()
-        while True:
+        while not self._stopping.is_set():
             try:
                 # One session per step: none may hold a read transaction while waiting for the
                 # copy's lock (on SQLite that would block writers, and them us).
@@ -119,14 +121,24 @@ class ReportingService:
                 log.warning("could not bring the read models in memory up to date", exc_info=True)
             if interval <= 0:
                 return
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval):
+                    await self._stopping.wait()
 
     async def stop(self) -> None:
         """Stop the in-memory refresh, the relay, and close the database."""
         if self._warming is not None:
-            self._warming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._warming
+            # Let the round in flight finish rather than cancel it inside a transaction (a
+            # cancelled SQLite transaction can keep its lock until the connection is collected).
+            self._stopping.set()
+            try:
+                async with asyncio.timeout(30):
+                    await self._warming
+            except TimeoutError:
+                self._warming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._warming
+            self._warming = None
         await self.runtime.stop()
 
     async def ready(self) -> bool:
