@@ -49,6 +49,8 @@ class Publisher(Protocol):
 
 
 PURGE_CHUNK = 5000
+STOP_WAIT = 10.0
+"""Seconds `stop` waits for the batch in flight before cancelling it."""
 OUTBOX_CHANNEL = "secondment_outbox"
 """PostgreSQL notification channel (per database: each service has its own)."""
 
@@ -82,6 +84,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._stop_signal = asyncio.Event()
         self.listening = asyncio.Event()
         """Set while the relay listens for other processes' commits (PostgreSQL)."""
         self.published = 0
@@ -93,16 +97,32 @@ class OutboxRelay:
     def start(self) -> None:
         """Run in the background until `stop`."""
         if self._task is None:
+            self._stopping = False
+            self._stop_signal = asyncio.Event()  # of this start's event loop
             self._task = asyncio.create_task(self._run(), name="outbox-relay")
             self._listener = asyncio.create_task(self._listen(), name="outbox-listener")
 
     async def stop(self) -> None:
-        """Stop after the batch in flight; unpublished rows stay for the next start."""
-        for task in (self._listener, self._task):
-            if task is not None:
-                task.cancel()
+        """Stop after the batch in flight; unpublished rows stay for the next start.
+
+        The relay finishes its batch rather than being cancelled inside a transaction (on
+        SQLite a cancelled transaction can keep the file locked); only a batch stuck for
+        `STOP_WAIT` seconds (a broker that does not answer) is cancelled."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._task is not None:
+            self._stopping = True
+            self._stop_signal.set()
+            self._wake.set()
+            try:
+                async with asyncio.timeout(STOP_WAIT):
+                    await self._task
+            except TimeoutError:
+                self._task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                    await self._task
         self._task = self._listener = None
 
     async def _listen(self) -> None:
@@ -144,7 +164,7 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = 0.1
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.drain()
@@ -157,7 +177,9 @@ class OutboxRelay:
             except Exception:
                 log.exception("outbox relay failed; retrying in %.1fs", backoff)
                 await self._publisher.reset()
-                await asyncio.sleep(backoff)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(backoff):
+                        await self._stop_signal.wait()  # `stop` ends the wait early
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation

@@ -1,6 +1,7 @@
 """The outbox relay on SQLite: publishes in commit order, marks rows only once the publisher
 accepted them, and deletes published rows once they are older than the retention."""
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -105,3 +106,29 @@ async def test_published_rows_older_than_the_retention_are_deleted_and_no_other(
     assert await outbox.relay.purge(now=NOW) == 12_000
     assert await outbox.rows() == (4, 2)
     assert await outbox.relay.purge(now=NOW) == 0
+
+
+class Slow(Recording):
+    """A publisher that takes a while, and says when it started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+
+    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        self.started.set()
+        await asyncio.sleep(0.3)
+        await super().publish(messages)
+
+
+async def test_stopping_finishes_the_batch_in_flight_instead_of_cancelling_it(
+    outbox: Outbox,
+) -> None:
+    slow = Slow()
+    relay = OutboxRelay(outbox.sessions, outbox.tables, slow, lock_key=1)
+    await outbox.queue(3, None)
+    relay.start()
+    await asyncio.wait_for(slow.started.wait(), 5)
+    await relay.stop()  # while the batch is being published
+    assert [m.key for m in slow.sent] == ["k0", "k1", "k2"]
+    assert await outbox.rows() == (3, 0)  # marked: a restart will not send them again
