@@ -24,6 +24,11 @@ P1, P2 = DEFAULT_PHASES[0], DEFAULT_PHASES[1]
 AS_OF = (dt.date(2025, 3, 31), dt.date(2025, 12, 31), dt.date(2027, 6, 30))
 
 
+def _stream(seed: int, *, needs: int) -> list[CloudEvent]:
+    """A generated lifecycle stream, in delivery order."""
+    return [CloudEvent.from_json(m) for _, _, m in delivery_order(generate(seed, needs=needs), 1)]
+
+
 async def _both(
     service: ReportingService, cache: SnapshotCache, as_of: dt.date
 ) -> tuple[Evaluation, Evaluation]:
@@ -61,8 +66,7 @@ async def test_the_copy_in_memory_follows_every_batch(service: ReportingService)
 async def test_a_gap_in_the_change_log_or_a_new_generation_reloads_everything(
     service: ReportingService,
 ) -> None:
-    generated = generate(5, needs=60)
-    envelopes = [CloudEvent.from_json(m) for _, _, m in delivery_order(generated, 1)]
+    envelopes = _stream(5, needs=60)
     half = len(envelopes) // 2
     cache = SnapshotCache()
     await project_batch(envelopes[:half], service.ports.uow())
@@ -93,8 +97,7 @@ async def _eventually(condition: Callable[[], bool], seconds: float = 10) -> boo
 async def test_the_running_service_keeps_its_copy_current_in_the_background(
     service: ReportingService,
 ) -> None:
-    generated = generate(13, needs=40)
-    envelopes = [CloudEvent.from_json(m) for _, _, m in delivery_order(generated, 1)]
+    envelopes = _stream(13, needs=40)
     service.settings.memory_refresh_seconds = 0.05
     await service.start()
     snapshots = service.ports.snapshots
@@ -111,9 +114,7 @@ async def test_the_running_service_keeps_its_copy_current_in_the_background(
 async def test_a_revision_going_back_reloads_and_a_write_around_the_log_is_caught_aside(
     service: ReportingService,
 ) -> None:
-    generated = generate(17, needs=60)
-    envelopes = [CloudEvent.from_json(m) for _, _, m in delivery_order(generated, 1)]
-    await project_batch(envelopes, service.ports.uow())
+    await project_batch(_stream(17, needs=60), service.ports.uow())
     cache = SnapshotCache()
     before, _ = await _both(service, cache, AS_OF[1])
     # Restored from an older backup (or migrated down and up): the revision goes back.
@@ -136,9 +137,7 @@ async def test_a_revision_going_back_reloads_and_a_write_around_the_log_is_caugh
 
 
 async def test_an_empty_filter_is_no_filter(service: ReportingService) -> None:
-    generated = generate(19, needs=40)
-    envelopes = [CloudEvent.from_json(m) for _, _, m in delivery_order(generated, 1)]
-    await project_batch(envelopes, service.ports.uow())
+    await project_batch(_stream(19, needs=40), service.ports.uow())
     async with service.ports.sessions() as session:
         unfiltered = await evaluate(session, P1, AS_OF[1], Filters())
         empty = await evaluate(session, P1, AS_OF[1], Filters(sector="", host_unit=""))
@@ -150,9 +149,7 @@ async def test_an_empty_filter_is_no_filter(service: ReportingService) -> None:
 async def test_after_a_rebuild_the_running_service_reads_the_new_tables_unasked(
     service: ReportingService,
 ) -> None:
-    generated = generate(23, needs=40)
-    envelopes = [CloudEvent.from_json(m) for _, _, m in delivery_order(generated, 1)]
-    await project_batch(envelopes, service.ports.uow())
+    await project_batch(_stream(23, needs=40), service.ports.uow())
     service.settings.memory_refresh_seconds = 0.05
     await service.start()
     snapshots = service.ports.snapshots
