@@ -7,9 +7,12 @@
 #   deploy/local/postgres.sh start     # create cluster if needed, start, wait, print the DSN
 #   deploy/local/postgres.sh stop
 #   deploy/local/postgres.sh status    # exit 0 if accepting connections
+#   deploy/local/postgres.sh restart fast|immediate   # fault injection: stop that way, start
 #
 # Env: PG_PORT (55432), PG_VERSION (newest installed major), PG_CLUSTER
-#      (secondment, or secondment_<port> for a non-default port), PG_START_TIMEOUT (60).
+#      (secondment, or secondment_<port> for a non-default port), PG_START_TIMEOUT (60),
+#      PG_DURABLE=1: a new cluster keeps fsync and synchronous_commit on (the fault-injection
+#      suite: with synchronous_commit=off an immediate shutdown loses acknowledged commits).
 set -euo pipefail
 
 PORT="${PG_PORT:-55432}"
@@ -52,9 +55,12 @@ cmd_start() {
     # Test-only tuning: durability off (fast), enough connections for 3 services + tests.
     # listen_addresses stays Debian's default, localhost.
     # --start-conf=manual: not started by the distribution's boot scripts.
+    local durability=(-o fsync=off -o synchronous_commit=off -o full_page_writes=off)
+    if [[ "${PG_DURABLE:-0}" == 1 ]]; then
+      durability=(-o fsync=on -o synchronous_commit=on -o full_page_writes=on)
+    fi
     pg_createcluster "$ver" "$CLUSTER" -p "$PORT" --start-conf=manual \
-      -o fsync=off -o synchronous_commit=off -o full_page_writes=off \
-      -o max_connections=200 >/dev/null
+      "${durability[@]}" -o max_connections=200 >/dev/null
   fi
   local t0=$SECONDS
   if ! ready "$ver"; then
@@ -88,10 +94,24 @@ cmd_status() {
   else echo "PostgreSQL on port ${PORT} is not running"; return 1; fi
 }
 
+cmd_restart() {  # fast: clients disconnected, clean; immediate: no checkpoint, crash recovery
+  local mode="${1:-fast}" ver; ver="$(pg_major)" || die "PostgreSQL is not installed"
+  [[ "$mode" == fast || "$mode" == immediate ]] || die "restart takes fast or immediate"
+  pg_ctlcluster "$ver" "$CLUSTER" stop -m "$mode"
+  pg_ctlcluster "$ver" "$CLUSTER" start
+  local deadline=$((SECONDS + TIMEOUT))
+  until ready "$ver"; do
+    (( SECONDS < deadline )) || die "PostgreSQL not ready after ${TIMEOUT}s"
+    sleep 0.2
+  done
+  echo "PostgreSQL cluster ${ver}/${CLUSTER} restarted (${mode})"
+}
+
 case "${1:-}" in
   install) cmd_install ;;
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
-  *) echo "usage: $0 install|start|stop|status" >&2; exit 2 ;;
+  restart) cmd_restart "${2:-fast}" ;;
+  *) echo "usage: $0 install|start|stop|status|restart fast|immediate" >&2; exit 2 ;;
 esac

@@ -13,7 +13,13 @@ def create_app(settings: NeedsSettings | None = None) -> FastAPI:
     """The needs service's app (uvicorn factory)."""
     s = settings or NeedsSettings()
     audit = s.audit_log()
-    commands = CommandTopics(s.kafka_bootstrap, "needs", prefix=s.topic_prefix, auth=s.kafka_auth())
+    commands = CommandTopics(
+        s.kafka_bootstrap,
+        "needs",
+        prefix=s.topic_prefix,
+        auth=s.kafka_auth(),
+        topics=s.kafka_topic_policy(),
+    )
     return kafka_app(
         "needs",
         "needs",
@@ -23,6 +29,7 @@ def create_app(settings: NeedsSettings | None = None) -> FastAPI:
         verifier=s.verifier(),
         kafka_auth=s.kafka_auth(),
         audit=audit,
+        topics=s.kafka_topic_policy(),
     )
 
 

@@ -14,7 +14,11 @@ def create_app(settings: PlacementSettings | None = None) -> FastAPI:
     s = settings or PlacementSettings()
     audit = s.audit_log()
     commands = CommandTopics(
-        s.kafka_bootstrap, "placement", prefix=s.topic_prefix, auth=s.kafka_auth()
+        s.kafka_bootstrap,
+        "placement",
+        prefix=s.topic_prefix,
+        auth=s.kafka_auth(),
+        topics=s.kafka_topic_policy(),
     )
     return kafka_app(
         "placement",
@@ -25,6 +29,7 @@ def create_app(settings: PlacementSettings | None = None) -> FastAPI:
         verifier=s.verifier(),
         kafka_auth=s.kafka_auth(),
         audit=audit,
+        topics=s.kafka_topic_policy(),
     )
 
 

@@ -23,7 +23,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
     """The reporting service's app (uvicorn factory): projections consume in batches."""
     s = settings or ReportingSettings()
     transport = BatchingKafkaTransport(
-        s.kafka_bootstrap, client_id="reporting", auth=s.kafka_auth()
+        s.kafka_bootstrap, client_id="reporting", auth=s.kafka_auth(), topics=s.kafka_topic_policy()
     )
     return compose_app(
         "reporting",

@@ -9,7 +9,7 @@ from shared.http.app import RunningService, compose_app
 from shared.http.auth import TokenVerifier
 from shared.infra.audit import AuditLog
 from shared.infra.kafka import KafkaTransport
-from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
+from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 
 
 def kafka_app(
@@ -21,10 +21,13 @@ def kafka_app(
     verifier: TokenVerifier | None = None,
     kafka_auth: KafkaAuth = NO_AUTH,
     audit: AuditLog | None = None,
+    topics: TopicPolicy | None = None,
 ) -> FastAPI:
     """The app of one service talking to Kafka (as the principal `kafka_auth` names), writing
     the deployment's audit store."""
-    transport = KafkaTransport(bootstrap, client_id=name, auth=kafka_auth)
+    transport = KafkaTransport(
+        bootstrap, client_id=name, auth=kafka_auth, topics=topics or TopicPolicy()
+    )
     transport.declare(*produces)
     return compose_app(title, [build(transport)], transport, verifier, audit)
 

@@ -25,13 +25,15 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.envelope import CloudEvent
-from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
+from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.outbox import OutgoingMessage, Publisher
 from shared.infra.personal_data import KeyUnavailable
 from shared.infra.transport import BatchHandler, EnvelopeHandler
 from shared.infra.uow import ConflictingDuplicate
 
 log = logging.getLogger(__name__)
+
+DEFAULT_TOPICS = TopicPolicy()
 
 RETRIES_BEFORE_DEAD_LETTER = 5
 """Attempts for an event whose handler keeps failing for a reason other than infrastructure."""
@@ -82,9 +84,14 @@ class KafkaPublisher:
 
 
 async def ensure_topics(
-    bootstrap: str, topics: Sequence[str], partitions: int = 3, auth: KafkaAuth = NO_AUTH
+    bootstrap: str,
+    topics: Sequence[str],
+    partitions: int = 3,
+    auth: KafkaAuth = NO_AUTH,
+    policy: TopicPolicy = DEFAULT_TOPICS,
 ) -> None:
-    """Create the topics if missing: several partitions, unlimited retention, no compaction.
+    """Create the topics if missing: several partitions, unlimited retention, no compaction,
+    replicated as `policy` says (the brokers' defaults where it says nothing).
 
     Raises the broker's error (e.g. `TopicAuthorizationFailedError` when ACLs do not let this
     principal create a missing topic) instead of starting consumers on a topic that is not there.
@@ -93,12 +100,18 @@ async def ensure_topics(
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        configs = {"retention.ms": "-1", "cleanup.policy": "delete"}
+        if policy.min_insync_replicas is not None:
+            configs["min.insync.replicas"] = str(policy.min_insync_replicas)
         missing = [
             NewTopic(
                 name=t,
                 num_partitions=partitions,
-                replication_factor=1,
-                topic_configs={"retention.ms": "-1", "cleanup.policy": "delete"},
+                # -1: the broker's `default.replication.factor` (CreateTopics v4+, KIP-464);
+                # aiokafka accepts -1 only beside an (empty) replica assignment.
+                replication_factor=policy.replication_factor or -1,
+                replica_assignments=None if policy.replication_factor else {},
+                topic_configs=configs,
             )
             for t in topics
             if t not in existing
@@ -126,7 +139,7 @@ class KafkaTransport:
         bootstrap: str,
         client_id: str,
         *,
-        replication_factor: int = 1,
+        topics: TopicPolicy = DEFAULT_TOPICS,
         auth: KafkaAuth = NO_AUTH,
     ) -> None:
         self._bootstrap = bootstrap
@@ -141,7 +154,7 @@ class KafkaTransport:
         )
         self._publisher = KafkaPublisher(bootstrap, client_id, auth)
         self._topics: set[str] = set()
-        self._replication_factor = replication_factor
+        self._policy = topics
 
     def publisher(self) -> Publisher:
         return self._publisher
@@ -233,7 +246,9 @@ class KafkaTransport:
         return True
 
     async def start(self) -> None:
-        await ensure_topics(self._bootstrap, sorted(self._topics), auth=self._auth)
+        await ensure_topics(
+            self._bootstrap, sorted(self._topics), auth=self._auth, policy=self._policy
+        )
         await self.broker.start()
 
     async def stop(self) -> None:
@@ -326,11 +341,11 @@ class BatchingKafkaTransport(KafkaTransport):
         bootstrap: str,
         client_id: str,
         *,
-        replication_factor: int = 1,
+        topics: TopicPolicy = DEFAULT_TOPICS,
         auth: KafkaAuth = NO_AUTH,
         in_flight: int = 2,
     ) -> None:
-        super().__init__(bootstrap, client_id, replication_factor=replication_factor, auth=auth)
+        super().__init__(bootstrap, client_id, topics=topics, auth=auth)
         if in_flight < 1:
             raise ValueError("in_flight must be at least 1")
         self._default_in_flight = in_flight

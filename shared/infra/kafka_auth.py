@@ -88,8 +88,21 @@ NO_AUTH: Final = KafkaAuth()
 """PLAINTEXT, no authentication: what every client did before Kafka security existed."""
 
 
+@dataclass(frozen=True)
+class TopicPolicy:
+    """How the topics a service creates are replicated.
+
+    None leaves it to the brokers' defaults (`default.replication.factor`,
+    `min.insync.replicas`): a single local broker has 1; a cluster made by
+    `deploy/local/kafka.sh --brokers 3` has 3 and 2, which is what production needs with
+    producers on `acks=all` (docs/reliability.md)."""
+
+    replication_factor: int | None = None
+    min_insync_replicas: int | None = None
+
+
 class KafkaSecuritySettings(BaseSettings):
-    """Kafka authentication settings; every service's settings class inherits them."""
+    """Kafka authentication and topic settings; every service's settings class inherits them."""
 
     kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
     """PLAINTEXT (no authentication, the default), SASL_PLAINTEXT or SASL_SSL."""
@@ -99,6 +112,15 @@ class KafkaSecuritySettings(BaseSettings):
     kafka_password: SecretStr = SecretStr("")
     kafka_ssl_cafile: Path | None = None
     """SASL_SSL only: CA bundle of the brokers' certificates; unset means the system's CAs."""
+
+    kafka_replication_factor: int | None = None
+    """Replicas of each topic the service creates; unset: the brokers' default."""
+    kafka_min_insync_replicas: int | None = None
+    """`min.insync.replicas` of each topic the service creates; unset: the brokers' default."""
+
+    def kafka_topic_policy(self) -> TopicPolicy:
+        """How the service's topics are replicated."""
+        return TopicPolicy(self.kafka_replication_factor, self.kafka_min_insync_replicas)
 
     @model_validator(mode="after")
     def _credentials_for_sasl(self) -> KafkaSecuritySettings:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from shared.contract.commands import commands_topic_pattern
 from shared.infra.commands import PoisonCommand
 from shared.infra.kafka import ensure_topics
-from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
+from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,14 @@ class CommandTopics:
         *,
         prefix: str = "",
         auth: KafkaAuth = NO_AUTH,
+        topics: TopicPolicy | None = None,
         refresh_ms: int = 5000,
     ) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
         self.prefix = prefix
         self._auth = auth
+        self._policy = topics or TopicPolicy()
         self._refresh_ms = refresh_ms
         self._subscriptions: list[tuple[str, RawHandler]] = []
         self._consumers: list[AIOKafkaConsumer] = []
@@ -73,7 +75,7 @@ class CommandTopics:
             return
         async with self._topic_lock:
             if name not in self._existing:
-                await ensure_topics(self._bootstrap, [name], auth=self._auth)
+                await ensure_topics(self._bootstrap, [name], auth=self._auth, policy=self._policy)
                 self._existing.add(name)
 
     async def start(self) -> None:
