@@ -127,6 +127,11 @@ async def ensure_topics(
         await admin.close()
 
 
+def bootstrap_hosts(bootstrap: str) -> list[str]:
+    """`host:port,host:port` as a list of addresses."""
+    return [h.strip() for h in bootstrap.split(",") if h.strip()]
+
+
 def _is_infrastructure_error(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError | KeyUnavailable)
 
@@ -145,7 +150,8 @@ class KafkaTransport:
         self._bootstrap = bootstrap
         self._auth = auth
         self.broker = KafkaBroker(
-            bootstrap,
+            # A list: FastStream takes a comma-separated string for one host name.
+            bootstrap_hosts(bootstrap),
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
