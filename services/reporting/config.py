@@ -3,13 +3,16 @@
 from pydantic_settings import SettingsConfigDict
 
 from shared.http.auth import AuthSettings
+from shared.http.limits import HttpLimitSettings
 from shared.infra.audit import AuditSettings
 from shared.infra.kafka_auth import KafkaSecuritySettings
 from shared.infra.personal_data import PersonalDataKeys
 from shared.phases import DEFAULT_PHASES, Phase
 
 
-class ReportingSettings(AuthSettings, AuditSettings, KafkaSecuritySettings, PersonalDataKeys):
+class ReportingSettings(
+    AuthSettings, AuditSettings, HttpLimitSettings, KafkaSecuritySettings, PersonalDataKeys
+):
     """Configuration by environment; defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="REPORTING_", extra="ignore")
