@@ -25,6 +25,11 @@ class ReportingSettings(
     http_port: int = 8003
     phases: tuple[Phase, ...] = DEFAULT_PHASES
     """JSON list of {phase_id, starts_on, ends_on, cap_months} (REPORTING_PHASES)."""
+    login_max_failures: int = 5
+    """Failed dashboard sign-ins allowed per user name and per client address within
+    `login_window_seconds`; beyond, 429 until the oldest leaves the window. 0: no limit."""
+    login_window_seconds: float = 15 * 60
+    """The sliding window of `login_max_failures` (counted in memory, per replica)."""
     small_cell_threshold: int = 5
     """Ethnicity breakdowns withhold counts from 1 to this − 1 (0 or 1: withhold nothing)."""
     batch_max_records: int = 5000
