@@ -30,6 +30,7 @@ def create_app(settings: NeedsSettings | None = None) -> FastAPI:
         kafka_auth=s.kafka_auth(),
         audit=audit,
         topics=s.kafka_topic_policy(),
+        max_body_bytes=s.max_body_bytes,
     )
 
 

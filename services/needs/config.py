@@ -3,12 +3,15 @@
 from pydantic_settings import SettingsConfigDict
 
 from shared.http.auth import AuthSettings
+from shared.http.limits import HttpLimitSettings
 from shared.infra.audit import AuditSettings
 from shared.infra.kafka_auth import KafkaSecuritySettings
 from shared.infra.personal_data import PersonalDataKeys
 
 
-class NeedsSettings(AuthSettings, AuditSettings, KafkaSecuritySettings, PersonalDataKeys):
+class NeedsSettings(
+    AuthSettings, AuditSettings, HttpLimitSettings, KafkaSecuritySettings, PersonalDataKeys
+):
     """Configuration by environment (12-factor); defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="NEEDS_", extra="ignore")

@@ -3,12 +3,15 @@
 from pydantic_settings import SettingsConfigDict
 
 from shared.http.auth import AuthSettings
+from shared.http.limits import HttpLimitSettings
 from shared.infra.audit import AuditSettings
 from shared.infra.kafka_auth import KafkaSecuritySettings
 from shared.infra.personal_data import PersonalDataKeys
 
 
-class PlacementSettings(AuthSettings, AuditSettings, KafkaSecuritySettings, PersonalDataKeys):
+class PlacementSettings(
+    AuthSettings, AuditSettings, HttpLimitSettings, KafkaSecuritySettings, PersonalDataKeys
+):
     """Configuration by environment; defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="PLACEMENT_", extra="ignore")

@@ -31,6 +31,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
         transport,
         verifier=s.verifier(),
         audit=s.audit_log(),
+        max_body_bytes=s.max_body_bytes,
     )
 
 

@@ -14,6 +14,7 @@ from services.reporting.adapters.tables import core
 from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
 from services.reporting.config import ReportingSettings
 from services.reporting.entrypoints.http import build_router
+from services.reporting.entrypoints.throttle import LoginThrottle
 from services.reporting.service_layer import projections
 from services.reporting.service_layer.ports import ReportingPorts
 from shared.contract.envelope import CloudEvent
@@ -53,6 +54,10 @@ class ReportingService:
             phases=tuple(phases) if phases is not None else settings.phases,
             small_cell_threshold=settings.small_cell_threshold,
         )
+        self.login_throttle = LoginThrottle(
+            settings.login_max_failures, settings.login_window_seconds
+        )
+        """Failed dashboard sign-ins of this process (one count for every app built here)."""
         group = f"{settings.topic_prefix}{settings.consumer_group}"
         for topic in (NEEDS_TOPIC, PLACEMENTS_TOPIC):
             name = topic_name(topic, settings.topic_prefix)
@@ -75,7 +80,7 @@ class ReportingService:
     @property
     def routers(self) -> list[APIRouter]:
         """HTTP routes of this service."""
-        return [build_router(self.ports)]
+        return [build_router(self.ports, self.login_throttle)]
 
     async def migrate(self) -> None:
         """Bring the database to the newest revision."""

@@ -3,13 +3,16 @@
 from pydantic_settings import SettingsConfigDict
 
 from shared.http.auth import AuthSettings
+from shared.http.limits import HttpLimitSettings
 from shared.infra.audit import AuditSettings
 from shared.infra.kafka_auth import KafkaSecuritySettings
 from shared.infra.personal_data import PersonalDataKeys
 from shared.phases import DEFAULT_PHASES, Phase
 
 
-class ReportingSettings(AuthSettings, AuditSettings, KafkaSecuritySettings, PersonalDataKeys):
+class ReportingSettings(
+    AuthSettings, AuditSettings, HttpLimitSettings, KafkaSecuritySettings, PersonalDataKeys
+):
     """Configuration by environment; defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="REPORTING_", extra="ignore")
@@ -22,6 +25,11 @@ class ReportingSettings(AuthSettings, AuditSettings, KafkaSecuritySettings, Pers
     http_port: int = 8003
     phases: tuple[Phase, ...] = DEFAULT_PHASES
     """JSON list of {phase_id, starts_on, ends_on, cap_months} (REPORTING_PHASES)."""
+    login_max_failures: int = 5
+    """Failed dashboard sign-ins allowed per user name and per client address within
+    `login_window_seconds`; beyond, 429 until the oldest leaves the window. 0: no limit."""
+    login_window_seconds: float = 15 * 60
+    """The sliding window of `login_max_failures` (counted in memory, per replica)."""
     small_cell_threshold: int = 5
     """Ethnicity breakdowns withhold counts from 1 to this − 1 (0 or 1: withhold nothing)."""
     batch_max_records: int = 5000

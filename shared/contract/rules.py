@@ -29,6 +29,7 @@ class RuleCode(StrEnum):
     INVALID_REQUEST = "INVALID_REQUEST"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 
 
 class RuleInfo(NamedTuple):
@@ -106,4 +107,7 @@ RULES: Final[dict[RuleCode, RuleInfo]] = {
         403, "Không có quyền thực hiện thao tác này", "Not allowed to do this"
     ),
     RuleCode.INVALID_REQUEST: RuleInfo(422, "Yêu cầu không hợp lệ", "The request is not valid"),
+    RuleCode.REQUEST_TOO_LARGE: RuleInfo(
+        413, "Nội dung yêu cầu quá lớn", "The request body is too large"
+    ),
 }

@@ -11,6 +11,7 @@ from shared.http.audit import AuditMiddleware, build_audit_router
 from shared.http.auth import TokenVerifier
 from shared.http.contract_api import build_contract_router
 from shared.http.idempotency import IdempotencyMiddleware
+from shared.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from shared.http.problems import install_problem_handlers
 from shared.http.reference_api import build_reference_router
 from shared.infra.answers import CommandAnswers
@@ -30,6 +31,7 @@ def create_app(
     verifier: TokenVerifier | None = None,
     answer_stores: Sequence[tuple[str, CommandAnswers]] = (),
     audit: AuditLog | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """Wire routers, problem handlers, `/healthz` (alive) and `/readyz` (dependencies up).
 
@@ -37,6 +39,8 @@ def create_app(
     `answer_stores` (path prefix, store) remember the answers to POST and PATCH requests
     carrying an `Idempotency-Key` (`shared.http.idempotency`). `audit` is the deployment's
     audit store: every request is audited (`shared.http.audit`) and `GET /api/audit` reads it.
+    A body over `max_body_bytes` is refused with 413 before anything buffers it
+    (`shared.http.limits`).
     """
 
     @asynccontextmanager
@@ -59,6 +63,7 @@ def create_app(
     app.state.audit = audit
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)  # before anything reads
     app.add_middleware(AuditMiddleware)  # outermost: sees replays and every refusal
     if audit is not None:
         readiness = [*readiness, audit.ready]
@@ -120,6 +125,7 @@ def compose_app(
     transport: Transport,
     verifier: TokenVerifier | None = None,
     audit: AuditLog | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """One app for one or more services on one transport (and one audit store).
 
@@ -149,4 +155,5 @@ def compose_app(
         verifier=verifier,
         answer_stores=answer_stores(services, routers),
         audit=audit,
+        max_body_bytes=max_body_bytes,
     )

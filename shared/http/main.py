@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from shared.http.app import RunningService, compose_app
 from shared.http.auth import TokenVerifier
+from shared.http.limits import DEFAULT_MAX_BODY_BYTES
 from shared.infra.audit import AuditLog
 from shared.infra.kafka import KafkaTransport
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
@@ -22,6 +23,7 @@ def kafka_app(
     kafka_auth: KafkaAuth = NO_AUTH,
     audit: AuditLog | None = None,
     topics: TopicPolicy | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """The app of one service talking to Kafka (as the principal `kafka_auth` names), writing
     the deployment's audit store."""
@@ -29,7 +31,9 @@ def kafka_app(
         bootstrap, client_id=name, auth=kafka_auth, topics=topics or TopicPolicy()
     )
     transport.declare(*produces)
-    return compose_app(title, [build(transport)], transport, verifier, audit)
+    return compose_app(
+        title, [build(transport)], transport, verifier, audit, max_body_bytes=max_body_bytes
+    )
 
 
 def serve(app: FastAPI, host: str, port: int) -> None:

@@ -141,7 +141,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.status_code == 400:
             # FastAPI's "error parsing the body" (e.g. not UTF-8): invalid like malformed JSON.
             return problem(request, RuleCode.INVALID_REQUEST, str(exc.detail))
-        rule = RuleCode.NOT_FOUND if exc.status_code == 404 else RuleCode.INVALID_REQUEST
+        rule = {404: RuleCode.NOT_FOUND, 413: RuleCode.REQUEST_TOO_LARGE}.get(
+            exc.status_code, RuleCode.INVALID_REQUEST
+        )
         return problem(request, rule, str(exc.detail), status=exc.status_code)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -22,6 +22,9 @@ from shared.reference import reference_data
 STATIC = Path(__file__).parent / "static"
 FONT_REGULAR = STATIC / "DejaVuSans.ttf"
 FONT_BOLD = STATIC / "DejaVuSans-Bold.ttf"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is read as a formula by spreadsheets (OWASP "CSV
+injection")."""
 BREAKDOWNS = ("by_home_unit", "by_host_unit", "by_sector", "by_ethnicity", "by_gender")
 RATES = {"fill_rate", "promotion_rate"}
 
@@ -40,6 +43,20 @@ def group_name(dimension: str, code: str, lang: str) -> str:
         group = ref.ethnicity(code)
         return (group.name_en if en else group.name) if group else code
     return LABELS[lang].get(code, code)
+
+
+def neutralised(value: Any) -> Any:
+    """A text cell that cannot run as a formula: `'` before a formula's first character.
+
+    Only text: numbers (negative ones too) and dates stay what they are.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _cells(values: list[Any]) -> list[Any]:
+    return [neutralised(v) for v in values]
 
 
 def rows(ev: Evaluation) -> Iterator[tuple[str, str, str, Any]]:
@@ -72,32 +89,39 @@ def _label(measure: str, lang: str) -> str:
 def to_csv(ev: Evaluation, lang: str = "vi") -> bytes:
     """UTF-8 (with BOM, for spreadsheets) CSV: section, group, measure, label, value."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["phase_id", ev.phase_id, "as_of", ev.as_of.isoformat(), "rollup", ev.rollup])
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a CR in text is quoted
+    writer.writerow(
+        _cells(["phase_id", ev.phase_id, "as_of", ev.as_of.isoformat(), "rollup", ev.rollup])
+    )
     writer.writerow(["section", "group", "measure", "label", "value"])
     for section, group, measure, value in rows(ev):
         writer.writerow(
-            [section, group, measure, _label(measure, lang), "" if value is None else value]
+            _cells([section, group, measure, _label(measure, lang), "" if value is None else value])
         )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
 def to_xlsx(ev: Evaluation, lang: str = "vi") -> bytes:
-    """A workbook: a summary sheet, then one sheet per breakdown (groups × measures)."""
+    """A workbook: a summary sheet, then one sheet per breakdown (groups × measures).
+
+    Every row goes through `_cells`: openpyxl would store text starting with `=` as a formula.
+    """
     t = LABELS[lang]
     book = Workbook()
     summary = book.active
     assert summary is not None
     summary.title = "Tổng hợp" if lang == "vi" else "Summary"
-    summary.append([t["phase"], ev.phase_id])
-    summary.append([t["as_of"], ev.as_of])
-    summary.append([t["filters"], _filters_text(ev, lang)])
+    summary.append(_cells([t["phase"], ev.phase_id]))
+    summary.append(_cells([t["as_of"], ev.as_of]))
+    summary.append(_cells([t["filters"], _filters_text(ev, lang)]))
     summary.append([])
-    summary.append([t["section"], t["metric"], t["value"], "section", "measure"])
+    summary.append(_cells([t["section"], t["metric"], t["value"], "section", "measure"]))
     for section, group, measure, value in rows(ev):
         if group:
             continue
-        summary.append([t.get(section, section), _label(measure, lang), value, section, measure])
+        summary.append(
+            _cells([t.get(section, section), _label(measure, lang), value, section, measure])
+        )
     summary.column_dimensions["A"].width = 34
     summary.column_dimensions["B"].width = 34
     for name in BREAKDOWNS:
@@ -110,13 +134,13 @@ def to_xlsx(ev: Evaluation, lang: str = "vi") -> bytes:
                 measures += [f"{block}.{k}" for k in data.get(block) or {}]
             measures.append("promoted")
             break
-        sheet.append([t["group"], "code", *(_label(m, lang) for m in measures)])
-        sheet.append(["", "", *measures])
+        sheet.append(_cells([t["group"], "code", *(_label(m, lang) for m in measures)]))
+        sheet.append(_cells(["", "", *measures]))
         dimension = name.removeprefix("by_")
         for code, group in groups.items():
             data = group.model_dump()
             values = [_pick(data, m) for m in measures]
-            sheet.append([group_name(dimension, code, lang), code, *values])
+            sheet.append(_cells([group_name(dimension, code, lang), code, *values]))
         sheet.column_dimensions["A"].width = 36
     out = io.BytesIO()
     book.save(out)

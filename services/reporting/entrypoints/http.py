@@ -20,6 +20,7 @@ from services.reporting.entrypoints.i18n import (
     format_percent,
 )
 from services.reporting.entrypoints.login import build_login_router, login_redirect
+from services.reporting.entrypoints.throttle import LoginThrottle
 from services.reporting.service_layer.ports import ReportingPorts
 from services.reporting.service_layer.reports import (
     Alerts,
@@ -70,10 +71,10 @@ def _reader(who: Principal) -> bool:
     return who.has(Scope.REPORTS_SENSITIVE)
 
 
-def build_router(ports: ReportingPorts) -> APIRouter:
-    """Routes bound to one running reporting service."""
+def build_router(ports: ReportingPorts, login_throttle: LoginThrottle | None = None) -> APIRouter:
+    """Routes bound to one running reporting service (and its sign-in throttle)."""
     router = APIRouter(tags=["reports"], responses=problem_responses(401, 403, 404, 422))
-    router.include_router(build_login_router())
+    router.include_router(build_login_router(login_throttle))
 
     @router.get("/api/reports/phases", response_model=list[Phase])
     async def phases(who: PrincipalDep) -> list[Phase]:
