@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format unit integration bench contract clean
+.PHONY: run test lint format unit integration bench contract chaos clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +45,14 @@ contract: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+## chaos: one fault-injection run (docs/reliability.md): the three services as processes, two
+## replicas each, on a 3-broker Kafka and a PostgreSQL of their own (own ports: the test
+## broker is left alone); kills, broker kills, PostgreSQL restarts, rebalances, poison events.
+## Ends with `faults: ...; lost 0; duplicated 0; converged in S s`; replay with CHAOS_ARGS="--seed N".
+CHAOS_ARGS ?=
+chaos: $(STAMP)
+	$(BIN)/python -m tests.faults $(CHAOS_ARGS)
 
 clean:
 	rm -rf var

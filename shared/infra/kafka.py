@@ -239,9 +239,14 @@ class KafkaTransport:
         await probe.start()
         try:
             committed = await admin.list_consumer_group_offsets(group)
-            await probe.topics()
-            partitions = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or ()]
-            ends = await probe.end_offsets(partitions) if partitions else {}
+            # The admin's answer, not `probe.partitions_for_topic`: that reads the consumer's
+            # own metadata cache, which holds only subscribed topics (None here), and an
+            # empty list would read as "caught up" (NEED_UNKNOWN for a need still on its way).
+            (described,) = await admin.describe_topics([topic])
+            partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+            if not partitions:
+                raise RuntimeError(f"topic {topic} has no partitions (error {described})")
+            ends = await probe.end_offsets(partitions)
         finally:
             await probe.stop()
             await admin.close()

@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "commit": commit,
         }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         with args.json.open("a") as out:
             out.write(json.dumps(record) + "\n")
     print(result.summary(), flush=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.infra import create_database, drop_database
@@ -66,6 +67,17 @@ class Kafka:
 
     def start_node(self, node: int) -> None:
         self._sh("start-node", str(node))
+
+    async def partitions(self, topic: str) -> list[TopicPartition]:
+        """The topic's partitions as the cluster describes them (none if it does not exist).
+        Not `consumer.partitions_for_topic`: that reads a cache of subscribed topics only."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10000)
+        try:
+            await admin.start()
+            (described,) = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
 
     async def leader_of(self, topic: str, partition: int = 0) -> int | None:
         """The node leading a partition now (None if none does or the cluster does not say)."""

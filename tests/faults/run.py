@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -456,8 +456,7 @@ class Checker:
             )
             await consumer.start()
             dlq = f"{topic}.dlq"
-            await consumer.topics()  # metadata, so that the DLQ's partitions are known
-            partitions = [TopicPartition(dlq, p) for p in consumer.partitions_for_topic(dlq) or ()]
+            partitions = await self.d.kafka.partitions(dlq)
             seen: set[tuple[bytes, str]] = set()
             try:
                 if not partitions:  # no dead letter yet: the poison checks below say so
