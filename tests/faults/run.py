@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import shutil
 import time
@@ -336,7 +337,10 @@ async def run(o: Options) -> Result:
         converged = await checker.converge(o.converge_within)
         if converged:
             result.converged_in = round(time.monotonic() - faults_over, 1)
-        await checker.final(result)
+        try:
+            await checker.final(result)
+        except Exception as exc:  # noqa: BLE001 - a run that cannot be checked is not ok
+            result.problems.append(f"final checks failed: {exc!r}")
     finally:
         if supervisor is not None:
             supervisor.cancel()
@@ -530,25 +534,41 @@ class Checker:
             print(f"  PROBLEM {p}", flush=True)
 
     async def _by_id(self, problems: list[str]) -> int:
-        """GET every accepted need and secondment from its owning service (any replica)."""
+        """GET every accepted need and secondment from its owning service, from whichever
+        replica answers (one may still be starting after its last kill)."""
         missing = 0
         sem = asyncio.Semaphore(8)
         async with httpx.AsyncClient(timeout=10.0) as client:
 
-            async def get(url: str, agency: str, scopes: tuple[str, ...]) -> int:
+            async def get(service: str, path: str, agency: str, scopes: tuple[str, ...]) -> int:
                 token = self.d.issuer.mint(agency, scopes)
+                urls = self.d.urls(service)
+                deadline = time.monotonic() + 60.0
                 async with sem:
-                    r = await client.get(url, headers={"Authorization": f"Bearer {token}"})
-                return r.status_code
+                    for attempt in itertools.count():
+                        url = urls[attempt % len(urls)]
+                        try:
+                            r = await client.get(
+                                f"{url}{path}", headers={"Authorization": f"Bearer {token}"}
+                            )
+                        except httpx.TransportError:
+                            if time.monotonic() > deadline:
+                                return 0  # no replica answered
+                            await asyncio.sleep(0.5)
+                            continue
+                        if r.status_code >= 500 and time.monotonic() < deadline:
+                            await asyncio.sleep(0.5)
+                            continue
+                        return r.status_code
+                raise AssertionError("unreachable")
 
-            needs_url = self.d.urls("needs")[0]
-            placement_url = self.d.urls("placement")[-1]
             checks = [
-                get(f"{needs_url}/api/needs/{n.need_id}", n.host, ("needs:write",))
+                get("needs", f"/api/needs/{n.need_id}", n.host, ("needs:write",))
                 for n in self.ledger.needs.values()
             ] + [
                 get(
-                    f"{placement_url}/api/secondments/{s.secondment_id}",
+                    "placement",
+                    f"/api/secondments/{s.secondment_id}",
                     s.home,
                     ("secondments:write",),
                 )
@@ -557,6 +577,6 @@ class Checker:
             statuses = await asyncio.gather(*checks)
         bad = Counter(s for s in statuses if s != 200)
         if bad:
-            problems.append(f"accepted records not found by id: {dict(bad)}")
+            problems.append(f"accepted records not found by id (status: count): {dict(bad)}")
             missing = sum(bad.values())
         return missing
