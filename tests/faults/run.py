@@ -275,7 +275,9 @@ class Faults:
                 {
                     "specversion": "1.0",
                     "id": str(uuid.uuid4()),
-                    "source": "/chaos",
+                    "source": "/services/needs"
+                    if fault.target == "needs"
+                    else "/services/placement",
                     "type": "FutureEventNobodyKnows",
                     "subject": marker,
                     "time": "2024-08-01T00:00:00Z",
@@ -435,7 +437,8 @@ class Checker:
         return out
 
     async def converge(self, within: float) -> bool:
-        deadline = time.monotonic() + within
+        started = time.monotonic()
+        deadline, report = started + within, started + 30.0
         while True:
             try:
                 if not await self.problems():
@@ -444,6 +447,10 @@ class Checker:
                 self.last = [f"checking failed: {exc!r}"]
             if time.monotonic() > deadline:
                 return False
+            if time.monotonic() > report:  # progress on long waits
+                report += 30.0
+                waited = time.monotonic() - started
+                print(f"  converging for {waited:.0f}s: {'; '.join(self.last[:3])}", flush=True)
             await asyncio.sleep(1.0)
 
     async def _dead_letters(self) -> list[str]:

@@ -38,6 +38,15 @@ class NeedsUnitOfWork(SqlUnitOfWork):
             need.positions_filled = await self.filled_positions(need_id)
         return need
 
+    async def lock_need(self, need_id: str) -> None:
+        """Hold the need's row until commit, so that two replicas counting its positions at
+        once (a cancellation and another secondment, on different partitions) take turns: the
+        second counts what the first committed. (SQLite: `BEGIN IMMEDIATE` already serialises
+        writers.)"""
+        await self.session.execute(
+            select(needs_view.c.need_id).where(needs_view.c.need_id == need_id).with_for_update()
+        )
+
     async def add_fill(self, need_id: str, secondment_id: str, decided_on: dt.date) -> None:
         """Remember a secondment to this need."""
         await self.session.execute(

@@ -128,14 +128,18 @@ async def on_placement_event(envelope: CloudEvent, uow: NeedsUnitOfWork) -> None
         if not await uow.claim(CONSUMER, envelope):
             return
         event = read_event(envelope)  # upcast from the envelope's `dataversion`
-        if isinstance(event, OfficerSeconded):
-            need_id, on = str(event.need_id), event.decision.date
-            await uow.add_fill(need_id, str(event.secondment_id), on)
-        elif isinstance(event, SecondmentCancelled):
-            need_id, on = str(event.need_id), event.cancelled_on
-            await uow.remove_fill(need_id, str(event.secondment_id))
-        else:
+        if not isinstance(event, OfficerSeconded | SecondmentCancelled):
             return
+        need_id = str(event.need_id)
+        # Another replica may be counting this need's positions now (events of two
+        # secondments travel on different partitions): take turns, or both count stale.
+        await uow.lock_need(need_id)
+        if isinstance(event, OfficerSeconded):
+            on = event.decision.date
+            await uow.add_fill(need_id, str(event.secondment_id), on)
+        else:
+            on = event.cancelled_on
+            await uow.remove_fill(need_id, str(event.secondment_id))
         need = await uow.needs.get(need_id)
         if need is not None:
             need.record_filled_positions(await uow.filled_positions(need_id), on)
