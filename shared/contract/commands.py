@@ -114,7 +114,7 @@ class CommandEnvelope(BaseModel):
     who is acting (the topic does).
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
     specversion: Literal["1.0"] = "1.0"
     id: CommandId
@@ -173,7 +173,7 @@ ReplyData = CommandAccepted | CommandRejected
 class CommandReply(BaseModel):
     """A reply as the agency reads it: CloudEvents 1.0, structured JSON mode."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
     specversion: Literal["1.0"] = "1.0"
     id: UUID = Field(description="The reply's own id (the same when a reply is re-published).")

@@ -17,7 +17,7 @@ class CloudEvent(BaseModel):
     and a v1 consumer must keep working when they do.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
     specversion: Literal["1.0"] = "1.0"
     id: UUID = Field(description="Unique event id; consumers deduplicate on it.")

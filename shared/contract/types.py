@@ -33,7 +33,7 @@ Arrangement = Literal["RETURNED_TO_FORMER_POST", "PROMOTED", "TRANSFERRED", "OTH
 class FrozenModel(BaseModel):
     """Immutable, strict-about-unknown-fields base for contract models."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 class UnitRef(FrozenModel):

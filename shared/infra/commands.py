@@ -49,6 +49,7 @@ from shared.contract.rules import RULES, RuleCode
 from shared.infra.answers import Answer, AnswerExists, CommandAnswers, answering, request_digest
 from shared.infra.audit import AuditLog, AuditRecord, Category, Channel, Outcome
 from shared.infra.eventstore import RequestContext
+from shared.infra.redact import validation_issues
 from shared.seedwork.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def _issues(exc: ValidationError, prefix: tuple[str, ...] = ("data",)) -> list[V
             msg=str(e.get("msg", "")),
             type=str(e.get("type", "")),
         )
-        for e in exc.errors()[:20]
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)[:20]
     ]
 
 
@@ -283,7 +284,7 @@ class CommandProcessor:
         if not (answerable and ours):
             if answerable and kind in set(CommandType):
                 return  # another service's command: it answers
-            raise PoisonCommand(f"invalid command envelope: {exc.errors()[:3]}")
+            raise PoisonCommand(f"invalid command envelope: {validation_issues(exc)}")
         assert isinstance(command_id, str)
         refused = _Refused(RuleCode.INVALID_REQUEST, "the command envelope is not valid",
                            _issues(exc, ()))  # fmt: skip

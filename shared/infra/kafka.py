@@ -28,6 +28,7 @@ from shared.contract.envelope import CloudEvent
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.outbox import OutgoingMessage, Publisher
 from shared.infra.personal_data import KeyUnavailable
+from shared.infra.redact import describe, validation_issues
 from shared.infra.transport import BatchHandler, EnvelopeHandler
 from shared.infra.uow import ConflictingDuplicate
 
@@ -190,7 +191,9 @@ class KafkaTransport:
         try:
             envelope = CloudEvent.from_json(body)
         except ValidationError as exc:
-            await self._dead_letter(topic, group, body, f"invalid envelope: {exc.errors()[:3]}")
+            await self._dead_letter(
+                topic, group, body, f"invalid envelope: {validation_issues(exc)}"
+            )
             return
         attempt = 0
         while True:
@@ -198,12 +201,12 @@ class KafkaTransport:
                 await handler(envelope)
                 return
             except (ValidationError, KeyError, ConflictingDuplicate) as exc:
-                await self._dead_letter(topic, group, body, f"{type(exc).__name__}: {exc}")
+                await self._dead_letter(topic, group, body, describe(exc))
                 return
             except Exception as exc:
                 attempt += 1
                 if not _is_infrastructure_error(exc) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
-                    await self._dead_letter(topic, group, body, f"{type(exc).__name__}: {exc}")
+                    await self._dead_letter(topic, group, body, describe(exc))
                     return
                 delay = min(0.2 * 2**attempt, 30.0)
                 log.warning(
@@ -464,7 +467,7 @@ class BatchingKafkaTransport(KafkaTransport):
                                 tp.topic,
                                 spec.group,
                                 record.value,
-                                f"invalid envelope: {exc.errors()[:3]}",
+                                f"invalid envelope: {validation_issues(exc)}",
                             )
                 offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
                 await self._settle(spec.group, keep=spec.in_flight - 1)
@@ -510,7 +513,9 @@ class BatchingKafkaTransport(KafkaTransport):
                 return
             except Exception as exc:
                 if not _is_infrastructure_error(exc):
-                    log.warning("a batch for %s failed (%s); one event at a time", group, exc)
+                    log.warning(
+                        "a batch for %s failed (%s); one event at a time", group, describe(exc)
+                    )
                     break
                 attempt += 1
                 delay = min(0.2 * 2**attempt, 30.0)

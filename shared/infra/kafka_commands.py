@@ -26,6 +26,7 @@ from shared.contract.commands import commands_topic_pattern
 from shared.infra.commands import PoisonCommand
 from shared.infra.kafka import ensure_topics
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
+from shared.infra.redact import describe
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class CommandTopics:
             except Exception as exc:
                 attempt += 1
                 if not _is_infrastructure_error(exc) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
-                    await self._dead_letter(topic, group, body, f"{type(exc).__name__}: {exc}")
+                    await self._dead_letter(topic, group, body, describe(exc))
                     return
                 delay = min(0.2 * 2**attempt, 30.0)
                 log.warning("a command of %s failed (attempt %d); retry in %.1fs", topic,

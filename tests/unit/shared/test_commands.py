@@ -4,6 +4,7 @@ again identically, refusals carry their rule code, the agency is the topic's."""
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,23 @@ async def test_the_same_command_handled_twice_at_once_is_applied_once(needs: Nee
     assert len(replies) == 3
     assert len(set(replies)) == 1
     assert await needs.count(core.events) == 1
+
+
+async def test_invalid_commands_are_refused_and_parked_without_the_data_they_held(
+    needs: Needs, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15, item 4: pydantic's errors carry the failing input (a missing field's is the
+    whole object); refusals, poison reasons and logs keep where and why, never the values."""
+    caplog.set_level(logging.INFO)
+    secret = "Zơrâm Thị Bí Mật, sinh 1979-11-23"
+    body = need_body(description=secret)
+    del body["sector"]
+    await needs.send("SO_Y_TE", _command("RaiseNeed", body))
+    [payload] = await needs.replies("SO_Y_TE")
+    assert "sector" in payload
+    with pytest.raises(PoisonCommand) as parked:
+        await needs.send("SO_Y_TE", {"type": "RaiseNeed", "data": {"description": secret}})
+    assert "id" in str(parked.value)
+    for text in (payload, str(parked.value), caplog.text):
+        assert "Zơrâm" not in text
+        assert "1979-11-23" not in text
