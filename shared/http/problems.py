@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.authz import Forbidden
@@ -53,8 +54,28 @@ _PROBLEM_STATUSES: dict[int, str] = {
     404: "No record with that id (rule `NOT_FOUND`).",
     409: "The record's state forbids this now (e.g. `NEED_FULL`, `LIFECYCLE_ORDER`).",
     422: "Invalid request or a plan rule refused it (e.g. `INVALID_REQUEST`, `UNKNOWN_CODE`).",
-    503: "Not yet known here, retry after `Retry-After` seconds (`NEED_NOT_YET_KNOWN`).",
+    503: "Not now: retry after `Retry-After` seconds, with the same `Idempotency-Key` "
+    "(`NEED_NOT_YET_KNOWN`; or the service's database is unreachable for a moment).",
 }
+
+
+UNAVAILABLE_RETRY_AFTER = "2"
+
+
+def storage_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or dropped the connection (a restart, a failover): the
+    request changed nothing and the same request may be sent again shortly."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.TimeoutError
+        | ConnectionError
+        | TimeoutError
+        | OSError,
+    )
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -147,6 +168,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(request, rule, str(exc.detail), status=exc.status_code)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if storage_unavailable(exc):  # raised in a middleware (e.g. an idempotency lookup)
+            return await on_storage_error(request, exc)
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         body = {
             "type": "about:blank",
@@ -157,6 +180,28 @@ def install_problem_handlers(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
 
+    async def on_storage_error(request: Request, exc: Exception) -> JSONResponse:
+        """Registered for the database's and the network's exception classes (not only as
+        the catch-all, which Starlette re-raises into a logged traceback)."""
+        if not storage_unavailable(exc):
+            return await on_unexpected(request, exc)
+        # Expected while the database restarts or fails over: one line, a 503 to retry.
+        log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+        body = {
+            "type": "about:blank",
+            "title": "Tạm thời gián đoạn" if not wants_english(request) else "Unavailable",
+            "status": 503,
+            "detail": "the database could not be reached; send the same request again with "
+            "the same Idempotency-Key after Retry-After seconds (it is applied once)",
+            "instance": request.url.path,
+        }
+        return JSONResponse(
+            body,
+            status_code=503,
+            media_type=PROBLEM_JSON,
+            headers={"Retry-After": UNAVAILABLE_RETRY_AFTER},
+        )
+
     async def on_forbidden(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Forbidden)
         return problem(request, RuleCode.FORBIDDEN, str(exc), extra={"action": exc.action.value})
@@ -165,6 +210,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, on_forbidden)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    for storage_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError):
+        app.add_exception_handler(storage_error, on_storage_error)
     app.add_exception_handler(Exception, on_unexpected)
     _document_problems(app)
 
