@@ -12,12 +12,13 @@ import collections
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -90,13 +91,37 @@ async def ensure_topics(
     partitions: int = 3,
     auth: KafkaAuth = NO_AUTH,
     policy: TopicPolicy = DEFAULT_TOPICS,
+    within: float = 60.0,
 ) -> None:
     """Create the topics if missing: several partitions, unlimited retention, no compaction,
     replicated as `policy` says (the brokers' defaults where it says nothing).
 
     Raises the broker's error (e.g. `TopicAuthorizationFailedError` when ACLs do not let this
     principal create a missing topic) instead of starting consumers on a topic that is not there.
+    A retriable one (a broker of the cluster down or restarting, the controller moving) is
+    tried again for up to `within` seconds: a service must start while one broker is down.
     """
+    deadline = time.monotonic() + within
+    delay = 0.5
+    while True:
+        try:
+            await _ensure_topics_once(bootstrap, topics, partitions, auth, policy)
+            return
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() + delay > deadline:
+                raise
+            log.warning("creating topics: %s; trying again in %.1fs", type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _ensure_topics_once(
+    bootstrap: str,
+    topics: Sequence[str],
+    partitions: int,
+    auth: KafkaAuth,
+    policy: TopicPolicy,
+) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **auth.client_options())
     await admin.start()
     try:

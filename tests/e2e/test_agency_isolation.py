@@ -150,3 +150,24 @@ async def test_lists_show_each_agency_only_its_own_records(world: World) -> None
                 )
                 shown = {s["secondment_id"] for s in page.json()["items"]}
                 assert shown <= own, (agency, filtered, other)
+
+
+async def test_another_agencys_official_id_neither_blocks_nor_reveals_its_secondment(
+    world: World,
+) -> None:
+    """Issue 15, item 6: official ids are the home authority's own. Before, TAY_GIANG
+    seconding an official it numbers `NAM_GIANG-1` was refused OVERLAPPING_SECONDMENT with
+    NAM_GIANG's secondment id and dates in the refusal."""
+    theirs = next(sid for sid, (home, _, _) in world.secondments.items() if home == "NAM_GIANG")
+    same_id = official_body(official_id="NAM_GIANG-1", home_unit="TAY_GIANG")
+    body = secondment_body(world.needs[HOSTS[0]], official=same_id)
+    answer = await world.client.post("/api/secondments", json=body, headers=world.who("TAY_GIANG"))
+    assert answer.status_code == 201, answer.text
+    assert theirs not in answer.text
+
+    # Its own official, twice over the same dates, is still refused, naming its own record.
+    again = await world.client.post("/api/secondments", json=body, headers=world.who("TAY_GIANG"))
+    assert again.status_code == 422, again.text
+    assert again.json()["rule"] == "OVERLAPPING_SECONDMENT"
+    assert again.json()["secondment_id"] == answer.json()["secondment_id"]
+    assert theirs not in again.text

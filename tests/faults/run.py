@@ -214,6 +214,9 @@ class Faults:
         self.poisons: list[tuple[str, bytes]] = []
         """(topic kind, the poison's bytes) of every poison published."""
         self.last_end = 0.0
+        self._broker = asyncio.Lock()
+        """One broker fault at a time: a kill drawn while the last one's node is still
+        restarting would kill the restart itself, which is not a fault the schedule meant."""
 
     async def play(self, schedule: list[Fault], t0: float) -> None:
         tasks = []
@@ -243,6 +246,10 @@ class Faults:
         await asyncio.sleep(fault.pause)
 
     async def _broker_kill(self, fault: Fault) -> None:
+        async with self._broker:
+            await self._kill_broker(fault)
+
+    async def _kill_broker(self, fault: Fault) -> None:
         node = int(fault.target.split("-")[1])
         if fault.mode == "leader":
             leader = await self.d.kafka.leader_of(topic_name(PLACEMENTS_TOPIC, self.d.prefix))
@@ -256,9 +263,18 @@ class Faults:
 
     async def _rebalance(self, fault: Fault) -> None:
         extra = self.d.extra_replica(fault.target)
-        extra.start()
+        deadline = time.monotonic() + 90.0
         try:
-            await extra.ready(within=60.0)
+            while True:  # as an orchestrator would: a replica that exits is started again
+                extra.start()
+                try:
+                    await extra.ready(within=max(1.0, deadline - time.monotonic()))
+                    break
+                except RuntimeError:
+                    if time.monotonic() > deadline:
+                        raise
+                    extra.reap()
+                    await asyncio.sleep(1.0)
             await asyncio.sleep(fault.pause)
         finally:
             await asyncio.to_thread(extra.terminate)

@@ -2,7 +2,7 @@
 
 import json
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -105,8 +105,11 @@ class PlacementUnitOfWork(SqlUnitOfWork):
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
-    async def spells(self, official_id: str) -> list[OfficialSpell]:
-        """The official's secondments, for the overlap rule.
+    async def spells(self, official_id: str, home_units: Iterable[str]) -> list[OfficialSpell]:
+        """The official's secondments, for the overlap rule. An official id is its home
+        authority's own numbering: only secondments from `home_units` (the home unit and the
+        units it succeeded) are the same person; another authority's `official_id` is
+        another official, neither blocked by nor shown this one.
 
         On PostgreSQL a transaction-scoped advisory lock on the official is taken first, so
         two concurrent requests for one official are checked one after the other (SQLite
@@ -116,7 +119,10 @@ class PlacementUnitOfWork(SqlUnitOfWork):
             key = zlib.crc32(f"official:{official_id}".encode())
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         rows = await self.session.execute(
-            select(secondments_view).where(secondments_view.c.official_id == official_id)
+            select(secondments_view).where(
+                secondments_view.c.official_id == official_id,
+                secondments_view.c.home_unit.in_(sorted(home_units)),
+            )
         )
         return [
             OfficialSpell(

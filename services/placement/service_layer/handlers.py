@@ -128,7 +128,7 @@ async def second_official(
                 else f"need {cmd.need_id} is not known here yet; retry shortly"
             )
             raise DomainError(rule, detail, need_id=str(cmd.need_id))
-        spells = await uow.spells(cmd.official.official_id)
+        spells = await uow.spells(cmd.official.official_id, units_acted_for(cmd.official.home_unit))
         secondment = Secondment.second(cmd, need, spells, phases)
         if not await uow.take_position(need.need_id):
             raise DomainError(
@@ -163,7 +163,9 @@ async def extend_secondment(
     """Move the planned end later, within the cap and without overlap."""
     async with uow:
         s = await _load(uow, secondment_id, principal, Action.EXTEND_SECONDMENT)
-        s.extend(cmd, await uow.spells(s.seconded.official.official_id), phases)
+        official = s.seconded.official
+        spells = await uow.spells(official.official_id, units_acted_for(official.home_unit.code))
+        s.extend(cmd, spells, phases)
         return await _save(uow, s, ctx)
 
 
