@@ -81,7 +81,8 @@ POLICY: dict[Action, Rule] = {
     Action.READ_PERSONAL_DATA: Rule(Scope.PERSONAL_DATA_ERASE, Party.NONE),
     Action.READ_AUDIT: Rule(Scope.AUDIT_READ, Party.NONE),
 }
-"""Reads of one need or secondment are decided by `may_read` (either party, or reports)."""
+"""Reads of one need or secondment are decided by `may_read` (either party; report readers
+see needs, not officials)."""
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,11 @@ def authorize(
         )
 
 
-def may_read(principal: Principal, units: Iterable[str]) -> bool:
-    """One need or secondment is readable by its parties and by report readers."""
-    if principal.has(Scope.REPORTS_READ):
+def may_read(principal: Principal, units: Iterable[str], *, identities: bool = False) -> bool:
+    """A need is readable by its parties and by report readers. A record that names an
+    official (`identities`: a secondment, its history) only by its parties: report readers
+    get figures, never identities (ethnic origin is sensitive personal data)."""
+    if principal.has(Scope.REPORTS_READ) and not identities:
         return True
     return any(acts_for(principal.agency, unit) for unit in units)
 

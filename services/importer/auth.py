@@ -3,9 +3,9 @@
 The API lets an agency act on its own records only: the host department raises the need and
 records the reception; the home authority seconds, ends and arranges the post afterwards.
 An import of many agencies' history therefore sends each request with the token of the
-agency the row names for that step (`host_unit` or `home_unit`), and reads (the look-ups
-that make a second run change nothing) with a reader's token (scope `reports:read`), falling
-back to the party's own token.
+agency the row names for that step (`host_unit` or `home_unit`). Look-ups that make a second
+run change nothing read needs with a reader's token (scope `reports:read`), falling back to
+the host's own, and secondments with the home authority's token (only parties see officials).
 """
 
 import json

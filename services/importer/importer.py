@@ -196,7 +196,9 @@ class Importer:
         self._need_of_key: dict[object, str] = {}
         self._need_refusal: dict[object, Refusal] = {}
         self._ref_first: dict[str, tuple[int, NeedFields]] = {}
-        self._secondments_of: dict[str, list[dict[str, Any]]] = {}
+        self._secondments_of: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        """(home unit, official id) → the official's secondments: an official id is its home
+        authority's own, and only that authority reads them (report readers see figures)."""
 
     async def import_row(self, row: SourceRow, parsed: ParsedRow | None = None) -> RowResult:
         """Every step of one row, in order, stopping at the first refusal."""
@@ -361,15 +363,15 @@ class _RowRun:
 
     async def secondment(self, parsed: ParsedRow, need_id: str) -> dict[str, Any]:
         """The secondment: found by an earlier run, else decided now."""
-        imp, official_id = self.importer, parsed.official_id
-        if official_id not in imp._secondments_of:
-            imp._secondments_of[official_id] = await self.list_all(
+        imp, official = self.importer, (parsed.home_unit, parsed.official_id)
+        if official not in imp._secondments_of:
+            imp._secondments_of[official] = await self.list_all(
                 Step.SECONDMENT,
-                (Role.READER, parsed.home_unit),
+                (Role.HOME, parsed.home_unit),
                 "/api/secondments",
-                {"official_id": official_id},
+                {"official_id": parsed.official_id},
             )
-        known = imp._secondments_of[official_id]
+        known = imp._secondments_of[official]
         for item in known:
             decision = item.get("decision") or {}
             if (
@@ -392,7 +394,7 @@ class _RowRun:
 
     async def later_steps(self, parsed: ParsedRow, secondment: dict[str, Any]) -> None:
         """Reception, ending, post arrangement: each unless the row lacks it or it is recorded."""
-        known = self.importer._secondments_of[parsed.official_id]
+        known = self.importer._secondments_of[(parsed.home_unit, parsed.official_id)]
         steps = (
             (Step.RECEPTION, "reception", "reception", parsed.reception),
             (Step.ENDING, "ending", "ending", parsed.ending),

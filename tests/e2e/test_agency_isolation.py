@@ -171,3 +171,31 @@ async def test_another_agencys_official_id_neither_blocks_nor_reveals_its_second
     assert again.json()["rule"] == "OVERLAPPING_SECONDMENT"
     assert again.json()["secondment_id"] == answer.json()["secondment_id"]
     assert theirs not in again.text
+
+
+async def test_report_readers_see_needs_and_figures_but_no_official(world: World) -> None:
+    """Issue 15, item 1: `reports:read` (leadership, the dashboard's sign-in) granted every
+    secondment with name, birth date, ethnicity and home unit. Report readers get figures;
+    an official's record is for its parties."""
+    reader = {"Authorization": f"Bearer {world.issuer.mint('UBND_TINH', ('reports:read',))}"}
+    listed = await world.client.get("/api/secondments", headers=reader)
+    assert listed.status_code == 200
+    assert listed.json()["items"] == []
+    for sid, (_, _, official_id) in world.secondments.items():
+        for path in (f"/api/secondments/{sid}", f"/api/secondments/{sid}/history"):
+            answer = await world.client.get(path, headers=reader)
+            assert answer.status_code == 404, (path, answer.text)
+            assert "Alăng" not in answer.text
+        found = await world.client.get(
+            f"/api/secondments?official_id={official_id}", headers=reader
+        )
+        assert found.json()["items"] == []
+    for nid in world.needs.values():  # needs name no one: readable for the figures
+        assert (await world.client.get(f"/api/needs/{nid}", headers=reader)).status_code == 200
+    evaluation = await world.client.get(
+        "/api/reports/phases/2024-2025/evaluation",
+        params={"as_of": "2025-12-31"},
+        headers=reader,
+    )
+    assert evaluation.status_code == 200
+    assert evaluation.json()["secondments"]["started"] == len(world.secondments)

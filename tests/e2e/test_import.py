@@ -320,12 +320,14 @@ def write_csv(data: Dataset, path: Path) -> None:
 # ------------------------------------------------------------------ the API, observed
 
 
-async def _all(client: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
+async def _all(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     cursor = None
     while True:
         params = {"limit": "500"} | ({"cursor": cursor} if cursor else {})
-        page = (await client.get(url, params=params)).json()
+        page = (await client.get(url, params=params, headers=headers)).json()
         items.extend(page["items"])
         if not (cursor := page["next_cursor"]):
             return items
@@ -351,11 +353,24 @@ def _event_counts(data_dir: Path) -> dict[str, int]:
     return counts
 
 
-async def _histories(client: httpx.AsyncClient, secondments: list[dict[str, Any]]) -> list[int]:
-    """Events per secondment through `GET /api/secondments/{id}/history`."""
+def _home(tokens: DevTokens, unit: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens.token(Role.HOME, unit)}"}
+
+
+async def _secondments(client: httpx.AsyncClient, tokens: DevTokens) -> list[dict[str, Any]]:
+    """Every secondment, as the home authorities list them (report readers see none)."""
+    listed = [s for h in HOMES for s in await _all(client, "/api/secondments", _home(tokens, h))]
+    return sorted(listed, key=lambda s: str(s["secondment_id"]))
+
+
+async def _histories(
+    client: httpx.AsyncClient, tokens: DevTokens, secondments: list[dict[str, Any]]
+) -> list[int]:
+    """Events per secondment through `GET /api/secondments/{id}/history` (its home reads)."""
     lengths = []
     for s in secondments:
-        history = await client.get(f"/api/secondments/{s['secondment_id']}/history")
+        home = _home(tokens, s["official"]["home_unit"]["code"])
+        history = await client.get(f"/api/secondments/{s['secondment_id']}/history", headers=home)
         lengths.append(len(history.json()))
     return lengths
 
@@ -413,20 +428,22 @@ async def test_a_thousand_rows_with_errors_import_once_and_a_second_run_changes_
     assert first.present == 0
     want = data.expected()
     evaluation = await _evaluation(embedded_app, want)
-    secondments = await _all(api, "/api/secondments")
+    secondments = await _secondments(api, embedded_app.tokens)
     assert Counter(s["status"] for s in secondments) == {
         "ENDED": want["ended"], "ACTIVE": want["started"] - want["ended"]
     }  # fmt: skip
     needs = await _all(api, "/api/needs")
     assert len(needs) == want["raised"]
     full = next(r for r in first.results if len(r.recorded) == 5)
-    history = await api.get(f"/api/secondments/{full.secondment_id}/history")
+    (listed,) = [s for s in secondments if s["secondment_id"] == full.secondment_id]
+    home = _home(embedded_app.tokens, listed["official"]["home_unit"]["code"])
+    history = await api.get(f"/api/secondments/{full.secondment_id}/history", headers=home)
     assert [e["type"] for e in history.json()] == [
         "OfficerSeconded", "OfficialReceived", "SecondmentEnded", "PostSecondmentArranged",
     ]  # fmt: skip
     events = _event_counts(embedded_app.data_dir)
     sample = secondments[::10]  # the whole list would cost ~950 requests for little more
-    histories = await _histories(api, sample)
+    histories = await _histories(api, embedded_app.tokens, sample)
     assert sum(histories) > 2 * len(sample)
 
     second = await import_rows(read_xlsx(path), api, tokens=embedded_app.tokens)
@@ -437,8 +454,8 @@ async def test_a_thousand_rows_with_errors_import_once_and_a_second_run_changes_
     assert _event_counts(embedded_app.data_dir) == events
     assert await _all(api, "/api/needs") == needs
     assert await _evaluation(embedded_app, want) == evaluation
-    assert await _all(api, "/api/secondments") == secondments
-    assert await _histories(api, sample) == histories
+    assert await _secondments(api, embedded_app.tokens) == secondments
+    assert await _histories(api, embedded_app.tokens, sample) == histories
     print(
         f"\n1,000-row XLSX: write and read {read_s:.1f} s, first run {first.seconds:.1f} s, "
         f"second run {second.seconds:.1f} s, whole test {time.monotonic() - clock:.1f} s; "

@@ -190,15 +190,24 @@ async def _run(client: httpx.AsyncClient, app: Any, steps: list[Any], positions:
                 made.append(response.json())
         # Agencies act one after another; each step sees the effects of the previous one.
         await settled(app)
-    await _check_invariants(client, need_ids, auth.reader(issuer))
+    await _check_invariants(client, need_ids, auth.reader(issuer), list(homes.values()))
 
 
 async def _check_invariants(
-    client: httpx.AsyncClient, need_ids: list[str], read: dict[str, str]
+    client: httpx.AsyncClient,
+    need_ids: list[str],
+    read: dict[str, str],
+    parties: list[dict[str, str]],
 ) -> None:
+    """`read`: a report reader (needs); `parties`: the home authorities, who alone list
+    their officials' secondments."""
     ref = reference_data()
-    listed = (await client.get("/api/secondments", params={"limit": 500}, headers=read)).json()[
-        "items"
+    listed = [
+        s
+        for party in parties
+        for s in (
+            await client.get("/api/secondments", params={"limit": 500}, headers=party)
+        ).json()["items"]
     ]
     live = [s for s in listed if s["status"] != "CANCELLED"]
     spans: dict[str, list[tuple[dt.date, dt.date]]] = {}

@@ -89,7 +89,7 @@ async def _load(
     host, home = s.seconded.host_unit.code, s.seconded.official.home_unit.code
     if action is not None:
         authorize(principal, action, host=host, home=home)
-    elif not may_read(principal, [host, home]):
+    elif not may_read(principal, [host, home], identities=True):
         raise NotFound("secondment", secondment_id)
     return s
 
@@ -242,7 +242,7 @@ async def list_secondments(
     filters: dict[str, str | None],
 ) -> Page[SecondmentView]:
     """Secondments oldest first, filtered to those the caller is a party to."""
-    visible = None if may_read(principal, []) else units_acted_for(principal.agency)
+    visible = units_acted_for(principal.agency)  # parties only, report readers included
     async with uow:
         rows = await uow.list_secondments(
             after=decode_cursor(cursor), limit=limit + 1, filters=filters, visible_units=visible

@@ -172,7 +172,7 @@ async def test_each_step_carries_the_token_of_its_party() -> None:
     }
     assert used == {
         "GET needs": "Bearer reader", "POST needs": "Bearer host",
-        "GET secondments": "Bearer reader", "POST secondments": "Bearer home",
+        "GET secondments": "Bearer home", "POST secondments": "Bearer home",
         "POST reception": "Bearer host",
     }  # fmt: skip
     assert StaticTokens({"SO_Y_TE": "t"}).token(Role.READER, "SO_Y_TE") is None
