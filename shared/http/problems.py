@@ -1,6 +1,7 @@
 """RFC 9457 problem details for every refusal, titled in Vietnamese unless English is asked."""
 
 import logging
+import socket
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -74,7 +75,7 @@ def storage_unavailable(exc: BaseException) -> bool:
         | sa_exc.TimeoutError
         | ConnectionError
         | TimeoutError
-        | OSError,
+        | socket.gaierror,
     )
 
 
@@ -210,7 +211,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, on_forbidden)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    for storage_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError):
+    for storage_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, ConnectionError, socket.gaierror):
         app.add_exception_handler(storage_error, on_storage_error)
     app.add_exception_handler(Exception, on_unexpected)
     _document_problems(app)

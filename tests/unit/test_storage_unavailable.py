@@ -61,3 +61,20 @@ async def test_any_other_database_error_is_still_a_500_with_its_traceback(
     answer = await _post("/bug")
     assert answer.status_code == 500
     assert "Traceback" in caplog.text
+
+
+async def test_a_refused_connection_is_a_503_and_a_local_os_error_a_500() -> None:
+    app = _app()
+
+    @app.post("/connect")
+    async def connect() -> None:
+        raise OSError(111, "Connect call failed ('127.0.0.1', 5432)")  # a ConnectionRefusedError
+
+    @app.post("/disk")
+    async def disk() -> None:
+        raise OSError("the service stopped after committing")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        assert (await client.post("/connect")).status_code == 503
+        assert (await client.post("/disk")).status_code == 500
