@@ -112,6 +112,9 @@ class Postgres:
         self._sh("install")
         self._sh("start")
 
+    def stop(self) -> None:
+        self._sh("stop")
+
     def restart(self, mode: str) -> None:
         """Stop `fast` (clients cut, clean) or `immediate` (crash recovery), then start."""
         self._sh("restart", mode)

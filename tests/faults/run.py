@@ -202,6 +202,8 @@ class Deployment:
                 with contextlib.suppress(Exception):
                     await self.pg.drop(f"{self.tag}_{name}")
             shutil.rmtree(self.o.logs / "kafka", ignore_errors=True)
+            with contextlib.suppress(Exception):
+                self.pg.stop()  # nothing of the run is left running
 
 
 class Faults:
