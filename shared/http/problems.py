@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.authz import Forbidden
 from shared.contract.rules import RULES, RuleCode
+from shared.infra.db import unavailable
 from shared.seedwork.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -63,20 +64,8 @@ _PROBLEM_STATUSES: dict[int, str] = {
 UNAVAILABLE_RETRY_AFTER = "2"
 
 
-def storage_unavailable(exc: BaseException) -> bool:
-    """The database cannot be reached or dropped the connection (a restart, a failover): the
-    request changed nothing and the same request may be sent again shortly."""
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(
-        exc,
-        sa_exc.OperationalError
-        | sa_exc.InterfaceError
-        | sa_exc.TimeoutError
-        | ConnectionError
-        | TimeoutError
-        | socket.gaierror,
-    )
+storage_unavailable = unavailable
+"""The database cannot be reached (`shared.infra.db.unavailable`): a 503 to retry."""
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

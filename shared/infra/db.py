@@ -1,9 +1,11 @@
 """Async SQLAlchemy engines for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
 
+import socket
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -53,3 +55,19 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (we return them to callers)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or dropped the connection (a restart, a failover): what
+    was being done did not happen or is safe to do again shortly; waiting is the cure."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(
+        exc,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.TimeoutError
+        | ConnectionError
+        | TimeoutError
+        | socket.gaierror,
+    )
