@@ -86,9 +86,11 @@ def audit_spec(endpoint: Callable[..., Any] | None) -> AuditSpec | None:
 
 
 def _json(raw: bytes | bytearray) -> Any:
+    """The body as JSON, or None; a body nested too deep for the parser (RecursionError) is
+    no more readable than a malformed one and must not turn a refusal into a 500."""
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
