@@ -64,10 +64,6 @@ _PROBLEM_STATUSES: dict[int, str] = {
 UNAVAILABLE_RETRY_AFTER = "2"
 
 
-storage_unavailable = unavailable
-"""The database cannot be reached (`shared.infra.db.unavailable`): a 503 to retry."""
-
-
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` documenting problem answers (all of them when none is named)."""
     return {
@@ -158,7 +154,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(request, rule, str(exc.detail), status=exc.status_code)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if storage_unavailable(exc):  # raised in a middleware (e.g. an idempotency lookup)
+        if unavailable(exc):  # raised in a middleware (e.g. an idempotency lookup)
             return await on_storage_error(request, exc)
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         body = {
@@ -173,7 +169,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_storage_error(request: Request, exc: Exception) -> JSONResponse:
         """Registered for the database's and the network's exception classes (not only as
         the catch-all, which Starlette re-raises into a logged traceback)."""
-        if not storage_unavailable(exc):
+        if not unavailable(exc):
             return await on_unexpected(request, exc)
         # Expected while the database restarts or fails over: one line, a 503 to retry.
         log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)

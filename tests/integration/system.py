@@ -113,6 +113,19 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 T = TypeVar("T")
 
 
+async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """The records of `topic` so far (none while it does not exist)."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=3000)
+        return [r for records in batch.values() for r in records]
+    finally:
+        await consumer.stop()
+
+
 async def eventually(
     probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], within: float = 30.0
 ) -> T:

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from shared.contract.commands import CommandReply, commands_topic
 from tests import auth
@@ -21,6 +20,7 @@ from tests.integration.system import (
     needs_app,
     new_deployment,
     placement_app,
+    read_topic,
     running,
 )
 from tests.samples import ending_body, need_body, official_body, secondment_body
@@ -28,19 +28,6 @@ from tests.samples import ending_body, need_body, official_body, secondment_body
 pytestmark = pytest.mark.integration
 
 DPO = ("audit:read",)
-
-
-async def _read_all(bootstrap: str, topic: str) -> list[Any]:
-    """The records of `topic` so far (none while it does not exist)."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        batch = await consumer.getmany(timeout_ms=3000)
-        return [r for records in batch.values() for r in records]
-    finally:
-        await consumer.stop()
 
 
 def _accepted(reply: CommandReply) -> dict[str, Any]:
@@ -151,7 +138,7 @@ async def test_round_trip_accepted_rejected_and_a_duplicate_applied_once(
         # A record no service can answer is parked in the topic's dead-letter topic.
         topic = commands_topic("SO_Y_TE", d.prefix)
         await host.producer.send_and_wait(topic, value=b"not a command")
-        parked = await eventually(lambda: _read_all(d.bootstrap, f"{topic}.dlq"), bool)
+        parked = await eventually(lambda: read_topic(d.bootstrap, f"{topic}.dlq"), bool)
         assert {r.value for r in parked} == {b"not a command"}
         assert {dict(r.headers)["x-dlq-group"] for r in parked} <= {
             f"{d.prefix}needs.commands".encode(),

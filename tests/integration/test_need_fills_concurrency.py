@@ -23,7 +23,7 @@ from shared.contract.topics import PLACEMENT_SOURCE
 from shared.infra.eventstore import RequestContext
 from shared.infra.transport import InProcessBus
 from tests.integration.system import new_deployment
-from tests.samples import need_body
+from tests.samples import need_body, official_body
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +32,10 @@ def _placement_event(kind: str, secondment_id: str, need_id: str, version: int) 
     data: dict[str, Any] = {"secondment_id": secondment_id, "need_id": need_id}
     if kind == "OfficerSeconded":
         data |= {
-            "official": {
-                "official_id": f"OFF-{secondment_id[:8]}",
-                "full_name": "Alăng Thị Hoa",
-                "gender": "F",
-                "birth_date": "1985-03-02",
-                "ethnicity": "CO_TU",
-                "service_category": "CIVIL_SERVANT",
-                "position_rank": "PHO_TRUONG_PHONG",
-                "home_unit": {"code": "NAM_GIANG", "name": "Huyện Nam Giang"},
-            },
+            "official": official_body(
+                official_id=f"OFF-{secondment_id[:8]}",
+                home_unit={"code": "NAM_GIANG", "name": "Huyện Nam Giang"},
+            ),
             "host_unit": {"code": "SO_Y_TE", "name": "Sở Y tế"},
             "sector": "HEALTH",
             "start_date": "2024-09-01",

@@ -10,13 +10,14 @@ import uuid
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.topics import PLACEMENT_SOURCE
 from shared.infra.kafka import KafkaTransport
 from tests.infra import unique_topic
-from tests.integration.system import eventually
+from tests.integration.system import eventually, read_topic
+from tests.samples import official_body
 
 pytestmark = pytest.mark.integration
 
@@ -25,16 +26,11 @@ BIRTH = "1979-11-23"
 
 
 def _official() -> dict[str, Any]:
-    return {
-        "official_id": "OFF-SECRET-1",
-        "full_name": NAME,
-        "gender": "F",
-        "birth_date": BIRTH,
-        "ethnicity": "CO_TU",
-        "service_category": "CIVIL_SERVANT",
-        "position_rank": "PHO_TRUONG_PHONG",
-        "home_unit": {"code": "NAM_GIANG", "name": "Huyện Nam Giang"},
-    }
+    """As an event carries it: the home unit with its name."""
+    home = {"code": "NAM_GIANG", "name": "Huyện Nam Giang"}
+    return official_body(
+        official_id="OFF-SECRET-1", full_name=NAME, birth_date=BIRTH, home_unit=home
+    )
 
 
 def _seconded(**envelope: Any) -> bytes:
@@ -56,18 +52,6 @@ def _seconded(**envelope: Any) -> bytes:
     return json.dumps({k: v for k, v in body.items() if v is not None}).encode()
 
 
-async def _dead_letters(bootstrap: str, topic: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        batch = await consumer.getmany(timeout_ms=2000)
-        return [r for records in batch.values() for r in records]
-    finally:
-        await consumer.stop()
-
-
 async def test_invalid_events_reach_the_dlq_and_the_log_without_the_officials_data(
     kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -86,7 +70,7 @@ async def test_invalid_events_reach_the_dlq_and_the_log_without_the_officials_da
         await producer.send_and_wait(topic, _seconded(id=None))  # the envelope is invalid
         await producer.send_and_wait(topic, _seconded())  # the event's data is invalid
         parked = await eventually(
-            lambda: _dead_letters(kafka_bootstrap, f"{topic}.dlq"), lambda rs: len(rs) == 2
+            lambda: read_topic(kafka_bootstrap, f"{topic}.dlq"), lambda rs: len(rs) == 2
         )
     finally:
         await producer.stop()
