@@ -9,7 +9,9 @@ the statistical profile, which must survive an erasure.
 import base64
 import os
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_BYTES = 32
 
@@ -46,3 +48,11 @@ def seal(key: bytes, plaintext: bytes, context: str) -> tuple[str, str]:
 def open_sealed(key: bytes, nonce: str, ciphertext: str, context: str) -> bytes:
     """The plaintext; raises `cryptography.exceptions.InvalidTag` if anything was altered."""
     return AESGCM(key).decrypt(unb64(nonce), unb64(ciphertext), context.encode())
+
+
+def derive_key(secret: bytes, label: str) -> bytes:
+    """A 256-bit key for one purpose (`label`) derived from a secret (HKDF-SHA256): lets one
+    configured secret stand for several keys without them ever being equal."""
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=label.encode()).derive(
+        secret
+    )

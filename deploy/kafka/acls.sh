@@ -20,6 +20,9 @@
 #   KAFKA_USER_PASSWORD    `user`: the new password (default: a random one, printed once)
 #   TOPIC_PREFIX           the services' *_TOPIC_PREFIX, in front of every topic and group name
 #   KAFKA_PARTITIONS       partitions of an agency's new topics (3)
+#   COMMAND_RETENTION_MS   how long an agency's topics keep a record (604800000: 7 days);
+#                          commands name officials, so they are not kept for ever. Applied to
+#                          new and existing topics alike (re-run `agency CODE` after a change)
 #   KAFKA_ACLS_JOBS        tool runs at once (4)
 #   KAFKA_HOME             where bin/kafka-acls.sh is (the apache/kafka image: /opt/kafka);
 #                          without one, the jars of deploy/local/kafka.sh (Java 17 + Maven)
@@ -29,6 +32,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BOOTSTRAP="${KAFKA_BOOTSTRAP:-127.0.0.1:19192}"
 PREFIX="${TOPIC_PREFIX:-}"
 PARTITIONS="${KAFKA_PARTITIONS:-3}"
+RETENTION_MS="${COMMAND_RETENTION_MS:-604800000}"
+[[ "$RETENTION_MS" =~ ^[1-9][0-9]*$ ]] || { echo "acls.sh: COMMAND_RETENTION_MS must be a positive number of ms" >&2; exit 1; }
 MAX_JOBS="${KAFKA_ACLS_JOBS:-4}"
 if [[ -z "${KAFKA_HOME:-}" && -x /opt/kafka/bin/kafka-acls.sh ]]; then KAFKA_HOME=/opt/kafka; fi
 
@@ -164,6 +169,13 @@ cmd_services() {
   finish
 }
 
+create_topic() {  # NAME: created if missing, then (new or old) kept RETENTION_MS only
+  tool topics --create --if-not-exists --topic "$1" --partitions "$PARTITIONS" \
+    --replication-factor 1 --config "retention.ms=${RETENTION_MS}"
+  tool configs --alter --entity-type topics --entity-name "$1" \
+    --add-config "retention.ms=${RETENTION_MS}"
+}
+
 cmd_agency() {
   (( $# )) || die "usage: $0 agency CODE..."
   local code
@@ -182,8 +194,7 @@ cmd_agency() {
     allow needs,placement Write,Create LITERAL "topic:${COMMANDS}${code}.dlq"
     local topic
     for topic in "${COMMANDS}${code}" "${REPLIES}${code}" "${COMMANDS}${code}.dlq"; do
-      spawn "topic ${topic} (created if missing)" tool topics --create --if-not-exists \
-        --topic "$topic" --partitions "$PARTITIONS" --replication-factor 1
+      spawn "topic ${topic} (created if missing, kept ${RETENTION_MS} ms)" create_topic "$topic"
     done
   done
   finish

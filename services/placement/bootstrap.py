@@ -8,13 +8,17 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placement.adapters.answer_identity import SealedIdentities
+from services.placement.adapters.intake import IntakeKey
 from services.placement.adapters.tables import command_answers, core
 from services.placement.adapters.unit_of_work import PlacementUnitOfWork
 from services.placement.adapters.vault import KeyVault
 from services.placement.config import PlacementSettings
 from services.placement.entrypoints.http import build_router
 from services.placement.entrypoints.kafka import command_routes
-from services.placement.entrypoints.officials import build_officials_router
+from services.placement.entrypoints.officials import (
+    build_intake_router,
+    build_officials_router,
+)
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
 from shared.contract.envelope import CloudEvent
@@ -86,6 +90,7 @@ class PlacementService:
             ),
             phases=phases,
             needs_caught_up=lambda: transport.caught_up(needs_topic, group),
+            intake=IntakeKey.configured(settings.intake_key, master),
         )
         transport.subscribe(needs_topic, group, self._on_need_event)
 
@@ -113,7 +118,11 @@ class PlacementService:
     @property
     def routers(self) -> list[APIRouter]:
         """HTTP routes of this service."""
-        return [build_router(self.ports), build_officials_router(self.ports)]
+        return [
+            build_router(self.ports),
+            build_officials_router(self.ports),
+            build_intake_router(self.ports),
+        ]
 
     async def migrate(self) -> None:
         """Bring the database to the newest revision."""

@@ -24,3 +24,6 @@ class PlacementSettings(
     http_port: int = 8002
     master_key: str | None = None
     """Wraps the officials' keys (base64 of 32 bytes); from a secret store in production."""
+    intake_key: str | None = None
+    """X25519 private key (base64 of 32 bytes) agencies seal identities for
+    (`GET /api/personal-data/intake-key`); unset: derived from the master key."""

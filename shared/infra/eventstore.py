@@ -48,11 +48,17 @@ class EventStore:
         """Every envelope appended through this store (this transaction), in order."""
 
     async def append(
-        self, stream_id: str, expected_version: int, events: Sequence[CloudEvent]
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[CloudEvent],
+        *,
+        data_subject: str | None = None,
     ) -> None:
         """Append events after `expected_version` and queue them in the outbox.
 
         The unique (stream, version) constraint turns a lost race into ConcurrencyConflict.
+        `data_subject` is the official the stream is about: their key seals personal data.
         """
         if not events:
             return
@@ -61,7 +67,7 @@ class EventStore:
         for offset, envelope in enumerate(events, start=1):
             if envelope.aggregateversion != expected_version + offset:
                 raise ValueError("envelope versions must follow the expected version")
-            stored = await self._codec.seal(envelope) if self._codec else envelope
+            stored = await self._codec.seal(envelope, data_subject) if self._codec else envelope
             payload = stored.to_json().decode()
             rows.append(
                 {
@@ -151,5 +157,7 @@ class AggregateRepository(Generic[A]):
             )
             for i, data in enumerate(new, start=1)
         ]
-        await self._store.append(aggregate.stream_id, start, envelopes)
+        await self._store.append(
+            aggregate.stream_id, start, envelopes, data_subject=aggregate.data_subject
+        )
         return envelopes

@@ -92,9 +92,11 @@ async def ensure_topics(
     auth: KafkaAuth = NO_AUTH,
     policy: TopicPolicy = DEFAULT_TOPICS,
     within: float = 60.0,
+    retention_ms: int = -1,
 ) -> None:
-    """Create the topics if missing: several partitions, unlimited retention, no compaction,
-    replicated as `policy` says (the brokers' defaults where it says nothing).
+    """Create the topics if missing: several partitions, no compaction, replicated as
+    `policy` says (the brokers' defaults where it says nothing), kept for `retention_ms`
+    (unlimited by default: the event topics are the history).
 
     Raises the broker's error (e.g. `TopicAuthorizationFailedError` when ACLs do not let this
     principal create a missing topic) instead of starting consumers on a topic that is not there.
@@ -105,7 +107,7 @@ async def ensure_topics(
     delay = 0.5
     while True:
         try:
-            await _ensure_topics_once(bootstrap, topics, partitions, auth, policy)
+            await _ensure_topics_once(bootstrap, topics, partitions, auth, policy, retention_ms)
             return
         except KafkaError as exc:
             if not exc.retriable or time.monotonic() + delay > deadline:
@@ -121,12 +123,13 @@ async def _ensure_topics_once(
     partitions: int,
     auth: KafkaAuth,
     policy: TopicPolicy,
+    retention_ms: int,
 ) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **auth.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        configs = {"retention.ms": "-1", "cleanup.policy": "delete"}
+        configs = {"retention.ms": str(retention_ms), "cleanup.policy": "delete"}
         if policy.min_insync_replicas is not None:
             configs["min.insync.replicas"] = str(policy.min_insync_replicas)
         missing = [

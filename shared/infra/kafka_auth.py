@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
 if TYPE_CHECKING:
@@ -99,6 +99,9 @@ class TopicPolicy:
 
     replication_factor: int | None = None
     min_insync_replicas: int | None = None
+    command_retention_ms: int = 7 * 24 * 3600 * 1000
+    """`retention.ms` of the command-side topics a service creates (replies, command dead
+    letters): commands carry officials' identities, so they are kept days, not forever."""
 
 
 class KafkaSecuritySettings(BaseSettings):
@@ -118,9 +121,18 @@ class KafkaSecuritySettings(BaseSettings):
     kafka_min_insync_replicas: int | None = None
     """`min.insync.replicas` of each topic the service creates; unset: the brokers' default."""
 
+    kafka_command_retention_hours: int = Field(default=7 * 24, gt=0)
+    """How long the command-side topics the service creates (replies, command dead letters)
+    keep a record: 7 days by default. Commands name officials; the event topics keep the
+    sealed history for ever, the commands need not outlive their processing."""
+
     def kafka_topic_policy(self) -> TopicPolicy:
-        """How the service's topics are replicated."""
-        return TopicPolicy(self.kafka_replication_factor, self.kafka_min_insync_replicas)
+        """How the service's topics are replicated and how long command topics keep records."""
+        return TopicPolicy(
+            self.kafka_replication_factor,
+            self.kafka_min_insync_replicas,
+            command_retention_ms=self.kafka_command_retention_hours * 3600 * 1000,
+        )
 
     @model_validator(mode="after")
     def _credentials_for_sasl(self) -> KafkaSecuritySettings:

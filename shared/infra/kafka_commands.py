@@ -71,12 +71,19 @@ class CommandTopics:
         self._subscriptions.append((group, handler))
 
     async def ensure_topic(self, name: str) -> None:
-        """Create `name` if missing (replies and dead letters; remembered once seen)."""
+        """Create `name` if missing (replies and dead letters; remembered once seen), kept
+        for the command retention only."""
         if name in self._existing:
             return
         async with self._topic_lock:
             if name not in self._existing:
-                await ensure_topics(self._bootstrap, [name], auth=self._auth, policy=self._policy)
+                await ensure_topics(
+                    self._bootstrap,
+                    [name],
+                    auth=self._auth,
+                    policy=self._policy,
+                    retention_ms=self._policy.command_retention_ms,
+                )
                 self._existing.add(name)
 
     async def start(self) -> None:

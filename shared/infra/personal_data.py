@@ -12,7 +12,17 @@ from pydantic_settings import BaseSettings
 
 from shared.contract.envelope import CloudEvent
 from shared.contract.events import Official
-from shared.contract.personal import SEALED, SealedOfficial, open_official, seal_official
+from shared.contract.personal import (
+    FREE_TEXT,
+    SEALED,
+    SEALED_TEXT,
+    SealedOfficial,
+    SealedText,
+    open_official,
+    open_text,
+    seal_official,
+    seal_text,
+)
 from shared.crypto import parse_key
 
 
@@ -45,14 +55,38 @@ class PersonalDataCodec:
         """The same codec able to seal and open identities (bound to a transaction)."""
         return PersonalDataCodec(self._kid, self._programme, identity_keys)
 
-    async def seal(self, envelope: CloudEvent) -> CloudEvent:
-        """Seal the official of an `OfficerSeconded`; other events pass unchanged."""
-        official = envelope.data.get("official") if envelope.type == "OfficerSeconded" else None
-        if official is None or envelope.personaldata == SEALED:
+    async def seal(self, envelope: CloudEvent, data_subject: str | None = None) -> CloudEvent:
+        """Seal the official of an `OfficerSeconded` and the free text of the events that
+        have some (`FREE_TEXT`) with the official's key; other events pass unchanged.
+
+        `data_subject` is the official the event is about, for events whose data does not
+        name them (a reception, a cancellation): the aggregate knows it.
+        """
+        if envelope.personaldata == SEALED:
             return envelope
+        if envelope.type == "OfficerSeconded" and envelope.data.get("official") is not None:
+            return await self._seal_official(envelope)
+        texts = {
+            name: value
+            for name in FREE_TEXT.get(envelope.type, ())
+            if isinstance(value := envelope.data.get(name), str)
+        }
+        if not texts:
+            return envelope
+        official_id = envelope.data.get("official_id") or data_subject
+        if self._identities is None or not isinstance(official_id, str):
+            raise RuntimeError(f"sealing the free text of {envelope.type} needs the official's key")
+        key = await self._identities.key_for(official_id, create=True)
+        assert key is not None
+        sealed = seal_text(official_id, str(envelope.id), texts, key)
+        data = {k: v for k, v in envelope.data.items() if k not in texts}
+        data[SEALED_TEXT] = sealed.model_dump(mode="json")
+        return envelope.model_copy(update={"data": data, "personaldata": SEALED})
+
+    async def _seal_official(self, envelope: CloudEvent) -> CloudEvent:
         if self._identities is None or self._kid not in self._programme:
             raise RuntimeError("sealing personal data needs the key vault and the programme key")
-        plain = Official.model_validate(official)
+        plain = Official.model_validate(envelope.data["official"])
         key = await self._identities.key_for(plain.official_id, create=True)
         assert key is not None
         sealed = seal_official(plain, key, self._kid, self._programme[self._kid])
@@ -60,18 +94,26 @@ class PersonalDataCodec:
         return envelope.model_copy(update={"data": data, "personaldata": SEALED})
 
     async def open(self, envelope: CloudEvent) -> CloudEvent:
-        """The envelope with its official opened as far as this reader's keys allow."""
+        """The envelope with its personal data opened as far as this reader's keys allow."""
         if envelope.personaldata != SEALED:
             return envelope
-        sealed = SealedOfficial.model_validate(envelope.data["official"])
-        if sealed.profile.kid not in self._programme:
-            raise KeyUnavailable(f"programme key {sealed.profile.kid!r} is not configured here")
-        key = None
-        if self._identities is not None:
-            key = await self._identities.key_for(sealed.official_id, create=False)
-        official, _ = open_official(sealed, self._programme, key)
-        data: dict[str, Any] = envelope.data | {"official": official.model_dump(mode="json")}
+        data: dict[str, Any] = dict(envelope.data)
+        if SEALED_TEXT in data:
+            text = SealedText.model_validate(data.pop(SEALED_TEXT))
+            data |= open_text(text, str(envelope.id), await self._key(text.official_id))
+        if envelope.type == "OfficerSeconded":
+            sealed = SealedOfficial.model_validate(data["official"])
+            if sealed.profile.kid not in self._programme:
+                raise KeyUnavailable(f"programme key {sealed.profile.kid!r} is not configured here")
+            key = await self._key(sealed.official_id)
+            official, _ = open_official(sealed, self._programme, key)
+            data["official"] = official.model_dump(mode="json")
         return envelope.model_copy(update={"data": data, "personaldata": None})
+
+    async def _key(self, official_id: str) -> bytes | None:
+        if self._identities is None:
+            return None
+        return await self._identities.key_for(official_id, create=False)
 
 
 class PersonalDataKeys(BaseSettings):

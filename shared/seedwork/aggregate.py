@@ -22,6 +22,11 @@ class Aggregate:
         """The event-store stream of this aggregate."""
         raise NotImplementedError
 
+    @property
+    def data_subject(self) -> str | None:
+        """The person this aggregate's personal data is about (whose key seals it), if any."""
+        return None
+
     def apply(self, event: EventData) -> None:
         """Change state for one event; must not validate (history is already true)."""
         raise NotImplementedError

@@ -6,12 +6,18 @@ the services' pattern subscriptions pick them up without a restart.
 """
 
 import asyncio
+import datetime as dt
+import json
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from shared.contract.commands import CommandReply, commands_topic
+from shared.contract.commands import CommandReply, commands_topic, replies_topic
+from shared.contract.personal import seal_for_intake
 from tests import auth
 from tests.integration.system import (
     AgencyOnKafka,
@@ -252,3 +258,77 @@ async def test_each_agency_trying_every_other_agencys_records_over_kafka_is_refu
             lambda r: len(r.json()["items"]) >= 7,
         )
         assert {e["rule"] for e in audited.json()["items"]} == {"FORBIDDEN"}
+
+
+async def _retention_ms(bootstrap: str, topics: list[str]) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics]
+        )
+    finally:
+        await admin.close()
+    found: dict[str, int] = {}
+    for response in described:
+        for resource in response.to_object()["resources"]:
+            configs = {c["config_names"]: c["config_value"] for c in resource["config_entries"]}
+            found[resource["resource_name"]] = int(configs["retention.ms"])
+    return found
+
+
+async def test_an_identity_sealed_by_the_agency_crosses_kafka_unreadable_and_not_for_ever(
+    kafka_bootstrap: str, pg_dsn: str
+) -> None:
+    d = await new_deployment(kafka_bootstrap, pg_dsn)
+    marker = uuid4().hex[:8]
+    name = f"Hồ Văn Kín {marker}"
+    async with (
+        running(needs_app(d)) as needs,
+        running(placement_app(d)) as placement,
+        agencies_on_kafka(d, "SO_Y_TE", "NAM_GIANG") as agency,
+    ):
+        host, home = agency["SO_Y_TE"], agency["NAM_GIANG"]
+        nid = _accepted(await host.reply(await host.send("RaiseNeed", need_body())))["record_id"]
+        assert (await needs.get(f"/api/needs/{nid}", headers=auth.host())).status_code == 200
+
+        # The agency fetches the published key and seals the identity for it.
+        jwk = (await placement.get("/api/personal-data/intake-key")).json()
+        assert (jwk["kty"], jwk["crv"]) == ("OKP", "X25519")
+        assert "d" not in jwk
+        official_id = f"NG-{marker}"
+        sealed = seal_for_intake(jwk, official_id, name, dt.date(1984, 5, 6))
+        official = official_body(official_id=official_id)
+        del official["full_name"], official["birth_date"]
+        official["identity_sealed"] = sealed.model_dump()
+        body = secondment_body(nid, official=official)
+        seconded = _accepted(await home.reply(await home.send("SecondOfficial", body)))
+        shown = await placement.get(
+            f"/api/secondments/{seconded['record_id']}", headers=auth.home()
+        )
+        assert shown.json()["official"]["full_name"] == name
+        assert shown.json()["official"]["birth_date"] == "1984-05-06"
+
+        # Sealed for another official (moved from one command to another): refused, and the
+        # refusal names no one.
+        moved = secondment_body(nid, official=official | {"official_id": f"NG-{marker}-2"})
+        refused = _rejected(await home.reply(await home.send("SecondOfficial", moved)))
+        assert refused["rule"] == "INVALID_REQUEST"
+        assert name not in str(refused)
+
+        # What an unreadable command leaves on the dead-letter topic holds no name either.
+        topic = commands_topic("NAM_GIANG", d.prefix)
+        poison = json.dumps({"type": "SecondOfficial", "data": body}).encode()
+        await home.producer.send_and_wait(topic, value=poison)
+        parked = await eventually(lambda: read_topic(d.bootstrap, f"{topic}.dlq"), bool)
+        records = [*await read_topic(d.bootstrap, topic), *parked]
+        on_topics = b"".join((r.value or b"") + b"".join(v for _, v in r.headers) for r in records)
+        assert parked
+        assert name.encode() not in on_topics
+        assert marker.encode() in on_topics  # the pseudonym, in clear
+
+        # Command topics keep records days, not for ever (the event topics are the history).
+        replies = replies_topic("NAM_GIANG", d.prefix)
+        retention = await _retention_ms(d.bootstrap, [topic, f"{topic}.dlq", replies])
+        week = 7 * 24 * 3600 * 1000
+        assert retention == {topic: week, f"{topic}.dlq": week, replies: week}

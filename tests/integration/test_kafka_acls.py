@@ -22,6 +22,11 @@ from aiokafka import (  # type: ignore[import-untyped, unused-ignore]
     AIOKafkaProducer,
     TopicPartition,
 )
+from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped, unused-ignore]
+from aiokafka.admin.config_resource import (  # type: ignore[import-untyped, unused-ignore]
+    ConfigResource,
+    ConfigResourceType,
+)
 from aiokafka.errors import (  # type: ignore[import-untyped, unused-ignore]
     ClusterAuthorizationFailedError,
     GroupAuthorizationFailedError,
@@ -308,3 +313,26 @@ async def test_an_unknown_user_or_a_wrong_password_cannot_connect(
         await produce(cluster.bootstrap, auth, commands(A), b"from an impostor")
     if user:
         assert "SaslAuthenticationFailed" in caplog.text
+
+
+async def test_an_agencys_topics_keep_commands_days_not_for_ever(cluster: Cluster) -> None:
+    """Commands name officials: `acls.sh agency` keeps its topics 7 days (COMMAND_RETENTION_MS)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=cluster.bootstrap, **cluster.auth("admin").client_options()
+    )
+    await admin.start()
+    try:
+        topics = [commands(A), replies(A), f"{commands(A)}.dlq"]
+        described = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, t) for t in topics]
+        )
+    finally:
+        await admin.close()
+    retention = {
+        r["resource_name"]: {c["config_names"]: c["config_value"] for c in r["config_entries"]}[
+            "retention.ms"
+        ]
+        for response in described
+        for r in response.to_object()["resources"]
+    }
+    assert retention == dict.fromkeys(topics, "604800000")

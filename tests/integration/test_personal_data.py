@@ -2,6 +2,7 @@
 official unidentifiable for good while every figure stays as it was."""
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -11,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 
+from shared.contract.personal import UNAVAILABLE_TEXT
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.db import make_engine
 from tests import auth
@@ -97,13 +99,20 @@ async def _exports(reporting: httpx.AsyncClient) -> dict[str, bytes]:
 
 
 async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_stay(
-    kafka_bootstrap: str, pg_dsn: str
+    kafka_bootstrap: str, pg_dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     d = await new_deployment(kafka_bootstrap, pg_dsn)
     marker = uuid.uuid4().hex[:8]
     name = f"Zơ Râm Thị Nhận {marker}"
     official_id = f"NG-{marker}"
     birth = "1983-07-19"
+    # Free text that says who the official is: sealed with their key like the name.
+    role = f"Phụ trách hồ sơ dân tộc Cơ Tu của bà Nhận {marker}R"
+    supervisor = f"Ông Trần Văn Giám {marker}S"
+    remarks = f"Bà Nhận {marker}M hoàn thành tốt, sức khỏe yếu sau sinh con"
+    reason = f"Bà Nhận {marker}C xin hoãn vì lý do gia đình"
+    secrets = (name, birth, role, supervisor, remarks, reason)
     dpo = auth.headers(*DPO)
     async with (
         running(needs_app(d)) as needs,
@@ -115,7 +124,19 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
         ]
         body = secondment_body(need_id)
         body["official"] = official_body(official_id=official_id, full_name=name, birth_date=birth)
-        retry_key = {"Idempotency-Key": f"second-{marker}"} | auth.home()
+        mistaken = await eventually(
+            lambda: placement.post("/api/secondments", json=body, headers=auth.home()),
+            lambda r: r.status_code != 503,
+        )
+        assert mistaken.status_code == 201, mistaken.text
+        cancelled = await placement.post(
+            f"/api/secondments/{mistaken.json()['secondment_id']}/cancellation",
+            json={"reason": reason},
+            headers={"Idempotency-Key": f"cancel-{uuid.uuid4()}"} | auth.home(),
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["cancellation"]["reason"] == reason
+        retry_key = {"Idempotency-Key": f"second-{uuid.uuid4()}"} | auth.home()
         made = await eventually(
             lambda: placement.post("/api/secondments", json=body, headers=retry_key),
             lambda r: r.status_code != 503,
@@ -123,10 +144,19 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
         assert made.status_code == 201, made.text
         assert made.json()["official"]["full_name"] == name
         sid = made.json()["secondment_id"]
+        received = await placement.post(
+            f"/api/secondments/{sid}/reception",
+            json={"received_on": "2024-09-03", "assigned_role": role, "supervisor": supervisor},
+            headers={"Idempotency-Key": f"receive-{uuid.uuid4()}"} | auth.host(),
+        )
+        assert received.status_code == 200, received.text
+        ending_key = {"Idempotency-Key": f"end-{uuid.uuid4()}"} | auth.home()
         ended = await placement.post(
-            f"/api/secondments/{sid}/ending", json=ending_body(), headers=auth.home()
+            f"/api/secondments/{sid}/ending", json=ending_body(remarks=remarks), headers=ending_key
         )
         assert ended.status_code == 200
+        assert ended.json()["ending"]["remarks"] == remarks
+        assert ended.json()["reception"]["supervisor"] == supervisor
 
         async def evaluation() -> dict[str, Any]:
             response = await reporting.get(
@@ -138,18 +168,19 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
         before = await eventually(evaluation, lambda e: e["secondments"]["ended"] == 1)
         exports_before = await _exports(reporting)
 
-        # Sealed from the start: never in clear in an event store, a read model or on Kafka,
-        # even before erasure (only the placement service's remembered first answer to the
-        # Idempotency-Key holds it, until the erasure below).
-        for url in (d.needs_db, d.reporting_db):
+        # Sealed from the start: never in clear in an event store, an outbox, a list, a
+        # remembered answer, the audit trail, a read model or on Kafka, even before erasure.
+        for url in (d.needs_db, d.placement_db, d.reporting_db, d.audit_db):
             stored = await _database_text(url)
-            assert name not in stored
-            assert marker not in stored.replace(official_id, "")
-            assert birth not in stored
+            assert marker not in stored.replace(official_id, ""), url
+            assert birth not in stored, url
         on_kafka = await _topic_bytes(d)
-        assert name.encode() not in on_kafka
-        assert birth.encode() not in on_kafka
+        for secret in secrets:
+            assert secret.encode() not in on_kafka
         assert f"NG-{marker}".encode() in on_kafka  # the pseudonym travels in clear
+        shown = (await placement.get(f"/api/secondments/{sid}", headers=auth.home())).json()
+        assert shown["reception"]["assigned_role"] == role
+        assert shown["ending"]["remarks"] == remarks
 
         # The access request answers with everything held, until erasure.
         access = await placement.get(f"/api/officials/{official_id}/personal-data", headers=dpo)
@@ -164,32 +195,40 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
         assert erased.status_code == 200, erased.text
         assert erased.json()["erased"] is True
 
-        for url in (d.needs_db, d.placement_db, d.reporting_db):
+        for url in (d.needs_db, d.placement_db, d.reporting_db, d.audit_db):
             stored = await _database_text(url)
-            assert name not in stored
-            assert birth not in stored
+            assert marker not in stored.replace(official_id, ""), url
+            assert birth not in stored, url
         retried = await placement.post("/api/secondments", json=body, headers=retry_key)
         assert retried.status_code == 201
         assert retried.json()["secondment_id"] == sid
-        assert name not in retried.text
-        assert birth not in retried.text
+        ended_again = await placement.post(
+            f"/api/secondments/{sid}/ending", json=ending_body(remarks=remarks), headers=ending_key
+        )
+        assert ended_again.status_code == 200
+        assert ended_again.json()["ending"]["remarks"] == UNAVAILABLE_TEXT
         shown = (await placement.get(f"/api/secondments/{sid}", headers=auth.home())).json()
         assert shown["official"]["full_name"] is None
         assert shown["official"]["birth_date"] is None
         assert shown["official"]["identity_erased"] is True
         assert shown["official"]["ethnicity"] == "CO_TU"
-        listed = (
-            await placement.get(
-                "/api/secondments", params={"official_id": official_id}, headers=auth.home()
-            )
-        ).json()["items"]
-        assert [i["official"]["full_name"] for i in listed] == [None]
-        history = (await placement.get(f"/api/secondments/{sid}/history", headers=auth.home())).text
-        assert name not in history
-        assert birth not in history
+        assert shown["reception"]["assigned_role"] == UNAVAILABLE_TEXT
+        assert shown["reception"]["supervisor"] == UNAVAILABLE_TEXT
+        assert shown["ending"]["remarks"] == UNAVAILABLE_TEXT
+        assert shown["ending"]["rating"] == "GOOD"
+        listed = await placement.get(
+            "/api/secondments", params={"official_id": official_id}, headers=auth.home()
+        )
+        assert [i["official"]["full_name"] for i in listed.json()["items"]] == [None, None]
+        history = await placement.get(f"/api/secondments/{sid}/history", headers=auth.home())
         access = await placement.get(f"/api/officials/{official_id}/personal-data", headers=dpo)
         assert access.json()["identity_erased"] is True
-        assert name not in access.text
+        for answer in (retried, ended_again, listed, history, access):
+            for secret in secrets:
+                assert secret not in answer.text
+        on_kafka = await _topic_bytes(d)
+        for secret in secrets:
+            assert secret.encode() not in on_kafka
 
         # Every figure stays; exports are the same documents.
         after = await evaluation()
@@ -199,7 +238,8 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
         exports_after = await _exports(reporting)
         assert exports_after["csv"] == exports_before["csv"]
         for content in exports_after.values():
-            assert name.encode() not in content
+            for secret in secrets:
+                assert secret.encode() not in content
 
     # A replay from the topics into a fresh read model counts the same, revealing nothing.
     replay = await new_deployment(kafka_bootstrap, pg_dsn)
@@ -225,5 +265,8 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
 
         again = await eventually(replayed, lambda e: e["secondments"]["ended"] == 1)
         assert again["secondments"] == before["secondments"]
-    assert name not in await _database_text(replay.reporting_db)
+    assert marker not in (await _database_text(replay.reporting_db)).replace(official_id, "")
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    assert marker not in logged.replace(official_id, "")
+    assert birth not in logged
     await asyncio.sleep(0)

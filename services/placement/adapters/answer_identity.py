@@ -11,6 +11,11 @@ Stored:  {"official_id": "…", "full_name": null, "birth_date": null, …,
           "identity_sealed": {"nonce": "…", "ciphertext": "…"}}
 Opened:  the body as sent; after an erasure `full_name` and `birth_date` null and
          `identity_erased: true`.
+
+The free text of a secondment's steps (`FREE_TEXT`: the reception's role and supervisor, the
+ending's remarks, the cancellation's reason) is sealed the same way, in each step:
+Stored:  {"remarks": null, …, "text_sealed": {"fields": ["remarks"], "nonce": "…", …}}
+Opened:  as sent; after an erasure each sealed field reads `UNAVAILABLE_TEXT`.
 """
 
 import json
@@ -19,13 +24,40 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placement.adapters.vault import KeyVault
+from shared.contract.personal import FREE_TEXT, UNAVAILABLE_TEXT
 from shared.crypto import open_sealed, seal
 
 SEALED_KEY = "identity_sealed"
+TEXT_SEALED_KEY = "text_sealed"
+
+STEPS = {
+    "reception": FREE_TEXT["OfficialReceived"],
+    "ending": FREE_TEXT["SecondmentEnded"],
+    "cancellation": FREE_TEXT["SecondmentCancelled"],
+}
+"""The steps of a secondment's view that hold free text about the official, and its fields."""
 
 
-def _context(official_id: str) -> str:
-    return f"secondment/answer/{official_id}/identity"
+def _context(official_id: str, part: str = "identity") -> str:
+    return f"secondment/answer/{official_id}/{part}"
+
+
+def _steps(node: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """(official id, step name, step) of every secondment step with free text in a body."""
+    found: list[tuple[str, str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        official = node.get("official")
+        if isinstance(official, dict) and isinstance(official.get("official_id"), str):
+            for name in STEPS:
+                step = node.get(name)
+                if isinstance(step, dict):
+                    found.append((official["official_id"], name, step))
+        for value in node.values():
+            found.extend(_steps(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_steps(value))
+    return found
 
 
 def _officials(node: Any) -> list[dict[str, Any]]:
@@ -60,7 +92,8 @@ class SealedIdentities:
         except ValueError:
             return body
         officials = [o for o in _officials(document) if o.get("full_name") is not None]
-        if not officials:
+        steps = _steps(document)
+        if not officials and not steps:
             return body
         vault = KeyVault(session, self._master)
         for official in officials:
@@ -75,11 +108,27 @@ class SealedIdentities:
             )
             official.update(full_name=None, birth_date=None)
             official[SEALED_KEY] = {"nonce": nonce, "ciphertext": ciphertext}
+        for official_id, name, step in steps:
+            texts = {k: step[k] for k in STEPS[name] if isinstance(step.get(k), str)}
+            if not texts:
+                continue
+            key = await vault.key_for(official_id, create=True)
+            assert key is not None
+            nonce, ciphertext = seal(
+                key, json.dumps(texts).encode(), _context(official_id, f"text/{name}")
+            )
+            step.update(dict.fromkeys(texts))
+            step[TEXT_SEALED_KEY] = {
+                "fields": list(texts),
+                "nonce": nonce,
+                "ciphertext": ciphertext,
+            }
         return _dump(document)
 
     async def open(self, session: AsyncSession, body: str) -> str:
-        """Put each identity back; an erased one stays null, marked `identity_erased`."""
-        if SEALED_KEY not in body:
+        """Put each identity and free text back; an erased identity stays null, marked
+        `identity_erased`, an erased free text reads `UNAVAILABLE_TEXT`."""
+        if SEALED_KEY not in body and TEXT_SEALED_KEY not in body:
             return body
         document = json.loads(body)
         vault = KeyVault(session, self._master)
@@ -95,4 +144,16 @@ class SealedIdentities:
                 key, sealed["nonce"], sealed["ciphertext"], _context(official["official_id"])
             )
             official.update(json.loads(raw))
+        for official_id, name, step in _steps(document):
+            sealed = step.pop(TEXT_SEALED_KEY, None)
+            if sealed is None:
+                continue
+            key = await vault.key_for(official_id, create=False)
+            if key is None:
+                step.update(dict.fromkeys(sealed["fields"], UNAVAILABLE_TEXT))
+                continue
+            raw = open_sealed(
+                key, sealed["nonce"], sealed["ciphertext"], _context(official_id, f"text/{name}")
+            )
+            step.update(json.loads(raw))
         return _dump(document)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from sqlalchemy import insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.placement.adapters.answer_identity import STEPS
 from services.placement.adapters.tables import command_answers, core, needs_view, secondments_view
 from services.placement.adapters.vault import KeyVault
 from services.placement.domain.secondment import Secondment
@@ -19,6 +20,7 @@ from shared.contract.events import (
     NeedReopened,
     NeedWithdrawn,
 )
+from shared.contract.personal import UNAVAILABLE_TEXT
 from shared.contract.topics import PLACEMENT_SOURCE
 from shared.contract.types import UnitRef
 from shared.infra.eventstore import AggregateRepository
@@ -235,12 +237,22 @@ class PlacementUnitOfWork(SqlUnitOfWork):
 
 
 def _redact(node: object, official_id: str) -> bool:
-    """Null the identity of every `official` object of this official, wherever it nests."""
+    """Null the identity of every `official` object of this official, and blank the free text
+    of their secondments' steps, wherever they nest (answers remembered in clear)."""
     found = False
     if isinstance(node, dict):
         if node.get("official_id") == official_id and "full_name" in node:
             node.update(full_name=None, birth_date=None, identity_erased=True)
             found = True
+        official = node.get("official")
+        if isinstance(official, dict) and official.get("official_id") == official_id:
+            for name, fields in STEPS.items():
+                step = node.get(name)
+                if isinstance(step, dict):
+                    for k in fields:
+                        if isinstance(step.get(k), str):
+                            step[k] = UNAVAILABLE_TEXT
+                            found = True
         for value in node.values():
             found = _redact(value, official_id) or found
     elif isinstance(node, list):

@@ -4,8 +4,9 @@ import datetime as dt
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from shared.contract.personal import IntakeSealed
 from shared.contract.types import (
     Arrangement,
     Code,
@@ -24,12 +25,20 @@ Exclusion = Literal["UNDER_DISCIPLINE", "UNDER_INVESTIGATION", "PREGNANT_OR_CHIL
 
 
 class OfficialIn(FrozenModel):
-    """The official as the home authority describes them; the home unit is a code."""
+    """The official as the home authority describes them; the home unit is a code.
+
+    The identity comes either in clear (`full_name` and `birth_date`) or sealed by the sender
+    for the placement service's intake key (`identity_sealed`, docs/contract.md): sealed, it
+    is readable by no one on the way (commands topic, dead letters, proxies, logs)."""
 
     official_id: OfficialId
-    full_name: Text
+    full_name: Text | None = Field(default=None, description="Unless `identity_sealed`.")
     gender: Gender
-    birth_date: dt.date
+    birth_date: dt.date | None = Field(default=None, description="Unless `identity_sealed`.")
+    identity_sealed: IntakeSealed | None = Field(
+        default=None,
+        description="`full_name` and `birth_date` sealed for `GET /api/personal-data/intake-key`.",
+    )
     ethnicity: Code = Field(examples=["CO_TU"])
     ethnic_subgroup: Code | None = None
     service_category: ServiceCategory
@@ -42,6 +51,16 @@ class OfficialIn(FrozenModel):
         default=False,
         description="The official chose to be seconded despite pregnancy or a young child.",
     )
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> "OfficialIn":
+        clear = (self.full_name is not None, self.birth_date is not None)
+        if self.identity_sealed is not None:
+            if any(clear):
+                raise ValueError("send `identity_sealed` or `full_name` and `birth_date`, not both")
+        elif not all(clear):
+            raise ValueError("`full_name` and `birth_date` are required (or `identity_sealed`)")
+        return self
 
 
 class SecondOfficial(FrozenModel):

@@ -59,6 +59,11 @@ class Secondment(Aggregate):
     def stream_id(self) -> str:
         return str(self.secondment_id)
 
+    @property
+    def data_subject(self) -> str:
+        """The seconded official: their key seals the remarks, supervisor and reasons."""
+        return self.seconded.official.official_id
+
     @classmethod
     def second(
         cls,
@@ -69,6 +74,9 @@ class Secondment(Aggregate):
     ) -> "Secondment":
         """Check every rule of the plan, then record `OfficerSeconded`."""
         official = cmd.official
+        if official.full_name is None or official.birth_date is None:
+            # The service layer opens a sealed identity first; a decision names its official.
+            raise DomainError(RuleCode.INVALID_REQUEST, "the official's identity is not open")
         decided_on = cmd.decision.date
         rules.check_codes_known(official, decided_on)
         rules.check_official_is_ethnic_minority(official)
@@ -88,7 +96,12 @@ class Secondment(Aggregate):
                 need_id=cmd.need_id,
                 official=Official(
                     **official.model_dump(
-                        exclude={"home_unit", "exclusions", "consents_despite_exclusion"}
+                        exclude={
+                            "home_unit",
+                            "exclusions",
+                            "consents_despite_exclusion",
+                            "identity_sealed",
+                        }
                     ),
                     home_unit=UnitRef(code=home.code, name=home.name),
                 ),

@@ -39,7 +39,7 @@ def build_router(ports: PlacementPorts) -> APIRouter:
     ) -> SecondmentView:
         """Second an eligible official to a need; 201 with the secondment, `ACTIVE`."""
         return await handlers.second_official(
-            who, cmd, ports.uow(), ctx, ports.phases, ports.needs_caught_up
+            who, cmd, ports.uow(), ctx, ports.phases, ports.needs_caught_up, ports.intake
         )
 
     @router.get("", response_model=Page[SecondmentView])

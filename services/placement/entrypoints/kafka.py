@@ -27,7 +27,7 @@ def command_routes(ports: PlacementPorts) -> dict[CommandType, CommandRoute]:
         who: Principal, _: str | None, cmd: SecondOfficial, ctx: RequestContext
     ) -> SecondmentView:
         return await handlers.second_official(
-            who, cmd, ports.uow(), ctx, ports.phases, ports.needs_caught_up
+            who, cmd, ports.uow(), ctx, ports.phases, ports.needs_caught_up, ports.intake
         )
 
     async def receive(

@@ -18,16 +18,15 @@ from services.placement.domain.commands import (
     SecondOfficial,
 )
 from services.placement.domain.secondment import Secondment
+from services.placement.service_layer.ports import IdentityIntake
 from services.placement.service_layer.views import (
     OfficialView,
     SecondmentView,
-    official_view,
     secondment_view,
-    without_identity,
+    without_personal_data,
 )
 from shared.authz import Action, Principal, authorize, may_read, units_acted_for
 from shared.contract.envelope import CloudEvent, read_event
-from shared.contract.events import OfficerSeconded
 from shared.contract.rules import RuleCode
 from shared.http.pagination import Page, decode_cursor, encode_cursor
 from shared.ids import created_at
@@ -67,7 +66,7 @@ async def _unknown_need_rule(need_id: UUID, needs_caught_up: CaughtUp) -> RuleCo
 async def _save(uow: PlacementUnitOfWork, s: Secondment, ctx: RequestContext) -> SecondmentView:
     view = secondment_view(s)
     await uow.secondments.save(s, ctx)
-    await uow.write_view(s, without_identity(view).model_dump(mode="json"))
+    await uow.write_view(s, without_personal_data(view).model_dump(mode="json"))
     await uow.commit(answer=view)
     return view
 
@@ -107,6 +106,22 @@ async def _wait_for_new_need(uow: PlacementUnitOfWork, need_id: UUID) -> None:
         await asyncio.sleep(NEW_NEED_PAUSE)
 
 
+def opened_identity(cmd: SecondOfficial, intake: IdentityIntake | None) -> SecondOfficial:
+    """The command with an identity the agency sealed for our intake key opened (422 when it
+    does not open: another key, another official, altered)."""
+    sealed = cmd.official.identity_sealed
+    if sealed is None:
+        return cmd
+    if intake is None:
+        raise DomainError(RuleCode.INVALID_REQUEST, "this service takes no sealed identities")
+    try:
+        identity = intake.open(cmd.official.official_id, sealed)
+    except ValueError as exc:
+        raise DomainError(RuleCode.INVALID_REQUEST, str(exc)) from None
+    official = cmd.official.model_copy(update={**identity.model_dump(), "identity_sealed": None})
+    return cmd.model_copy(update={"official": official})
+
+
 async def second_official(
     principal: Principal,
     cmd: SecondOfficial,
@@ -114,9 +129,11 @@ async def second_official(
     ctx: RequestContext,
     phases: Sequence[Phase],
     needs_caught_up: CaughtUp,
+    intake: IdentityIntake | None = None,
 ) -> SecondmentView:
     """Decide a secondment: every rule of the plan, then a position taken atomically."""
     authorize(principal, Action.SECOND_OFFICIAL, home=cmd.official.home_unit)
+    cmd = opened_identity(cmd, intake)
     await _wait_for_new_need(uow, cmd.need_id)
     async with uow:
         need = await uow.need(str(cmd.need_id))
@@ -248,18 +265,18 @@ async def list_secondments(
             after=decode_cursor(cursor), limit=limit + 1, filters=filters, visible_units=visible
         )
         items = [SecondmentView.model_validate(body) for _, body in rows[:limit]]
-        items = [await _with_identity(uow, item) for item in items]
+        items = [await _opened(uow, item) for item in items]
     more = len(rows) > limit
     return Page[SecondmentView](
         items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if more else None
     )
 
 
-async def _with_identity(uow: PlacementUnitOfWork, item: SecondmentView) -> SecondmentView:
-    """Open the identity of a listed secondment from its first event (if not erased)."""
-    history = await uow.secondments.history(str(item.secondment_id))
-    seconded = OfficerSeconded.model_validate(history[0].data)
-    return item.model_copy(update={"official": official_view(seconded.official)})
+async def _opened(uow: PlacementUnitOfWork, item: SecondmentView) -> SecondmentView:
+    """A listed secondment with its identity and free text opened from its events (as far as
+    the keys allow: after an erasure they read as erased)."""
+    s = await uow.secondments.get(str(item.secondment_id))
+    return item if s is None else secondment_view(s)
 
 
 class PersonalData(BaseModel):

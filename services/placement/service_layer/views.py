@@ -15,7 +15,7 @@ from shared.contract.events import (
     SecondmentEnded,
     SecondmentExtended,
 )
-from shared.contract.personal import UNAVAILABLE_NAME
+from shared.contract.personal import FREE_TEXT, UNAVAILABLE_NAME, UNAVAILABLE_TEXT
 from shared.contract.types import Code, Decision, Gender, ServiceCategory, UnitRef
 from shared.reference import reference_data
 
@@ -44,10 +44,19 @@ def official_view(official: Official) -> OfficialView:
     return OfficialView(**fields, identity_erased=erased)
 
 
-def without_identity(view: "SecondmentView") -> "SecondmentView":
-    """The view as stored for lists: no identity in clear (it is opened on read)."""
+def without_personal_data(view: "SecondmentView") -> "SecondmentView":
+    """The view as stored for lists: no identity and no free text about the official in
+    clear (both are opened from the events on read, so an erasure reaches them)."""
     hidden = view.official.model_copy(update={"full_name": None, "birth_date": None})
-    return view.model_copy(update={"official": hidden})
+    changes: dict[str, object] = {"official": hidden}
+    for part in ("reception", "ending", "cancellation"):
+        step = getattr(view, part)
+        if step is not None:
+            texts = FREE_TEXT[type(step).__name__]
+            changes[part] = step.model_copy(
+                update={k: UNAVAILABLE_TEXT for k in texts if getattr(step, k) is not None}
+            )
+    return view.model_copy(update=changes)
 
 
 class SecondmentView(BaseModel):
