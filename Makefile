@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format unit integration bench contract chaos clean
+.PHONY: run test lint format unit integration bench bench-commands contract chaos clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +45,12 @@ contract: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+## bench-commands: the command side (HTTP, Kafka) against a hand-written baseline on the same
+## machine in the same run (docs/performance.md, "Commands"); BENCH_ARGS="--json runs.jsonl"
+BENCH_ARGS ?=
+bench-commands: $(STAMP)
+	$(BIN)/python -m tests.bench.commands $(BENCH_ARGS)
 
 ## chaos: one fault-injection run (docs/reliability.md): the three services as processes, two
 ## replicas each, on a 3-broker Kafka and a PostgreSQL of their own (own ports: the test

@@ -18,6 +18,11 @@ from shared.http.tokens import DEMO_SIGN_INS, DevIssuer
 from shared.infra.audit import AuditLog
 from shared.infra.transport import InProcessBus
 
+RELAY_LINGER = 0.05
+"""Seconds an outbox relay waits after a commit before delivering: the commands of that moment
+reach the placement and reporting projections (on this same event loop) as one batch, one
+transaction each, instead of one transaction per command (docs/performance.md, "Commands")."""
+
 
 def sqlite_url(data_dir: Path, name: str) -> str:
     """The SQLite file of one service."""
@@ -58,6 +63,8 @@ def create_embedded_app(data_dir: Path) -> FastAPI:
         for user, (label, agency, scopes) in DEMO_SIGN_INS.items()
     ]
     app.state.relays = [needs.runtime.relay, placement.runtime.relay]
+    for relay in app.state.relays:
+        relay.linger = RELAY_LINGER
     return app
 
 

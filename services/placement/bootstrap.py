@@ -30,7 +30,7 @@ from shared.infra.commands import CommandProcessor
 from shared.infra.kafka_commands import CommandTopics
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.runtime import ServiceRuntime
-from shared.infra.transport import Transport
+from shared.infra.transport import SupportsBatchSubscribe, Transport
 from shared.phases import DEFAULT_PHASES, Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -92,7 +92,10 @@ class PlacementService:
             needs_caught_up=lambda: transport.caught_up(needs_topic, group),
             intake=IntakeKey.configured(settings.intake_key, master),
         )
-        transport.subscribe(needs_topic, group, self._on_need_event)
+        if isinstance(transport, SupportsBatchSubscribe):
+            transport.subscribe_batch(needs_topic, group, self._on_need_events)
+        else:
+            transport.subscribe(needs_topic, group, self._on_need_event)
 
         self.command_topics = command_topics
         if command_topics is not None:
@@ -114,6 +117,9 @@ class PlacementService:
 
     async def _on_need_event(self, envelope: CloudEvent) -> None:
         await handlers.on_need_event(envelope, self.ports.uow())
+
+    async def _on_need_events(self, envelopes: Sequence[CloudEvent]) -> None:
+        await handlers.on_need_events(envelopes, self.ports.uow())
 
     @property
     def routers(self) -> list[APIRouter]:

@@ -7,14 +7,15 @@ from uuid import uuid4
 from fastapi import Depends, Request
 
 from shared.authz import Principal
-from shared.http.auth import current_principal
+from shared.http.auth import principal_dependency
 from shared.infra.eventstore import RequestContext
 
 
-def request_context(
-    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+async def request_context(
+    request: Request, principal: Annotated[Principal, Depends(principal_dependency)]
 ) -> RequestContext:
-    """The verified caller as actor; `X-Correlation-Id` ties a business request together."""
+    """The verified caller as actor; `X-Correlation-Id` ties a business request together.
+    (`async`: a plain `def` dependency would cost a trip to a worker thread per request.)"""
     command_id = str(uuid4())
     return RequestContext(
         actor=f"{principal.agency}/{principal.subject}",

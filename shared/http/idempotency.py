@@ -4,8 +4,14 @@ A key belongs to one caller (the token's agency and subject) and lives 24 hours
 (`HTTP_ANSWER_TTL`). The first request with a key runs; its answer (status and body) is
 written in the very transaction that commits the command's events (`shared.infra.answers`), so
 a crash between the commit and the response cannot apply the command twice on retry. A retry
-with the same method, path and body gets the stored answer with `Idempotent-Replayed: true`,
-without running anything; the same key with another request is a 422 problem.
+with the same method, path and body gets the stored answer with `Idempotent-Replayed: true`;
+the same key with another request is a 422 problem.
+
+The stored answer is not looked up before the command runs (that would cost every command a
+transaction for the rare retry): a retry's command runs too, but can never commit, since its
+transaction must insert the answer under the key already taken; it rolls back, whatever it did,
+and the stored answer is sent instead. A retry whose command fails before committing (a rule
+the first request's effects now break, an error) is answered the same way.
 
 Refusals that depend only on the request (422 rules, 404, 409 business rules) are remembered
 too, after the response. Answers that may change on retry are not: 401, 403 (the token may
@@ -63,6 +69,8 @@ class _Pending:
     digest: str
     scope: Scope
     written: bool = False
+    stored: tuple[int, str | None] | None = None
+    """(status, body) the transaction stored."""
 
     def applies_to(self, sessions: async_sessionmaker[AsyncSession]) -> bool:
         return not self.written and sessions is self.store.sessions
@@ -78,6 +86,7 @@ class _Pending:
             session, self.caller, self.key, Answer(self.digest, status, body), ttl=HTTP_ANSWER_TTL
         )
         self.written = True
+        self.stored = (status, body)
 
 
 @dataclass
@@ -149,10 +158,6 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         digest = request_digest(scope["method"], scope["path"], body)
         caller = f"http:{principal.agency}/{principal.subject}"
-        found = await store.find(caller, key)
-        if found is not None:
-            await self._replay(found, digest, key, request, send)
-            return
         pending = _Pending(store, caller, key, digest, scope)
         captured = _Captured()
         try:
@@ -161,11 +166,22 @@ class IdempotencyMiddleware:
         except AnswerExists:
             pending.written = False
             captured = _Captured()
+        except Exception:
+            # Our command wrote its answer: an error after that is ours (500). Otherwise a
+            # retry whose command failed: the first answer is the answer.
+            found = None if pending.written else await store.find(caller, key)
+            if found is None:
+                raise
+            await self._replay(found, digest, key, request, send)
+            return
         if pending.written and 200 <= captured.status < 300:
-            # The transaction remembered the result; keep exactly what was sent.
-            await store.complete(caller, key, captured.status, captured.body.decode())
+            # The transaction remembered the result; keep exactly what was sent (when it is
+            # not already what was stored: a transaction fewer).
+            sent = (captured.status, captured.body.decode())
+            if sent != pending.stored:
+                await store.complete(caller, key, *sent)
         else:
-            found = await store.find(caller, key)  # a concurrent first request won?
+            found = await store.find(caller, key)  # a retry, or a concurrent first request?
             if found is not None:
                 await self._replay(found, digest, key, request, send)
                 return

@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     or_,
@@ -82,8 +83,9 @@ def request_digest(*parts: bytes | str) -> str:
 
 
 def answer_json(answer: BaseModel) -> str:
-    """The JSON of a result as FastAPI renders a `response_model` (by alias, every field)."""
-    return json.dumps(answer.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+    """The JSON of a result as FastAPI renders a `response_model` (by alias, every field):
+    pydantic's `dump_json`, byte for byte, so that the answer sent is usually the one stored."""
+    return answer.model_dump_json(by_alias=True)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,20 @@ class CommandAnswers:
         self._t = table
         self._protection = protection
         self._purged_at: dt.datetime | None = None
+        t = table
+        # Built once (SQLAlchemy then reuses their compiled form): they run for every command.
+        self._find = select(t.c.request_sha256, t.c.status, t.c.answer).where(
+            t.c.caller == bindparam("b_caller"),
+            t.c.key == bindparam("b_key"),
+            or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("b_now")),
+        )
+        self._drop_expired = delete(t).where(
+            t.c.caller == bindparam("b_caller"),
+            t.c.key == bindparam("b_key"),
+            t.c.expires_at.is_not(None),
+            t.c.expires_at <= bindparam("b_now"),
+        )
+        self._insert = insert(t)
 
     async def _sealed(self, session: AsyncSession, body: str | None) -> str | None:
         if body is None or self._protection is None:
@@ -141,16 +157,9 @@ class CommandAnswers:
     async def find(self, caller: str, key: str, now: dt.datetime | None = None) -> Answer | None:
         """The unexpired answer to (caller, key), if any."""
         now = now or dt.datetime.now(dt.UTC)
-        t = self._t
         async with self.sessions() as session:
             row = (
-                await session.execute(
-                    select(t.c.request_sha256, t.c.status, t.c.answer).where(
-                        t.c.caller == caller,
-                        t.c.key == key,
-                        or_(t.c.expires_at.is_(None), t.c.expires_at > now),
-                    )
-                )
+                await session.execute(self._find, {"b_caller": caller, "b_key": key, "b_now": now})
             ).first()
             if row is None:
                 return None
@@ -174,26 +183,19 @@ class CommandAnswers:
         An expired answer under the same key is replaced.
         """
         now = now or dt.datetime.now(dt.UTC)
-        t = self._t
-        await session.execute(
-            delete(t).where(
-                t.c.caller == caller,
-                t.c.key == key,
-                t.c.expires_at.is_not(None),
-                t.c.expires_at <= now,
-            )
-        )
+        await session.execute(self._drop_expired, {"b_caller": caller, "b_key": key, "b_now": now})
         try:
             await session.execute(
-                insert(t).values(
-                    caller=caller,
-                    key=key,
-                    request_sha256=answer.request_sha256,
-                    status=answer.status,
-                    answer=await self._sealed(session, answer.body),
-                    created_at=now,
-                    expires_at=None if ttl is None else now + ttl,
-                )
+                self._insert,
+                {
+                    "caller": caller,
+                    "key": key,
+                    "request_sha256": answer.request_sha256,
+                    "status": answer.status,
+                    "answer": await self._sealed(session, answer.body),
+                    "created_at": now,
+                    "expires_at": None if ttl is None else now + ttl,
+                },
             )
         except IntegrityError as exc:
             raise AnswerExists(caller, key) from exc
@@ -267,8 +269,10 @@ async def write_pending_answer(
     sessions: async_sessionmaker[AsyncSession],
     result: BaseModel | None,
     events: Sequence[CloudEvent],
-) -> None:
-    """Called by `SqlUnitOfWork.commit` just before it commits."""
+) -> bool:
+    """Called by `SqlUnitOfWork.commit` just before it commits; True if it wrote an answer."""
     pending = _PENDING.get()
     if pending is not None and pending.applies_to(sessions):
         await pending.write(session, result, events)
+        return True
+    return False

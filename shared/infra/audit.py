@@ -13,6 +13,7 @@ UPDATE, DELETE (and, on PostgreSQL, TRUNCATE) of its tables. Entries hold ids, c
 route templates only, never personal values (names, birth dates, request bodies).
 """
 
+import asyncio
 import datetime as dt
 import re
 import zlib
@@ -155,6 +156,24 @@ class AuditEntry(BaseModel):
     records: list[RecordRef]
 
 
+INSERT_ENTRY = insert(audit_log).returning(audit_log.c.position)
+INSERT_RECORDS = insert(audit_records)
+"""Built once: SQLAlchemy then reuses their compiled form (and cache key) for every entry."""
+
+_Waiting = tuple[AuditRecord, dt.datetime, "asyncio.Future[int]"]
+"""An entry, its time, and the caller waiting for its position."""
+
+
+def _resolve(future: "asyncio.Future[int]", position: int) -> None:
+    if not future.done():
+        future.set_result(position)
+
+
+def _fail(future: "asyncio.Future[int]", exc: Exception) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
@@ -166,6 +185,8 @@ class AuditLog:
         self.database_url = database_url
         self.engine = make_engine(database_url, pool_size=2)
         self._sessions = make_sessions(self.engine)
+        self._waiting: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
         self.started = False
         """True between `start` and `stop` (an app built but never started audits nothing)."""
 
@@ -175,37 +196,83 @@ class AuditLog:
         self.started = True
 
     async def stop(self) -> None:
-        """Close the connections."""
+        """Write what is waiting, then close the connections."""
         self.started = False
+        writer = self._writer
+        if (
+            writer is not None
+            and not writer.done()
+            and writer.get_loop() is asyncio.get_running_loop()
+        ):
+            await asyncio.wait([writer])
         await self.engine.dispose()
 
     async def record(self, entry: AuditRecord, *, at: dt.datetime | None = None) -> int:
-        """Append one entry; returns its position."""
-        records = sorted({(k, i) for k, i in entry.records if RECORD_ID.match(i)})[:MAX_RECORDS]
+        """Append one entry; returns its position once it is committed.
+
+        Entries recorded while a write is under way are written together by the next one, in
+        one transaction (group commit): under load the store costs one commit per batch of
+        requests rather than one per request. Each caller still returns only after its own
+        entry committed, and gets its error if it could not be written.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        self._waiting.append((entry, _utc(at or dt.datetime.now(dt.UTC)), future))
+        writer = self._writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            self._writer = asyncio.create_task(self._write_waiting(), name="audit-writer")
+        return await asyncio.shield(future)
+
+    async def _write_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                positions = await self._insert(batch)
+            except Exception as exc:  # noqa: BLE001 - handed to the callers waiting
+                if len(batch) == 1:
+                    _fail(batch[0][2], exc)
+                    continue
+                # One entry the database refuses must not fail the others.
+                for one in batch:
+                    try:
+                        (position,) = await self._insert([one])
+                    except Exception as one_exc:  # noqa: BLE001 - handed to its caller
+                        _fail(one[2], one_exc)
+                    else:
+                        _resolve(one[2], position)
+                continue
+            for (_, _, future), position in zip(batch, positions, strict=True):
+                _resolve(future, position)
+
+    async def _insert(self, batch: Sequence[_Waiting]) -> list[int]:
+        positions: list[int] = []
+        records: list[dict[str, object]] = []
         async with self._sessions() as session, session.begin():
-            position = await session.scalar(
-                insert(audit_log)
-                .values(
-                    occurred_at=_utc(at or dt.datetime.now(dt.UTC)),
-                    channel=entry.channel.value,
-                    agency=entry.agency,
-                    subject=entry.subject,
-                    action=entry.action,
-                    category=entry.category.value,
-                    outcome=entry.outcome.value,
-                    status=entry.status,
-                    rule=entry.rule,
-                    route=entry.route,
+            for entry, at, _ in batch:
+                position = await session.scalar(
+                    INSERT_ENTRY,
+                    {
+                        "occurred_at": at,
+                        "channel": entry.channel.value,
+                        "agency": entry.agency,
+                        "subject": entry.subject,
+                        "action": entry.action,
+                        "category": entry.category.value,
+                        "outcome": entry.outcome.value,
+                        "status": entry.status,
+                        "rule": entry.rule,
+                        "route": entry.route,
+                    },
                 )
-                .returning(audit_log.c.position)
-            )
-            assert position is not None
+                assert position is not None
+                positions.append(int(position))
+                kept = sorted({(k, i) for k, i in entry.records if RECORD_ID.match(i)})
+                records.extend(
+                    {"position": position, "kind": k, "record_id": i} for k, i in kept[:MAX_RECORDS]
+                )
             if records:
-                await session.execute(
-                    insert(audit_records),
-                    [{"position": position, "kind": k, "record_id": i} for k, i in records],
-                )
-        return int(position)
+                await session.execute(INSERT_RECORDS, records)
+        return positions
 
     async def entries(
         self,

@@ -1,6 +1,7 @@
 """Async SQLAlchemy engines for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
 
 import socket
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,22 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from shared.infra import sqlite
+
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=0",
+)
+"""Every SQLite connection's settings (the command benchmark's baseline uses them too).
+
+WAL: readers never block the writer. `synchronous=NORMAL`, a deliberate choice: in WAL mode a
+commit is not flushed to disk until the next checkpoint, so a crash of the *process* loses
+nothing, and a power loss or OS crash may lose the last transactions committed before it (never
+corrupts the file); `FULL` would flush the WAL at every commit (about 1.8 ms on the development
+machine, docs/performance.md). `busy_timeout=0`: lock waits are asynchronous
+(`shared.infra.sqlite`)."""
+
 
 def is_sqlite(url: str) -> bool:
     """True for the embedded default's SQLite files."""
@@ -23,26 +40,35 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     """An engine tuned per dialect.
 
-    SQLite gets WAL (readers do not block the writer) and `BEGIN IMMEDIATE` (a writer takes
-    the lock up front, so two writers wait for each other instead of failing half-way).
+    SQLite gets WAL (readers do not block the writer), `BEGIN IMMEDIATE` (a writer takes
+    the lock up front, so two writers wait for each other instead of failing half-way), and one
+    connection called on the event loop's thread (`shared.infra.sqlite`): transactions on the
+    file queue for it, in order.
     """
     if not is_sqlite(url):
         return create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
     database = make_url(url).database
-    if database and database != ":memory:":
+    in_memory = database in (None, "", ":memory:")
+    if database and not in_memory:
         # A fresh clone has no `var/`: the embedded default's files are created on first use.
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    one_connection: dict[str, Any] = (
+        {} if in_memory else {"pool_size": 1, "max_overflow": 0, "pool_timeout": sqlite.BUSY_WAIT}
+    )  # (an in-memory database has one connection already: SQLAlchemy's StaticPool)
+    engine = create_async_engine(
+        url,
+        async_creator=partial(sqlite.connect, database or ":memory:", check_same_thread=False),
+        **one_connection,
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

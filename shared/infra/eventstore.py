@@ -2,11 +2,12 @@
 transaction, and a generic repository of event-sourced aggregates."""
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import Insert, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,12 @@ from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import ConcurrencyConflict
+
+
+@functools.cache
+def _insert_into(table: Table) -> Insert:
+    """One INSERT per table for the process: SQLAlchemy reuses its compiled form."""
+    return insert(table)
 
 
 @dataclass(frozen=True)
@@ -89,10 +96,10 @@ class EventStore:
                 }
             )
         try:
-            await self._session.execute(insert(self._t.events), rows)
+            await self._session.execute(_insert_into(self._t.events), rows)
         except IntegrityError as exc:
             raise ConcurrencyConflict(stream_id, expected_version) from exc
-        await self._session.execute(insert(self._t.outbox), outbox_rows)
+        await self._session.execute(_insert_into(self._t.outbox), outbox_rows)
         self.appended.extend(events)
 
     async def load(self, stream_id: str) -> list[CloudEvent]:

@@ -70,6 +70,7 @@ class OutboxRelay:
         max_backoff: float = 30.0,
         retention: dt.timedelta = dt.timedelta(days=7),
         purge_interval: float = 3600.0,
+        linger: float = 0.0,
     ) -> None:
         self._sessions = sessions
         self._t = tables.outbox
@@ -81,6 +82,9 @@ class OutboxRelay:
         self._retention = retention
         self._purge_interval = purge_interval
         self._last_purge = -purge_interval
+        self.linger = linger
+        """Seconds to wait after a wake-up before draining, so that the commits of that moment
+        leave as one batch (and consumers handle them in one transaction) rather than one by one."""
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -187,6 +191,8 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll_interval):
                     await self._wake.wait()
+                    if self.linger > 0:
+                        await asyncio.sleep(self.linger)
 
     async def drain(self) -> int:
         """Publish everything unpublished now; returns how many rows were published."""

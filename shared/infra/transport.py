@@ -1,6 +1,7 @@
 """How events move between services: the interface, and the in-process bus of the
 embedded default (Kafka's adapter is in `shared.infra.kafka`)."""
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -53,10 +54,18 @@ class Transport(Protocol):
 
 class InProcessBus:
     """The embedded default's bus: publishing calls each subscriber and returns after all
-    committed, so the outbox marks a row only once every consumer has it."""
+    committed, so the outbox marks a row only once every consumer has it.
+
+    A batch subscriber (`subscribe_batch`) gets the relay's batch of its topic in one call (one
+    transaction instead of one per event: with commands arriving faster than the consumers'
+    transactions, the relay's batches grow and the consumers keep up). A batch it raises for
+    is handed to it again one event at a time, so the failure names the event (and the relay
+    retries from there, as for a single subscriber).
+    """
 
     def __init__(self) -> None:
         self._subscribers: dict[str, list[tuple[str, EnvelopeHandler]]] = defaultdict(list)
+        self._batch_subscribers: dict[str, list[tuple[BatchHandler, int]]] = defaultdict(list)
         self._sources: dict[str, Callable[[], Awaitable[int]]] = {}
 
     def register_source(self, topic: str, pending: Callable[[], Awaitable[int]]) -> None:
@@ -74,6 +83,11 @@ class InProcessBus:
     def subscribe(self, topic: str, group: str, handler: EnvelopeHandler) -> None:
         self._subscribers[topic].append((group, handler))
 
+    def subscribe_batch(
+        self, topic: str, group: str, handler: BatchHandler, *, max_records: int = 5000
+    ) -> None:
+        self._batch_subscribers[topic].append((handler, max_records))
+
     async def start(self) -> None:
         return None
 
@@ -81,10 +95,29 @@ class InProcessBus:
         return None
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        by_topic: dict[str, list[CloudEvent]] = defaultdict(list)
         for message in messages:
-            envelope = CloudEvent.from_json(message.payload)
-            for _group, handler in self._subscribers.get(message.topic, []):
-                await handler(envelope)
+            if message.topic in self._subscribers or message.topic in self._batch_subscribers:
+                by_topic[message.topic].append(CloudEvent.from_json(message.payload))
+        for topic, envelopes in by_topic.items():
+            for envelope in envelopes:
+                for _group, handler in self._subscribers.get(topic, []):
+                    await handler(envelope)
+            for batch_handler, max_records in self._batch_subscribers.get(topic, []):
+                for start in range(0, len(envelopes), max_records):
+                    await asyncio.sleep(0)  # requests waiting on this event loop go first
+                    await _deliver(batch_handler, envelopes[start : start + max_records])
 
     async def reset(self) -> None:
         return None
+
+
+async def _deliver(handler: BatchHandler, batch: Sequence[CloudEvent]) -> None:
+    try:
+        await handler(batch)
+    except Exception:
+        if len(batch) == 1:
+            raise
+        log.warning("a batch of %d events failed; delivering them one by one", len(batch))
+        for envelope in batch:
+            await handler([envelope])

@@ -2,13 +2,14 @@
 any view rows; committing wakes the outbox relay."""
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import Insert, Select, Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contract.envelope import CloudEvent
@@ -17,6 +18,16 @@ from shared.infra.eventstore import EventStore
 from shared.infra.outbox import OUTBOX_CHANNEL
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
+
+
+@functools.cache
+def _claim_statements(processed: Table) -> tuple[Select[tuple[str]], Insert]:
+    """Built once per table (SQLAlchemy then reuses their compiled form)."""
+    find = select(processed.c.payload_sha256).where(
+        processed.c.consumer == bindparam("b_consumer"),
+        processed.c.event_id == bindparam("b_event_id"),
+    )
+    return find, insert(processed)
 
 
 class ConflictingDuplicate(Exception):
@@ -67,6 +78,11 @@ class SqlUnitOfWork:
         finally:
             await self.session.close()
 
+    def created(self, stream_id: str) -> bool:
+        """True when this transaction appended the stream's first event: its view rows are
+        new (an insert, without first trying an update)."""
+        return any(e.subject == stream_id and e.aggregateversion == 1 for e in self.events.appended)
+
     async def claim(self, consumer: str, envelope: CloudEvent) -> bool:
         """Record that `consumer` processes this event, in this transaction.
 
@@ -75,36 +91,39 @@ class SqlUnitOfWork:
         and the offset commit cannot count the event twice.
         """
         digest = hashlib.sha256(envelope.to_json()).hexdigest()
-        t = self._tables.processed
+        find, record = _claim_statements(self._tables.processed)
         seen = await self.session.scalar(
-            select(t.c.payload_sha256).where(
-                t.c.consumer == consumer, t.c.event_id == str(envelope.id)
-            )
+            find, {"b_consumer": consumer, "b_event_id": str(envelope.id)}
         )
         if seen is not None:
             if seen != digest:
                 raise ConflictingDuplicate(f"event {envelope.id} redelivered with another payload")
             return False
         await self.session.execute(
-            insert(t).values(
-                consumer=consumer,
-                event_id=str(envelope.id),
-                payload_sha256=digest,
-                processed_at=dt.datetime.now(dt.UTC),
-            )
+            record,
+            {
+                "consumer": consumer,
+                "event_id": str(envelope.id),
+                "payload_sha256": digest,
+                "processed_at": dt.datetime.now(dt.UTC),
+            },
         )
         return True
 
     async def commit(self, answer: BaseModel | None = None) -> None:
-        """Commit, then wake the relay so the events leave without waiting for a poll.
+        """Commit, then wake the relay so the events leave without waiting for a poll (only
+        when this transaction queued something: a consumer's commit wakes nobody).
 
         `answer` is the command's result: when the request or message being served waits
         for its answer to be remembered (`shared.infra.answers`), it is written in this
         transaction, with the events.
         """
-        await write_pending_answer(self.session, self._sessions, answer, self.events.appended)
+        answered = await write_pending_answer(
+            self.session, self._sessions, answer, self.events.appended
+        )
         if self.events.appended and self.session.bind.dialect.name == "postgresql":
             # Delivered at commit, to every relay listening (other replicas included).
             await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self.session.commit()
-        self._on_commit()
+        if self.events.appended or answered:  # the outbox has rows (events, a Kafka reply)
+            self._on_commit()

@@ -14,11 +14,12 @@ from uuid import uuid4
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 import shared.http.idempotency as idempotency
 from services.embedded.app import create_embedded_app, settled
 from shared.http.tokens import DevIssuer
-from shared.infra.answers import CommandAnswers
+from shared.infra.uow import SqlUnitOfWork
 from tests.auth import HOME_SCOPES, HOST_SCOPES, headers
 from tests.samples import ending_body, need_body, official_body, secondment_body
 
@@ -192,11 +193,14 @@ async def test_a_rule_refusal_is_remembered_and_a_forbidden_one_is_not(
 async def test_the_answer_commits_with_the_events_so_a_retry_after_a_failure_applies_nothing(
     embedded: Embedded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def crash(*_: object, **__: object) -> None:
+    commit = SqlUnitOfWork.commit
+
+    async def crash(uow: SqlUnitOfWork, answer: BaseModel | None = None) -> None:
+        await commit(uow, answer)
         raise OSError("the service stopped after committing")
 
     with monkeypatch.context() as m:
-        m.setattr(CommandAnswers, "complete", crash)
+        m.setattr(SqlUnitOfWork, "commit", crash)
         lost = await embedded.post("/api/needs", need_body(), embedded.host(), "crash")
     assert lost.status_code == 500
     committed = await _needs(embedded)

@@ -13,6 +13,8 @@ from shared.contract.topics import NEEDS_SOURCE
 from shared.infra.eventstore import AggregateRepository
 from shared.infra.uow import SqlUnitOfWork
 
+INSERT_VIEW = insert(needs_view)
+
 
 class NeedsUnitOfWork(SqlUnitOfWork):
     """Needs repository and the filled-positions table, in one transaction."""
@@ -78,11 +80,14 @@ class NeedsUnitOfWork(SqlUnitOfWork):
             "status": need.status.value,
             "body": json.dumps(body, ensure_ascii=False),
         }
+        if self.created(need.stream_id):
+            await self.session.execute(INSERT_VIEW, {"need_id": need.stream_id, **values})
+            return
         updated = await self.session.execute(
             update(needs_view).where(needs_view.c.need_id == need.stream_id).values(**values)
         )
         if getattr(updated, "rowcount", 0) == 0:
-            await self.session.execute(insert(needs_view).values(need_id=need.stream_id, **values))
+            await self.session.execute(INSERT_VIEW, {"need_id": need.stream_id, **values})
 
     async def list_needs(
         self,

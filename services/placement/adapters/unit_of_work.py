@@ -4,7 +4,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import insert, or_, select, text, update
+from sqlalchemy import bindparam, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.placement.adapters.answer_identity import STEPS
@@ -26,6 +26,11 @@ from shared.contract.types import UnitRef
 from shared.infra.eventstore import AggregateRepository
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.uow import SqlUnitOfWork
+
+INSERT_VIEW = insert(secondments_view)
+INSERT_NEED = insert(needs_view)
+SELECT_NEED = select(needs_view).where(needs_view.c.need_id == bindparam("b_need_id"))
+"""Built once: SQLAlchemy reuses their compiled form (they run for every command and event)."""
 
 
 class PlacementUnitOfWork(SqlUnitOfWork):
@@ -83,9 +88,7 @@ class PlacementUnitOfWork(SqlUnitOfWork):
 
     async def need(self, need_id: str) -> NeedSnapshot | None:
         """The need as last consumed from the needs topic."""
-        row = (
-            await self.session.execute(select(needs_view).where(needs_view.c.need_id == need_id))
-        ).first()
+        row = (await self.session.execute(SELECT_NEED, {"b_need_id": need_id})).first()
         if row is None:
             return None
         return NeedSnapshot(
@@ -157,15 +160,16 @@ class PlacementUnitOfWork(SqlUnitOfWork):
             "status": s.status.value,
             "body": json.dumps(body, ensure_ascii=False),
         }
+        if self.created(s.stream_id):
+            await self.session.execute(INSERT_VIEW, {"secondment_id": s.stream_id, **values})
+            return
         updated = await self.session.execute(
             update(secondments_view)
             .where(secondments_view.c.secondment_id == s.stream_id)
             .values(**values)
         )
         if getattr(updated, "rowcount", 0) == 0:
-            await self.session.execute(
-                insert(secondments_view).values(secondment_id=s.stream_id, **values)
-            )
+            await self.session.execute(INSERT_VIEW, {"secondment_id": s.stream_id, **values})
 
     async def list_secondments(
         self,
@@ -193,17 +197,18 @@ class PlacementUnitOfWork(SqlUnitOfWork):
             case NeedRaised():
                 if await self.need(str(event.need_id)) is None:
                     await self.session.execute(
-                        insert(needs_view).values(
-                            need_id=str(event.need_id),
-                            host_unit_code=event.host_unit.code,
-                            host_unit_name=event.host_unit.name,
-                            sector=event.sector,
-                            positions=event.positions,
-                            min_rank=event.min_rank,
-                            status="OPEN",
-                            taken=0,
-                            version=version,
-                        )
+                        INSERT_NEED,
+                        {
+                            "need_id": str(event.need_id),
+                            "host_unit_code": event.host_unit.code,
+                            "host_unit_name": event.host_unit.name,
+                            "sector": event.sector,
+                            "positions": event.positions,
+                            "min_rank": event.min_rank,
+                            "status": "OPEN",
+                            "taken": 0,
+                            "version": version,
+                        },
                     )
                 return
             case NeedAmended():

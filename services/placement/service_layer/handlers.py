@@ -344,9 +344,13 @@ async def erase_official(
 
 async def on_need_event(envelope: CloudEvent, uow: PlacementUnitOfWork) -> None:
     """Keep the placement service's view of needs up to date, once per event."""
-    event = read_event(envelope)
+    await on_need_events([envelope], uow)
+
+
+async def on_need_events(envelopes: Sequence[CloudEvent], uow: PlacementUnitOfWork) -> None:
+    """The same for a batch of events (in partition order), in one transaction."""
     async with uow:
-        if not await uow.claim(CONSUMER, envelope):
-            return
-        await uow.apply_need_event(envelope.aggregateversion, event)
+        for envelope in envelopes:
+            if await uow.claim(CONSUMER, envelope):
+                await uow.apply_need_event(envelope.aggregateversion, read_event(envelope))
         await uow.commit()

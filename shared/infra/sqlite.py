@@ -1,0 +1,92 @@
+"""SQLite for the embedded default: one connection per file, called on the event loop's thread.
+
+aiosqlite runs every call (cursor, execute, fetch, close, begin, commit) on a thread of its own
+and hands the result back through the event loop: about 20 thread hand-offs for a transaction
+of two inserts, each costing more CPU than SQLite's own work on a local file (measured on the
+command path: docs/performance.md, "Commands"). Here the same aiosqlite API runs each call
+directly instead, so SQLAlchemy's aiosqlite dialect works unchanged, and the hand-offs go.
+
+What makes calling SQLite on the loop's thread safe:
+- each engine keeps exactly one connection (`make_engine`): the process's transactions on a
+  file queue for it in order (an asyncio queue, FIFO) instead of polling SQLite's lock. As every
+  transaction begins with `BEGIN IMMEDIATE`, SQLite allowed one transaction per file at a time
+  already; now the wait costs nothing and is fair;
+- SQLite's own busy handler is off (`busy_timeout=0`): when another *process* holds the file's
+  write lock (a rebuild run beside the service), the statement fails at once with SQLITE_BUSY,
+  having done nothing, and is tried again after an asynchronous sleep, for up to
+  `BUSY_WAIT` seconds, while the loop serves other requests;
+- in WAL mode with `synchronous=NORMAL` a commit writes to the WAL without flushing it, so a
+  call lasts microseconds; only a checkpoint (every ~4 MB of WAL) flushes to disk.
+"""
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import aiosqlite
+
+BUSY_WAIT = 30.0
+"""Seconds a statement waits for another process's write lock (as `busy_timeout` did)."""
+
+SQLITE_BUSY = 5
+
+
+class _RunNow:
+    """Stands in for aiosqlite's queue to its worker thread: runs each call at once."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, as aiosqlite does
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            return
+        if future is not None and not future.done():
+            future.set_result(result)
+
+
+def _busy(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.OperationalError)
+        and code is not None
+        and code & 0xFF == (SQLITE_BUSY)
+    )
+
+
+class LoopConnection(aiosqlite.Connection):
+    """An aiosqlite connection without its thread: calls run on the caller's (loop's) thread."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._tx = _RunNow()  # type: ignore[assignment]
+
+    def __await__(self) -> Any:
+        return self._connect().__await__()  # no worker thread to start
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        deadline: float | None = None
+        delay = 0.001
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + BUSY_WAIT
+                if now + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+
+def connect(database: str, **kwargs: Any) -> LoopConnection:
+    """Like `aiosqlite.connect`, for SQLAlchemy's `async_creator`."""
+    return LoopConnection(partial(sqlite3.connect, database, **kwargs))
