@@ -20,7 +20,7 @@ from shared.infra.audit import AuditLog
 from shared.infra.commands import CommandProcessor
 from shared.infra.kafka_commands import CommandTopics
 from shared.infra.runtime import ServiceRuntime
-from shared.infra.transport import Transport
+from shared.infra.transport import SupportsBatchSubscribe, Transport
 from shared.phases import DEFAULT_PHASES, Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -61,11 +61,12 @@ class NeedsService:
             phases=phases,
         )
         self.topic = topic_name(NEEDS_TOPIC, settings.topic_prefix)
-        transport.subscribe(
-            topic_name(PLACEMENTS_TOPIC, settings.topic_prefix),
-            f"{settings.topic_prefix}{settings.consumer_group}",
-            self._on_placement_event,
-        )
+        placements = topic_name(PLACEMENTS_TOPIC, settings.topic_prefix)
+        group = f"{settings.topic_prefix}{settings.consumer_group}"
+        if isinstance(transport, SupportsBatchSubscribe):
+            transport.subscribe_batch(placements, group, self._on_placement_events)
+        else:
+            transport.subscribe(placements, group, self._on_placement_event)
 
         self.command_topics = command_topics
         if command_topics is not None:
@@ -88,6 +89,10 @@ class NeedsService:
     async def _on_placement_event(self, envelope: CloudEvent) -> None:
         opened = await self.codec.open(envelope)
         await handlers.on_placement_event(opened, self.ports.uow())
+
+    async def _on_placement_events(self, envelopes: Sequence[CloudEvent]) -> None:
+        opened = [await self.codec.open(e) for e in envelopes]
+        await handlers.on_placement_events(opened, self.ports.uow())
 
     @property
     def routers(self) -> list[APIRouter]:

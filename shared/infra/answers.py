@@ -37,13 +37,14 @@ from sqlalchemy import (
     Text,
     bindparam,
     delete,
-    insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import TextClause
 
 from shared.contract.envelope import CloudEvent
 
@@ -121,6 +122,30 @@ class AnswerProtection(Protocol):
         """The body as it was answered (or with what can no longer be opened left out)."""
 
 
+def _insert_unless_live(t: Table) -> TextClause:
+    """INSERT, or overwrite the row under the same (caller, key) if it has expired; a live row
+    is left as it is (no row changed). The same SQL on PostgreSQL and SQLite; as text because
+    SQLAlchemy's dialect-specific upsert has no cache key and would be compiled every time."""
+    written = ("request_sha256", "status", "answer", "created_at", "expires_at")
+    columns = ("caller", "key", *written)
+    sql = (
+        f"INSERT INTO {t.name} ({', '.join(f'{quoted(c)}' for c in columns)}) "
+        f"VALUES ({', '.join(f':{c}' for c in columns)}) "
+        f'ON CONFLICT (caller, "key") DO UPDATE SET '
+        f"{', '.join(f'{c} = excluded.{c}' for c in written)} "
+        f"WHERE {t.name}.expires_at IS NOT NULL AND {t.name}.expires_at <= :b_now"
+    )
+    return text(sql).bindparams(
+        *(bindparam(c, type_=t.c[c].type) for c in columns),
+        bindparam("b_now", type_=t.c.expires_at.type),
+    )
+
+
+def quoted(column: str) -> str:
+    """`key` is a keyword in some SQL dialects."""
+    return '"key"' if column == "key" else column
+
+
 class CommandAnswers:
     """One service's remembered answers (in its own database)."""
 
@@ -141,13 +166,7 @@ class CommandAnswers:
             t.c.key == bindparam("b_key"),
             or_(t.c.expires_at.is_(None), t.c.expires_at > bindparam("b_now")),
         )
-        self._drop_expired = delete(t).where(
-            t.c.caller == bindparam("b_caller"),
-            t.c.key == bindparam("b_key"),
-            t.c.expires_at.is_not(None),
-            t.c.expires_at <= bindparam("b_now"),
-        )
-        self._insert = insert(t)
+        self._insert = _insert_unless_live(t)
 
     async def _sealed(self, session: AsyncSession, body: str | None) -> str | None:
         if body is None or self._protection is None:
@@ -180,12 +199,12 @@ class CommandAnswers:
     ) -> None:
         """Remember the answer in the caller's transaction; AnswerExists if already there.
 
-        An expired answer under the same key is replaced.
+        An expired answer under the same key is replaced (one statement: an insert that
+        overwrites only an expired row).
         """
         now = now or dt.datetime.now(dt.UTC)
-        await session.execute(self._drop_expired, {"b_caller": caller, "b_key": key, "b_now": now})
         try:
-            await session.execute(
+            written = await session.execute(
                 self._insert,
                 {
                     "caller": caller,
@@ -195,10 +214,13 @@ class CommandAnswers:
                     "answer": await self._sealed(session, answer.body),
                     "created_at": now,
                     "expires_at": None if ttl is None else now + ttl,
+                    "b_now": now,
                 },
             )
         except IntegrityError as exc:
             raise AnswerExists(caller, key) from exc
+        if getattr(written, "rowcount", 1) == 0:  # a live answer is there: nothing written
+            raise AnswerExists(caller, key)
 
     async def remember(
         self, caller: str, key: str, answer: Answer, *, ttl: dt.timedelta | None

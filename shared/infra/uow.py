@@ -4,7 +4,7 @@ any view rows; committing wakes the outbox relay."""
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -28,6 +28,10 @@ def _claim_statements(processed: Table) -> tuple[Select[tuple[str]], Insert]:
         processed.c.event_id == bindparam("b_event_id"),
     )
     return find, insert(processed)
+
+
+CLAIM_CHUNK = 2000
+"""Event ids looked up per statement when claiming a batch."""
 
 
 class ConflictingDuplicate(Exception):
@@ -109,6 +113,51 @@ class SqlUnitOfWork:
             },
         )
         return True
+
+    async def claim_many(self, consumer: str, envelopes: Sequence[CloudEvent]) -> list[CloudEvent]:
+        """`claim()` for a batch, in two statements: records the new event ids in this
+        transaction and returns the new events (first occurrence of each id, in order). Raises
+        ConflictingDuplicate when an id comes back with another payload."""
+        digests: dict[str, str] = {}
+        fresh: list[CloudEvent] = []
+        for envelope in envelopes:
+            key = str(envelope.id)
+            digest = hashlib.sha256(envelope.to_json()).hexdigest()
+            if key in digests:
+                if digests[key] != digest:
+                    raise ConflictingDuplicate(f"event {key} twice in a batch, payloads differ")
+                continue
+            digests[key] = digest
+            fresh.append(envelope)
+        t = self._tables.processed
+        ids = list(digests)
+        seen: dict[str, str] = {}
+        for start in range(0, len(ids), CLAIM_CHUNK):
+            rows = await self.session.execute(
+                select(t.c.event_id, t.c.payload_sha256).where(
+                    t.c.consumer == consumer, t.c.event_id.in_(ids[start : start + CLAIM_CHUNK])
+                )
+            )
+            seen.update({r.event_id: r.payload_sha256 for r in rows})
+        for key, digest in seen.items():
+            if digests[key] != digest:
+                raise ConflictingDuplicate(f"event {key} redelivered with another payload")
+        fresh = [e for e in fresh if str(e.id) not in seen]
+        if fresh:
+            now = dt.datetime.now(dt.UTC)
+            await self.session.execute(
+                _claim_statements(t)[1],
+                [
+                    {
+                        "consumer": consumer,
+                        "event_id": str(e.id),
+                        "payload_sha256": digests[str(e.id)],
+                        "processed_at": now,
+                    }
+                    for e in fresh
+                ],
+            )
+        return fresh
 
     async def commit(self, answer: BaseModel | None = None) -> None:
         """Commit, then wake the relay so the events leave without waiting for a poll (only

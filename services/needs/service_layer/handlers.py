@@ -120,35 +120,54 @@ async def list_needs(
     )
 
 
+POSITION_EVENTS = ("OfficerSeconded", "SecondmentCancelled")
+"""The placement events that take or give back a position; the others change no need."""
+
+
 async def on_placement_event(envelope: CloudEvent, uow: NeedsUnitOfWork) -> None:
     """Count positions taken and given back; fill or reopen the need accordingly."""
-    if envelope.type not in ("OfficerSeconded", "SecondmentCancelled"):
+    await on_placement_events([envelope], uow)
+
+
+async def on_placement_events(envelopes: Sequence[CloudEvent], uow: NeedsUnitOfWork) -> None:
+    """The same for a batch of events (in partition order), in one transaction."""
+    relevant = [e for e in envelopes if e.type in POSITION_EVENTS]
+    if not relevant:
         return
     async with uow:
-        if not await uow.claim(CONSUMER, envelope):
-            return
-        event = read_event(envelope)  # upcast from the envelope's `dataversion`
-        if not isinstance(event, OfficerSeconded | SecondmentCancelled):
-            return
-        need_id = str(event.need_id)
-        # Another replica may be counting this need's positions now (events of two
-        # secondments travel on different partitions): take turns, or both count stale.
-        await uow.lock_need(need_id)
-        if isinstance(event, OfficerSeconded):
-            on = event.decision.date
-            await uow.add_fill(need_id, str(event.secondment_id), on)
-        else:
-            on = event.cancelled_on
-            await uow.remove_fill(need_id, str(event.secondment_id))
-        need = await uow.needs.get(need_id)
-        if need is not None:
-            need.record_filled_positions(await uow.filled_positions(need_id), on)
-            ctx = RequestContext(
-                actor="needs",
-                correlation_id=envelope.correlationid,
-                causation_id=str(envelope.id),
-                now=dt.datetime.now(dt.UTC),
-            )
-            await uow.needs.save(need, ctx)
-            await uow.write_view(need, need_view(need).model_dump(mode="json"))
+        fresh = [
+            (envelope, event)
+            for envelope in await uow.claim_many(CONSUMER, relevant)
+            if isinstance(event := read_event(envelope), OfficerSeconded | SecondmentCancelled)
+        ]  # (read_event upcasts from the envelope's `dataversion`)
+        # Another replica may be counting these needs' positions now (events of two
+        # secondments travel on different partitions): take turns, or both count stale. The
+        # batch locks its needs up front, in one order, so two batches cannot deadlock.
+        for need_id in sorted({str(event.need_id) for _, event in fresh}):
+            await uow.lock_need(need_id)
+        for envelope, event in fresh:
+            await _count_position(envelope, event, uow)
         await uow.commit()
+
+
+async def _count_position(
+    envelope: CloudEvent, event: OfficerSeconded | SecondmentCancelled, uow: NeedsUnitOfWork
+) -> None:
+    need_id = str(event.need_id)
+    if isinstance(event, OfficerSeconded):
+        on = event.decision.date
+        await uow.add_fill(need_id, str(event.secondment_id), on)
+    else:
+        on = event.cancelled_on
+        await uow.remove_fill(need_id, str(event.secondment_id))
+    need = await uow.needs.get(need_id)
+    if need is not None:
+        need.record_filled_positions(await uow.filled_positions(need_id), on)
+        ctx = RequestContext(
+            actor="needs",
+            correlation_id=envelope.correlationid,
+            causation_id=str(envelope.id),
+            now=dt.datetime.now(dt.UTC),
+        )
+        await uow.needs.save(need, ctx)
+        await uow.write_view(need, need_view(need).model_dump(mode="json"))

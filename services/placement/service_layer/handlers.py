@@ -18,6 +18,7 @@ from services.placement.domain.commands import (
     SecondOfficial,
 )
 from services.placement.domain.secondment import Secondment
+from services.placement.domain.views import NeedSnapshot
 from services.placement.service_layer.ports import IdentityIntake
 from services.placement.service_layer.views import (
     OfficialView,
@@ -95,7 +96,9 @@ async def _load(
 
 async def _wait_for_new_need(uow: PlacementUnitOfWork, need_id: UUID) -> None:
     """A need raised a moment ago is usually on its way: wait a little for it (each look in
-    its own short transaction) rather than answer 503 to every client that just raised it."""
+    its own short transaction) rather than answer 503 to every client that just raised it.
+    Called only when the command's transaction did not find the need (no extra look when it
+    is known, as it nearly always is)."""
     born = created_at(need_id)
     if born is None or abs(dt.datetime.now(dt.UTC) - born) > RECENT:
         return
@@ -134,6 +137,11 @@ async def second_official(
     """Decide a secondment: every rule of the plan, then a position taken atomically."""
     authorize(principal, Action.SECOND_OFFICIAL, home=cmd.official.home_unit)
     cmd = opened_identity(cmd, intake)
+    async with uow:
+        need = await uow.need(str(cmd.need_id))
+        if need is not None:
+            return await _second(cmd, need, uow, ctx, phases)
+    # Not known here: it may have been raised a moment ago (its event still on its way).
     await _wait_for_new_need(uow, cmd.need_id)
     async with uow:
         need = await uow.need(str(cmd.need_id))
@@ -145,14 +153,25 @@ async def second_official(
                 else f"need {cmd.need_id} is not known here yet; retry shortly"
             )
             raise DomainError(rule, detail, need_id=str(cmd.need_id))
-        spells = await uow.spells(cmd.official.official_id, units_acted_for(cmd.official.home_unit))
-        secondment = Secondment.second(cmd, need, spells, phases)
-        if not await uow.take_position(need.need_id):
-            raise DomainError(
-                RuleCode.NEED_FULL, f"need {need.need_id} has no free position",
-                need_id=need.need_id,
-            )  # fmt: skip
-        return await _save(uow, secondment, ctx)
+        return await _second(cmd, need, uow, ctx, phases)
+
+
+async def _second(
+    cmd: SecondOfficial,
+    need: NeedSnapshot,
+    uow: PlacementUnitOfWork,
+    ctx: RequestContext,
+    phases: Sequence[Phase],
+) -> SecondmentView:
+    """The decision, in the caller's transaction (which found the need)."""
+    spells = await uow.spells(cmd.official.official_id, units_acted_for(cmd.official.home_unit))
+    secondment = Secondment.second(cmd, need, spells, phases)
+    if not await uow.take_position(need.need_id):
+        raise DomainError(
+            RuleCode.NEED_FULL, f"need {need.need_id} has no free position",
+            need_id=need.need_id,
+        )  # fmt: skip
+    return await _save(uow, secondment, ctx)
 
 
 async def record_reception(
@@ -350,7 +369,6 @@ async def on_need_event(envelope: CloudEvent, uow: PlacementUnitOfWork) -> None:
 async def on_need_events(envelopes: Sequence[CloudEvent], uow: PlacementUnitOfWork) -> None:
     """The same for a batch of events (in partition order), in one transaction."""
     async with uow:
-        for envelope in envelopes:
-            if await uow.claim(CONSUMER, envelope):
-                await uow.apply_need_event(envelope.aggregateversion, read_event(envelope))
+        for envelope in await uow.claim_many(CONSUMER, envelopes):
+            await uow.apply_need_event(envelope.aggregateversion, read_event(envelope))
         await uow.commit()
