@@ -3,6 +3,7 @@ audience name a caller; everything else is refused with a reason."""
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 
 import jwt
@@ -112,3 +113,23 @@ def test_a_token_without_an_agency_claim_is_refused(
 def test_without_configured_issuers_no_token_is_trusted(issuer: DevIssuer) -> None:
     with pytest.raises(Unauthenticated, match="not trusted"):
         TokenVerifier([]).verify(issuer.mint("SO_Y_TE", ["needs:write"]))
+
+
+def test_a_remembered_token_is_refused_once_it_expires(
+    issuer: DevIssuer, verifier: TokenVerifier
+) -> None:
+    """Verified tokens are remembered (a signature check per request costs ~0.4 ms), never
+    past their `exp`."""
+    token = issuer.mint("SO_Y_TE", ["needs:write"], ttl=dt.timedelta(seconds=1))
+    assert verifier.verify(token).agency == "SO_Y_TE"
+    assert verifier.verify(token).agency == "SO_Y_TE"  # remembered
+    time.sleep(2.1)
+    with pytest.raises(Unauthenticated, match="expired"):
+        verifier.verify(token)
+
+
+def test_a_token_refused_once_is_refused_again(issuer: DevIssuer, verifier: TokenVerifier) -> None:
+    forged = issuer.mint("SO_Y_TE", ["needs:write"])[:-4] + "AAAA"
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            verifier.verify(forged)

@@ -1,0 +1,71 @@
+"""SQLite on the event loop's thread (`shared.infra.sqlite`): a process's transactions on a
+file take turns on its one connection, and a write lock held by another process is waited for
+without stopping the event loop."""
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import text
+
+from shared.infra.db import make_engine, make_sessions
+
+
+async def test_concurrent_transactions_on_one_file_take_turns_and_all_commit(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    sessions = make_sessions(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE counter (n INTEGER NOT NULL)"))
+            await conn.execute(text("INSERT INTO counter VALUES (0)"))
+
+        async def increment() -> None:
+            async with sessions() as session, session.begin():
+                n = await session.scalar(text("SELECT n FROM counter"))
+                await asyncio.sleep(0)  # let the others try to get in meanwhile
+                await session.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+
+        await asyncio.gather(*(increment() for _ in range(40)))
+        async with sessions() as session:
+            assert await session.scalar(text("SELECT n FROM counter")) == 40
+    finally:
+        await engine.dispose()
+
+
+async def test_a_lock_held_by_another_process_is_waited_for_while_the_loop_runs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    sessions = make_sessions(engine)
+    other = sqlite3.connect(path, isolation_level=None)  # as another process would
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER NOT NULL)"))
+        other.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        async def write() -> None:
+            async with sessions() as session, session.begin():
+                await session.execute(text("INSERT INTO t VALUES (1)"))
+
+        ticking = asyncio.create_task(ticker())
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writing.done()  # waiting for the other process's lock …
+        assert ticks >= 10  # … while the event loop serves everyone else
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, 5)
+        ticking.cancel()
+        assert other.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    finally:
+        other.close()
+        await engine.dispose()
