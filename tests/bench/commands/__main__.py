@@ -36,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -179,7 +179,7 @@ def compare(
     baseline: Target,
     concurrencies: Sequence[int],
     requests: int,
-    settle: "Settle",
+    settle: Callable[[], None],
 ) -> None:
     """Each command at each concurrency, product and baseline taking turns."""
     for c in concurrencies:
@@ -408,7 +408,8 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.commands", description=__doc__)
-    parser.add_argument("--sections", default="embedded", help="embedded")
+    parser.add_argument("--sections", default="embedded,deployed", help="embedded,deployed")
+    parser.add_argument("--kafka", type=int, default=2000, help="commands over Kafka")
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated")
     parser.add_argument("--requests", type=int, default=1000, help="per command and level")
     parser.add_argument("--rate", type=float, default=50.0, help="for the reporting latency")
@@ -422,6 +423,10 @@ def main(argv: list[str] | None = None) -> None:
     say(f"bench-commands: {', '.join(sections)}; load average {os.getloadavg()}")
     if "embedded" in sections:
         embedded(report, concurrencies, args.requests, args.rate, args.seconds)
+    if "deployed" in sections:
+        from tests.bench.commands.deployed import deployed
+
+        deployed(report, concurrencies, args.requests, args.rate, args.seconds, args.kafka)
     say("")
     say(report.table())
     loads = [x[0] for x in report.loads] or [0.0]

@@ -87,6 +87,8 @@ class Target:
     pids: list[int]
     tokens: dict[str, str]
     idempotency_keys: bool = True
+    urls: dict[str, str] = field(default_factory=dict)
+    """Where each kind of command goes, when not to `url` (the deployed shape's services)."""
     fresh_needs: list[str] = field(default_factory=list)
     """Needs raised with every position still free."""
     active: list[str] = field(default_factory=list)
@@ -95,7 +97,7 @@ class Target:
     def phase(self, kind: str, count: int, concurrency: int, rate: float | None = None) -> Stats:
         """Run one phase in a load generator process of its own; the server's CPU meanwhile."""
         spec: dict[str, Any] = {
-            "url": self.url,
+            "url": self.urls.get(kind, self.url),
             "tokens": self.tokens,
             "idempotency_keys": self.idempotency_keys,
             "phase": {"kind": kind, "count": count, "concurrency": concurrency, "rate": rate},
