@@ -1,6 +1,7 @@
 """Async SQLAlchemy engines for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
 
 import socket
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,8 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     file queue for it, in order.
     """
     if not is_sqlite(url):
-        return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        return _checked_when_idle(
+            create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
         )
     database = make_url(url).database
     in_memory = database in (None, "", ":memory:")
@@ -74,6 +75,39 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+PING_AFTER_IDLE = 1.0
+"""Seconds a pooled PostgreSQL connection may rest before it is checked on its way out."""
+
+
+def _checked_when_idle(engine: AsyncEngine) -> AsyncEngine:
+    """Ping a pooled connection before use only when it rested more than `PING_AFTER_IDLE`.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout: three round trips (begin, `;`,
+    rollback) before every transaction, a quarter of a command's CPU in the needs service
+    (docs/performance.md, "Commands"). What the ping is for is a connection that went stale
+    while it rested (the server restarted, failed over, or dropped it): a connection used a
+    moment ago is alive, or every use of it would fail alike. A connection that fails its ping
+    is replaced (SQLAlchemy retries the checkout); one that fails in use invalidates the pool,
+    as before.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _rests(_dbapi_connection: Any, record: Any) -> None:
+        record.info["resting_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _wakes(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("resting_since")
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa_exc.DisconnectionError("a resting connection went stale") from exc
 
     return engine
 
