@@ -122,10 +122,22 @@ class Report:
         return "\n".join(lines)
 
 
+PRODUCT_REPO = [REPO]
+"""Where the product runs from (`--product-repo`: another checkout, for before/after)."""
+
+
 class Server:
     """A server process (the product or a baseline), stopped at the end of its section."""
 
-    def __init__(self, label: str, argv: list[str], port: int, log: Path, env: dict[str, str]):
+    def __init__(
+        self,
+        label: str,
+        argv: list[str],
+        port: int,
+        log: Path,
+        env: dict[str, str],
+        cwd: Path = REPO,
+    ):
         self.label = label
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -133,7 +145,7 @@ class Server:
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 argv,
-                cwd=REPO,
+                cwd=cwd,
                 env=os.environ | {"PYTHONUNBUFFERED": "1"} | env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -352,6 +364,7 @@ def embedded(
         product_port,
         work / "embedded.log",
         {},
+        cwd=PRODUCT_REPO[0],
     )
     baseline_argv = ["tests.bench.commands.baseline", "--port", str(baseline_port)]
     baseline_server = Server(
@@ -415,7 +428,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="for the reporting latency")
     parser.add_argument("--seconds", type=float, default=20.0, help="for the reporting latency")
     parser.add_argument("--json", type=Path, default=None, help="append the figures here")
+    parser.add_argument(
+        "--product-repo", type=Path, default=REPO, help="run the product from this checkout"
+    )
     args = parser.parse_args(argv)
+    PRODUCT_REPO[0] = args.product_repo.resolve()
+    import tests.faults.cluster as cluster  # the deployed shape's processes, from there too
+
+    cluster.REPO = PRODUCT_REPO[0]
     sections = args.sections.split(",")
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     report = Report()
@@ -444,6 +464,7 @@ def main(argv: list[str] | None = None) -> None:
         record = {
             "date": started.isoformat(timespec="seconds"),
             "commit": commit,
+            "product_repo": str(PRODUCT_REPO[0]),
             "machine": machine(),
             "requests": args.requests,
             "rows": [r.as_json() for r in report.rows],
