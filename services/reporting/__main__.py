@@ -16,6 +16,7 @@ from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from shared.http.app import compose_app
 from shared.http.main import serve
+from shared.infra.deployment import refuse_without_secrets
 from shared.infra.kafka import BatchingKafkaTransport
 
 
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "rebuild":
         asyncio.run(run_rebuild(settings, args.event_stores))
     else:
+        refuse_without_secrets("reporting", settings, ("programme_key",))
         serve(create_app(settings), settings.http_host, settings.http_port)
 
 
