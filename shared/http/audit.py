@@ -2,7 +2,9 @@
 
 `AuditMiddleware` (installed by `create_app` when the app has an audit store) appends an
 entry, before the response leaves, for
-- every refused request (any 4xx problem: 401 and 403 included; the rule code is kept),
+- every refused request (any 4xx problem: 401 and 403 included; the rule code is kept) —
+  those of callers without a valid token counted per kind and minute rather than written one
+  by one (`AuditLog.record_unauthenticated`), so that nobody can flood the store,
 - every command (routes marked `@audited(Action…)`, and any other non-GET that succeeded),
 - every read of personal data and every export (routes marked with those categories),
 - every read of the audit log itself.
@@ -191,7 +193,10 @@ class AuditMiddleware:
         if entry is None:
             return True
         try:
-            await audit.record(entry)
+            if entry.agency is None and entry.outcome is Outcome.REFUSED:
+                await audit.record_unauthenticated(entry)  # counted: anyone can send these
+            else:
+                await audit.record(entry)
         except Exception:
             log.exception("could not write the audit entry %s %s", entry.action, entry.outcome)
             return False

@@ -13,11 +13,13 @@ UPDATE, DELETE (and, on PostgreSQL, TRUNCATE) of its tables. Entries hold ids, c
 route templates only, never personal values (names, birth dates, request bodies).
 """
 
+import asyncio
 import datetime as dt
 import re
+import time
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -99,6 +101,7 @@ audit_log = Table(
     Column("status", Integer, nullable=True),
     Column("rule", String(64), nullable=True),
     Column("route", String(200), nullable=True),
+    Column("count", Integer, nullable=False, server_default="1"),
     Index("ix_audit_log_agency", "agency", "position"),
     Index("ix_audit_log_action", "action", "position"),
     Index("ix_audit_log_occurred_at", "occurred_at"),
@@ -129,6 +132,8 @@ class AuditRecord:
     route: str | None = None
     records: tuple[tuple[str, str], ...] = ()
     """(kind, id): `need`, `secondment`, `official` (the pseudonym), `phase`, `command`."""
+    count: int = 1
+    """How many identical events the entry stands for (unauthenticated refusals, counted)."""
 
 
 class RecordRef(BaseModel):
@@ -153,6 +158,20 @@ class AuditEntry(BaseModel):
     rule: str | None = Field(description="The rule code of a refusal.")
     route: str | None = Field(description="Method and path template, e.g. `GET /api/needs`.")
     records: list[RecordRef]
+    count: int = Field(
+        default=1,
+        description="How many identical unauthenticated refusals this entry stands for "
+        "(counted per minute, not written one by one); 1 for every other entry.",
+    )
+
+
+@dataclass
+class _Window:
+    """Unauthenticated refusals of one kind since the first of them was written."""
+
+    started: float
+    entry: AuditRecord
+    more: int = 0
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -162,12 +181,22 @@ def _utc(value: dt.datetime) -> dt.datetime:
 class AuditLog:
     """The deployment's audit store; created once per process, started by the app."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        refusal_window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.database_url = database_url
         self.engine = make_engine(database_url, pool_size=2)
         self._sessions = make_sessions(self.engine)
         self.started = False
         """True between `start` and `stop` (an app built but never started audits nothing)."""
+        self._window = refusal_window
+        self._clock = clock
+        self._counting: dict[tuple[object, ...], _Window] = {}
+        self._counting_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Create or migrate the store (idempotent; serialised across services)."""
@@ -175,9 +204,37 @@ class AuditLog:
         self.started = True
 
     async def stop(self) -> None:
-        """Close the connections."""
-        self.started = False
-        await self.engine.dispose()
+        """Write the refusals still being counted, then close the connections."""
+        try:
+            await self._flush(everything=True)
+        finally:
+            self.started = False
+            await self.engine.dispose()
+
+    async def record_unauthenticated(self, entry: AuditRecord) -> None:
+        """A refusal of a caller with no valid token: the first of its kind (action, route,
+        status, rule) in a window is written at once, the rest of the window are counted
+        and written as one entry (`count`) when the window is over — so a flood of anonymous
+        requests writes a few rows a minute, not one each, and still adds up."""
+        kind = (entry.channel, entry.action, entry.route, entry.status, entry.rule)
+        async with self._counting_lock:
+            await self._flush()
+            window = self._counting.get(kind)
+            if window is not None:
+                window.more += 1
+                return
+            self._counting[kind] = _Window(self._clock(), entry)
+        await self.record(entry)
+
+    async def _flush(self, *, everything: bool = False) -> None:
+        now = self._clock()
+        over = [
+            k for k, w in self._counting.items() if everything or now - w.started >= self._window
+        ]
+        for kind in over:
+            window = self._counting.pop(kind)
+            if window.more:
+                await self.record(replace(window.entry, count=window.more, records=()))
 
     async def record(self, entry: AuditRecord, *, at: dt.datetime | None = None) -> int:
         """Append one entry; returns its position."""
@@ -196,6 +253,7 @@ class AuditLog:
                     status=entry.status,
                     rule=entry.rule,
                     route=entry.route,
+                    count=entry.count,
                 )
                 .returning(audit_log.c.position)
             )
@@ -249,6 +307,7 @@ class AuditLog:
                 rule=r.rule,
                 route=r.route,
                 records=refs.get(r.position, []),
+                count=r.count,
             )
             for r in rows
         ]

@@ -19,11 +19,17 @@ from shared.infra.db import is_sqlite
 
 
 class ServiceSettings(Protocol):
-    """What every service's settings class has (its own database, the audit store, a prefix)."""
+    """What every service's settings class has (its own database, the audit store, Kafka)."""
 
     model_config: ClassVar[SettingsConfigDict]
     database_url: str
     audit_database_url: str
+
+    @property
+    def kafka_security_protocol(self) -> str: ...
+
+    @property
+    def kafka_allow_plaintext(self) -> bool: ...
 
 
 def missing_secrets(settings: ServiceSettings, secrets: Iterable[str]) -> list[str]:
@@ -41,14 +47,34 @@ def missing_secrets(settings: ServiceSettings, secrets: Iterable[str]) -> list[s
     return [f"{prefix}{name}".upper() for name in missing]
 
 
+def plaintext_kafka(settings: ServiceSettings) -> str | None:
+    """Why a service may not talk to Kafka this way, if it may not: outside the embedded/dev
+    shape the broker must authenticate it (SASL; SASL_SSL across hosts), unless the
+    deployment says this is a development or test broker."""
+    if is_sqlite(settings.database_url) or settings.kafka_allow_plaintext:
+        return None
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        return None
+    prefix = str(settings.model_config.get("env_prefix") or "").upper()
+    return (
+        f"{prefix}KAFKA_SECURITY_PROTOCOL is PLAINTEXT: set SASL_SSL (or SASL_PLAINTEXT on one "
+        f"trusted host) with {prefix}KAFKA_USERNAME and {prefix}KAFKA_PASSWORD, or "
+        f"{prefix}KAFKA_ALLOW_PLAINTEXT=true for a development broker"
+    )
+
+
 def refuse_without_secrets(service: str, settings: ServiceSettings, secrets: Iterable[str]) -> None:
-    """Exit (status 1, a one-line message on stderr) when `missing_secrets` names anything."""
+    """Exit (status 1, a one-line message on stderr) when `missing_secrets` names anything,
+    or when Kafka would be unauthenticated outside the dev shape (`plaintext_kafka`)."""
     missing = missing_secrets(settings, secrets)
     if missing:
         raise SystemExit(
             f"{service}: not starting: {', '.join(missing)} must be set outside the "
             "embedded (SQLite) shape (deploy/README.md, deploy/.env.example)"
         )
+    plaintext = plaintext_kafka(settings)
+    if plaintext is not None:
+        raise SystemExit(f"{service}: not starting: {plaintext} (deploy/README.md)")
 
 
 def _given(value: object) -> bool:

@@ -113,6 +113,7 @@ async def test_commands_personal_data_reads_exports_and_refusals_are_audited(
         "rule": None,
         "route": "POST /api/needs",
         "records": None,
+        "count": 1,
     }
     assert _records(raised) == {("need", ids["need"])}
     seconded = _one(entries, action="SecondOfficial")
@@ -232,3 +233,33 @@ async def test_a_replayed_idempotent_request_is_audited_as_replayed(embedded: Em
     raised = await embedded.audit(action="RaiseNeed")
     assert [e["outcome"] for e in raised] == ["ACCEPTED", "REPLAYED"]
     assert _records(raised[0]) == _records(raised[1])
+
+
+async def test_a_flood_of_anonymous_refusals_writes_a_few_counted_entries(tmp_path: Path) -> None:
+    """Refusals cost an anonymous caller nothing: 300 of them must not be 300 rows, and the
+    counts must still add up; an authenticated caller's refusals stay one entry each."""
+    app = create_embedded_app(tmp_path / "var")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
+            for n in range(300):
+                await client.get("/api/needs")  # no token
+                await client.get(f"/no/such/path/{n}")  # probing
+            issuer: DevIssuer = app.state.dev_issuer
+            reader = {"Authorization": f"Bearer {issuer.mint('UBND_TINH', ['reports:read'])}"}
+            for _ in range(3):
+                refused = await client.post("/api/needs", json=need_body(), headers=reader)
+                assert refused.status_code == 403
+    # Stopped: what was still being counted is written.
+    store = AuditLog(f"sqlite+aiosqlite:///{tmp_path / 'var' / 'audit.db'}")
+    await store.start()
+    try:
+        entries = await store.entries(limit=10_000)
+    finally:
+        await store.stop()
+    anonymous = [e for e in entries if e.agency is None]
+    assert len(anonymous) <= 4
+    assert sum(e.count for e in anonymous if e.status == 401) == 300
+    assert sum(e.count for e in anonymous if e.status == 404) == 300
+    forbidden = [e for e in entries if e.agency == "UBND_TINH" and e.status == 403]
+    assert [e.count for e in forbidden] == [1, 1, 1]

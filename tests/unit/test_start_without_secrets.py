@@ -77,6 +77,7 @@ def test_a_service_with_its_secrets_gets_past_the_check(tmp_path: Path) -> None:
         "PROGRAMME_KEY": key,
         "MASTER_KEY": key,
         "AUDIT_DATABASE_URL": f"postgresql+asyncpg://audit_writer:x@{UNREACHABLE}/audit",
+        "KAFKA_ALLOW_PLAINTEXT": "true",
     }
     done = subprocess.run(
         [sys.executable, "-m", "services.placement"],
@@ -89,3 +90,25 @@ def test_a_service_with_its_secrets_gets_past_the_check(tmp_path: Path) -> None:
     # It started, and stopped only because nothing answers at the audit store's address.
     assert "Waiting for application startup" in done.stderr, done.stderr
     assert "not starting" not in done.stderr
+
+
+def test_a_service_on_a_server_database_refuses_unauthenticated_kafka(tmp_path: Path) -> None:
+    """Kafka PLAINTEXT is the dev shape's: deployed, a service will not start on it unless
+    told that the broker is a development one."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    settings = _server_database("needs") | {
+        "PROGRAMME_KEY": key,
+        "AUDIT_DATABASE_URL": f"postgresql+asyncpg://audit_writer:x@{UNREACHABLE}/audit",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "services.needs"],
+        env=_environment("needs", **settings) | {"PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "NEEDS_KAFKA_SECURITY_PROTOCOL is PLAINTEXT" in done.stderr, done.stderr
+    assert "NEEDS_KAFKA_ALLOW_PLAINTEXT" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -20,6 +20,7 @@ from shared.http.app import compose_app
 from shared.http.auth import TokenVerifier, load_issuers
 from shared.http.tokens import DevIssuer
 from shared.infra.transport import InProcessBus
+from tests.browser import Browser
 
 LIMIT = 5
 WINDOW = 15 * 60.0
@@ -48,7 +49,7 @@ class Dashboard:
         @asynccontextmanager
         async def opened() -> AsyncIterator[httpx.AsyncClient]:
             transport = httpx.ASGITransport(app=self.app, client=(address, 50000))
-            async with httpx.AsyncClient(transport=transport, base_url="https://svc") as c:
+            async with Browser(transport=transport, base_url="https://svc") as c:
                 yield c
 
         return opened()
