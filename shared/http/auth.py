@@ -141,7 +141,9 @@ class TokenVerifier:
         refusal = self._issuers[str(issuer)].may_assert(agency, scopes)
         if refusal is not None:
             raise Unauthenticated(refusal)
-        return Principal(agency=agency, scopes=scopes, subject=str(claims["sub"]))
+        return Principal(
+            agency=agency, scopes=scopes, subject=str(claims["sub"]), issuer=str(issuer)
+        )
 
     def _check_lifetime(self, claims: Mapping[str, Any]) -> None:
         """A stolen long-lived token is a long-lived key: none lives past the cap."""

@@ -170,3 +170,22 @@ def test_an_issuers_file_without_bindings_is_refused_at_start(tmp_path: Path) ->
     path.write_text(json.dumps([{"issuer": NARROW, "public_keys": []}]))
     with pytest.raises(ValueError, match="agencies, scopes"):
         load_issuers(path)
+
+
+async def test_an_idempotency_key_belongs_to_its_issuer_too(
+    running: tuple[httpx.AsyncClient, DevIssuer, Path],
+) -> None:
+    """The same `sub` and key from two issuers are two callers: neither gets the other's
+    remembered answer (nor learns what the other did)."""
+    client, issuer, folder = running
+    key = {"Idempotency-Key": "same-key-two-issuers"}
+    tokens = [issuer.mint("SO_Y_TE", HOST_SCOPES), _narrow(folder).mint("SO_Y_TE", HOST_SCOPES)]
+    answers = [
+        await client.post(
+            "/api/needs", json=need_body(), headers=key | {"Authorization": f"Bearer {t}"}
+        )
+        for t in tokens
+    ]
+    assert [a.status_code for a in answers] == [201, 201]
+    assert "idempotent-replayed" not in answers[1].headers
+    assert answers[0].json()["need_id"] != answers[1].json()["need_id"]

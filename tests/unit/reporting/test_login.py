@@ -146,3 +146,24 @@ async def test_signing_out_ends_the_session_on_the_server(client: Browser) -> No
     assert replayed.headers["location"].startswith("/login")
     export = await client.get("/api/reports/phases/2024-2025/evaluation.csv")
     assert export.status_code == 401
+
+
+async def test_pages_forbid_framing_sniffing_and_scripts_not_their_own(client: Browser) -> None:
+    page = await client.get("/login")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "'unsafe-inline'" not in csp
+    nonce = csp.split("'nonce-")[1].split("'")[0]
+    assert f'<style nonce="{nonce}">' in page.text  # the page's own block runs, nothing else
+    await _signed_in(client)
+    dashboard = await client.get("/")
+    assert "onchange=" not in dashboard.text
+    assert "onclick=" not in dashboard.text
+    scripts = dashboard.text.count("<script nonce=")
+    assert scripts == 1
+    assert dashboard.headers["content-security-policy"] != csp  # a fresh nonce per page
+    api = await client.get("/api/reports/phases")
+    assert api.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in api.headers  # JSON: nothing to police
