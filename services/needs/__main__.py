@@ -38,4 +38,4 @@ def create_app(settings: NeedsSettings | None = None) -> FastAPI:
 if __name__ == "__main__":
     settings = NeedsSettings()
     refuse_without_secrets("needs", settings, ("programme_key",))
-    serve(create_app(settings), settings.http_host, settings.http_port)
+    serve(create_app(settings), settings.http_host, settings.http_port, settings)

@@ -38,4 +38,4 @@ def create_app(settings: PlacementSettings | None = None) -> FastAPI:
 if __name__ == "__main__":
     settings = PlacementSettings()
     refuse_without_secrets("placement", settings, ("programme_key", "master_key"))
-    serve(create_app(settings), settings.http_host, settings.http_port)
+    serve(create_app(settings), settings.http_host, settings.http_port, settings)

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(run_rebuild(settings, args.event_stores))
     else:
         refuse_without_secrets("reporting", settings, ("programme_key",))
-        serve(create_app(settings), settings.http_host, settings.http_port)
+        serve(create_app(settings), settings.http_host, settings.http_port, settings)
 
 
 if __name__ == "__main__":
