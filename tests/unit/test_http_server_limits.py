@@ -46,7 +46,8 @@ async def test_a_header_block_over_the_limit_is_refused_before_the_app_sees_it()
     server = uvicorn.Server(limits.uvicorn_config(app, "127.0.0.1", 0, log_level="critical"))
     serving = asyncio.create_task(server.serve())
     try:
-        while not server.started:
+        while not server.started:  # uvicorn has no start event to wait on
+            assert not serving.done(), "the server did not start"
             await asyncio.sleep(0.01)
         port = server.servers[0].sockets[0].getsockname()[1]
         ok = await _raw(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
