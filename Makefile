@@ -79,4 +79,4 @@ audit-deps: $(STAMP)
 	$(BIN)/python -m tests.audit_deps $(DEV_LOCK)
 
 clean:
-	rm -rf var
+	rm -rf var var-keys

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from services.embedded.app import create_embedded_app
+from services.embedded.app import create_embedded_app, keys_dir
 from services.embedded.demo import Agencies, load_demo
 from shared.clock import today
 from shared.http.limits import HttpLimitSettings
@@ -38,7 +38,7 @@ def _print_tokens(issuer: DevIssuer, data_dir: Path) -> None:
     for user, (label, _agency, _scopes) in DEMO_SIGN_INS.items():
         print(f"  {label} — user {user}, password {passwords[user]}", flush=True)
     print(
-        f"  more tokens: python -m shared.http.tokens --keys {data_dir / 'keys'} "
+        f"  more tokens: python -m shared.http.tokens --keys {keys_dir(data_dir)} "
         "--agency <UNIT_CODE> --scope <scope>",
         flush=True,
     )

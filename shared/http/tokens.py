@@ -1,6 +1,6 @@
 """Development identities: a local issuer key pair and a token minting command.
 
-`python -m shared.http.tokens --keys var/keys --agency SO_Y_TE --scope needs:write` prints
+`python -m shared.http.tokens --keys var-keys --agency SO_Y_TE --scope needs:write` prints
 a token. Production tokens come from the province's identity provider; services only need
 its public keys (`*_AUTH_ISSUERS_FILE`).
 """
@@ -60,7 +60,7 @@ class DevIssuer:
         issuers file that trusts it for every agency and scope (development only)."""
         private = self.folder / "private.pem"
         if not private.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             key = ec.generate_private_key(ec.SECP256R1())
             pem = key.private_bytes(
                 serialization.Encoding.PEM,
@@ -89,7 +89,7 @@ class DevIssuer:
         """Passwords of the demo sign-ins, generated once and kept with the keys."""
         path = self.folder / "demo-sign-ins.json"
         if not path.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             made = {u: secrets.token_urlsafe(9) for u in DEMO_SIGN_INS}
             _write_private(path, json.dumps(made).encode())
         passwords: dict[str, str] = json.loads(path.read_text())
@@ -99,7 +99,7 @@ class DevIssuer:
         """The embedded default's master and programme keys, generated once (0600)."""
         path = self.folder / "secrets.json"
         if not path.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             made = {"master_key": b64(new_key()), "programme_key": b64(new_key())}
             _write_private(path, json.dumps(made).encode())
         keys: dict[str, str] = json.loads(path.read_text())
@@ -143,7 +143,7 @@ def _write_private(path: Path, content: bytes) -> None:
 def main() -> None:
     """Mint one development token."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--keys", type=Path, default=Path("var/keys"))
+    parser.add_argument("--keys", type=Path, default=Path("var-keys"))
     parser.add_argument("--agency", required=True, help="unit code, e.g. SO_Y_TE")
     parser.add_argument("--scope", action="append", default=[], help="repeat for each scope")
     parser.add_argument("--hours", type=float, default=12)

@@ -119,7 +119,7 @@ async def deployment(pg_dsn: str, passwords: dict[str, str]) -> AsyncIterator[De
         assert "are in place" in out
         yield Deployment(pg_dsn, prefix, passwords)
     finally:
-        for database in DATABASES:
+        for database in (*DATABASES, "placement_vault"):
             await drop_database(pg_dsn, f"{prefix}{database}")
         engine = create_async_engine(pg_dsn, isolation_level="AUTOCOMMIT")
         try:

@@ -304,8 +304,11 @@ def test_the_init_script_makes_the_roles_compose_uses(
         assert database in init_plan.owners, f"the init script creates no database {database}"
     assert init_plan.owners == {
         **{service: service for service in SERVICES},
+        "placement_vault": "placement",  # the key vault: the placement role's, apart
         AUDIT_DATABASE: AUDIT_OWNER,
     }
+    vault = _role(_database_url(compose, "placement", "_VAULT_URL"), dotenv)
+    assert (vault.username, vault.database) == ("placement", "placement_vault")
     assert init_plan.writers == {AUDIT_DATABASE: AUDIT_WRITER}
 
 

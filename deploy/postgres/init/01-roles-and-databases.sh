@@ -67,6 +67,9 @@ for service in needs placement reporting; do
   login_role "${prefix}${service}" "${!variable}"
   own_database "${prefix}${service}" "${prefix}${service}"
 done
+# The placement service's key vault: a database of its own, backed up on its own (short)
+# schedule, so that the service's backups hold no key (docs/runbooks/master-key-rotation.md).
+own_database "${prefix}placement_vault" "${prefix}placement"
 
 login_role "${prefix}audit" "$AUDIT_DB_PASSWORD"
 login_role "${prefix}audit_writer" "$AUDIT_WRITER_DB_PASSWORD"
@@ -85,5 +88,6 @@ ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
   GRANT USAGE ON SEQUENCES TO :"writer";
 SQL
 
-echo "01-roles-and-databases.sh: roles and databases ${prefix}needs, ${prefix}placement," \
+echo "01-roles-and-databases.sh: roles and databases ${prefix}needs, ${prefix}placement" \
+  "(and its key vault ${prefix}placement_vault)," \
   "${prefix}reporting and ${prefix}audit (writer ${prefix}audit_writer) are in place"
