@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 
-.PHONY: run test lint format unit integration bench contract chaos clean lock audit-deps
+.PHONY: run test lint format unit integration bench bench-commands contract chaos clean lock audit-deps
 
 # Hash-checked dependencies from the lock (nothing is resolved here), then the project itself,
 # editable, without dependencies and with the locked setuptools as its build backend.
@@ -51,6 +51,10 @@ contract: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+## bench-commands: the command path over HTTP beside a hand-written baseline (docs/performance.md)
+bench-commands: $(STAMP)
+	$(BIN)/python -m tests.bench.commands
 
 ## chaos: one fault-injection run (docs/reliability.md): the three services as processes, two
 ## replicas each, on a 3-broker Kafka and a PostgreSQL of their own (own ports: the test
