@@ -96,7 +96,7 @@ class SqlUnitOfWork:
         return True
 
     async def commit(self, answer: BaseModel | None = None) -> None:
-        """Commit, then wake the relay so the events leave without waiting for a poll.
+        """Commit, then (when it queued events) wake the relay so they leave without a poll.
 
         `answer` is the command's result: when the request or message being served waits
         for its answer to be remembered (`shared.infra.answers`), it is written in this
@@ -107,4 +107,7 @@ class SqlUnitOfWork:
             # Delivered at commit, to every relay listening (other replicas included).
             await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self.session.commit()
-        self._on_commit()
+        if self.events.appended:
+            # A transaction that queued nothing (a consumer's projection, say) has nothing for
+            # the relay: waking it would cost a transaction and a query for every event.
+            self._on_commit()
