@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.infra.db import make_engine, make_sessions
-from shared.infra.migrations import upgrade_to_head
+from shared.infra.migrations import upgrade_when_reachable
 from shared.infra.schema import Position
 
 AUDIT_MIGRATIONS = Path(__file__).parent / "audit_migrations"
@@ -200,7 +200,9 @@ class AuditLog:
 
     async def start(self) -> None:
         """Create or migrate the store (idempotent; serialised across services)."""
-        await upgrade_to_head(self.engine, AUDIT_MIGRATIONS, VERSION_TABLE, lock_key=MIGRATION_LOCK)
+        await upgrade_when_reachable(
+            self.engine, AUDIT_MIGRATIONS, VERSION_TABLE, lock_key=MIGRATION_LOCK, name="audit"
+        )
         self.started = True
 
     async def stop(self) -> None:

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.crypto import new_key, open_sealed, seal
 from shared.infra.db import make_engine, make_sessions
-from shared.infra.migrations import upgrade_to_head
+from shared.infra.migrations import upgrade_when_reachable
 
 vault_metadata = MetaData()
 
@@ -112,7 +112,7 @@ class KeyVault:
         """Create or upgrade the vault's tables (its own migration history)."""
         from services.placement.bootstrap import VAULT_MIGRATIONS
 
-        await upgrade_to_head(self.engine, VAULT_MIGRATIONS, VERSION_TABLE)
+        await upgrade_when_reachable(self.engine, VAULT_MIGRATIONS, VERSION_TABLE, name="vault")
 
     async def close(self) -> None:
         await self.engine.dispose()
