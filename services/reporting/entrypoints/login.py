@@ -55,13 +55,14 @@ def with_csrf(response: Response, token: str) -> Response:
 
 
 def _same_origin(request: Request) -> bool:
-    """The form was posted from a page of this origin (by `Origin`, else `Referer`)."""
-    own = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+    """The form was posted from a page of this site (by `Origin`, else `Referer`). Hosts
+    (with port) are compared, not schemes: behind a proxy that ends TLS the service sees
+    http where the browser sent https."""
+    host = request.headers.get("host", request.url.netloc).lower()
     origin = request.headers.get("origin")
-    if origin is None:
-        referer = urlsplit(request.headers.get("referer", ""))
-        origin = f"{referer.scheme}://{referer.netloc}" if referer.netloc else None
-    return origin is not None and origin == own
+    if origin is None or origin == "null":
+        origin = request.headers.get("referer")
+    return origin is not None and urlsplit(origin).netloc.lower() == host
 
 
 def _forged(request: Request, form_token: str) -> bool:

@@ -167,3 +167,15 @@ async def test_pages_forbid_framing_sniffing_and_scripts_not_their_own(client: B
     api = await client.get("/api/reports/phases")
     assert api.headers["x-content-type-options"] == "nosniff"
     assert "content-security-policy" not in api.headers  # JSON: nothing to police
+
+
+async def test_behind_a_tls_proxy_the_sites_own_forms_still_sign_in(client: Browser) -> None:
+    """The proxy ends TLS: the browser's `Origin` says https, the service sees http. Same
+    host, same site; a look-alike host is not."""
+    await client.get("/login")
+    csrf = client.cookies["__Host-csrf"]
+    data = {"username": "lanhdao", "password": "s3cret", "csrf": csrf}
+    lookalike = await client.forged_post("/login", data, origin="https://svc.evil.example")
+    assert lookalike.status_code == 403
+    proxied = await client.forged_post("/login", data, origin="http://svc")
+    assert proxied.status_code == 303
