@@ -8,6 +8,7 @@ refusal report. Values are checked later, row by row, so a bad cell refuses one 
 import csv
 import datetime as dt
 import io
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,11 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 (kilobytes to a few megabytes); anything far bigger is a mistake or an attack."""
 MAX_ROWS = 50_000
 """The most data rows read from one file (blank rows aside); split a bigger import."""
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+"""The most a workbook may unpack to (the sizes its zip directory declares, which Python's
+zipfile never reads past): 50,000 rows of decisions are well under 100 MiB of XML, while a
+small file of repeated text can unpack to gigabytes that the parser would hold in memory
+(shared strings are read whole before the first row)."""
 
 
 def _check_size(path: Path) -> None:
@@ -85,6 +91,19 @@ def _check_size(path: Path) -> None:
         raise ImportFileError(
             f"{path}: {size / 1024 / 1024:.1f} MiB is more than the "
             f"{MAX_FILE_BYTES // 1024 // 1024} MiB one import reads; split the file"
+        )
+
+
+def _check_unpacked(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: openpyxl says the workbook is unreadable, with its reason
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ImportFileError(
+            f"{path}: the workbook unpacks to more than {MAX_UNPACKED_BYTES // 1024 // 1024} "
+            f"MiB ({unpacked / 1024 / 1024:.1f} MiB); one import reads at most that, split the file"
         )
 
 
@@ -145,6 +164,7 @@ def read_xlsx(path: Path, sheet: str | None = None) -> Table:
     """An Excel workbook: the named sheet, else the first; the header is its first row."""
     from openpyxl import load_workbook  # imported here: CSV imports do not pay for it
 
+    _check_unpacked(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError as exc:

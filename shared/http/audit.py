@@ -55,6 +55,10 @@ ID = RECORD_ID
 ID_FIELDS = ("need_id", "secondment_id", "official_id", "phase_id")
 SHOWN_ONLY_IF_AUDITED = (Category.PERSONAL_DATA, Category.EXPORT, Category.AUDIT)
 READS = ("GET", "HEAD", "OPTIONS")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+"""Methods named as they are in entries; any other (HTTP lets a client make one up) is
+`OTHER`, so that a made-up method per request neither makes each anonymous refusal a kind
+of its own (defeating the count) nor puts the client's text into the log."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,7 @@ class AuditMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None)
         spec = audit_spec(getattr(route, "endpoint", None))
-        method: str = scope["method"]
+        method: str = scope["method"] if scope["method"] in METHODS else "OTHER"
         status = exchange.status
         if failed:
             outcome = Outcome.FAILED

@@ -35,16 +35,23 @@ class HttpLimitSettings(BaseSettings):
     http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
     """Request line and headers still incomplete after this many bytes are refused (400) and
     the connection closed: a client cannot make the server buffer an endless header block."""
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A connection whose request line and headers are not complete this long after it
+    opened (or after the previous answer) is closed: idle or trickling sockets cannot hold
+    the `http_max_connections` places and make the server answer 503 to everybody."""
 
     def uvicorn_config(self, app: Any, host: str, port: int, log_level: str = "info") -> Any:
         """The server's configuration with these limits (a `uvicorn.Config`)."""
         import uvicorn
+
+        from shared.http.server import with_head_timeout
 
         return uvicorn.Config(
             app,
             host=host,
             port=port,
             log_level=log_level,
+            http=with_head_timeout(self.http_header_timeout_seconds),
             limit_concurrency=self.http_max_connections,
             timeout_keep_alive=self.http_keep_alive_seconds,
             h11_max_incomplete_event_size=self.http_max_header_bytes,

@@ -14,7 +14,9 @@ route templates only, never personal values (names, birth dates, request bodies)
 """
 
 import asyncio
+import contextlib
 import datetime as dt
+import logging
 import re
 import time
 import zlib
@@ -42,6 +44,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.infra.db import make_engine, make_sessions
 from shared.infra.migrations import upgrade_when_reachable
 from shared.infra.schema import Position
+
+log = logging.getLogger(__name__)
 
 AUDIT_MIGRATIONS = Path(__file__).parent / "audit_migrations"
 VERSION_TABLE = "alembic_version_audit"
@@ -197,21 +201,43 @@ class AuditLog:
         self._clock = clock
         self._counting: dict[tuple[object, ...], _Window] = {}
         self._counting_lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Create or migrate the store (idempotent; serialised across services)."""
+        """Create or migrate the store (idempotent; serialised across services), then write
+        counted refusals as their windows end (`_flush_while_running`)."""
         await upgrade_when_reachable(
             self.engine, AUDIT_MIGRATIONS, VERSION_TABLE, lock_key=MIGRATION_LOCK, name="audit"
         )
         self.started = True
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_while_running())
 
     async def stop(self) -> None:
         """Write the refusals still being counted, then close the connections."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
         try:
-            await self._flush(everything=True)
+            async with self._counting_lock:
+                await self._flush(everything=True)
         finally:
             self.started = False
             await self.engine.dispose()
+
+    async def _flush_while_running(self) -> None:
+        """Every window, write the counts of the windows that ended: a flood that stops is in
+        the log a window or two later, not only at the next anonymous refusal or at a clean
+        stop (a crash would lose what is still being counted)."""
+        while True:
+            await asyncio.sleep(self._window)
+            try:
+                async with self._counting_lock:
+                    await self._flush()
+            except Exception:
+                log.exception("could not write the counted unauthenticated refusals")
 
     async def record_unauthenticated(self, entry: AuditRecord) -> None:
         """A refusal of a caller with no valid token: the first of its kind (action, route,

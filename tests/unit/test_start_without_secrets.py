@@ -112,3 +112,23 @@ def test_a_service_on_a_server_database_refuses_unauthenticated_kafka(tmp_path: 
     assert "NEEDS_KAFKA_SECURITY_PROTOCOL is PLAINTEXT" in done.stderr, done.stderr
     assert "NEEDS_KAFKA_ALLOW_PLAINTEXT" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_reporting_rebuild_from_kafka_refuses_unauthenticated_kafka_too(
+    tmp_path: Path,
+) -> None:
+    """The rebuild reads both event topics whole: on a server database it is held to the same
+    rule as the service, before it touches the database or Kafka."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services.reporting", "rebuild"],
+        env=_environment("reporting", **_server_database("reporting")) | {"PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "REPORTING_KAFKA_SECURITY_PROTOCOL is PLAINTEXT" in done.stderr, done.stderr
+    assert "REPORTING_KAFKA_ALLOW_PLAINTEXT" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert DB_PASSWORD not in done.stdout + done.stderr
