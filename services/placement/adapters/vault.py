@@ -104,6 +104,9 @@ class KeyVault:
             def _scrub(dbapi_connection: Any, _record: Any) -> None:
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA secure_delete=ON")
+                # A key lost to a power cut would leave events sealed with it unreadable for
+                # good: the vault syncs every commit (the other files may lose their last).
+                cursor.execute("PRAGMA synchronous=FULL")
                 cursor.close()
 
         return cls(engine, masters)
