@@ -4,13 +4,19 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Every dependency pinned with its hashes (`make lock` writes them from pyproject.toml): the
+# images install LOCK, developers and CI DEV_LOCK (the same versions, plus the dev extra).
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
 
-.PHONY: run test lint format unit integration bench bench-commands contract chaos clean
+.PHONY: run test lint format unit integration bench bench-commands contract chaos clean lock audit-deps
 
-$(STAMP): pyproject.toml
+# Hash-checked dependencies from the lock (nothing is resolved here), then the project itself,
+# editable, without dependencies and with the locked setuptools as its build backend.
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/pip install -q --upgrade pip
-	@$(BIN)/pip install -q -e '.[dev]'
+	@$(BIN)/pip install -q --require-hashes -r $(DEV_LOCK)
+	@$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 ## run: all three services in one process, SQLite under var/, demo data, http://127.0.0.1:8000
@@ -60,5 +66,23 @@ CHAOS_ARGS ?=
 chaos: $(STAMP)
 	$(BIN)/python -m tests.faults $(CHAOS_ARGS)
 
+## lock: resolve pyproject.toml's dependencies (and its build backend) again into the two hashed
+## lock files, keeping every pin that still fits; needs the package index. Commit the result.
+## tests/unit/test_supply_chain.py fails while a declared dependency is missing from them.
+## Upgrading: LOCK_ARGS=--upgrade (all) or LOCK_ARGS="--upgrade-package NAME".
+LOCK_ARGS ?=
+BUILD_REQUIRES = $(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')"
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(LOCK_ARGS)
+lock: $(STAMP)
+	$(BUILD_REQUIRES) | $(UV_COMPILE) pyproject.toml - --extra dev -o $(DEV_LOCK)
+	$(BUILD_REQUIRES) | $(UV_COMPILE) pyproject.toml - -c $(DEV_LOCK) -o $(LOCK)
+
+## audit-deps: known vulnerabilities of every locked dependency (pip-audit on the lock; needs the
+## package index's advisory data: where it cannot be reached it says SKIPPED and exits 0;
+## AUDIT_DEPS_REQUIRED=1 makes that a failure). Run by .ci/run.
+audit-deps: $(STAMP)
+	$(BIN)/python -m tests.audit_deps $(DEV_LOCK)
+
 clean:
-	rm -rf var
+	rm -rf var var-keys

@@ -92,6 +92,8 @@ class Principal:
     agency: str
     scopes: frozenset[str] = field(default_factory=frozenset)
     subject: str = ""
+    issuer: str = field(default="", compare=False)
+    """Who vouched for the caller (the token's `iss`): two issuers' `sub` are two people."""
 
     def has(self, scope: Scope) -> bool:
         """Whether the caller holds the scope."""

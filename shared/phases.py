@@ -51,11 +51,24 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 
 def last_allowed_day(start: dt.date, months: int) -> dt.date:
-    """Inclusive last day of a secondment of `months` months: 2024-09-01, 6 → 2025-02-28."""
-    return add_months(start, months) - dt.timedelta(days=1)
+    """Inclusive last day of a secondment of `months` months, as the Civil Code reads a
+    period in months (2015, art. 148): the day before the start's day in the last month
+    (2024-09-01, 6 → 2025-02-28), or that month's last day when it has no such day
+    (2024-10-31, 6 → 2025-04-30: April has no 31st)."""
+    corresponding = add_months(start, months)
+    if corresponding.day < start.day:  # the last month is too short: its last day
+        return corresponding
+    return corresponding - dt.timedelta(days=1)
 
 
 def cap_for(start: dt.date, phases: Sequence[Phase] = DEFAULT_PHASES) -> int:
-    """Months allowed for a secondment starting on `start` (legal cap outside any phase)."""
+    """Months allowed for a secondment starting on `start`: its phase's cap; outside every
+    phase the plan's cap still holds (the nearest phase's), never more than the law's."""
     phase = phase_of(start, phases)
-    return phase.cap_months if phase is not None else LEGAL_CAP_MONTHS
+    if phase is None and phases:
+        phase = min(phases, key=lambda p: _distance(start, p))
+    return min(phase.cap_months, LEGAL_CAP_MONTHS) if phase is not None else LEGAL_CAP_MONTHS
+
+
+def _distance(day: dt.date, phase: Phase) -> int:
+    return max((phase.starts_on - day).days, (day - phase.ends_on).days, 0)

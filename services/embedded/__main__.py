@@ -8,9 +8,10 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from services.embedded.app import create_embedded_app
+from services.embedded.app import create_embedded_app, keys_dir
 from services.embedded.demo import Agencies, load_demo
 from shared.clock import today
+from shared.http.limits import HttpLimitSettings
 from shared.http.tokens import DEMO_IDENTITIES, DEMO_SIGN_INS, DevIssuer
 
 
@@ -37,7 +38,7 @@ def _print_tokens(issuer: DevIssuer, data_dir: Path) -> None:
     for user, (label, _agency, _scopes) in DEMO_SIGN_INS.items():
         print(f"  {label} — user {user}, password {passwords[user]}", flush=True)
     print(
-        f"  more tokens: python -m shared.http.tokens --keys {data_dir / 'keys'} "
+        f"  more tokens: python -m shared.http.tokens --keys {keys_dir(data_dir)} "
         "--agency <UNIT_CODE> --scope <scope>",
         flush=True,
     )
@@ -46,7 +47,8 @@ def _print_tokens(issuer: DevIssuer, data_dir: Path) -> None:
 async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
     """Serve; on first start (empty databases) load the demo through the API."""
     app = create_embedded_app(data_dir)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    config = HttpLimitSettings().uvicorn_config(app, host, port, log_level="warning")
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():

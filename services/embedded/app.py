@@ -29,11 +29,24 @@ def sqlite_url(data_dir: Path, name: str) -> str:
     return f"sqlite+aiosqlite:///{(data_dir / f'{name}.db').resolve()}"
 
 
+def keys_dir(data_dir: Path) -> Path:
+    """Where the embedded default keeps its keys: beside the data folder, not in it
+    (`var` → `var-keys`), so that copying or backing up the data copies no key; the key
+    vault's SQLite file lives there too. Keys of an older layout (`var/keys`) are moved."""
+    keys = data_dir.with_name(f"{data_dir.name}-keys")
+    old = data_dir / "keys"
+    if old.is_dir() and not keys.exists():
+        old.rename(keys)
+    return keys
+
+
 def create_embedded_app(data_dir: Path) -> FastAPI:
-    """Needs, placement and reporting on one bus, each with its own SQLite file."""
+    """Needs, placement and reporting on one bus, each with its own SQLite file; the keys
+    and the key vault in `keys_dir(data_dir)`."""
     data_dir.mkdir(parents=True, exist_ok=True)
     bus = InProcessBus()
-    issuer = DevIssuer(data_dir / "keys").ensure()
+    keys_folder = keys_dir(data_dir)
+    issuer = DevIssuer(keys_folder).ensure()
     keys = issuer.secrets()
     programme = keys["programme_key"]
     needs = NeedsService(
@@ -44,6 +57,7 @@ def create_embedded_app(data_dir: Path) -> FastAPI:
             database_url=sqlite_url(data_dir, "placement"),
             programme_key=programme,
             master_key=keys["master_key"],
+            vault_url=sqlite_url(keys_folder, "vault"),
         ),
         bus,
     )

@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         "--dev-keys",
         type=Path,
         help="development only: mint each agency's token with this issuer key folder "
-        "(the embedded default's var/keys)",
+        "(the embedded default's var-keys)",
     )
     return parser
 

@@ -90,7 +90,7 @@ class StaticTokens:
 
 class DevTokens:
     """Development tokens minted with a local development issuer's key (the embedded
-    default keeps it in `var/keys`): any agency, the scopes its role needs."""
+    default keeps it in `var-keys`): any agency, the scopes its role needs."""
 
     def __init__(self, keys: Path) -> None:
         from shared.http.tokens import DevIssuer  # development only: needs the private key

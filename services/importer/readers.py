@@ -8,6 +8,7 @@ refusal report. Values are checked later, row by row, so a bad cell refuses one 
 import csv
 import datetime as dt
 import io
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,10 +70,48 @@ def _text(value: Cell) -> str:
     return str(value)
 
 
+MAX_FILE_BYTES = 20 * 1024 * 1024
+"""The largest file read: the province's historical decisions are some thousands of rows
+(kilobytes to a few megabytes); anything far bigger is a mistake or an attack."""
+MAX_ROWS = 50_000
+"""The most data rows read from one file (blank rows aside); split a bigger import."""
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+"""The most a workbook may unpack to (the sizes its zip directory declares, which Python's
+zipfile never reads past): 50,000 rows of decisions are well under 100 MiB of XML, while a
+small file of repeated text can unpack to gigabytes that the parser would hold in memory
+(shared strings are read whole before the first row)."""
+
+
+def _check_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise ImportFileError(f"{path}: no such file") from exc
+    if size > MAX_FILE_BYTES:
+        raise ImportFileError(
+            f"{path}: {size / 1024 / 1024:.1f} MiB is more than the "
+            f"{MAX_FILE_BYTES // 1024 // 1024} MiB one import reads; split the file"
+        )
+
+
+def _check_unpacked(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip: openpyxl says the workbook is unreadable, with its reason
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ImportFileError(
+            f"{path}: the workbook unpacks to more than {MAX_UNPACKED_BYTES // 1024 // 1024} "
+            f"MiB ({unpacked / 1024 / 1024:.1f} MiB); one import reads at most that, split the file"
+        )
+
+
 def build_table(
     name: str, header: Sequence[Cell], records: Iterable[tuple[int, Sequence[Cell]]]
 ) -> Table:
-    """Map the header, then turn each non-blank record into a `SourceRow`."""
+    """Map the header, then turn each non-blank record into a `SourceRow` (at most
+    `MAX_ROWS`: a workbook can unpack to far more than its file size says)."""
     headers = tuple(_text(h).strip() for h in header)
     try:
         mapping = map_headers(headers)
@@ -82,6 +121,11 @@ def build_table(
     for number, record in records:
         if all(_blank(v) for v in record):
             continue
+        if len(rows) == MAX_ROWS:
+            raise ImportFileError(
+                f"{name}: more than {MAX_ROWS:,} rows; one import reads at most that many, "
+                "split the file"
+            )
         values = list(record) + [None] * (len(headers) - len(record))
         cells: dict[str, Cell] = {
             canonical: None if _blank(values[i]) else values[i] for i, canonical in mapping.items()
@@ -120,6 +164,7 @@ def read_xlsx(path: Path, sheet: str | None = None) -> Table:
     """An Excel workbook: the named sheet, else the first; the header is its first row."""
     from openpyxl import load_workbook  # imported here: CSV imports do not pay for it
 
+    _check_unpacked(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError as exc:
@@ -152,7 +197,9 @@ def _cell(value: object) -> Cell:
 
 
 def read_table(path: Path, sheet: str | None = None) -> Table:
-    """Read by extension: `.xlsx`/`.xlsm` as a workbook, anything else as CSV."""
+    """Read by extension: `.xlsx`/`.xlsm` as a workbook, anything else as CSV; a file over
+    `MAX_FILE_BYTES` is refused before it is read."""
+    _check_size(path)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return read_xlsx(path, sheet)
     if path.suffix.lower() == ".xls":

@@ -4,6 +4,7 @@ import csv
 from pathlib import Path
 
 from services.importer.importer import ImportReport
+from shared.spreadsheets import neutralised
 
 REPORT_COLUMNS = ("row", "step", "rule", "message")
 """The reason columns; the refused row's own columns follow, headers as in the source file,
@@ -11,7 +12,8 @@ so the report can be corrected and imported again (unknown columns are ignored).
 
 
 def write_report(report: ImportReport, headers: tuple[str, ...], path: Path) -> None:
-    """Refused rows with their reasons, UTF-8 with a BOM so that Excel shows Vietnamese."""
+    """Refused rows with their reasons, UTF-8 with a BOM so that Excel shows Vietnamese, no
+    cell readable as a formula."""
     own = [h for h in headers if h]
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
@@ -19,15 +21,16 @@ def write_report(report: ImportReport, headers: tuple[str, ...], path: Path) -> 
         for result in report.refused:
             assert result.refusal is not None
             refusal = result.refusal
-            writer.writerow(
-                [
-                    result.row.number,
-                    refusal.step.value,
-                    refusal.rule,
-                    refusal.message,
-                    *(result.row.original.get(h, "") for h in own),
-                ]
-            )
+            cells = [
+                result.row.number,
+                refusal.step.value,
+                refusal.rule,
+                refusal.message,
+                *(result.row.original.get(h, "") for h in own),
+            ]
+            # The rows come from someone else's file: a cell such as =HYPERLINK(...) must
+            # not run in the Excel of whoever opens the report to correct them.
+            writer.writerow([neutralised(c) for c in cells])
 
 
 def summary_lines(report: ImportReport, report_path: Path | None, rows: int) -> list[str]:

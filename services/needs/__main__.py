@@ -6,6 +6,7 @@ from services.needs.bootstrap import NeedsService
 from services.needs.config import NeedsSettings
 from shared.contract.topics import NEEDS_TOPIC, topic_name
 from shared.http.main import kafka_app, serve
+from shared.infra.deployment import refuse_without_secrets
 from shared.infra.kafka_commands import CommandTopics
 
 
@@ -36,4 +37,5 @@ def create_app(settings: NeedsSettings | None = None) -> FastAPI:
 
 if __name__ == "__main__":
     settings = NeedsSettings()
-    serve(create_app(settings), settings.http_host, settings.http_port)
+    refuse_without_secrets("needs", settings, ("programme_key",))
+    serve(create_app(settings), settings.http_host, settings.http_port, settings)

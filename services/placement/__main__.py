@@ -6,6 +6,7 @@ from services.placement.bootstrap import PlacementService
 from services.placement.config import PlacementSettings
 from shared.contract.topics import PLACEMENTS_TOPIC, topic_name
 from shared.http.main import kafka_app, serve
+from shared.infra.deployment import refuse_without_secrets
 from shared.infra.kafka_commands import CommandTopics
 
 
@@ -36,4 +37,5 @@ def create_app(settings: PlacementSettings | None = None) -> FastAPI:
 
 if __name__ == "__main__":
     settings = PlacementSettings()
-    serve(create_app(settings), settings.http_host, settings.http_port)
+    refuse_without_secrets("placement", settings, ("programme_key", "master_key"))
+    serve(create_app(settings), settings.http_host, settings.http_port, settings)

@@ -1,5 +1,6 @@
 """Composition root of the placement service."""
 
+import logging
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -11,7 +12,7 @@ from services.placement.adapters.answer_identity import SealedIdentities
 from services.placement.adapters.intake import IntakeKey
 from services.placement.adapters.tables import command_answers, core
 from services.placement.adapters.unit_of_work import PlacementUnitOfWork
-from services.placement.adapters.vault import KeyVault
+from services.placement.adapters.vault import KeyVault, adopt_keys
 from services.placement.config import PlacementSettings
 from services.placement.entrypoints.http import build_router
 from services.placement.entrypoints.kafka import command_routes
@@ -23,7 +24,6 @@ from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENT_SOURCE, topic_name
-from shared.crypto import parse_key
 from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
 from shared.infra.commands import CommandProcessor
@@ -33,6 +33,7 @@ from shared.infra.runtime import ServiceRuntime
 from shared.infra.transport import SupportsBatchSubscribe, Transport
 from shared.phases import DEFAULT_PHASES, Phase
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 VAULT_MIGRATIONS = Path(__file__).parent / "vault_migrations"
 
@@ -58,24 +59,28 @@ class PlacementService:
             migrations=MIGRATIONS,
             tables=core,
             publisher=transport.publisher(),
-            extra_migrations=[(VAULT_MIGRATIONS, "alembic_version_vault")],
         )
         codec = settings.personal_data_codec()
-        master = parse_key(settings.master_key) if settings.master_key else None
+        masters = settings.master_keys()
+        master = masters.current if masters is not None else None
+        self.vault_url = settings.vault_database_url()
+        self.vault = KeyVault.open(self.vault_url, masters) if masters is not None else None
+        """The officials' keys, in their own store (`PLACEMENT_VAULT_URL`)."""
+        vault = self.vault
         self.answers = CommandAnswers(
             self.runtime.sessions,
             command_answers,
-            SealedIdentities(master) if master is not None else None,
+            SealedIdentities(vault) if vault is not None else None,
         )
         """Answers remembered for `Idempotency-Key`s (and command ids over Kafka), officials'
         identities sealed."""
 
-        def sealing(session: AsyncSession) -> PersonalDataCodec:
-            if master is None:
+        def sealing(_session: AsyncSession) -> PersonalDataCodec:
+            if vault is None:
                 raise RuntimeError(
                     "PLACEMENT_MASTER_KEY is not set: personal data cannot be sealed"
                 )
-            return codec.with_identity_keys(KeyVault(session, master))
+            return codec.with_identity_keys(vault)
 
         needs_topic = topic_name(NEEDS_TOPIC, settings.topic_prefix)
         group = f"{settings.topic_prefix}{settings.consumer_group}"
@@ -86,7 +91,7 @@ class PlacementService:
                 topic_prefix=settings.topic_prefix,
                 on_commit=self.runtime.relay.wake,
                 codec=sealing,
-                master_key=master,
+                vault=vault,
             ),
             phases=phases,
             needs_caught_up=lambda: transport.caught_up(needs_topic, group),
@@ -131,11 +136,25 @@ class PlacementService:
         ]
 
     async def migrate(self) -> None:
-        """Bring the database to the newest revision."""
+        """Bring the database and the key vault to their newest revisions."""
         await self.runtime.migrate()
+        await self._migrate_vault()
+
+    async def _migrate_vault(self) -> None:
+        """The vault's own history; keys the service database still holds from before the
+        vault had a store of its own move there (and are scrubbed from it)."""
+        if self.vault is None:
+            return
+        await self.vault.migrate()
+        if self.vault_url != self.settings.database_url:
+            await self.runtime.migrate()
+            moved = await adopt_keys(self.vault, self.runtime.engine)
+            if moved:
+                log.warning("moved %d officials' keys into the key vault's own store", moved)
 
     async def start(self) -> None:
         """Migrate, start the outbox relay, then take the agencies' commands."""
+        await self._migrate_vault()
         await self.runtime.start()
         if self.command_topics is not None:
             await self.command_topics.start()
@@ -145,6 +164,8 @@ class PlacementService:
         if self.command_topics is not None:
             await self.command_topics.stop()
         await self.runtime.stop()
+        if self.vault is not None:
+            await self.vault.close()
 
     async def ready(self) -> bool:
         """The database answers."""

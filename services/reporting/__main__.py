@@ -16,6 +16,7 @@ from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from shared.http.app import compose_app
 from shared.http.main import serve
+from shared.infra.deployment import plaintext_kafka, refuse_without_secrets
 from shared.infra.kafka import BatchingKafkaTransport
 
 
@@ -86,9 +87,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = ReportingSettings()
     if args.command == "rebuild":
+        plaintext = plaintext_kafka(settings) if args.event_stores is None else None
+        if plaintext is not None:  # it reads both event topics whole: the service's rule
+            raise SystemExit(f"reporting rebuild: not starting: {plaintext} (deploy/README.md)")
         asyncio.run(run_rebuild(settings, args.event_stores))
     else:
-        serve(create_app(settings), settings.http_host, settings.http_port)
+        refuse_without_secrets("reporting", settings, ("programme_key",))
+        serve(create_app(settings), settings.http_host, settings.http_port, settings)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from shared.http.audit import AuditMiddleware, build_audit_router
 from shared.http.auth import TokenVerifier
 from shared.http.contract_api import build_contract_router
+from shared.http.headers import SecurityHeadersMiddleware
 from shared.http.idempotency import IdempotencyMiddleware
 from shared.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from shared.http.problems import install_problem_handlers
@@ -64,7 +65,8 @@ def create_app(
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)  # before anything reads
-    app.add_middleware(AuditMiddleware)  # outermost: sees replays and every refusal
+    app.add_middleware(AuditMiddleware)  # sees replays and every refusal
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, 413s too
     if audit is not None:
         readiness = [*readiness, audit.ready]
 

@@ -2,7 +2,9 @@
 
 `AuditMiddleware` (installed by `create_app` when the app has an audit store) appends an
 entry, before the response leaves, for
-- every refused request (any 4xx problem: 401 and 403 included; the rule code is kept),
+- every refused request (any 4xx problem: 401 and 403 included; the rule code is kept) —
+  those of callers without a valid token counted per kind and minute rather than written one
+  by one (`AuditLog.record_unauthenticated`), so that nobody can flood the store,
 - every command (routes marked `@audited(Action…)`, and any other non-GET that succeeded),
 - every read of personal data and every export (routes marked with those categories),
 - every read of the audit log itself.
@@ -53,6 +55,10 @@ ID = RECORD_ID
 ID_FIELDS = ("need_id", "secondment_id", "official_id", "phase_id")
 SHOWN_ONLY_IF_AUDITED = (Category.PERSONAL_DATA, Category.EXPORT, Category.AUDIT)
 READS = ("GET", "HEAD", "OPTIONS")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+"""Methods named as they are in entries; any other (HTTP lets a client make one up) is
+`OTHER`, so that a made-up method per request neither makes each anonymous refusal a kind
+of its own (defeating the count) nor puts the client's text into the log."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,10 @@ class AuditMiddleware:
         if entry is None:
             return True
         try:
-            await audit.record(entry)
+            if entry.agency is None and entry.outcome is Outcome.REFUSED:
+                await audit.record_unauthenticated(entry)  # counted: anyone can send these
+            else:
+                await audit.record(entry)
         except Exception:
             log.exception("could not write the audit entry %s %s", entry.action, entry.outcome)
             return False
@@ -201,7 +210,7 @@ class AuditMiddleware:
         route = scope.get("route")
         template = getattr(route, "path", None)
         spec = audit_spec(getattr(route, "endpoint", None))
-        method: str = scope["method"]
+        method: str = scope["method"] if scope["method"] in METHODS else "OTHER"
         status = exchange.status
         if failed:
             outcome = Outcome.FAILED

@@ -1,6 +1,6 @@
 """`Idempotency-Key` on POST and PATCH: a retry with the same key returns the first answer.
 
-A key belongs to one caller (the token's agency and subject) and lives 24 hours
+A key belongs to one caller (the token's issuer, agency and subject) and lives 24 hours
 (`HTTP_ANSWER_TTL`). The first request with a key runs; its answer (status and body) is
 written in the very transaction that commits the command's events (`shared.infra.answers`), so
 a crash between the commit and the response cannot apply the command twice on retry. A retry
@@ -20,6 +20,7 @@ Two requests racing with one key both run, but only one commits: the loser's tra
 rolls back on the key's primary key and it answers what the winner answered.
 """
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -45,6 +46,9 @@ from shared.infra.answers import (
     answering,
     request_digest,
 )
+
+MAX_CALLER = 200
+"""The answers table's caller column; a longer caller is stored by its hash."""
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +161,11 @@ class IdempotencyMiddleware:
             return
         body = await _read_body(receive)
         digest = request_digest(scope["method"], scope["path"], body)
-        caller = f"http:{principal.agency}/{principal.subject}"
+        # The issuer too: the same `sub` from two issuers is two people, and one must never
+        # be handed the other's remembered answer.
+        caller = f"http:{principal.issuer}|{principal.agency}/{principal.subject}"
+        if len(caller) > MAX_CALLER:
+            caller = "http:sha256:" + hashlib.sha256(caller.encode()).hexdigest()
         pending = _Pending(store, caller, key, digest, scope)
         captured = _Captured()
         try:

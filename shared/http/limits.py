@@ -7,6 +7,9 @@ far pass the limit. The largest legitimate bodies (a need, a secondment, one spr
 of the importer, the sign-in form) are a few kilobytes.
 """
 
+from typing import Any
+
+from pydantic import Field
 from pydantic_settings import BaseSettings
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,10 +22,42 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 
 class HttpLimitSettings(BaseSettings):
-    """The body limit; every service's settings class inherits it (`<SERVICE>_MAX_BODY_BYTES`)."""
+    """The HTTP server's limits; every service's settings class inherits them
+    (`<SERVICE>_MAX_BODY_BYTES`, `<SERVICE>_HTTP_MAX_CONNECTIONS`, …)."""
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     """Largest request body accepted, in bytes; larger ones are refused with 413."""
+    http_max_connections: int = Field(default=256, ge=1)
+    """Connections and requests in progress at once; beyond, uvicorn answers 503 at once
+    rather than queueing without end (a flood meets a fast refusal, not a dead process)."""
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    """An idle keep-alive connection is closed after this long (idle sockets cost memory)."""
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    """Request line and headers still incomplete after this many bytes are refused (400) and
+    the connection closed: a client cannot make the server buffer an endless header block."""
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A connection whose request line and headers are not complete this long after it
+    opened (or after the previous answer) is closed: idle or trickling sockets cannot hold
+    the `http_max_connections` places and make the server answer 503 to everybody."""
+
+    def uvicorn_config(self, app: Any, host: str, port: int, log_level: str = "info") -> Any:
+        """The server's configuration with these limits (a `uvicorn.Config`)."""
+        import uvicorn
+
+        from shared.http.server import with_head_timeout
+
+        return uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            http=with_head_timeout(self.http_header_timeout_seconds),
+            limit_concurrency=self.http_max_connections,
+            timeout_keep_alive=self.http_keep_alive_seconds,
+            h11_max_incomplete_event_size=self.http_max_header_bytes,
+            timeout_graceful_shutdown=10,
+            server_header=False,
+        )
 
 
 class BodyTooLarge(HTTPException):

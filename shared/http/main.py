@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from shared.http.app import RunningService, compose_app
 from shared.http.auth import TokenVerifier
-from shared.http.limits import DEFAULT_MAX_BODY_BYTES
+from shared.http.limits import DEFAULT_MAX_BODY_BYTES, HttpLimitSettings
 from shared.infra.audit import AuditLog
 from shared.infra.kafka import KafkaTransport
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
@@ -36,6 +36,7 @@ def kafka_app(
     )
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
-    """Serve until interrupted."""
-    uvicorn.run(app, host=host, port=port, log_level="info")
+def serve(app: FastAPI, host: str, port: int, limits: HttpLimitSettings | None = None) -> None:
+    """Serve until interrupted, within the service's HTTP limits."""
+    config = (limits or HttpLimitSettings()).uvicorn_config(app, host, port)
+    uvicorn.Server(config).run()

@@ -1,6 +1,6 @@
 """Development identities: a local issuer key pair and a token minting command.
 
-`python -m shared.http.tokens --keys var/keys --agency SO_Y_TE --scope needs:write` prints
+`python -m shared.http.tokens --keys var-keys --agency SO_Y_TE --scope needs:write` prints
 a token. Production tokens come from the province's identity provider; services only need
 its public keys (`*_AUTH_ISSUERS_FILE`).
 """
@@ -8,6 +8,7 @@ its public keys (`*_AUTH_ISSUERS_FILE`).
 import argparse
 import datetime as dt
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,33 +56,42 @@ class DevIssuer:
         return self.folder / "issuers.json"
 
     def ensure(self) -> "DevIssuer":
-        """Create the key pair and the issuers file if missing."""
+        """Create the key pair if missing (the private key 0600 from its first byte), and the
+        issuers file that trusts it for every agency and scope (development only)."""
         private = self.folder / "private.pem"
         if not private.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             key = ec.generate_private_key(ec.SECP256R1())
-            private.write_bytes(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
             )
-            private.chmod(0o600)
-            public = key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            self.issuers_file.write_text(
-                json.dumps([{"issuer": self.issuer, "public_keys": [public.decode()]}], indent=2)
-            )
+            _write_private(private, pem)
+        loaded = serialization.load_pem_private_key(private.read_bytes(), password=None)
+        public = loaded.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        trusted = [
+            {
+                "issuer": self.issuer,
+                "public_keys": [public.decode()],
+                "agencies": ["*"],
+                "scopes": ["*"],
+            }
+        ]
+        text = json.dumps(trusted, indent=2)
+        if not self.issuers_file.exists() or self.issuers_file.read_text() != text:
+            self.issuers_file.write_text(text)
         return self
 
     def demo_passwords(self) -> dict[str, str]:
         """Passwords of the demo sign-ins, generated once and kept with the keys."""
         path = self.folder / "demo-sign-ins.json"
         if not path.exists():
-            path.write_text(json.dumps({u: secrets.token_urlsafe(9) for u in DEMO_SIGN_INS}))
-            path.chmod(0o600)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            made = {u: secrets.token_urlsafe(9) for u in DEMO_SIGN_INS}
+            _write_private(path, json.dumps(made).encode())
         passwords: dict[str, str] = json.loads(path.read_text())
         return passwords
 
@@ -89,10 +99,9 @@ class DevIssuer:
         """The embedded default's master and programme keys, generated once (0600)."""
         path = self.folder / "secrets.json"
         if not path.exists():
-            path.write_text(
-                json.dumps({"master_key": b64(new_key()), "programme_key": b64(new_key())})
-            )
-            path.chmod(0o600)
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            made = {"master_key": b64(new_key()), "programme_key": b64(new_key())}
+            _write_private(path, json.dumps(made).encode())
         keys: dict[str, str] = json.loads(path.read_text())
         return keys
 
@@ -118,14 +127,23 @@ class DevIssuer:
             "scope": " ".join(scopes),
             "iat": now,
             "exp": now + ttl,
+            "jti": secrets.token_urlsafe(16),
         }
         return jwt.encode(claims, key, algorithm="ES256")  # type: ignore[arg-type]
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """Write a secret file readable by its owner only from the start (no window in which
+    another user could open it, as a chmod after writing would leave)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(content)
 
 
 def main() -> None:
     """Mint one development token."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--keys", type=Path, default=Path("var/keys"))
+    parser.add_argument("--keys", type=Path, default=Path("var-keys"))
     parser.add_argument("--agency", required=True, help="unit code, e.g. SO_Y_TE")
     parser.add_argument("--scope", action="append", default=[], help="repeat for each scope")
     parser.add_argument("--hours", type=float, default=12)

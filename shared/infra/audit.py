@@ -14,11 +14,14 @@ route templates only, never personal values (names, birth dates, request bodies)
 """
 
 import asyncio
+import contextlib
 import datetime as dt
+import logging
 import re
+import time
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -39,8 +42,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.infra.db import make_engine, make_sessions
-from shared.infra.migrations import upgrade_to_head
+from shared.infra.migrations import upgrade_when_reachable
 from shared.infra.schema import Position
+
+log = logging.getLogger(__name__)
 
 AUDIT_MIGRATIONS = Path(__file__).parent / "audit_migrations"
 VERSION_TABLE = "alembic_version_audit"
@@ -100,6 +105,7 @@ audit_log = Table(
     Column("status", Integer, nullable=True),
     Column("rule", String(64), nullable=True),
     Column("route", String(200), nullable=True),
+    Column("count", Integer, nullable=False, server_default="1"),
     Index("ix_audit_log_agency", "agency", "position"),
     Index("ix_audit_log_action", "action", "position"),
     Index("ix_audit_log_occurred_at", "occurred_at"),
@@ -130,6 +136,8 @@ class AuditRecord:
     route: str | None = None
     records: tuple[tuple[str, str], ...] = ()
     """(kind, id): `need`, `secondment`, `official` (the pseudonym), `phase`, `command`."""
+    count: int = 1
+    """How many identical events the entry stands for (unauthenticated refusals, counted)."""
 
 
 class RecordRef(BaseModel):
@@ -154,6 +162,20 @@ class AuditEntry(BaseModel):
     rule: str | None = Field(description="The rule code of a refusal.")
     route: str | None = Field(description="Method and path template, e.g. `GET /api/needs`.")
     records: list[RecordRef]
+    count: int = Field(
+        default=1,
+        description="How many identical unauthenticated refusals this entry stands for "
+        "(counted per minute, not written one by one); 1 for every other entry.",
+    )
+
+
+@dataclass
+class _Window:
+    """Unauthenticated refusals of one kind since the first of them was written."""
+
+    started: float
+    entry: AuditRecord
+    more: int = 0
 
 
 INSERT_ENTRY = insert(audit_log).returning(audit_log.c.position)
@@ -181,7 +203,13 @@ def _utc(value: dt.datetime) -> dt.datetime:
 class AuditLog:
     """The deployment's audit store; created once per process, started by the app."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        refusal_window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.database_url = database_url
         self.engine = make_engine(database_url, pool_size=2)
         self._sessions = make_sessions(self.engine)
@@ -189,23 +217,80 @@ class AuditLog:
         self._writer: asyncio.Task[None] | None = None
         self.started = False
         """True between `start` and `stop` (an app built but never started audits nothing)."""
+        self._window = refusal_window
+        self._clock = clock
+        self._counting: dict[tuple[object, ...], _Window] = {}
+        self._counting_lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Create or migrate the store (idempotent; serialised across services)."""
-        await upgrade_to_head(self.engine, AUDIT_MIGRATIONS, VERSION_TABLE, lock_key=MIGRATION_LOCK)
+        """Create or migrate the store (idempotent; serialised across services), then write
+        counted refusals as their windows end (`_flush_while_running`)."""
+        await upgrade_when_reachable(
+            self.engine, AUDIT_MIGRATIONS, VERSION_TABLE, lock_key=MIGRATION_LOCK, name="audit"
+        )
         self.started = True
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_while_running())
 
     async def stop(self) -> None:
-        """Write what is waiting, then close the connections."""
-        self.started = False
-        writer = self._writer
-        if (
-            writer is not None
-            and not writer.done()
-            and writer.get_loop() is asyncio.get_running_loop()
-        ):
-            await asyncio.wait([writer])
-        await self.engine.dispose()
+        """Write the refusals still being counted and the entries waiting, then close the
+        connections."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        try:
+            async with self._counting_lock:
+                await self._flush(everything=True)
+            writer = self._writer
+            if (
+                writer is not None
+                and not writer.done()
+                and writer.get_loop() is asyncio.get_running_loop()
+            ):
+                await asyncio.wait([writer])
+        finally:
+            self.started = False
+            await self.engine.dispose()
+
+    async def _flush_while_running(self) -> None:
+        """Every window, write the counts of the windows that ended: a flood that stops is in
+        the log a window or two later, not only at the next anonymous refusal or at a clean
+        stop (a crash would lose what is still being counted)."""
+        while True:
+            await asyncio.sleep(self._window)
+            try:
+                async with self._counting_lock:
+                    await self._flush()
+            except Exception:
+                log.exception("could not write the counted unauthenticated refusals")
+
+    async def record_unauthenticated(self, entry: AuditRecord) -> None:
+        """A refusal of a caller with no valid token: the first of its kind (action, route,
+        status, rule) in a window is written at once, the rest of the window are counted
+        and written as one entry (`count`) when the window is over — so a flood of anonymous
+        requests writes a few rows a minute, not one each, and still adds up."""
+        kind = (entry.channel, entry.action, entry.route, entry.status, entry.rule)
+        async with self._counting_lock:
+            await self._flush()
+            window = self._counting.get(kind)
+            if window is not None:
+                window.more += 1
+                return
+            self._counting[kind] = _Window(self._clock(), entry)
+        await self.record(entry)
+
+    async def _flush(self, *, everything: bool = False) -> None:
+        now = self._clock()
+        over = [
+            k for k, w in self._counting.items() if everything or now - w.started >= self._window
+        ]
+        for kind in over:
+            window = self._counting.pop(kind)
+            if window.more:
+                await self.record(replace(window.entry, count=window.more, records=()))
 
     async def record(self, entry: AuditRecord, *, at: dt.datetime | None = None) -> int:
         """Append one entry; returns its position once it is committed.
@@ -262,6 +347,7 @@ class AuditLog:
                         "status": entry.status,
                         "rule": entry.rule,
                         "route": entry.route,
+                        "count": entry.count,
                     },
                 )
                 assert position is not None
@@ -316,6 +402,7 @@ class AuditLog:
                 rule=r.rule,
                 route=r.route,
                 records=refs.get(r.position, []),
+                count=r.count,
             )
             for r in rows
         ]

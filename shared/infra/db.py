@@ -1,20 +1,24 @@
 """Async SQLAlchemy engines for PostgreSQL (asyncpg) and SQLite (aiosqlite)."""
 
+import contextlib
 import socket
 import time
+import traceback
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from shared.infra import sqlite
 
@@ -75,6 +79,21 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _close_the_failed_cursor(context: ExceptionContext) -> None:
+        """A statement that fails (a duplicate key, a busy timeout) leaves aiosqlite's cursor
+        open, held by the error's traceback in a reference cycle. When the garbage collector
+        frees it, on the event loop's thread and holding the GIL, the cursor resets its
+        statement, which takes its connection's mutex; if that connection's thread is then
+        waiting for the database lock (busy timeout), a lock the frozen loop can never
+        release, every request stalls for 30 s and fails. So close it now, while its
+        connection is idle: a closed cursor frees nothing of SQLite's when collected."""
+        for frame, _ in traceback.walk_tb(context.original_exception.__traceback__):
+            for value in list(frame.f_locals.values()):
+                if isinstance(value, aiosqlite.Cursor):
+                    with contextlib.suppress(Exception):  # the error in hand is the one to raise
+                        await_only(value.close())
 
     return engine
 

@@ -108,7 +108,12 @@ class KafkaSecuritySettings(BaseSettings):
     """Kafka authentication and topic settings; every service's settings class inherits them."""
 
     kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
-    """PLAINTEXT (no authentication, the default), SASL_PLAINTEXT or SASL_SSL."""
+    """PLAINTEXT (no authentication, the default of the embedded/dev shape), SASL_PLAINTEXT
+    or SASL_SSL. A service on a server database refuses PLAINTEXT unless
+    `kafka_allow_plaintext` says it is a development or test broker."""
+    kafka_allow_plaintext: bool = False
+    """Let a service on a server database talk to Kafka without authentication: for a
+    development or test broker only (the test suite, `make chaos`); never in production."""
     kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
     kafka_username: str = ""
     """The service's Kafka principal (`User:<name>`): `needs`, `placement`, `reporting`."""

@@ -4,6 +4,9 @@ Each service keeps its own `migrations/` folder (own history, own database); the
 keep their `env.py` and first revision to a few lines.
 """
 
+import asyncio
+import logging
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -19,6 +22,9 @@ def _config(script_location: Path, connection: Connection, version_table: str) -
     cfg.attributes["connection"] = connection
     cfg.attributes["version_table"] = version_table
     return cfg
+
+
+log = logging.getLogger(__name__)
 
 
 async def upgrade_to_head(
@@ -110,3 +116,31 @@ def create_command_answers_v1() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_command_answers_expires_at", "command_answers", ["expires_at"])
+
+
+async def upgrade_when_reachable(
+    engine: AsyncEngine,
+    script_location: Path,
+    version_table: str = "alembic_version",
+    *,
+    lock_key: int | None = None,
+    within: float = 60.0,
+    name: str = "",
+) -> None:
+    """`upgrade_to_head`, waiting up to `within` seconds for a database that cannot be
+    reached yet (starting, restarting, failing over): a replica started at that moment comes
+    up instead of exiting. Any other error is raised at once."""
+    from shared.infra.db import unavailable
+
+    deadline, delay = time.monotonic() + within, 0.5
+    while True:
+        try:
+            await upgrade_to_head(engine, script_location, version_table, lock_key=lock_key)
+            return
+        except Exception as exc:
+            if not unavailable(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning("%s: database unavailable (%s); trying again in %.1fs",
+                        name or version_table, type(exc).__name__, delay)  # fmt: skip
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

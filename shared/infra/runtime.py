@@ -1,8 +1,6 @@
 """What every service runs on: its database engine, migrations and outbox relay."""
 
-import asyncio
 import logging
-import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.infra.db import make_engine, make_sessions, unavailable
-from shared.infra.migrations import upgrade_to_head
+from shared.infra.db import make_engine, make_sessions
+from shared.infra.migrations import upgrade_when_reachable
 from shared.infra.outbox import OutboxRelay, Publisher
 from shared.infra.schema import CoreTables
 
@@ -49,20 +47,11 @@ class ServiceRuntime:
         """Bring the database to the newest revision (and any separate history it holds).
         A database that cannot be reached yet (starting, restarting) is waited for up to
         `within` seconds: a replica started during a restart comes up instead of exiting."""
-        deadline, delay = time.monotonic() + within, 0.5
-        while True:
-            try:
-                await upgrade_to_head(self.engine, self._migrations)
-                for location, version_table in self._extra_migrations:
-                    await upgrade_to_head(self.engine, location, version_table)
-                return
-            except Exception as exc:
-                if not unavailable(exc) or time.monotonic() + delay > deadline:
-                    raise
-                log.warning("%s: database unavailable (%s); trying again in %.1fs",
-                            self.name, type(exc).__name__, delay)  # fmt: skip
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        await upgrade_when_reachable(self.engine, self._migrations, within=within, name=self.name)
+        for location, version_table in self._extra_migrations:
+            await upgrade_when_reachable(
+                self.engine, location, version_table, within=within, name=self.name
+            )
 
     async def start(self) -> None:
         """Migrate, then start relaying."""

@@ -160,8 +160,7 @@ class SqlUnitOfWork:
         return fresh
 
     async def commit(self, answer: BaseModel | None = None) -> None:
-        """Commit, then wake the relay so the events leave without waiting for a poll (only
-        when this transaction queued something: a consumer's commit wakes nobody).
+        """Commit, then (when it queued something) wake the relay so it leaves without a poll.
 
         `answer` is the command's result: when the request or message being served waits
         for its answer to be remembered (`shared.infra.answers`), it is written in this
@@ -175,4 +174,6 @@ class SqlUnitOfWork:
             await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self.session.commit()
         if self.events.appended or answered:  # the outbox has rows (events, a Kafka reply)
+            # A transaction that queued nothing (a consumer's projection, say) has nothing for
+            # the relay: waking it would cost a transaction and a query for every event.
             self._on_commit()

@@ -2,6 +2,7 @@
 data and exports are recorded with who, what, which records and the outcome, never the
 personal values; `GET /api/audit` needs `audit:read`; the database refuses to change an entry."""
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,9 +14,14 @@ import pytest
 from fastapi import FastAPI
 
 from services.embedded.app import create_embedded_app, settled
+from services.needs.bootstrap import NeedsService
+from services.needs.config import NeedsSettings
+from shared.http.app import compose_app
+from shared.http.auth import TokenVerifier, load_issuers
 from shared.http.tokens import DevIssuer
-from shared.infra.audit import AuditLog
-from tests.auth import HOME_SCOPES, HOST_SCOPES
+from shared.infra.audit import AuditEntry, AuditLog
+from shared.infra.transport import InProcessBus
+from tests.auth import HOME_SCOPES, HOST_SCOPES, TEST_KEYS, dev_issuer, headers
 from tests.samples import need_body, official_body, secondment_body
 
 pytestmark = pytest.mark.e2e
@@ -113,6 +119,7 @@ async def test_commands_personal_data_reads_exports_and_refusals_are_audited(
         "rule": None,
         "route": "POST /api/needs",
         "records": None,
+        "count": 1,
     }
     assert _records(raised) == {("need", ids["need"])}
     seconded = _one(entries, action="SecondOfficial")
@@ -232,3 +239,96 @@ async def test_a_replayed_idempotent_request_is_audited_as_replayed(embedded: Em
     raised = await embedded.audit(action="RaiseNeed")
     assert [e["outcome"] for e in raised] == ["ACCEPTED", "REPLAYED"]
     assert _records(raised[0]) == _records(raised[1])
+
+
+async def test_a_flood_of_anonymous_refusals_writes_a_few_counted_entries(tmp_path: Path) -> None:
+    """Refusals cost an anonymous caller nothing: 300 of them must not be 300 rows, and the
+    counts must still add up; an authenticated caller's refusals stay one entry each."""
+    app = create_embedded_app(tmp_path / "var")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
+            for n in range(300):
+                await client.get("/api/needs")  # no token
+                await client.get(f"/no/such/path/{n}")  # probing
+            issuer: DevIssuer = app.state.dev_issuer
+            reader = {"Authorization": f"Bearer {issuer.mint('UBND_TINH', ['reports:read'])}"}
+            for _ in range(3):
+                refused = await client.post("/api/needs", json=need_body(), headers=reader)
+                assert refused.status_code == 403
+    # Stopped: what was still being counted is written.
+    store = AuditLog(f"sqlite+aiosqlite:///{tmp_path / 'var' / 'audit.db'}")
+    await store.start()
+    try:
+        entries = await store.entries(limit=10_000)
+    finally:
+        await store.stop()
+    anonymous = [e for e in entries if e.agency is None]
+    assert len(anonymous) <= 4
+    assert sum(e.count for e in anonymous if e.status == 401) == 300
+    assert sum(e.count for e in anonymous if e.status == 404) == 300
+    forbidden = [e for e in entries if e.agency == "UBND_TINH" and e.status == 403]
+    assert [e.count for e in forbidden] == [1, 1, 1]
+
+
+async def _stored(tmp_path: Path) -> list[AuditEntry]:
+    """Every entry of the embedded store under `tmp_path`, read after the app stopped."""
+    store = AuditLog(f"sqlite+aiosqlite:///{tmp_path / 'var' / 'audit.db'}")
+    await store.start()
+    try:
+        return await store.entries(limit=10_000)
+    finally:
+        await store.stop()
+
+
+async def test_made_up_methods_do_not_turn_anonymous_refusals_into_one_entry_each(
+    tmp_path: Path,
+) -> None:
+    """HTTP lets a client name any method: an anonymous flood with a new one per request is
+    still a few counted entries, and no entry holds what the client made up."""
+    app = create_embedded_app(tmp_path / "var")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
+            for n in range(200):
+                method = f"PROBE{n}{'X' * 120}"
+                assert (await client.request(method, "/api/needs")).status_code == 405
+                assert (await client.request(method, f"/no/such/path/{n}")).status_code == 404
+    anonymous = [e for e in await _stored(tmp_path) if e.agency is None]
+    assert len(anonymous) <= 4, [(e.action, e.count) for e in anonymous]
+    assert sum(e.count for e in anonymous if e.status == 405) == 200
+    assert sum(e.count for e in anonymous if e.status == 404) == 200
+    assert {e.route for e in anonymous if e.status == 405} == {"OTHER /api/needs"}
+    assert {e.action for e in anonymous if e.status == 404} == {"OTHER unknown route"}
+    assert not any("PROBE" in f"{e.action} {e.route}" for e in anonymous)
+
+
+async def test_counted_refusals_are_written_when_their_window_ends_without_a_next_one(
+    tmp_path: Path,
+) -> None:
+    """A flood that stops is in the log a window later, not only at the next anonymous
+    refusal or when the service stops (a crash would lose the count)."""
+    bus = InProcessBus()
+    settings = NeedsSettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'needs.db'}",
+        programme_key=TEST_KEYS["programme_key"],
+    )
+    audit = AuditLog(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}", refusal_window=0.2)
+    verifier = TokenVerifier(load_issuers(dev_issuer().issuers_file))
+    app = compose_app("needs", [NeedsService(settings, bus)], bus, verifier, audit)
+    dpo = headers("SO_NOI_VU", "audit:read")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://needs") as client:
+            for _ in range(50):
+                assert (await client.get("/api/needs")).status_code == 401
+            counted = 0
+            for _ in range(50):  # a few windows; before, the count waited for a next refusal
+                await asyncio.sleep(0.1)
+                page = await client.get("/api/audit", params={"limit": "500"}, headers=dpo)
+                assert page.status_code == 200, page.text
+                anonymous = [e for e in page.json()["items"] if e["agency"] is None]
+                counted = sum(e["count"] for e in anonymous)
+                if counted == 50:
+                    break
+            assert counted == 50

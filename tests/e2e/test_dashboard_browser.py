@@ -17,6 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from services.embedded.app import keys_dir
 from services.reporting.entrypoints.i18n import format_number
 from shared.http.tokens import DevIssuer
 from tests import auth
@@ -54,7 +55,7 @@ class System:
     data: Path
 
     def reader(self) -> dict[str, str]:
-        return auth.reader(DevIssuer(self.data / "keys"))
+        return auth.reader(DevIssuer(keys_dir(self.data)))
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def _sign_in(page: Page, system: System, target: str) -> None:
     """Open a page; an anonymous visitor lands on /login, signs in, and comes back."""
     page.goto(system.url + target)
     assert "/login" in page.url
-    password = DevIssuer(system.data / "keys").demo_passwords()["lanhdao"]
+    password = DevIssuer(keys_dir(system.data)).demo_passwords()["lanhdao"]
     page.fill("#username", "lanhdao")
     page.fill("#password", password)
     with page.expect_navigation():

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.embedded.app import keys_dir
 from shared.http.tokens import DevIssuer
 from tests import auth
 from tests.samples import need_body
@@ -81,7 +82,7 @@ def test_first_start_loads_demo_data_and_serves_the_dashboard_in_vietnamese(tmp_
         anonymous = httpx.get(url + "/?phase=2024-2025&as_of=2025-12-31")
         assert anonymous.status_code == 303
         assert anonymous.headers["location"].startswith("/login")
-        reader = auth.reader(DevIssuer(tmp_path / "var" / "keys"))
+        reader = auth.reader(DevIssuer(keys_dir(tmp_path / "var")))
         page = httpx.get(url + "/?phase=2024-2025&as_of=2025-12-31", headers=reader)
         assert page.status_code == 200
         assert "Đánh giá giai đoạn" in page.text
@@ -101,7 +102,7 @@ def test_a_need_raised_over_http_shows_within_two_seconds_and_survives_a_restart
     data = tmp_path / "var"
     evaluation_url = "/api/reports/phases/2024-2025/evaluation"
     with embedded(data, "--no-demo") as (url, _):
-        issuer = DevIssuer(data / "keys")
+        issuer = DevIssuer(keys_dir(data))
         read = auth.reader(issuer)
         before = httpx.get(
             url + evaluation_url, params={"as_of": "2025-12-31"}, headers=read

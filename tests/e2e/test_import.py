@@ -21,7 +21,7 @@ import pytest
 from fastapi import FastAPI
 from openpyxl import Workbook
 
-from services.embedded.app import create_embedded_app, settled
+from services.embedded.app import create_embedded_app, keys_dir, settled
 from services.importer import ImportReport, import_rows, read_xlsx
 from services.importer.auth import DevTokens, Role
 from services.importer.columns import BY_NAME, COLUMNS, Group, columns_of
@@ -390,7 +390,7 @@ class Embedded:
 async def embedded_app(tmp_path: Path) -> AsyncIterator[Embedded]:
     data_dir = tmp_path / "var"
     app = create_embedded_app(data_dir)
-    tokens = DevTokens(data_dir / "keys")
+    tokens = DevTokens(keys_dir(data_dir))
     reader = {"Authorization": f"Bearer {tokens.token(Role.READER, None)}"}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -483,7 +483,7 @@ def test_the_command_imports_a_small_csv_into_make_run_and_a_second_run_changes_
     report = tmp_path / "refused.csv"
     good = 20 - len(data.refusals)
     with embedded(tmp_path / "var", "--no-demo") as (url, _):
-        common = ["--base-url", url, "--dev-keys", str(tmp_path / "var" / "keys")]
+        common = ["--base-url", url, "--dev-keys", str(keys_dir(tmp_path / "var"))]
 
         first = _importer(str(path), *common, "--report", str(report))
 

@@ -159,6 +159,7 @@ class Deployment:
             "AUDIT_DATABASE_URL": self.dbs["audit"],
             "PROGRAMME_KEY": keys["programme"],
             "MASTER_KEY": keys["master"],
+            "KAFKA_ALLOW_PLAINTEXT": "true",  # the harness's own local brokers
         }
         return ServiceProcess(
             name,

@@ -37,6 +37,8 @@ class Deployment:
     placement_db: str
     reporting_db: str
     audit_db: str
+    vault_db: str = ""
+    """The placement service's key vault, a database of its own (as deployed)."""
 
     def needs_settings(self) -> NeedsSettings:
         return NeedsSettings(
@@ -57,6 +59,7 @@ class Deployment:
             audit_database_url=self.audit_db,
             programme_key=TEST_KEYS["programme_key"],
             master_key=TEST_KEYS["master_key"],
+            vault_url=self.vault_db or None,
         )
 
     def reporting_settings(self) -> ReportingSettings:
@@ -80,6 +83,7 @@ async def new_deployment(bootstrap: str, pg_dsn: str) -> Deployment:
         placement_db=await create_database(pg_dsn, f"{tag}_placement"),
         reporting_db=await create_database(pg_dsn, f"{tag}_reporting"),
         audit_db=await create_database(pg_dsn, f"{tag}_audit"),
+        vault_db=await create_database(pg_dsn, f"{tag}_vault"),
     )
 
 

@@ -250,6 +250,7 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
         placement_db=d.placement_db,
         reporting_db=replay.reporting_db,
         audit_db=d.audit_db,
+        vault_db=d.vault_db,
     )
     settings = replay.reporting_settings().model_copy(update={"consumer_group": "replay"})
     from services.reporting.__main__ import create_app as create_reporting_app
@@ -270,3 +271,52 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
     assert marker not in logged.replace(official_id, "")
     assert birth not in logged
     await asyncio.sleep(0)
+
+
+async def test_an_erased_key_is_gone_from_the_vaults_own_database_files(
+    kafka_bootstrap: str, pg_dsn: str
+) -> None:
+    """The vault is a database of its own (no key in the service's database or its backups),
+    and an erasure leaves no copy of the wrapped key in the table's files (VACUUM FULL)."""
+    d = await new_deployment(kafka_bootstrap, pg_dsn)
+    official_id = f"NG-{uuid.uuid4().hex[:8]}"
+    async with running(needs_app(d)) as needs, running(placement_app(d)) as placement:
+        need = await needs.post("/api/needs", json=need_body(), headers=auth.host())
+        body = secondment_body(need.json()["need_id"])
+        body["official"] = official_body(official_id=official_id)
+        made = await eventually(
+            lambda: placement.post("/api/secondments", json=body, headers=auth.home()),
+            lambda r: r.status_code != 503,
+        )
+        assert made.status_code == 201, made.text
+        engine = make_engine(d.vault_db)
+        try:
+            async with engine.connect() as conn:
+                wrapped = await conn.scalar(
+                    text("SELECT wrapped_key FROM official_keys WHERE official_id = :o"),
+                    {"o": official_id},
+                )
+            assert wrapped
+            service = make_engine(d.placement_db)
+            async with service.connect() as conn:
+                tables = set(
+                    (
+                        await conn.execute(
+                            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+                        )
+                    ).scalars()
+                )
+            await service.dispose()
+            assert tables  # the service's own tables are there…
+            assert "official_keys" not in tables  # …and no key among them
+            erased = await placement.post(
+                f"/api/officials/{official_id}/erasure", headers=auth.headers(*DPO)
+            )
+            assert erased.status_code == 200, erased.text
+            async with engine.connect() as conn:
+                raw = await conn.scalar(
+                    text("SELECT pg_read_binary_file(pg_relation_filepath('official_keys'))")
+                )
+        finally:
+            await engine.dispose()
+        assert wrapped.encode() not in bytes(raw)

@@ -1,7 +1,8 @@
-"""docker-compose.yml, the Dockerfiles and the PostgreSQL init script agree with the code.
+"""docker-compose.yml and the Dockerfiles agree with the code.
 
 No Docker engine is needed: the files are parsed and checked against the services' settings
-classes, so a renamed setting, a moved port or a forgotten database fails here, not at deploy.
+classes, so a renamed setting or a moved port fails here, not at deploy. The PostgreSQL init
+script, the database roles and the secrets: tests/unit/test_compose_secrets.py.
 """
 
 import json
@@ -20,7 +21,6 @@ from services.reporting.config import ReportingSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-INIT_SQL = ROOT / "deploy" / "postgres" / "init" / "01-databases.sql"
 DOCKERIGNORE = ROOT / ".dockerignore"
 KAFKA_ADR = ROOT / "docs" / "adr" / "0002-kafka-and-postgresql-without-docker.md"
 
@@ -164,12 +164,6 @@ def _final_stage(instructions: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return instructions[starts[-1] :]
 
 
-def _created_databases() -> set[str]:
-    sql = INIT_SQL.read_text(encoding="utf-8")
-    sql = re.sub(r"--[^\n]*", "", sql)
-    return {m.group(1).lower() for m in re.finditer(r'CREATE\s+DATABASE\s+"?(\w+)"?', sql, re.I)}
-
-
 # --------------------------------------------------------------------------- services and images
 
 
@@ -209,7 +203,7 @@ def test_dockerfile_is_multi_stage_on_python_slim(compose: dict[str, Any], name:
         if keyword != "FROM":
             continue
         words = [w for w in args.split() if not w.startswith("--")]
-        image = words[0]
+        image = words[0].split("@")[0]  # the digest: tests/unit/test_supply_chain.py
         assert image == BASE_IMAGE or image in stages, f"{name}: FROM {image}, not {BASE_IMAGE}"
         if len(words) >= 3 and words[1].upper() == "AS":
             stages.append(words[2])
@@ -339,7 +333,6 @@ def test_the_three_services_share_one_audit_store_on_the_compose_postgres(
     assert len(urls) == 1, f"the services audit to different stores: {sorted(urls)}"
     url = make_url(urls.pop())
     assert (url.drivername, url.host) == ("postgresql+asyncpg", "postgres")
-    assert url.database in _created_databases()
     services = {
         _database_name(str(_settings_from_compose(compose, n)["database_url"])) for n in SERVICES
     }
@@ -381,7 +374,7 @@ def test_service_waits_for_healthy_kafka_and_postgres(compose: dict[str, Any], n
 
 
 def test_kafka_image_is_apache_kafka(compose: dict[str, Any]) -> None:
-    image = str(_service(compose, "kafka").get("image", ""))
+    image = str(_service(compose, "kafka").get("image", "")).split("@")[0]
     assert image.startswith("apache/kafka:"), f"kafka runs {image!r}, not apache/kafka"
     if KAFKA_ADR.is_file():
         pinned = re.findall(r"apache/kafka:([\w.\-]+)", KAFKA_ADR.read_text(encoding="utf-8"))
@@ -414,30 +407,8 @@ def test_kafka_healthcheck_asks_the_broker(compose: dict[str, Any]) -> None:
 
 def test_postgres_is_postgres_15_with_pg_isready(compose: dict[str, Any]) -> None:
     postgres = _service(compose, "postgres")
-    assert postgres.get("image") == "postgres:15"
+    assert str(postgres.get("image")).split("@")[0] == "postgres:15"
     assert "pg_isready" in _healthcheck_command(postgres)
-
-
-def test_postgres_runs_the_init_script(compose: dict[str, Any]) -> None:
-    assert INIT_SQL.is_file(), f"{INIT_SQL} is missing"
-    mounted = {
-        (COMPOSE_FILE.parent / str(v).split(":")[0]).resolve()
-        for v in _service(compose, "postgres").get("volumes", [])
-        if str(v).split(":")[1:2] == ["/docker-entrypoint-initdb.d"]
-    }
-    assert INIT_SQL.parent.resolve() in mounted, (
-        "init folder not mounted on /docker-entrypoint-initdb.d"
-    )
-
-
-@pytest.mark.parametrize("name", SERVICES)
-def test_database_of_the_service_is_created_by_the_init_script(
-    compose: dict[str, Any], name: str
-) -> None:
-    url = str(_settings_from_compose(compose, name)["database_url"])
-    database = _database_name(url)
-    created = _created_databases()
-    assert database.lower() in created, f"{INIT_SQL.name} creates {sorted(created)}, not {database}"
 
 
 # --------------------------------------------------------------------------- Kafka security
@@ -465,7 +436,7 @@ def _mounted(service: dict[str, Any], target: str) -> Path | None:
 def _scram_users(compose: dict[str, Any]) -> dict[str, str]:
     """The broker's SCRAM users, created when its volume is formatted: name -> raw password."""
     env = _environment(_service(compose, "kafka"))
-    users = dict(user.split(":", 1) for user in env["SECONDMENT_KAFKA_SCRAM_USERS"].split())
+    users = dict(re.findall(r"([^\s:]+):(\$\{[^}]*\}|\S+)", env["SECONDMENT_KAFKA_SCRAM_USERS"]))
     users["admin"] = env["SECONDMENT_KAFKA_ADMIN_PASSWORD"]
     return users
 

@@ -3,6 +3,8 @@ audience name a caller; everything else is refused with a reason."""
 
 import datetime as dt
 import json
+import os
+import stat
 import time
 from pathlib import Path
 
@@ -133,3 +135,33 @@ def test_a_token_refused_once_is_refused_again(issuer: DevIssuer, verifier: Toke
     for _ in range(2):
         with pytest.raises(Unauthenticated):
             verifier.verify(forged)
+
+
+def test_the_dev_private_key_and_secrets_are_owner_only_from_their_first_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No window in which another user could open them: created 0600, not chmod-ed after."""
+    monkeypatch.setattr(Path, "chmod", lambda *_a, **_k: None)  # a late chmod would not count
+    old = os.umask(0)
+    try:
+        issuer = DevIssuer(tmp_path / "keys").ensure()
+        issuer.secrets()
+        issuer.demo_passwords()
+    finally:
+        os.umask(old)
+    for name in ("private.pem", "secrets.json", "demo-sign-ins.json"):
+        assert stat.S_IMODE((issuer.folder / name).stat().st_mode) == 0o600, name
+
+
+def test_the_dev_issuer_is_trusted_for_every_agency_and_scope_by_its_binding(
+    issuer: DevIssuer,
+) -> None:
+    (trusted,) = load_issuers(issuer.issuers_file)
+    assert (trusted.agencies, trusted.scopes) == (("*",), ("*",))
+
+
+def test_a_token_living_longer_than_the_cap_is_refused(issuer: DevIssuer) -> None:
+    strict = TokenVerifier(load_issuers(issuer.issuers_file), max_lifetime=dt.timedelta(hours=1))
+    assert strict.verify(issuer.mint("SO_Y_TE", [], ttl=dt.timedelta(minutes=59)))
+    with pytest.raises(Unauthenticated, match="longer than 1 hours"):
+        strict.verify(issuer.mint("SO_Y_TE", [], ttl=dt.timedelta(hours=2)))

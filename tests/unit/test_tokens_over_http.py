@@ -17,7 +17,7 @@ from services.needs.config import NeedsSettings
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from shared.http.app import RunningService, compose_app
-from shared.http.auth import TokenVerifier, load_issuers
+from shared.http.auth import Issuer, TokenVerifier, load_issuers
 from shared.http.tokens import DevIssuer
 from shared.infra.transport import InProcessBus
 from tests.auth import HOST_SCOPES, TEST_KEYS
@@ -58,6 +58,14 @@ def _without_agency(issuer: DevIssuer) -> str:
     return _signed(issuer, claims)
 
 
+NARROW = "https://sso.soyte.example"
+"""A department's own sign-on, trusted for that department's host scopes only."""
+
+
+def _narrow(folder: Path) -> DevIssuer:
+    return DevIssuer(folder / "narrow", issuer=NARROW)
+
+
 BAD_TOKENS: dict[str, Callable[[DevIssuer, Path], str]] = {
     "alg-none": lambda _i, _p: jwt.encode(_claims(), key=None, algorithm="none"),  # type: ignore[arg-type]
     "hs256-with-the-public-key": lambda i, _p: _hs256_with_the_public_key(i),
@@ -67,6 +75,14 @@ BAD_TOKENS: dict[str, Callable[[DevIssuer, Path], str]] = {
     "another-key": lambda _i, p: DevIssuer(p / "impostor").ensure().mint("SO_Y_TE", HOST_SCOPES),
     "no-agency": lambda i, _p: _without_agency(i),
     "not-a-jwt": lambda _i, _p: "not-a-token",
+    "issuer-asserting-another-agency": lambda _i, p: _narrow(p).mint("NAM_GIANG", HOST_SCOPES),
+    "issuer-asserting-a-scope-beyond-its-own": lambda _i, p: _narrow(p).mint(
+        "SO_Y_TE", [*HOST_SCOPES, "reports:read", "personal-data:erase"]
+    ),
+    "lives-thirty-days": lambda i, _p: i.mint("SO_Y_TE", HOST_SCOPES, ttl=dt.timedelta(days=30)),
+    "lives-a-year-without-iat": lambda i, _p: _signed(
+        i, _claims(exp=dt.datetime.now(dt.UTC) + dt.timedelta(days=365))
+    ),
 }
 
 
@@ -88,7 +104,12 @@ async def running(
             ReportingSettings(database_url=f"sqlite+aiosqlite:///{folder / 'r.db'}"), bus
         ),
     ]
-    app = compose_app("tokens", services, bus, TokenVerifier(load_issuers(issuer.issuers_file)))
+    narrow = _narrow(folder).ensure()
+    trusted = [
+        *load_issuers(issuer.issuers_file),
+        Issuer(NARROW, load_issuers(narrow.issuers_file)[0].public_keys, ("SO_Y_TE",), HOST_SCOPES),
+    ]
+    app = compose_app("tokens", services, bus, TokenVerifier(trusted))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
@@ -134,3 +155,37 @@ async def test_the_same_request_with_a_proper_token_is_served(
     client, issuer, _ = running
     response = await _call(client, route, _signed(issuer, _claims()))
     assert response.status_code in (200, 201), response.text
+
+
+async def test_an_issuer_within_what_it_is_trusted_for_is_served(
+    running: tuple[httpx.AsyncClient, DevIssuer, Path],
+) -> None:
+    client, _, folder = running
+    response = await _call(client, COMMAND, _narrow(folder).mint("SO_Y_TE", HOST_SCOPES))
+    assert response.status_code == 201, response.text
+
+
+def test_an_issuers_file_without_bindings_is_refused_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "issuers.json"
+    path.write_text(json.dumps([{"issuer": NARROW, "public_keys": []}]))
+    with pytest.raises(ValueError, match="agencies, scopes"):
+        load_issuers(path)
+
+
+async def test_an_idempotency_key_belongs_to_its_issuer_too(
+    running: tuple[httpx.AsyncClient, DevIssuer, Path],
+) -> None:
+    """The same `sub` and key from two issuers are two callers: neither gets the other's
+    remembered answer (nor learns what the other did)."""
+    client, issuer, folder = running
+    key = {"Idempotency-Key": "same-key-two-issuers"}
+    tokens = [issuer.mint("SO_Y_TE", HOST_SCOPES), _narrow(folder).mint("SO_Y_TE", HOST_SCOPES)]
+    answers = [
+        await client.post(
+            "/api/needs", json=need_body(), headers=key | {"Authorization": f"Bearer {t}"}
+        )
+        for t in tokens
+    ]
+    assert [a.status_code for a in answers] == [201, 201]
+    assert "idempotent-replayed" not in answers[1].headers
+    assert answers[0].json()["need_id"] != answers[1].json()["need_id"]

@@ -82,8 +82,8 @@ def _dump(document: Any) -> str:
 class SealedIdentities:
     """`AnswerProtection` of the placement service."""
 
-    def __init__(self, master_key: bytes) -> None:
-        self._master = master_key
+    def __init__(self, vault: KeyVault) -> None:
+        self._vault = vault
 
     async def seal(self, session: AsyncSession, body: str) -> str:
         """Seal each official's full name and birth date (their places stay, as nulls)."""
@@ -95,7 +95,7 @@ class SealedIdentities:
         steps = _steps(document)
         if not officials and not steps:
             return body
-        vault = KeyVault(session, self._master)
+        vault = self._vault
         for official in officials:
             key = await vault.key_for(official["official_id"], create=True)
             assert key is not None
@@ -131,7 +131,7 @@ class SealedIdentities:
         if SEALED_KEY not in body and TEXT_SEALED_KEY not in body:
             return body
         document = json.loads(body)
-        vault = KeyVault(session, self._master)
+        vault = self._vault
         for official in _officials(document):
             sealed = official.pop(SEALED_KEY, None)
             if sealed is None:

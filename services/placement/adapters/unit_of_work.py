@@ -45,12 +45,12 @@ class PlacementUnitOfWork(SqlUnitOfWork):
         topic_prefix: str,
         on_commit: Callable[[], None],
         codec: Callable[[AsyncSession], PersonalDataCodec] | None = None,
-        master_key: bytes | None = None,
+        vault: KeyVault | None = None,
     ) -> None:
         super().__init__(
             sessions, core, topic_prefix=topic_prefix, on_commit=on_commit, codec=codec
         )
-        self._master_key = master_key
+        self._vault = vault
 
     async def redact_answers(self, official_id: str) -> int:
         """Remembered answers (Idempotency-Key, Kafka commands) keep their status and ids but
@@ -76,10 +76,10 @@ class PlacementUnitOfWork(SqlUnitOfWork):
 
     @property
     def vault(self) -> KeyVault:
-        """The officials' keys, in this transaction (erasure deletes one)."""
-        if self._master_key is None:
+        """The officials' keys (their own store: erasure deletes one)."""
+        if self._vault is None:
             raise RuntimeError("PLACEMENT_MASTER_KEY is not set")
-        return KeyVault(self.session, self._master_key)
+        return self._vault
 
     def _started(self) -> None:
         self.secondments = AggregateRepository(

@@ -1,16 +1,45 @@
-"""The officials' key vault: one data key per official, stored wrapped by the master key.
+"""The officials' key vault: one data key per official, stored wrapped by a master key.
 
-Deleting a row is the erasure: every identity sealed with that key becomes unreadable in
-the event store, the outbox, Kafka and any copy. It has its own migration history (and may
-live in its own database), apart from the service's tables.
+Deleting a row is the erasure: every identity and free text sealed with that key becomes
+unreadable in the event store, the outbox, Kafka and any copy. The vault is a store of its own
+(`PLACEMENT_VAULT_URL`: its own database and migration history, its own backup policy),
+so that a backup of the service's data holds no key, and it scrubs what it deletes:
+- SQLite: `secure_delete` zeroes deleted content in the file, and a `wal_checkpoint(TRUNCATE)`
+  after each erasure empties the write-ahead log that still held the page before;
+- PostgreSQL: `VACUUM FULL` of the (small) key table after each erasure rewrites it without
+  the dead row (a plain VACUUM may leave its bytes in the page's free space).
+Backups and WAL archives taken before an erasure still hold the wrapped key: they are useless
+once the master key that wrapped it is rotated away (`rotate_master_key`, runbook in
+docs/runbooks/master-key-rotation.md), which is why every row names its master key.
 """
 
+import asyncio
 import datetime as dt
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.crypto import new_key, open_sealed, seal
+from shared.infra.db import make_engine, make_sessions
+from shared.infra.migrations import upgrade_when_reachable
 
 vault_metadata = MetaData()
 
@@ -21,47 +50,223 @@ official_keys = Table(
     Column("nonce", String(32), nullable=False),
     Column("wrapped_key", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("master_kid", String(64), nullable=False, server_default="master-1"),
 )
+
+VERSION_TABLE = "alembic_version_vault"
 
 
 def _context(official_id: str) -> str:
     return f"secondment/official-key/{official_id}"
 
 
-class KeyVault:
-    """Keys of officials, in the caller's transaction (so a key exists iff its events do)."""
+@dataclass(frozen=True)
+class MasterKeys:
+    """The master key that wraps new keys (`current`), and the retired ones still able to
+    unwrap rows a rotation has not reached yet."""
 
-    def __init__(self, session: AsyncSession, master_key: bytes) -> None:
-        self._session = session
-        self._master = master_key
+    current_id: str
+    keys: Mapping[str, bytes]
+
+    @property
+    def current(self) -> bytes:
+        return self.keys[self.current_id]
+
+    def unwrap(self, official_id: str, kid: str, nonce: str, wrapped: str) -> bytes:
+        key = self.keys.get(kid)
+        if key is None:
+            raise LookupError(
+                f"the key of an official is wrapped by master key {kid!r}, which is not "
+                "configured (PLACEMENT_PREVIOUS_MASTER_KEYS during a rotation)"
+            )
+        return open_sealed(key, nonce, wrapped, _context(official_id))
+
+
+class KeyVault:
+    """The vault's store: keys by official, each lookup and change its own short transaction.
+
+    A key is created before the events sealed with it commit; an orphan key (the command
+    failed after) is harmless, a missing one impossible.
+    """
+
+    def __init__(self, engine: AsyncEngine, masters: MasterKeys) -> None:
+        self.engine = engine
+        self._sessions: async_sessionmaker[AsyncSession] = make_sessions(engine)
+        self.masters = masters
+
+    @classmethod
+    def open(cls, url: str, masters: MasterKeys) -> "KeyVault":
+        """The vault at `url` (created on `migrate`); SQLite files scrub what they delete."""
+        engine = make_engine(url, pool_size=2)
+        if engine.dialect.name == "sqlite":
+
+            @event.listens_for(engine.sync_engine, "connect")
+            def _scrub(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA secure_delete=ON")
+                # A key lost to a power cut would leave events sealed with it unreadable for
+                # good: the vault syncs every commit (the other files may lose their last).
+                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.close()
+
+        return cls(engine, masters)
+
+    async def migrate(self) -> None:
+        """Create or upgrade the vault's tables (its own migration history)."""
+        from services.placement.bootstrap import VAULT_MIGRATIONS
+
+        await upgrade_when_reachable(self.engine, VAULT_MIGRATIONS, VERSION_TABLE, name="vault")
+
+    async def close(self) -> None:
+        await self.engine.dispose()
 
     async def key_for(self, official_id: str, *, create: bool) -> bytes | None:
-        row = (
-            await self._session.execute(
-                select(official_keys.c.nonce, official_keys.c.wrapped_key).where(
-                    official_keys.c.official_id == official_id
-                )
-            )
-        ).first()
-        if row is not None:
-            return open_sealed(self._master, row.nonce, row.wrapped_key, _context(official_id))
-        if not create:
-            return None
+        """The official's data key; a new one if `create` and none exists; None if erased."""
+        found = await self._find(official_id)
+        if found is not None or not create:
+            return found
         key = new_key()
-        nonce, wrapped = seal(self._master, key, _context(official_id))
-        await self._session.execute(
-            insert(official_keys).values(
-                official_id=official_id,
-                nonce=nonce,
-                wrapped_key=wrapped,
-                created_at=dt.datetime.now(dt.UTC),
-            )
-        )
+        nonce, wrapped = seal(self.masters.current, key, _context(official_id))
+        try:
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    insert(official_keys).values(
+                        official_id=official_id,
+                        nonce=nonce,
+                        wrapped_key=wrapped,
+                        created_at=dt.datetime.now(dt.UTC),
+                        master_kid=self.masters.current_id,
+                    )
+                )
+        except IntegrityError:
+            return await self._find(official_id)  # a concurrent command made it first
         return key
 
+    async def _find(self, official_id: str) -> bytes | None:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(
+                        official_keys.c.nonce,
+                        official_keys.c.wrapped_key,
+                        official_keys.c.master_kid,
+                    ).where(official_keys.c.official_id == official_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        return self.masters.unwrap(official_id, row.master_kid, row.nonce, row.wrapped_key)
+
     async def erase(self, official_id: str) -> bool:
-        """Delete the official's key; False when there was none (already erased)."""
-        result = await self._session.execute(
-            delete(official_keys).where(official_keys.c.official_id == official_id)
-        )
+        """Delete the official's key and scrub it from the store's files; False when there
+        was none (already erased)."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                delete(official_keys).where(official_keys.c.official_id == official_id)
+            )
+        await self.scrub()
         return bool(getattr(result, "rowcount", 0))
+
+    async def scrub(self) -> None:
+        """Leave no deleted or replaced key in the store's files (see the module's doc)."""
+        if self.engine.dialect.name == "sqlite":
+            await sqlite_compact(self.engine, vacuum=False)
+            return
+        async with self.engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.execute(text("VACUUM FULL official_keys"))
+
+    async def rewrap(
+        self, batch: int = 500, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Wrap every key not under the current master key with it (resumable: each batch
+        commits; run again after an interruption). Returns how many were rewrapped."""
+        current = self.masters.current_id
+        async with self._sessions() as session:
+            remaining = len(
+                (
+                    await session.execute(
+                        select(official_keys.c.official_id).where(
+                            official_keys.c.master_kid != current
+                        )
+                    )
+                ).all()
+            )
+        done = 0
+        while True:
+            async with self._sessions() as session, session.begin():
+                rows = (
+                    await session.execute(
+                        select(official_keys)
+                        .where(official_keys.c.master_kid != current)
+                        .order_by(official_keys.c.official_id)
+                        .limit(batch)
+                    )
+                ).all()
+                for r in rows:
+                    key = self.masters.unwrap(r.official_id, r.master_kid, r.nonce, r.wrapped_key)
+                    nonce, wrapped = seal(self.masters.current, key, _context(r.official_id))
+                    await session.execute(
+                        update(official_keys)
+                        .where(official_keys.c.official_id == r.official_id)
+                        .values(nonce=nonce, wrapped_key=wrapped, master_kid=current)
+                    )
+            if not rows:
+                break
+            done += len(rows)
+            if progress is not None:
+                progress(done, remaining)
+        await self.scrub()
+        return done
+
+
+async def adopt_keys(vault: KeyVault, service_engine: AsyncEngine) -> int:
+    """Move keys a service database still holds (from before the vault had its own store)
+    into the vault, then delete them there; returns how many moved."""
+    async with service_engine.connect() as conn:
+        has_table = await conn.run_sync(
+            lambda sync: sync.dialect.has_table(sync, official_keys.name)
+        )
+        if not has_table:
+            return 0
+        rows = (await conn.execute(select(official_keys))).mappings().all()
+    if not rows:
+        return 0
+    async with vault._sessions() as session, session.begin():
+        for row in rows:
+            exists = await session.scalar(
+                select(official_keys.c.official_id).where(
+                    official_keys.c.official_id == row["official_id"]
+                )
+            )
+            if exists is None:
+                await session.execute(insert(official_keys).values(**dict(row)))
+    async with service_engine.begin() as conn:
+        await conn.execute(delete(official_keys))
+    if service_engine.dialect.name == "sqlite":
+        await sqlite_compact(service_engine, vacuum=True)
+    else:
+        async with service_engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.execute(text("VACUUM FULL official_keys"))
+    return len(rows)
+
+
+async def sqlite_compact(engine: AsyncEngine, *, vacuum: bool) -> None:
+    """Empty a SQLite file's write-ahead log into it (and with `vacuum` rewrite the file), on
+    a connection of its own outside any transaction (the engine's begin every transaction)."""
+    path = engine.url.database
+    if not path or path == ":memory:":
+        return
+
+    def compact() -> None:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        try:
+            conn.execute("PRAGMA secure_delete=ON")
+            if vacuum:
+                conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+
+    await asyncio.to_thread(compact)

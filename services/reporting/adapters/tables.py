@@ -27,6 +27,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    DateTime,
     Index,
     Integer,
     MetaData,
@@ -216,3 +217,12 @@ rm_changes = Table(
     Column("need_ids", Text, nullable=False),
     Column("secondment_ids", Text, nullable=False),
 )
+
+signed_out_sessions = Table(
+    "signed_out_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+"""Dashboard sessions signed out before their token expired (SHA-256 of the token): refused
+until then, on every replica. Rows past `expires_at` are purged."""

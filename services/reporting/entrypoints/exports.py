@@ -18,13 +18,11 @@ from openpyxl import Workbook
 from services.reporting.domain.evaluation import Evaluation
 from services.reporting.entrypoints.i18n import LABELS, format_date, format_number, format_percent
 from shared.reference import reference_data
+from shared.spreadsheets import neutralised
 
 STATIC = Path(__file__).parent / "static"
 FONT_REGULAR = STATIC / "DejaVuSans.ttf"
 FONT_BOLD = STATIC / "DejaVuSans-Bold.ttf"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""A text cell starting with one of these is read as a formula by spreadsheets (OWASP "CSV
-injection")."""
 BREAKDOWNS = ("by_home_unit", "by_host_unit", "by_sector", "by_ethnicity", "by_gender")
 RATES = {"fill_rate", "promotion_rate"}
 
@@ -43,16 +41,6 @@ def group_name(dimension: str, code: str, lang: str) -> str:
         group = ref.ethnicity(code)
         return (group.name_en if en else group.name) if group else code
     return LABELS[lang].get(code, code)
-
-
-def neutralised(value: Any) -> Any:
-    """A text cell that cannot run as a formula: `'` before a formula's first character.
-
-    Only text: numbers (negative ones too) and dates stay what they are.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _cells(values: list[Any]) -> list[Any]:

@@ -5,11 +5,12 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from services.reporting.adapters.queries import monthly
+from services.reporting.adapters.sessions import SignedOutSessions
 from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
 from services.reporting.entrypoints import exports
 from services.reporting.entrypoints.exports import group_name
@@ -19,7 +20,12 @@ from services.reporting.entrypoints.i18n import (
     format_number,
     format_percent,
 )
-from services.reporting.entrypoints.login import build_login_router, login_redirect
+from services.reporting.entrypoints.login import (
+    build_login_router,
+    csrf_token,
+    login_redirect,
+    with_csrf,
+)
 from services.reporting.entrypoints.throttle import LoginThrottle
 from services.reporting.service_layer.ports import ReportingPorts
 from services.reporting.service_layer.reports import (
@@ -33,7 +39,7 @@ from services.reporting.service_layer.reports import (
 from shared.authz import Action, Principal, Scope, authorize
 from shared.clock import today
 from shared.http.audit import audited
-from shared.http.auth import PrincipalDep, Unauthenticated, current_principal
+from shared.http.auth import PrincipalDep, Unauthenticated, session_principal
 from shared.http.problems import problem_responses
 from shared.infra.audit import Category
 from shared.phases import Phase
@@ -74,7 +80,12 @@ def _reader(who: Principal) -> bool:
 def build_router(ports: ReportingPorts, login_throttle: LoginThrottle | None = None) -> APIRouter:
     """Routes bound to one running reporting service (and its sign-in throttle)."""
     router = APIRouter(tags=["reports"], responses=problem_responses(401, 403, 404, 422))
-    router.include_router(build_login_router(login_throttle))
+    sessions = SignedOutSessions(ports.sessions)
+    router.include_router(build_login_router(sessions, login_throttle))
+
+    async def session_reader(request: Request) -> Principal:
+        # The sign-in cookie is good for reading the dashboard and the exports, nothing else.
+        return await session_principal(request, sessions)
 
     @router.get("/api/reports/phases", response_model=list[Phase])
     async def phases(who: PrincipalDep) -> list[Phase]:
@@ -105,7 +116,7 @@ def build_router(ports: ReportingPorts, login_throttle: LoginThrottle | None = N
     @audited(EXPORT_EVALUATION, Category.EXPORT)
     async def evaluation_export(
         phase_id: str,
-        who: PrincipalDep,
+        who: Annotated[Principal, Depends(session_reader)],
         fmt: Literal["csv", "xlsx", "pdf"],
         as_of: AsOf = None,
         home_unit: str | None = None,
@@ -181,7 +192,7 @@ def build_router(ports: ReportingPorts, login_throttle: LoginThrottle | None = N
     ) -> Response:
         """The leadership dashboard, Vietnamese first; anonymous visitors sign in first."""
         try:
-            who = current_principal(request)
+            who = await session_reader(request)
         except Unauthenticated:
             return login_redirect(request)
         sensitive = _reader(who)
@@ -213,10 +224,12 @@ def build_router(ports: ReportingPorts, login_throttle: LoginThrottle | None = N
             "sector": filters.sector or "",
             "rollup": roll,
         }
-        return TEMPLATES.TemplateResponse(
+        csrf = csrf_token(request)
+        page = TEMPLATES.TemplateResponse(
             request,
             "dashboard.html",
             {
+                "csrf": csrf,
                 "ev": ev,
                 "phases": ports.phases,
                 "t": t,
@@ -232,6 +245,7 @@ def build_router(ports: ReportingPorts, login_throttle: LoginThrottle | None = N
                 + f"&lang={lang}",
             },
         )
+        return with_csrf(page, csrf)
 
     return router
 

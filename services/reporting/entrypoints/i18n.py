@@ -6,6 +6,7 @@ from typing import Final
 LABELS: Final[dict[str, dict[str, str]]] = {
     "vi": {
         "title": "Biệt phái cán bộ người dân tộc thiểu số — Đánh giá giai đoạn",
+        "sign_out": "Đăng xuất",
         "report_title": "Báo cáo đánh giá giai đoạn",
         "phase": "Giai đoạn",
         "as_of": "Tính đến ngày",
@@ -82,6 +83,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     },
     "en": {
         "title": "Secondment of ethnic-minority officials — Phase evaluation",
+        "sign_out": "Sign out",
         "report_title": "Phase evaluation report",
         "phase": "Phase",
         "as_of": "As of",

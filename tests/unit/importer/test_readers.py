@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from services.importer import ImportFileError, read_csv, read_xlsx
+from services.importer import ImportFileError, read_csv, read_xlsx, readers
 from services.importer.columns import (
     COLUMNS,
     REQUIRED_IN_HEADER,
@@ -150,3 +150,42 @@ def test_xlsx_named_sheet_and_unreadable_workbook(tmp_path: Path) -> None:
     broken.write_text("not a workbook")
     with pytest.raises(ImportFileError, match=r"not a readable \.xlsx"):
         read_table(broken)
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as f:  # sparse: no disk or time spent
+        f.truncate(readers.MAX_FILE_BYTES + 1)
+    with pytest.raises(ImportFileError, match="MiB is more than the 20 MiB"):
+        read_table(path)
+
+
+def test_more_rows_than_one_import_reads_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(readers, "MAX_ROWS", 3)
+    rows = [_values(official_id=f"NG-{n}") for n in range(4)]
+    with pytest.raises(ImportFileError, match="more than 3 rows"):
+        read_table(_csv(tmp_path / "a.csv", ENGLISH, *rows))
+    assert len(read_table(_csv(tmp_path / "b.csv", ENGLISH, *rows[:3]))) == 3
+
+
+def test_a_workbook_that_unpacks_to_more_than_the_limit_is_refused_before_it_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An .xlsx is a zip: a file well under the size limit can unpack to gigabytes (one cell
+    of repeated text compresses a thousandfold), which the parser would hold in memory."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(ENGLISH)
+    for n in range(20):  # a cell holds at most 32,767 characters
+        sheet.append(_values(official_id=f"NG-{n}", position_title="a" * 30_000))
+    path = tmp_path / "packed.xlsx"
+    workbook.save(path)
+    assert path.stat().st_size < 20_000
+    monkeypatch.setattr(readers, "MAX_UNPACKED_BYTES", 100_000)
+    with pytest.raises(ImportFileError, match="unpacks to more than"):
+        read_table(path)
+    monkeypatch.setattr(readers, "MAX_UNPACKED_BYTES", 2_000_000)
+    assert len(read_table(path)) == 20

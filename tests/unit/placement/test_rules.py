@@ -356,13 +356,15 @@ def test_one_day_more_than_six_months_is_refused() -> None:
 @pytest.mark.parametrize(
     ("start", "last_day"),
     [
-        (D(2024, 8, 31), D(2025, 2, 27)),
-        (D(2024, 8, 30), D(2025, 2, 27)),
-        (D(2024, 10, 31), D(2025, 4, 29)),
-        (D(2025, 3, 31), D(2025, 9, 29)),
+        (D(2024, 8, 31), D(2025, 2, 28)),
+        (D(2024, 8, 30), D(2025, 2, 28)),
+        (D(2024, 8, 29), D(2025, 2, 28)),
+        (D(2024, 8, 28), D(2025, 2, 27)),
+        (D(2024, 10, 31), D(2025, 4, 30)),
+        (D(2025, 3, 31), D(2025, 9, 30)),
     ],
 )
-def test_a_secondment_from_a_months_end_ends_by_the_clamped_day_before(
+def test_a_secondment_from_a_months_end_may_end_on_the_short_months_last_day(
     start: dt.date, last_day: dt.date
 ) -> None:
     decided_on = start - dt.timedelta(days=10)
@@ -389,15 +391,15 @@ def test_a_secondment_may_run_into_the_next_phase_within_the_cap_of_its_start() 
     assert refusal(cmd(D(2026, 4, 1))).rule is RuleCode.DURATION_OVER_CAP
 
 
-def test_outside_any_phase_the_legal_three_years_apply() -> None:
+def test_outside_any_phase_the_plans_cap_still_applies() -> None:
     def cmd(end: dt.date) -> SecondOfficial:
         home = official(home_unit="XA_NAM_GIANG")
         return second_cmd(home, decided_on=D(2030, 12, 20), start=D(2031, 1, 1), end=end)
 
-    assert seconded_event(second(cmd(D(2033, 12, 31)))).planned_end_date == D(2033, 12, 31)
-    refused = refusal(cmd(D(2034, 1, 1)))
+    assert seconded_event(second(cmd(D(2031, 6, 30)))).planned_end_date == D(2031, 6, 30)
+    refused = refusal(cmd(D(2031, 7, 1)))
     assert refused.rule is RuleCode.DURATION_OVER_CAP
-    assert refused.params["cap_months"] == 36
+    assert refused.params["cap_months"] == 6
 
 
 def test_no_phase_configuration_takes_a_secondment_beyond_the_legal_three_years() -> None:

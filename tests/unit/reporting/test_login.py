@@ -1,5 +1,7 @@
 """Signing in to the dashboard: anonymous visitors are sent to /login; a demo account or a
-valid token opens a session cookie that is Secure, HttpOnly and SameSite; wrong ones don't."""
+valid token opens a session cookie that is Secure, HttpOnly, SameSite=Strict and `__Host-`;
+wrong ones don't. The cookie reads the dashboard and exports, and nothing else; forms posted
+from another site are refused; signing out ends the session on the server."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,10 +16,11 @@ from shared.http.app import compose_app
 from shared.http.auth import TokenVerifier, load_issuers
 from shared.http.tokens import DevIssuer
 from shared.infra.transport import InProcessBus
+from tests.browser import Browser
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def client(tmp_path: Path) -> AsyncIterator[Browser]:
     issuer = DevIssuer(tmp_path / "keys").ensure()
     url = f"sqlite+aiosqlite:///{tmp_path / 'reporting.db'}"
     bus = InProcessBus()
@@ -33,7 +36,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     ]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="https://svc") as c:
+        async with Browser(transport=transport, base_url="https://svc") as c:
             c.headers["x-issuer-folder"] = str(issuer.folder)
             yield c
 
@@ -55,7 +58,10 @@ async def test_a_demo_account_opens_a_protected_session(client: httpx.AsyncClien
     cookie = signed.headers["set-cookie"].lower()
     assert "httponly" in cookie
     assert "secure" in cookie
-    assert "samesite=lax" in cookie
+    assert "samesite=strict" in cookie
+    assert cookie.startswith("__host-session=")
+    assert "domain=" not in cookie
+    assert "path=/" in cookie
     page = await client.get("/?lang=en")
     assert page.status_code == 200
     assert "Phase evaluation" in page.text
@@ -89,3 +95,87 @@ async def test_the_report_api_wants_a_reader(client: httpx.AsyncClient) -> None:
     refused = await client.get("/api/reports/phases", headers={"Authorization": f"Bearer {host}"})
     assert refused.status_code == 403
     assert refused.json()["rule"] == "FORBIDDEN"
+
+
+async def _signed_in(client: Browser) -> str:
+    signed = await client.post("/login", data={"username": "lanhdao", "password": "s3cret"})
+    assert signed.status_code == 303
+    return client.cookies["__Host-session"]
+
+
+async def test_a_forged_sign_in_from_another_site_is_refused(client: Browser) -> None:
+    """Login CSRF: another site must not sign the browser in to an account of its choice."""
+    issuer = DevIssuer(Path(client.headers["x-issuer-folder"]))
+    attackers = issuer.mint("UBND_TINH", ["reports:read"], subject="attacker@demo")
+    await client.get("/login")  # the browser has its CSRF cookie, the other site not its value
+    for origin, csrf in (
+        ("https://evil.example", client.cookies["__Host-csrf"]),  # right token, other origin
+        ("https://svc", "guessed"),  # right origin, wrong token
+    ):
+        forged = await client.forged_post(
+            "/login", {"token": attackers, "csrf": csrf}, origin=origin
+        )
+        assert forged.status_code == 403
+        assert "set-cookie" not in forged.headers
+    no_origin = await httpx.AsyncClient.post(
+        client, "/login", data={"token": attackers, "csrf": client.cookies["__Host-csrf"]}
+    )
+    assert no_origin.status_code == 403
+
+
+async def test_the_cookie_reads_the_dashboard_and_exports_only(client: Browser) -> None:
+    await _signed_in(client)
+    assert (await client.get("/")).status_code == 200
+    export = await client.get("/api/reports/phases/2024-2025/evaluation.csv")
+    assert export.status_code == 200
+    # The rest of the API wants the Authorization header: the cookie alone is not a bearer.
+    assert (await client.get("/api/reports/phases")).status_code == 401
+
+
+async def test_signing_out_ends_the_session_on_the_server(client: Browser) -> None:
+    token = await _signed_in(client)
+    assert (await client.get("/")).status_code == 200
+    forged = await client.forged_post("/logout", {"csrf": "guessed"})
+    assert forged.status_code == 403  # another site cannot sign the browser out either
+    signed_out = await client.post("/logout")
+    assert signed_out.status_code == 303
+    # A copy of the cookie (stolen before the sign-out) opens nothing any more.
+    client.cookies.set("__Host-session", token)
+    replayed = await client.get("/")
+    assert replayed.status_code == 303
+    assert replayed.headers["location"].startswith("/login")
+    export = await client.get("/api/reports/phases/2024-2025/evaluation.csv")
+    assert export.status_code == 401
+
+
+async def test_pages_forbid_framing_sniffing_and_scripts_not_their_own(client: Browser) -> None:
+    page = await client.get("/login")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "'unsafe-inline'" not in csp
+    nonce = csp.split("'nonce-")[1].split("'")[0]
+    assert f'<style nonce="{nonce}">' in page.text  # the page's own block runs, nothing else
+    await _signed_in(client)
+    dashboard = await client.get("/")
+    assert "onchange=" not in dashboard.text
+    assert "onclick=" not in dashboard.text
+    scripts = dashboard.text.count("<script nonce=")
+    assert scripts == 1
+    assert dashboard.headers["content-security-policy"] != csp  # a fresh nonce per page
+    api = await client.get("/api/reports/phases")
+    assert api.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in api.headers  # JSON: nothing to police
+
+
+async def test_behind_a_tls_proxy_the_sites_own_forms_still_sign_in(client: Browser) -> None:
+    """The proxy ends TLS: the browser's `Origin` says https, the service sees http. Same
+    host, same site; a look-alike host is not."""
+    await client.get("/login")
+    csrf = client.cookies["__Host-csrf"]
+    data = {"username": "lanhdao", "password": "s3cret", "csrf": csrf}
+    lookalike = await client.forged_post("/login", data, origin="https://svc.evil.example")
+    assert lookalike.status_code == 403
+    proxied = await client.forged_post("/login", data, origin="http://svc")
+    assert proxied.status_code == 303

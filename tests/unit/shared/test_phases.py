@@ -50,14 +50,17 @@ def test_adding_months_keeps_the_day_or_clamps_to_the_months_last_day(
         (D(2023, 9, 1), 6, D(2024, 2, 29)),
         (D(2024, 3, 1), 6, D(2024, 8, 31)),
         (D(2024, 2, 29), 6, D(2024, 8, 28)),
-        (D(2023, 8, 31), 6, D(2024, 2, 28)),
-        (D(2024, 8, 31), 6, D(2025, 2, 27)),
+        (D(2023, 8, 31), 6, D(2024, 2, 29)),
+        (D(2024, 8, 31), 6, D(2025, 2, 28)),
+        (D(2024, 10, 31), 6, D(2025, 4, 30)),
+        (D(2024, 3, 31), 6, D(2024, 9, 30)),
+        (D(2024, 1, 30), 1, D(2024, 2, 29)),
         (D(2024, 1, 1), 1, D(2024, 1, 31)),
         (D(2024, 1, 1), 36, D(2026, 12, 31)),
-        (D(2025, 12, 31), 6, D(2026, 6, 29)),
+        (D(2025, 12, 31), 6, D(2026, 6, 30)),
     ],
 )
-def test_the_last_allowed_day_is_start_plus_the_months_less_one_day(
+def test_the_last_allowed_day_is_the_day_before_the_same_day_or_the_short_months_last(
     start: dt.date, months: int, expected: dt.date
 ) -> None:
     assert last_allowed_day(start, months) == expected
@@ -70,8 +73,11 @@ def test_the_last_allowed_day_is_start_plus_the_months_less_one_day(
 )
 def test_the_last_allowed_day_falls_inside_the_period(start: dt.date, months: int) -> None:
     last = last_allowed_day(start, months)
-    assert start <= last < add_months(start, months)
+    assert start <= last <= add_months(start, months)
     assert last >= add_months(start, months - 1)
+    # The day after the last is the start's day number in a later month, or a month's 1st.
+    after = last + dt.timedelta(days=1)
+    assert after.day == start.day or after.day == 1
 
 
 @pytest.mark.parametrize(
@@ -105,9 +111,13 @@ def test_the_cap_inside_a_phase_is_the_phases(day: dt.date) -> None:
 
 
 @pytest.mark.parametrize("day", [D(2023, 12, 31), D(2031, 1, 1), D(2040, 6, 15)])
-def test_the_cap_outside_any_phase_is_the_legal_cap_of_36_months(day: dt.date) -> None:
+def test_the_cap_outside_any_phase_is_the_plans_not_the_legal_ceiling(day: dt.date) -> None:
     assert LEGAL_CAP_MONTHS == 36
-    assert cap_for(day) == LEGAL_CAP_MONTHS
+    assert cap_for(day) == 6
+
+
+def test_without_any_phase_the_legal_ceiling_holds() -> None:
+    assert cap_for(D(2024, 1, 1), []) == LEGAL_CAP_MONTHS
 
 
 def test_the_cap_follows_the_phases_configured() -> None:
@@ -115,7 +125,13 @@ def test_the_cap_follows_the_phases_configured() -> None:
         Phase(phase_id="pilot", starts_on=D(2024, 1, 1), ends_on=D(2024, 6, 30), cap_months=3)
     ]
     assert cap_for(D(2024, 6, 30), phases) == 3
-    assert cap_for(D(2024, 7, 1), phases) == LEGAL_CAP_MONTHS
+    assert cap_for(D(2024, 7, 1), phases) == 3  # the nearest phase's, after it ended
+    two = [
+        *phases,
+        Phase(phase_id="main", starts_on=D(2025, 1, 1), ends_on=D(2025, 12, 31), cap_months=12),
+    ]
+    assert cap_for(D(2024, 8, 1), two) == 3
+    assert cap_for(D(2024, 11, 1), two) == 12
 
 
 def test_no_phase_may_allow_more_than_the_legal_cap() -> None:
