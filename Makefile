@@ -45,7 +45,7 @@ integration: $(STAMP)
 ## contract: regenerate docs/contract/ (JSON Schemas, AsyncAPI, each service's OpenAPI) from the
 ## code; tests keep them in sync. Never touches docs/contract/v1-baseline/ (frozen).
 contract: $(STAMP)
-	$(BIN)/python -m shared.contract.export docs/contract
+	$(BIN)/python -m shared.publishing.export docs/contract
 	$(BIN)/python -m services.openapi docs/contract
 	$(BIN)/python -m shared.contract.compat
 

@@ -5,7 +5,7 @@ import functools
 import tempfile
 from pathlib import Path
 
-from shared.crypto import b64, new_key
+from shared.contract.crypto import b64, new_key
 from shared.http.tokens import DevIssuer
 
 HOST_SCOPES = ("needs:write", "reception:write")

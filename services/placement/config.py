@@ -6,7 +6,7 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import make_url
 
 from services.placement.adapters.vault import MasterKeys
-from shared.crypto import parse_key
+from shared.contract.crypto import parse_key
 from shared.http.auth import AuthSettings
 from shared.http.limits import HttpLimitSettings
 from shared.infra.audit import AuditSettings

@@ -22,8 +22,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
-from shared.contract.export import envelope_schema, event_schemas
 from shared.contract.rules import RuleCode
+from shared.contract.schemas import envelope_schema, event_schemas
 
 Schema = Mapping[str, Any]
 

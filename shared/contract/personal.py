@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import Field
 
+from shared.contract.crypto import b64, open_sealed, seal, unb64
 from shared.contract.events import Official
 from shared.contract.types import (
     Code,
@@ -43,7 +44,6 @@ from shared.contract.types import (
     Text,
     UnitRef,
 )
-from shared.crypto import b64, open_sealed, seal, unb64
 
 SEALED: Final = "sealed-v1"
 """Value of the envelope attribute `personaldata` on events whose personal data is sealed."""

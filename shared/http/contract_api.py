@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from shared.contract.events import EVENT_TYPES
-from shared.contract.export import schemas
+from shared.contract.schemas import schemas
 from shared.http.problems import problem_responses
 from shared.seedwork.errors import NotFound
 
@@ -59,7 +59,7 @@ EventType = Annotated[
 
 @functools.cache
 def _asyncapi() -> dict[str, Any]:
-    from shared.contract.asyncapi import asyncapi_document
+    from shared.publishing.asyncapi import asyncapi_document
 
     return asyncapi_document()
 

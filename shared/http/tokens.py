@@ -17,7 +17,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from shared.crypto import b64, new_key
+from shared.contract.crypto import b64, new_key
 from shared.http.auth import DEFAULT_AUDIENCE
 
 DEV_ISSUER = "https://id.dev.secondment.local"

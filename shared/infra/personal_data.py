@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from pydantic_settings import BaseSettings
 
+from shared.contract.crypto import parse_key
 from shared.contract.envelope import CloudEvent
 from shared.contract.events import Official
 from shared.contract.personal import (
@@ -23,7 +24,6 @@ from shared.contract.personal import (
     seal_official,
     seal_text,
 )
-from shared.crypto import parse_key
 
 
 class KeyUnavailable(RuntimeError):

@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from shared.contract.crypto import b64, new_key
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
-from shared.crypto import b64, new_key
 from shared.http.tokens import DevIssuer
 from tests.faults.cluster import Kafka, Postgres, ServiceProcess
 from tests.faults.schedule import Fault, draw

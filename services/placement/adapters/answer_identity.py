@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placement.adapters.vault import KeyVault
+from shared.contract.crypto import open_sealed, seal
 from shared.contract.personal import FREE_TEXT, UNAVAILABLE_TEXT
-from shared.crypto import open_sealed, seal
 
 SEALED_KEY = "identity_sealed"
 TEXT_SEALED_KEY = "text_sealed"

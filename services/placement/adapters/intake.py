@@ -4,8 +4,8 @@ any proxy without a readable name."""
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from shared.contract.crypto import derive_key, parse_key
 from shared.contract.personal import Identity, IntakeSealed, intake_jwk, open_from_intake
-from shared.crypto import derive_key, parse_key
 
 DERIVATION_LABEL = "secondment/placement/intake-key/v1"
 

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.crypto import new_key, open_sealed, seal
+from shared.contract.crypto import new_key, open_sealed, seal
 from shared.infra.db import make_engine, make_sessions
 from shared.infra.migrations import upgrade_when_reachable
 

@@ -25,7 +25,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared.contract.commands import commands_topic, replies_topic
-from shared.crypto import b64, new_key
+from shared.contract.crypto import b64, new_key
 from shared.http.tokens import DevIssuer
 from tests.bench.commands.__main__ import (
     HOME_SCOPES,

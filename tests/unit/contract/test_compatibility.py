@@ -29,10 +29,11 @@ from shared.contract.events import (
     Official,
     SecondmentEnded,
 )
-from shared.contract.export import envelope_schema, event_schemas, write
 from shared.contract.rules import RuleCode
+from shared.contract.schemas import envelope_schema, event_schemas
 from shared.contract.topics import PLACEMENTS_TOPIC
 from shared.contract.types import LongText
+from shared.publishing.export import write
 
 Found = list[tuple[str, Change]]
 

@@ -12,12 +12,13 @@ import pytest
 from fastapi import FastAPI
 
 from services import openapi
-from shared.contract.asyncapi import CONSUMERS, asyncapi_document, envelope_model
 from shared.contract.envelope import read_event
 from shared.contract.events import EVENT_TYPES
 from shared.contract.examples import EXAMPLES, example_envelope
-from shared.contract.export import documents, render, schemas
+from shared.contract.schemas import render, schemas
 from shared.contract.topics import TOPIC_OF_EVENT
+from shared.publishing.asyncapi import CONSUMERS, asyncapi_document, envelope_model
+from shared.publishing.export import documents
 
 CONTRACT = Path(__file__).resolve().parents[3] / "docs" / "contract"
 RERUN = "run `make contract` and review the change"

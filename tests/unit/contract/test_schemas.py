@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from shared.contract.events import EVENT_TYPES
-from shared.contract.export import render, schemas
+from shared.contract.schemas import render, schemas
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "contract" / "schemas"
 

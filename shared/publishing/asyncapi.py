@@ -36,7 +36,7 @@ from shared.contract.commands import (
 from shared.contract.envelope import CloudEvent
 from shared.contract.events import EVENT_TYPES
 from shared.contract.examples import example_envelope
-from shared.contract.export import BASE_ID
+from shared.contract.schemas import BASE_ID
 from shared.contract.topics import (
     NEEDS_SOURCE,
     NEEDS_TOPIC,
