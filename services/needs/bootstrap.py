@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from services.needs.adapters.tables import command_answers, core
-from services.needs.adapters.unit_of_work import NeedsUnitOfWork
+from services.needs.adapters.unit_of_work import SqlNeedsUnitOfWork
 from services.needs.config import NeedsSettings
 from services.needs.entrypoints.http import build_router
 from services.needs.entrypoints.kafka import command_routes
@@ -53,7 +53,7 @@ class NeedsService:
         """Answers remembered for `Idempotency-Key`s (and command ids over Kafka)."""
         self.ports = NeedsPorts(
             uow=partial(
-                NeedsUnitOfWork,
+                SqlNeedsUnitOfWork,
                 self.runtime.sessions,
                 topic_prefix=settings.topic_prefix,
                 on_commit=self.runtime.relay.wake,

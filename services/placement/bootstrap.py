@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.placement.adapters.answer_identity import SealedIdentities
 from services.placement.adapters.intake import IntakeKey
 from services.placement.adapters.tables import command_answers, core
-from services.placement.adapters.unit_of_work import PlacementUnitOfWork
+from services.placement.adapters.unit_of_work import SqlPlacementUnitOfWork
 from services.placement.adapters.vault import KeyVault, adopt_keys
 from services.placement.config import PlacementSettings
 from services.placement.entrypoints.http import build_router
@@ -86,7 +86,7 @@ class PlacementService:
         group = f"{settings.topic_prefix}{settings.consumer_group}"
         self.ports = PlacementPorts(
             uow=partial(
-                PlacementUnitOfWork,
+                SqlPlacementUnitOfWork,
                 self.runtime.sessions,
                 topic_prefix=settings.topic_prefix,
                 on_commit=self.runtime.relay.wake,

@@ -31,7 +31,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.authz import Action, Principal, authorize
 from shared.http.auth import PrincipalDep, Unauthenticated, bearer_token
-from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from shared.http.problems import PROBLEM_JSON, problem_responses
 from shared.infra.audit import (
     RECORD_ID,
@@ -42,6 +41,7 @@ from shared.infra.audit import (
     Channel,
     Outcome,
 )
+from shared.seedwork.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 
 log = logging.getLogger(__name__)
 

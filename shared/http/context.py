@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from shared.authz import Principal
 from shared.http.auth import principal_dependency
-from shared.infra.eventstore import RequestContext
+from shared.seedwork.ports import RequestContext
 
 
 async def request_context(

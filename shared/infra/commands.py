@@ -48,9 +48,9 @@ from shared.contract.envelope import CloudEvent
 from shared.contract.rules import RULES, RuleCode
 from shared.infra.answers import Answer, AnswerExists, CommandAnswers, answering, request_digest
 from shared.infra.audit import AuditLog, AuditRecord, Category, Channel, Outcome
-from shared.infra.eventstore import RequestContext
 from shared.infra.redact import validation_issues
 from shared.seedwork.errors import DomainError
+from shared.seedwork.ports import RequestContext
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,8 @@
 """Append-only event store with optimistic concurrency, writing the outbox in the same
 transaction, and a generic repository of event-sourced aggregates."""
 
-import datetime as dt
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from sqlalchemy import Insert, Table, insert, select
@@ -19,22 +17,13 @@ from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import ConcurrencyConflict
+from shared.seedwork.ports import RequestContext
 
 
 @functools.cache
 def _insert_into(table: Table) -> Insert:
     """One INSERT per table for the process: SQLAlchemy reuses its compiled form."""
     return insert(table)
-
-
-@dataclass(frozen=True)
-class RequestContext:
-    """Who asked, and which request this is part of; stamped on every event it causes."""
-
-    actor: str
-    correlation_id: str
-    causation_id: str
-    now: dt.datetime
 
 
 class EventStore:

@@ -10,20 +10,20 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from services.needs.adapters.unit_of_work import NeedsUnitOfWork
 from services.needs.bootstrap import NeedsService
 from services.needs.domain.commands import RaiseNeed
 from services.needs.domain.need import Need
+from services.needs.service_layer.ports import NeedsUnitOfWork
 from services.reporting.adapters.tables import core as reporting_core
 from services.reporting.adapters.tables import rm_needs
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from shared.contract.envelope import CloudEvent
 from shared.infra.db import make_engine, make_sessions
-from shared.infra.eventstore import RequestContext
 from shared.infra.kafka import KafkaTransport
 from shared.infra.transport import InProcessBus
 from shared.seedwork.errors import ConcurrencyConflict
+from shared.seedwork.ports import RequestContext
 from tests import auth
 from tests.integration.crashing_reporting import CRASH_EXIT_CODE
 from tests.integration.system import (

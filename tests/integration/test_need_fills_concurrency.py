@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from services.needs.adapters.unit_of_work import NeedsUnitOfWork
+from services.needs.adapters.unit_of_work import SqlNeedsUnitOfWork
 from services.needs.bootstrap import NeedsService
 from services.needs.domain.commands import RaiseNeed
 from services.needs.domain.need import Need
 from services.needs.service_layer import handlers
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import PLACEMENT_SOURCE
-from shared.infra.eventstore import RequestContext
 from shared.infra.transport import InProcessBus
+from shared.seedwork.ports import RequestContext
 from tests.integration.system import new_deployment
 from tests.samples import need_body, official_body
 
@@ -82,9 +82,9 @@ async def test_a_cancellation_and_another_secondment_at_once_leave_the_need_as_c
     # other: then the rendezvous gives up after a second and they run one after the other).
     counted = 0
     both_counted = asyncio.Event()
-    real_count = NeedsUnitOfWork.filled_positions
+    real_count = SqlNeedsUnitOfWork.filled_positions
 
-    async def count_then_meet(self: NeedsUnitOfWork, need: str) -> int:
+    async def count_then_meet(self: SqlNeedsUnitOfWork, need: str) -> int:
         nonlocal counted
         n = await real_count(self, need)
         counted += 1
@@ -94,7 +94,7 @@ async def test_a_cancellation_and_another_secondment_at_once_leave_the_need_as_c
             await asyncio.wait_for(both_counted.wait(), 1.0)
         return n
 
-    monkeypatch.setattr(NeedsUnitOfWork, "filled_positions", count_then_meet)
+    monkeypatch.setattr(SqlNeedsUnitOfWork, "filled_positions", count_then_meet)
     await asyncio.gather(
         handlers.on_placement_event(
             _placement_event("SecondmentCancelled", first, need_id, 2), service.ports.uow()
@@ -103,7 +103,7 @@ async def test_a_cancellation_and_another_secondment_at_once_leave_the_need_as_c
             _placement_event("OfficerSeconded", second, need_id, 1), service.ports.uow()
         ),
     )
-    monkeypatch.setattr(NeedsUnitOfWork, "filled_positions", real_count)
+    monkeypatch.setattr(SqlNeedsUnitOfWork, "filled_positions", real_count)
 
     async with service.ports.uow() as check:
         after = await check.get_need(need_id)

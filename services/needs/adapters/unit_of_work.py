@@ -16,7 +16,7 @@ from shared.infra.uow import SqlUnitOfWork
 INSERT_VIEW = insert(needs_view)
 
 
-class NeedsUnitOfWork(SqlUnitOfWork):
+class SqlNeedsUnitOfWork(SqlUnitOfWork):
     """Needs repository and the filled-positions table, in one transaction."""
 
     needs: AggregateRepository[Need]

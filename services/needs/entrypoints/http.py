@@ -15,8 +15,8 @@ from shared.clock import today
 from shared.http.audit import audited
 from shared.http.auth import PrincipalDep
 from shared.http.context import ContextDep
-from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from shared.http.problems import problem_responses
+from shared.seedwork.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 
 def build_router(ports: NeedsPorts) -> APIRouter:

@@ -9,7 +9,7 @@ from shared.authz import Principal
 from shared.clock import today
 from shared.contract.commands import CommandType
 from shared.infra.commands import CommandRoute
-from shared.infra.eventstore import RequestContext
+from shared.seedwork.ports import RequestContext
 
 
 def command_routes(ports: NeedsPorts) -> dict[CommandType, CommandRoute]:

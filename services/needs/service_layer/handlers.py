@@ -3,17 +3,17 @@
 import datetime as dt
 from collections.abc import Sequence
 
-from services.needs.adapters.unit_of_work import NeedsUnitOfWork
 from services.needs.domain.commands import AmendNeed, RaiseNeed, WithdrawNeed
 from services.needs.domain.need import Need
+from services.needs.service_layer.ports import NeedsUnitOfWork
 from services.needs.service_layer.views import NeedView, need_view
 from shared.authz import Action, Principal, authorize, may_read, units_acted_for
 from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import OfficerSeconded, SecondmentCancelled
-from shared.http.pagination import Page, decode_cursor, encode_cursor
-from shared.infra.eventstore import RequestContext
 from shared.phases import Phase
 from shared.seedwork.errors import NotFound
+from shared.seedwork.pagination import Page, decode_cursor, encode_cursor
+from shared.seedwork.ports import RequestContext
 
 CONSUMER = "needs.placements"
 """Name under which this service records the placement events it processed."""

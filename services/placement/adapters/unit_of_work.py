@@ -33,7 +33,7 @@ SELECT_NEED = select(needs_view).where(needs_view.c.need_id == bindparam("b_need
 """Built once: SQLAlchemy reuses their compiled form (they run for every command and event)."""
 
 
-class PlacementUnitOfWork(SqlUnitOfWork):
+class SqlPlacementUnitOfWork(SqlUnitOfWork):
     """Secondments repository and the two views, in one transaction."""
 
     secondments: AggregateRepository[Secondment]

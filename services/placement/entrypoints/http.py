@@ -23,9 +23,9 @@ from shared.contract.envelope import CloudEvent
 from shared.http.audit import audited
 from shared.http.auth import PrincipalDep
 from shared.http.context import ContextDep
-from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from shared.http.problems import PROBLEM_RESPONSES
 from shared.infra.audit import Category
+from shared.seedwork.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 
 def build_router(ports: PlacementPorts) -> APIRouter:

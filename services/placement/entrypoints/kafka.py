@@ -17,7 +17,7 @@ from shared.authz import Principal
 from shared.clock import today
 from shared.contract.commands import CommandType
 from shared.infra.commands import CommandRoute
-from shared.infra.eventstore import RequestContext
+from shared.seedwork.ports import RequestContext
 
 
 def command_routes(ports: PlacementPorts) -> dict[CommandType, CommandRoute]:

@@ -8,7 +8,6 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from services.placement.adapters.unit_of_work import PlacementUnitOfWork
 from services.placement.domain.commands import (
     ArrangePostSecondment,
     CancelSecondment,
@@ -19,7 +18,7 @@ from services.placement.domain.commands import (
 )
 from services.placement.domain.secondment import Secondment
 from services.placement.domain.views import NeedSnapshot
-from services.placement.service_layer.ports import IdentityIntake
+from services.placement.service_layer.ports import IdentityIntake, PlacementUnitOfWork
 from services.placement.service_layer.views import (
     OfficialView,
     SecondmentView,
@@ -29,11 +28,11 @@ from services.placement.service_layer.views import (
 from shared.authz import Action, Principal, authorize, may_read, units_acted_for
 from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.rules import RuleCode
-from shared.http.pagination import Page, decode_cursor, encode_cursor
 from shared.ids import created_at
-from shared.infra.eventstore import RequestContext
 from shared.phases import Phase
 from shared.seedwork.errors import DomainError, NotFound
+from shared.seedwork.pagination import Page, decode_cursor, encode_cursor
+from shared.seedwork.ports import RequestContext
 
 log = logging.getLogger(__name__)
 

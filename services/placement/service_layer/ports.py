@@ -1,12 +1,81 @@
-"""What the placement service's handlers and entrypoints need from outside."""
+"""What the placement service's use cases need from the outside world, as protocols.
 
-from collections.abc import Awaitable, Callable, Sequence
+`bootstrap.py` wires the SQLAlchemy adapter (`adapters/unit_of_work.py`) and the key vault;
+the unit tests wire in-memory fakes (`tests/unit/fakes.py`). Nothing here knows which.
+"""
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from services.placement.adapters.unit_of_work import PlacementUnitOfWork
+from services.placement.domain.secondment import Secondment
+from services.placement.domain.views import NeedSnapshot, OfficialSpell
+from shared.contract.events import EventData
 from shared.contract.personal import Identity, IntakeSealed
 from shared.phases import Phase
+from shared.seedwork.ports import Repository, UnitOfWork
+
+
+class OfficialKeys(Protocol):
+    """The officials' keys, kept apart from the events sealed with them."""
+
+    async def erase(self, official_id: str) -> bool:
+        """Delete the official's key for good; False when there was none (already erased)."""
+        ...
+
+
+class PlacementUnitOfWork(UnitOfWork, Protocol):
+    """The secondments' streams, the needs as consumed from the needs topic, the
+    secondments' list rows and the remembered answers, in one transaction."""
+
+    @property
+    def secondments(self) -> Repository[Secondment]:
+        """The secondments' streams."""
+        ...
+
+    @property
+    def vault(self) -> OfficialKeys:
+        """The officials' keys (their own store: an erasure deletes one)."""
+        ...
+
+    async def need(self, need_id: str) -> NeedSnapshot | None:
+        """The need as last consumed from the needs topic."""
+        ...
+
+    async def take_position(self, need_id: str) -> bool:
+        """Take one open position of the need; False when none is left."""
+        ...
+
+    async def release_position(self, need_id: str) -> None:
+        """Give a position back (a cancelled secondment)."""
+        ...
+
+    async def spells(self, official_id: str, home_units: Iterable[str]) -> list[OfficialSpell]:
+        """The official's secondments, for the rules on overlaps and totals."""
+        ...
+
+    async def write_view(self, s: Secondment, body: dict[str, object]) -> None:
+        """Keep the secondment's list row in step with its events."""
+        ...
+
+    async def list_secondments(
+        self,
+        *,
+        after: int,
+        limit: int,
+        filters: dict[str, str | None],
+        visible_units: frozenset[str] | None = None,
+    ) -> list[tuple[int, dict[str, object]]]:
+        """(position, body) of secondments after a position, oldest first."""
+        ...
+
+    async def apply_need_event(self, version: int, event: EventData) -> None:
+        """Project one needs-topic event into the needs this service knows."""
+        ...
+
+    async def redact_answers(self, official_id: str) -> int:
+        """Remembered answers lose the official's identity; how many changed."""
+        ...
 
 
 class IdentityIntake(Protocol):
@@ -21,7 +90,7 @@ class IdentityIntake(Protocol):
 
 @dataclass(frozen=True)
 class PlacementPorts:
-    """Built by bootstrap."""
+    """Built by bootstrap; the unit tests build it with fakes."""
 
     uow: Callable[[], PlacementUnitOfWork]
     phases: Sequence[Phase]

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.needs.adapters.tables import command_answers, core
-from services.needs.adapters.unit_of_work import NeedsUnitOfWork
+from services.needs.adapters.unit_of_work import SqlNeedsUnitOfWork
 from services.needs.bootstrap import NeedsService
 from services.needs.config import NeedsSettings
 from services.needs.entrypoints.kafka import command_routes
@@ -150,7 +150,7 @@ async def test_a_command_that_fails_before_its_commit_leaves_no_reply_and_runs_a
         raise RuntimeError("the process died before committing")
 
     with monkeypatch.context() as m:
-        m.setattr(NeedsUnitOfWork, "write_view", crash)
+        m.setattr(SqlNeedsUnitOfWork, "write_view", crash)
         with pytest.raises(RuntimeError):
             await needs.send("SO_Y_TE", _command("RaiseNeed", need_body()))
     assert await needs.replies("SO_Y_TE") == []
