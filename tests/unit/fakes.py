@@ -1,0 +1,183 @@
+"""In-memory fakes of the service layers' ports (`shared.seedwork.ports`, each service's
+`service_layer/ports.py`), as cosmicpython's unit tests use them: the use cases run, unchanged,
+without a database, and a test reads what they committed.
+
+A fake keeps the promise of its port, not only its signature: nothing a unit of work did is
+visible until `commit`, leaving without it forgets everything, a stream saved from a stale
+version is refused (`ConcurrencyConflict`), and a claimed event id is not handed out again.
+"""
+
+import copy
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+
+from pydantic import BaseModel
+
+from services.needs.domain.need import Need
+from shared.contract.envelope import CloudEvent, new_event, read_event
+from shared.contract.events import EventData
+from shared.contract.topics import NEEDS_SOURCE
+from shared.seedwork.aggregate import Aggregate
+from shared.seedwork.errors import ConcurrencyConflict
+from shared.seedwork.ports import RequestContext
+
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass
+class Store:
+    """What a service's database would hold: streams, outbox, claims, its own tables."""
+
+    streams: dict[str, list[CloudEvent]] = field(default_factory=dict)
+    outbox: list[CloudEvent] = field(default_factory=list)
+    claimed: set[tuple[str, str]] = field(default_factory=set)
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answers: list[BaseModel] = field(default_factory=list)
+    commits: int = 0
+
+    def table(self, name: str) -> dict[str, Any]:
+        """One of the service's own tables, by key."""
+        return self.tables.setdefault(name, {})
+
+
+class FakeRepository(Generic[A]):
+    """Streams of one aggregate type in a unit of work's working copy of the store."""
+
+    def __init__(
+        self, work: Store, factory: Callable[[Sequence[EventData]], A], source: str
+    ) -> None:
+        self._work = work
+        self._factory = factory
+        self._source = source
+
+    async def get(self, stream_id: str) -> A | None:
+        envelopes = self._work.streams.get(stream_id)
+        return self._factory([read_event(e) for e in envelopes]) if envelopes else None
+
+    async def history(self, stream_id: str) -> list[CloudEvent]:
+        return list(self._work.streams.get(stream_id, []))
+
+    async def save(self, aggregate: A, ctx: RequestContext) -> list[CloudEvent]:
+        new = aggregate.collect()
+        start = aggregate.version - len(new)
+        stream = self._work.streams.setdefault(aggregate.stream_id, [])
+        if len(stream) != start:
+            raise ConcurrencyConflict(aggregate.stream_id, start)
+        envelopes = [
+            new_event(
+                source=self._source,
+                data=data,
+                subject=aggregate.stream_id,
+                version=start + i,
+                correlation_id=ctx.correlation_id,
+                causation_id=ctx.causation_id,
+                actor=ctx.actor,
+                now=ctx.now,
+            )
+            for i, data in enumerate(new, start=1)
+        ]
+        stream.extend(envelopes)
+        self._work.outbox.extend(envelopes)
+        return envelopes
+
+
+class FakeUnitOfWork:
+    """A transaction on a `Store`: works on a copy, which `commit` makes the store's."""
+
+    work: Store
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def __aenter__(self) -> Self:
+        self.work = copy.deepcopy(self.store)
+        self._started()
+        return self
+
+    def _started(self) -> None:
+        """Bind repositories to the working copy."""
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        del self.work  # not committed: forgotten
+
+    async def commit(self, answer: BaseModel | None = None) -> None:
+        if answer is not None:
+            self.work.answers.append(answer)
+        self.work.commits += 1
+        self.store.__dict__.update(self.work.__dict__)
+        self.work = copy.deepcopy(self.store)
+        self._started()
+
+    async def claim_many(self, consumer: str, envelopes: Sequence[CloudEvent]) -> list[CloudEvent]:
+        fresh = []
+        for envelope in envelopes:
+            key = (consumer, str(envelope.id))
+            if key not in self.work.claimed:
+                self.work.claimed.add(key)
+                fresh.append(envelope)
+        return fresh
+
+
+class FakeNeedsUnitOfWork(FakeUnitOfWork):
+    """`services.needs.service_layer.ports.NeedsUnitOfWork` in memory."""
+
+    needs: FakeRepository[Need]
+
+    def _started(self) -> None:
+        self.needs = FakeRepository(self.work, Need.rehydrate, source=NEEDS_SOURCE)
+
+    def _fills(self) -> dict[str, tuple[str, dt.date]]:
+        return self.work.table("need_fills")
+
+    async def get_need(self, need_id: str) -> Need | None:
+        need = await self.needs.get(need_id)
+        if need is not None:
+            need.positions_filled = await self.filled_positions(need_id)
+        return need
+
+    async def lock_need(self, need_id: str) -> None:
+        """One fake transaction at a time: nothing to lock."""
+
+    async def add_fill(self, need_id: str, secondment_id: str, decided_on: dt.date) -> None:
+        self._fills()[secondment_id] = (need_id, decided_on)
+
+    async def filled_positions(self, need_id: str) -> int:
+        return sum(1 for fill in self._fills().values() if fill[0] == need_id)
+
+    async def remove_fill(self, need_id: str, secondment_id: str) -> None:
+        self._fills().pop(secondment_id, None)
+
+    async def write_view(self, need: Need, body: dict[str, object]) -> None:
+        self.work.table("needs_view")[need.stream_id] = body
+
+    async def list_needs(
+        self,
+        *,
+        after: int,
+        limit: int,
+        status: str | None,
+        sector: str | None,
+        host_unit: str | None,
+        visible_hosts: frozenset[str] | None = None,
+    ) -> list[tuple[int, dict[str, object]]]:
+        rows = list(enumerate(self.work.table("needs_view").values(), start=1))
+        wanted = {"status": status, "sector": sector}
+        out = []
+        for position, body in rows:
+            host = body["host_unit"]["code"]
+            if position <= after or (host_unit and host != host_unit):
+                continue
+            if visible_hosts is not None and host not in visible_hosts:
+                continue
+            if any(value and body[name] != value for name, value in wanted.items()):
+                continue
+            out.append((position, body))
+        return out[:limit]
