@@ -10,8 +10,10 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from services.reporting.adapters.queries import SqlReportQueries
+from services.reporting.adapters.snapshot import SnapshotCache
 from services.reporting.adapters.tables import core
-from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
+from services.reporting.adapters.unit_of_work import SqlReportingUnitOfWork
 from services.reporting.config import ReportingSettings
 from services.reporting.entrypoints.http import build_router
 from services.reporting.entrypoints.throttle import LoginThrottle
@@ -48,9 +50,12 @@ class ReportingService:
             tables=core,
             publisher=transport.publisher(),
         )
+        self.sessions = self.runtime.sessions
+        self.snapshots = SnapshotCache()
+        """The read models in memory for evaluations (one copy per process)."""
         self.ports = ReportingPorts(
-            uow=partial(ReportingUnitOfWork, self.runtime.sessions),
-            sessions=self.runtime.sessions,
+            uow=partial(SqlReportingUnitOfWork, self.runtime.sessions),
+            queries=SqlReportQueries(self.sessions, self.snapshots),
             phases=tuple(phases) if phases is not None else settings.phases,
             small_cell_threshold=settings.small_cell_threshold,
         )
@@ -80,7 +85,7 @@ class ReportingService:
     @property
     def routers(self) -> list[APIRouter]:
         """HTTP routes of this service."""
-        return [build_router(self.ports, self.login_throttle)]
+        return [build_router(self.ports, self.sessions, self.login_throttle)]
 
     async def migrate(self) -> None:
         """Bring the database to the newest revision."""
@@ -104,18 +109,18 @@ class ReportingService:
             try:
                 # One session per step: none may hold a read transaction while waiting for the
                 # copy's lock (on SQLite that would block writers, and them us).
-                snapshots = self.ports.snapshots
+                snapshots = self.snapshots
                 due = reload_every > 0 and time.monotonic() - last_full >= reload_every
-                async with self.ports.sessions() as session:
+                async with self.sessions() as session:
                     changed = await snapshots.generation_changed(session)
                 if due or changed:
                     # aside: evaluations meanwhile answer from the copy they have
                     last_full = time.monotonic()
-                    async with self.ports.sessions() as session:
+                    async with self.sessions() as session:
                         await snapshots.reload_aside(session)
-                async with self.ports.sessions() as session:
+                async with self.sessions() as session:
                     await snapshots.current(session)
-                last = self.ports.snapshots.last
+                last = self.snapshots.last
                 if last.kind == "full":
                     log.info(
                         "read models in memory: %s secondments in %.2f s",

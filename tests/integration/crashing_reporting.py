@@ -8,10 +8,10 @@ Run by tests as `python -m tests.integration.crashing_reporting`, configured by 
 import asyncio
 import os
 
-from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from services.reporting.service_layer import projections
+from services.reporting.service_layer.ports import ReportingUnitOfWork
 from shared.contract.envelope import CloudEvent
 from shared.infra.kafka import KafkaTransport
 

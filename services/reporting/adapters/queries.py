@@ -9,7 +9,7 @@ tables, such as a rebuild's), the read models are read afresh for the call.
 import datetime as dt
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.reporting.adapters.snapshot import SnapshotCache, load
 from services.reporting.adapters.tables import LIVE, ReadModels
@@ -139,3 +139,39 @@ async def monthly(
         return []
     snapshot = await read_models(session, cache, models)
     return timeline(snapshot, selection(phase, as_of, filters, rollup))
+
+
+class SqlReportQueries:
+    """`service_layer.ports.ReportQueries` over the read models: each call in a session of
+    its own, counted from the process's copy in memory."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], cache: SnapshotCache) -> None:
+        self._sessions = sessions
+        self.cache = cache
+
+    async def evaluate(
+        self, phase: Phase, as_of: dt.date, filters: Filters, *, rollup: Rollup, threshold: int
+    ) -> Evaluation:
+        async with self._sessions() as session:
+            return await evaluate(
+                session, phase, as_of, filters, rollup=rollup, threshold=threshold, cache=self.cache
+            )
+
+    async def alerts(
+        self, as_of: dt.date, *, ending_within: int, open_longer_than: int, limit: int
+    ) -> AlertLists:
+        async with self._sessions() as session:
+            return await alerts(
+                session,
+                as_of,
+                ending_within=ending_within,
+                open_longer_than=open_longer_than,
+                limit=limit,
+                cache=self.cache,
+            )
+
+    async def monthly(
+        self, phase: Phase, as_of: dt.date, filters: Filters, *, rollup: Rollup
+    ) -> list[tuple[str, int, int]]:
+        async with self._sessions() as session:
+            return await monthly(session, phase, as_of, filters, rollup=rollup, cache=self.cache)

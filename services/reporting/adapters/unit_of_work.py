@@ -5,7 +5,8 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.reporting.adapters.tables import core
+from services.reporting.adapters.tables import LIVE, core
+from services.reporting.adapters.writer import Changes, write
 from shared.contract.envelope import CloudEvent
 from shared.infra.uow import ConflictingDuplicate, SqlUnitOfWork
 
@@ -35,7 +36,7 @@ recorded payload differs), looked up by primary key for those ids only. Another 
 claiming an id meanwhile makes it wait, then the id counts as already claimed."""
 
 
-class ReportingUnitOfWork(SqlUnitOfWork):
+class SqlReportingUnitOfWork(SqlUnitOfWork):
     """One transaction: the batch's claims and its upserts into the read models."""
 
     def __init__(
@@ -45,6 +46,10 @@ class ReportingUnitOfWork(SqlUnitOfWork):
         on_commit: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(sessions, core, topic_prefix="", on_commit=on_commit)
+
+    async def apply(self, changes: Changes) -> None:
+        """Merge a batch's folded rows into the live read models (`adapters/writer.py`)."""
+        await write(self.session, LIVE, changes)
 
     async def claim_many(self, consumer: str, envelopes: Sequence[CloudEvent]) -> list[CloudEvent]:
         """`SqlUnitOfWork.claim_many`, in one round trip on PostgreSQL (`PG_CLAIM`)."""

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.reporting.adapters.queries import monthly
 from services.reporting.adapters.sessions import SignedOutSessions
 from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
 from services.reporting.entrypoints import exports
@@ -77,10 +77,15 @@ def _reader(who: Principal) -> bool:
     return who.has(Scope.REPORTS_SENSITIVE)
 
 
-def build_router(ports: ReportingPorts, login_throttle: LoginThrottle | None = None) -> APIRouter:
-    """Routes bound to one running reporting service (and its sign-in throttle)."""
+def build_router(
+    ports: ReportingPorts,
+    database: async_sessionmaker[AsyncSession],
+    login_throttle: LoginThrottle | None = None,
+) -> APIRouter:
+    """Routes bound to one running reporting service (its database keeps the sessions signed
+    out; and its sign-in throttle)."""
     router = APIRouter(tags=["reports"], responses=problem_responses(401, 403, 404, 422))
-    sessions = SignedOutSessions(ports.sessions)
+    sessions = SignedOutSessions(database)
     router.include_router(build_login_router(sessions, login_throttle))
 
     async def session_reader(request: Request) -> Principal:
@@ -211,10 +216,7 @@ def build_router(ports: ReportingPorts, login_throttle: LoginThrottle | None = N
             for p in ports.phases
         ]
         alert = await alerts(ports, day, limit=10)
-        async with ports.sessions() as session:
-            timeline = await monthly(
-                session, chosen, day, filters, rollup=roll, cache=ports.snapshots
-            )
+        timeline = await ports.queries.monthly(chosen, day, filters, rollup=roll)
         t = LABELS[lang]
         params = {
             "phase": chosen.phase_id,

@@ -11,9 +11,8 @@ may land before the `NeedRaised` it refers to.
 
 from collections.abc import Callable, Iterable, Sequence
 
-from services.reporting.adapters.tables import LIVE
-from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
-from services.reporting.adapters.writer import Changes, write
+from services.reporting.adapters.writer import Changes
+from services.reporting.service_layer.ports import ReportingUnitOfWork
 from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import (
     EventData,
@@ -249,7 +248,7 @@ async def project_batch(envelopes: Sequence[CloudEvent], uow: ReportingUnitOfWor
             if len(fresh) < len(events):
                 ids = {e.id for e in fresh}
                 events = [p for p in events if p[0].id in ids]
-            await write(uow.session, LIVE, changes_of(events))
+            await uow.apply(changes_of(events))
         await uow.commit()
     return len(fresh)
 

@@ -5,8 +5,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from services.reporting.adapters.queries import alerts as alert_lists
-from services.reporting.adapters.queries import evaluate
 from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
 from services.reporting.service_layer.ports import ReportingPorts
 from shared.clock import today
@@ -38,16 +36,13 @@ async def phase_evaluation(
     breakdowns; everyone else sees small counts suppressed.
     """
     phase = find_phase(ports, phase_id)
-    async with ports.sessions() as session:
-        return await evaluate(
-            session,
-            phase,
-            as_of or today(),
-            filters,
-            rollup=rollup,
-            threshold=1 if sensitive else ports.small_cell_threshold,
-            cache=ports.snapshots,
-        )
+    return await ports.queries.evaluate(
+        phase,
+        as_of or today(),
+        filters,
+        rollup=rollup,
+        threshold=1 if sensitive else ports.small_cell_threshold,
+    )
 
 
 class Comparison(BaseModel):
@@ -159,15 +154,12 @@ class Alerts(BaseModel):
 async def alerts(ports: ReportingPorts, as_of: dt.date | None, limit: int = 100) -> Alerts:
     """Secondments ending within 30 days, overdue secondments, needs open 60 days or more."""
     day = as_of or today()
-    async with ports.sessions() as session:
-        found = await alert_lists(
-            session,
-            day,
-            ending_within=ports.ending_within_days,
-            open_longer_than=ports.open_longer_than_days,
-            limit=limit,
-            cache=ports.snapshots,
-        )
+    found = await ports.queries.alerts(
+        day,
+        ending_within=ports.ending_within_days,
+        open_longer_than=ports.open_longer_than_days,
+        limit=limit,
+    )
 
     def secondment(r: dict[str, Any], days: int) -> SecondmentAlert:
         return SecondmentAlert(**r, days=days)

@@ -35,7 +35,7 @@ async def test_every_figure_matches_the_independent_computation_on_sqlite(
         extra = dict(extra)
         rollup = "successor" if extra.pop("rollup", None) else "none"
         filters = Filters(**extra)
-        async with service.ports.sessions() as session:
+        async with service.sessions() as session:
             got = await evaluate(session, phase, as_of, filters, rollup=rollup)  # type: ignore[arg-type]
         expected = world.evaluate(
             phase,
@@ -71,14 +71,14 @@ async def test_alerts_and_timeline_match_the_independent_computation_on_sqlite(
     for as_of in (dt.date(2024, 9, 30), dt.date(2025, 6, 30), dt.date(2026, 2, 1), edge):
         expected = world.alerts(as_of)
         assert sum(len(v) for v in expected.values()) > 0, as_of
-        async with service.ports.sessions() as session:
+        async with service.sessions() as session:
             got = await alerts(
                 session,
                 as_of,
                 ending_within=30,
                 open_longer_than=60,
                 limit=40,
-                cache=service.ports.snapshots,
+                cache=service.snapshots,
             )
         assert got.counts == {k: len(v) for k, v in expected.items()}, as_of
         assert [r["secondment_id"] for r in got.ending_soon] == expected["ending_soon"][:40]
@@ -88,10 +88,8 @@ async def test_alerts_and_timeline_match_the_independent_computation_on_sqlite(
         (DEFAULT_PHASES[0], dt.date(2025, 3, 15)),
         (DEFAULT_PHASES[1], dt.date(2026, 8, 1)),
     ):
-        async with service.ports.sessions() as session:
-            got_months = await monthly(
-                session, phase, as_of, Filters(), cache=service.ports.snapshots
-            )
+        async with service.sessions() as session:
+            got_months = await monthly(session, phase, as_of, Filters(), cache=service.snapshots)
         assert got_months == world.timeline(phase, as_of)
         assert sum(started for _, started, _ in got_months) > 0
 

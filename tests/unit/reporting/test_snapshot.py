@@ -33,7 +33,7 @@ async def _both(
     service: ReportingService, cache: SnapshotCache, as_of: dt.date
 ) -> tuple[Evaluation, Evaluation]:
     phase = P1 if as_of.year < 2026 else P2
-    async with service.ports.sessions() as session:
+    async with service.sessions() as session:
         cached = await evaluate(session, phase, as_of, Filters(), cache=cache)
         fresh = await evaluate(session, phase, as_of, Filters())
     return cached, fresh
@@ -72,13 +72,13 @@ async def test_a_gap_in_the_change_log_or_a_new_generation_reloads_everything(
     await project_batch(envelopes[:half], service.ports.uow())
     await _both(service, cache, AS_OF[1])
     await project_batch(envelopes[half:-20], service.ports.uow())
-    async with service.ports.sessions() as session, session.begin():
+    async with service.sessions() as session, session.begin():
         await session.execute(delete(rm_changes))  # as if purged: the reader fell behind
     cached, fresh = await _both(service, cache, AS_OF[1])
     assert cache.last.kind == "full"
     assert cached == fresh
     await project_batch(envelopes[-20:], service.ports.uow())
-    async with service.ports.sessions() as session, session.begin():
+    async with service.sessions() as session, session.begin():
         await session.execute(update(rm_revision).values(generation="swapped"))
     cached, fresh = await _both(service, cache, AS_OF[1])
     assert cache.last.kind == "full"
@@ -100,7 +100,7 @@ async def test_the_running_service_keeps_its_copy_current_in_the_background(
     envelopes = _stream(13, needs=40)
     service.settings.memory_refresh_seconds = 0.05
     await service.start()
-    snapshots = service.ports.snapshots
+    snapshots = service.snapshots
     assert await _eventually(lambda: snapshots.last.kind == "full")  # read at start (empty)
     assert snapshots.revision == 0
     await project_batch(envelopes, service.ports.uow())
@@ -118,18 +118,18 @@ async def test_a_revision_going_back_reloads_and_a_write_around_the_log_is_caugh
     cache = SnapshotCache()
     before, _ = await _both(service, cache, AS_OF[1])
     # Restored from an older backup (or migrated down and up): the revision goes back.
-    async with service.ports.sessions() as session, session.begin():
+    async with service.sessions() as session, session.begin():
         await session.execute(update(rm_revision).values(revision=0))
     await _both(service, cache, AS_OF[1])
     assert cache.last.kind == "full"
     # A manual fix that bypassed the change log: invisible to catching up...
-    async with service.ports.sessions() as session, session.begin():
+    async with service.sessions() as session, session.begin():
         await session.execute(update(rm_needs).values(withdrawn_on=dt.date(2024, 1, 1)))
     cached, fresh = await _both(service, cache, AS_OF[1])
     assert cache.last.kind == "none"
     assert cached.needs.withdrawn == before.needs.withdrawn != fresh.needs.withdrawn
     # ...and picked up by the reload aside (hourly in the service).
-    async with service.ports.sessions() as session:
+    async with service.sessions() as session:
         await cache.reload_aside(session)
     cached, fresh = await _both(service, cache, AS_OF[1])
     assert cached == fresh
@@ -138,7 +138,7 @@ async def test_a_revision_going_back_reloads_and_a_write_around_the_log_is_caugh
 
 async def test_an_empty_filter_is_no_filter(service: ReportingService) -> None:
     await project_batch(_stream(19, needs=40), service.ports.uow())
-    async with service.ports.sessions() as session:
+    async with service.sessions() as session:
         unfiltered = await evaluate(session, P1, AS_OF[1], Filters())
         empty = await evaluate(session, P1, AS_OF[1], Filters(sector="", host_unit=""))
     assert empty.secondments == unfiltered.secondments
@@ -152,9 +152,9 @@ async def test_after_a_rebuild_the_running_service_reads_the_new_tables_unasked(
     await project_batch(_stream(23, needs=40), service.ports.uow())
     service.settings.memory_refresh_seconds = 0.05
     await service.start()
-    snapshots = service.ports.snapshots
+    snapshots = service.snapshots
     assert await _eventually(lambda: snapshots.generation == "initial")
-    async with service.ports.sessions() as session, session.begin():
+    async with service.sessions() as session, session.begin():
         await session.execute(update(rm_revision).values(generation="rebuilt"))
     # Read again in the background, before anyone asks.
     assert await _eventually(lambda: snapshots.generation == "rebuilt")
