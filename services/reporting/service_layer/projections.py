@@ -11,9 +11,10 @@ may land before the `NeedRaised` it refers to.
 
 from collections.abc import Callable, Iterable, Sequence
 
+from services.reporting.adapters.changes import Changes
 from services.reporting.adapters.tables import LIVE
 from services.reporting.adapters.unit_of_work import ReportingUnitOfWork
-from services.reporting.adapters.writer import Changes, write
+from services.reporting.adapters.writer import write
 from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import (
     EventData,

@@ -26,6 +26,7 @@ from typing import TextIO
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.reporting.adapters.changes import Changes
 from services.reporting.adapters.rebuild import (
     EventSource,
     create_fresh,
@@ -33,7 +34,7 @@ from services.reporting.adapters.rebuild import (
     next_generation,
     swap,
 )
-from services.reporting.adapters.writer import Changes, copy_fresh, write_on
+from services.reporting.adapters.writer import copy_fresh, write_on
 from services.reporting.service_layer.projections import changes_of, parsed
 from shared.contract.envelope import CloudEvent
 from shared.infra.db import make_sessions
