@@ -17,7 +17,7 @@ from services.reporting.config import ReportingSettings
 from shared.http.app import compose_app
 from shared.http.main import serve
 from shared.infra.deployment import plaintext_kafka, refuse_without_secrets
-from shared.infra.kafka import BatchingKafkaTransport
+from shared.infra.kafka_batches import BatchingKafkaTransport
 
 
 def create_app(settings: ReportingSettings | None = None) -> FastAPI:

@@ -1,24 +1,18 @@
-"""Kafka adapter: the outbox relay's producer (acks=all, idempotent) and FastStream
-subscribers that acknowledge only after the consumer's database transaction committed.
+"""Kafka adapter: the transport's FastStream subscribers, which acknowledge only after the
+consumer's database transaction committed, and the relay's producer (`kafka_producer.py`).
 
 FastStream's default `ACK_FIRST` is at-most-once; we use `AckPolicy.MANUAL` and ack
 ourselves. A poison event (unparseable, unknown type, conflicting duplicate, or failing
 after several attempts) goes to `<topic>.dlq` with the reason in headers, so the
 partition keeps flowing; infrastructure errors are retried with backoff, never skipped.
+Topics are created by `kafka_topics.py`; batch consumption is `kafka_batches.py`.
 """
 
 import asyncio
-import collections
-import contextlib
-import gc
 import logging
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -27,141 +21,22 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.envelope import CloudEvent
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
-from shared.infra.outbox import OutgoingMessage, Publisher
+from shared.infra.kafka_producer import KafkaPublisher
+from shared.infra.kafka_topics import DEFAULT_TOPICS, bootstrap_hosts, ensure_topics
+from shared.infra.outbox import Publisher
 from shared.infra.personal_data import KeyUnavailable
 from shared.infra.redact import describe, validation_issues
-from shared.infra.transport import BatchHandler, EnvelopeHandler
+from shared.infra.transport import EnvelopeHandler
 from shared.infra.uow import ConflictingDuplicate
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TOPICS = TopicPolicy()
 
 RETRIES_BEFORE_DEAD_LETTER = 5
 """Attempts for an event whose handler keeps failing for a reason other than infrastructure."""
 
 
-class KafkaPublisher:
-    """aiokafka producer with the settings that do not lose data."""
-
-    def __init__(self, bootstrap: str, client_id: str, auth: KafkaAuth = NO_AUTH) -> None:
-        self._bootstrap = bootstrap
-        self._client_id = client_id
-        self._auth = auth
-        self._producer: AIOKafkaProducer | None = None
-
-    async def _get(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
-                client_id=self._client_id,
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=5,
-                request_timeout_ms=30000,
-                **self._auth.client_options(),
-            )
-            await producer.start()
-            self._producer = producer
-        return self._producer
-
-    async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
-        producer = await self._get()
-        futures = [
-            await producer.send(m.topic, value=m.payload, key=m.key.encode()) for m in messages
-        ]
-        await asyncio.gather(*futures)
-
-    async def reset(self) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Flush and close the producer."""
-        if self._producer is not None:
-            producer, self._producer = self._producer, None
-            try:
-                await producer.stop()
-            except Exception:
-                log.warning("closing the Kafka producer failed", exc_info=True)
-
-
-async def ensure_topics(
-    bootstrap: str,
-    topics: Sequence[str],
-    partitions: int = 3,
-    auth: KafkaAuth = NO_AUTH,
-    policy: TopicPolicy = DEFAULT_TOPICS,
-    within: float = 60.0,
-    retention_ms: int = -1,
-) -> None:
-    """Create the topics if missing: several partitions, no compaction, replicated as
-    `policy` says (the brokers' defaults where it says nothing), kept for `retention_ms`
-    (unlimited by default: the event topics are the history).
-
-    Raises the broker's error (e.g. `TopicAuthorizationFailedError` when ACLs do not let this
-    principal create a missing topic) instead of starting consumers on a topic that is not there.
-    A retriable one (a broker of the cluster down or restarting, the controller moving) is
-    tried again for up to `within` seconds: a service must start while one broker is down.
-    """
-    deadline = time.monotonic() + within
-    delay = 0.5
-    while True:
-        try:
-            await _ensure_topics_once(bootstrap, topics, partitions, auth, policy, retention_ms)
-            return
-        except KafkaError as exc:
-            if not exc.retriable or time.monotonic() + delay > deadline:
-                raise
-            log.warning("creating topics: %s; trying again in %.1fs", type(exc).__name__, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-
-async def _ensure_topics_once(
-    bootstrap: str,
-    topics: Sequence[str],
-    partitions: int,
-    auth: KafkaAuth,
-    policy: TopicPolicy,
-    retention_ms: int,
-) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **auth.client_options())
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        configs = {"retention.ms": str(retention_ms), "cleanup.policy": "delete"}
-        if policy.min_insync_replicas is not None:
-            configs["min.insync.replicas"] = str(policy.min_insync_replicas)
-        missing = [
-            NewTopic(
-                name=t,
-                num_partitions=partitions,
-                # -1: the broker's `default.replication.factor` (CreateTopics v4+, KIP-464);
-                # aiokafka accepts -1 only beside an (empty) replica assignment.
-                replication_factor=policy.replication_factor or -1,
-                replica_assignments=None if policy.replication_factor else {},
-                topic_configs=configs,
-            )
-            for t in topics
-            if t not in existing
-        ]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                response = await admin.create_topics(missing)
-                for error in response.to_object()["topic_errors"]:
-                    code = error["error_code"]
-                    if code not in (0, TopicAlreadyExistsError.errno):
-                        raise for_code(code)(f"creating topic {error['topic']}")
-    finally:
-        await admin.close()
-
-
-def bootstrap_hosts(bootstrap: str) -> list[str]:
-    """`host:port,host:port` as a list of addresses."""
-    return [h.strip() for h in bootstrap.split(",") if h.strip()]
-
-
-def _is_infrastructure_error(exc: BaseException) -> bool:
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Errors of the database, the network or the key vault: retried, never dead-lettered."""
     return isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError | KeyUnavailable)
 
 
@@ -233,7 +108,7 @@ class KafkaTransport:
                 return
             except Exception as exc:
                 attempt += 1
-                if not _is_infrastructure_error(exc) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
+                if not is_infrastructure_error(exc) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
                     await self._dead_letter(topic, group, body, describe(exc))
                     return
                 delay = min(0.2 * 2**attempt, 30.0)
@@ -296,262 +171,3 @@ class KafkaTransport:
     async def stop(self) -> None:
         await self.broker.stop()
         await self._publisher.close()
-
-
-GC_THRESHOLDS = (200_000, 20, 100)
-"""Python's cyclic garbage collector, tuned for batch consumption.
-
-Decoding and projecting a batch allocates some fifty objects per event that live until the
-batch commits; with the default thresholds (700, 10, 10) they trigger thousands of young
-collections and, as they survive into the oldest generation, repeated full collections:
-measured at 30 to 50 % of the projection's time (still 12 % with 50,000 for the youngest
-generation, under 2 % with 200,000). A batch consumer's process raises the thresholds when
-it starts (`tune_gc`); garbage cycles are still collected, less often."""
-
-
-def tune_gc() -> None:
-    """Raise the collector's thresholds (never lowers them) for batch consumption."""
-    current = gc.get_threshold()
-    gc.set_threshold(*(max(c, t) for c, t in zip(current, GC_THRESHOLDS, strict=True)))
-
-
-_Item = tuple[TopicPartition, CloudEvent, bytes]
-"""One record of a batch: where it came from, its decoded envelope, its bytes."""
-
-
-@dataclass
-class _BatchGroup:
-    """The batch subscriptions of one consumer group: one aiokafka consumer for all its topics.
-
-    One member per group and process, not one per topic: two members of one group subscribed
-    to different topics rebalance each other whenever either joins, and every rebalance stops
-    both while they re-join."""
-
-    group: str
-    max_records: int
-    in_flight: int
-    handlers: dict[str, BatchHandler] = field(default_factory=dict)
-
-
-@dataclass
-class _InFlight:
-    """A batch handed to its handlers: the task applying it and the offsets to commit after."""
-
-    task: asyncio.Task[None]
-    offsets: dict[TopicPartition, int]
-
-
-class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Before partitions move to another member: let the batch in flight finish and commit it,
-    so that the new owner does not apply it again (it would change nothing, but cost time)."""
-
-    def __init__(self, transport: "BatchingKafkaTransport", group: str) -> None:
-        self._transport = transport
-        self._group = group
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self._transport._settle(self._group)
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        return None
-
-
-class BatchingKafkaTransport(KafkaTransport):
-    """KafkaTransport that can also deliver events in batches (`subscribe_batch`).
-
-    All batch subscriptions of one group share one aiokafka consumer (manual commit,
-    read_committed, from the earliest offset, large fetches) subscribed to all their topics.
-    A batch is what one `getmany` returns (at most `max_records`, across the consumer's
-    partitions, each partition in order); subscriptions that share one handler get their
-    topics' events in one call, hence one transaction.
-
-    The loop is pipelined: while batches are being applied (mostly waiting for the database),
-    the next one is fetched and its envelopes decoded. With `in_flight=1` a batch's handler
-    starts only after the previous one returned; with `in_flight=2` (the default) it may
-    start while the previous one still waits for the database, so one batch's Python work
-    overlaps the other's database work: the handler must then tolerate overlapping calls (be
-    commutative, and lock shared rows in a fixed order), as the reporting projections do.
-    Either way, offsets are committed in order, only after the batch's handler and every
-    earlier batch's handler returned, and before a rebalance takes partitions away the
-    batches in flight are finished and committed. Infrastructure errors retry the batch with
-    backoff; any other error retries it one event at a time through `_deliver`, which
-    dead-letters only the poison event.
-    """
-
-    def __init__(
-        self,
-        bootstrap: str,
-        client_id: str,
-        *,
-        topics: TopicPolicy = DEFAULT_TOPICS,
-        auth: KafkaAuth = NO_AUTH,
-        in_flight: int = 2,
-    ) -> None:
-        super().__init__(bootstrap, client_id, topics=topics, auth=auth)
-        if in_flight < 1:
-            raise ValueError("in_flight must be at least 1")
-        self._default_in_flight = in_flight
-        self._batch_groups: dict[str, _BatchGroup] = {}
-        self._batch_consumers: dict[str, AIOKafkaConsumer] = {}
-        self._batch_tasks: list[asyncio.Task[None]] = []
-        self._in_flight: dict[str, collections.deque[_InFlight]] = {}
-
-    def subscribe_batch(
-        self,
-        topic: str,
-        group: str,
-        handler: BatchHandler,
-        *,
-        max_records: int = 5000,
-        in_flight: int | None = None,
-    ) -> None:
-        self._topics.update((topic, f"{topic}.dlq"))
-        spec = self._batch_groups.setdefault(
-            group, _BatchGroup(group, max_records, self._default_in_flight)
-        )
-        spec.max_records = max(spec.max_records, max_records)
-        if in_flight is not None:
-            spec.in_flight = min(spec.in_flight, in_flight)
-        spec.handlers[topic] = handler
-
-    async def start(self) -> None:
-        await super().start()
-        if self._batch_groups:
-            tune_gc()
-        for spec in self._batch_groups.values():
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                group_id=spec.group,
-                client_id=f"{spec.group}-batch",
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                isolation_level="read_committed",
-                max_poll_records=spec.max_records,
-                fetch_max_bytes=64 * 1024 * 1024,
-                max_partition_fetch_bytes=16 * 1024 * 1024,
-                # A batch (and a rebalance waiting for it) may take a while on a busy database.
-                max_poll_interval_ms=600_000,
-                **self._auth.client_options(),
-            )
-            await consumer.start()
-            consumer.subscribe(sorted(spec.handlers), listener=_CommitOnRevoke(self, spec.group))
-            self._batch_consumers[spec.group] = consumer
-            self._in_flight[spec.group] = collections.deque()
-            self._batch_tasks.append(
-                asyncio.create_task(
-                    self._consume_batches(consumer, spec), name=f"batch-consumer-{spec.group}"
-                )
-            )
-
-    async def stop(self) -> None:
-        for task in self._batch_tasks:
-            task.cancel()
-        for task in self._batch_tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for consumer in self._batch_consumers.values():
-            try:
-                await consumer.stop()
-            except Exception:
-                log.warning("stopping a batch consumer failed", exc_info=True)
-        self._batch_tasks.clear()
-        self._batch_consumers.clear()
-        self._in_flight.clear()
-        await super().stop()
-
-    async def _settle(self, group: str, keep: int = 0) -> None:
-        """Wait for the group's oldest batches until at most `keep` are in flight, committing
-        the offsets of each (in order) once it returned."""
-        queue = self._in_flight.get(group)
-        while queue and len(queue) > keep:
-            oldest = queue[0]
-            await oldest.task
-            if not queue or queue[0] is not oldest:
-                continue  # settled meanwhile by the other caller (loop or rebalance listener)
-            queue.popleft()
-            try:
-                await self._batch_consumers[group].commit(oldest.offsets)
-            except Exception:
-                # A rebalance took the partitions: their new owner gets the batch again and
-                # the handler's idempotence absorbs it.
-                log.warning("committing offsets of %s failed", group, exc_info=True)
-
-    async def _consume_batches(self, consumer: AIOKafkaConsumer, spec: _BatchGroup) -> None:
-        queue = self._in_flight[spec.group]
-        try:
-            while True:
-                fetched = await consumer.getmany(timeout_ms=500, max_records=spec.max_records)
-                if not fetched:
-                    await self._settle(spec.group)
-                    continue
-                # Decoding overlaps the database work of the batches in flight.
-                decoded: list[_Item] = []
-                for tp, records in fetched.items():
-                    for record in records:
-                        try:
-                            decoded.append((tp, CloudEvent.from_json(record.value), record.value))
-                        except ValidationError as exc:
-                            await self._dead_letter(
-                                tp.topic,
-                                spec.group,
-                                record.value,
-                                f"invalid envelope: {validation_issues(exc)}",
-                            )
-                offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
-                await self._settle(spec.group, keep=spec.in_flight - 1)
-                # A rebalance while earlier batches finished may have taken partitions: their
-                # new owner starts from the committed offsets, leave their records to it.
-                owned = consumer.assignment()
-                if any(tp not in owned for tp in offsets):
-                    decoded = [item for item in decoded if item[0] in owned]
-                    offsets = {tp: o for tp, o in offsets.items() if tp in owned}
-                queue.append(_InFlight(asyncio.create_task(self._apply(spec, decoded)), offsets))
-        finally:
-            # Not acknowledged: batches cut short are delivered again after a restart.
-            cut_short = [queue.popleft().task for _ in range(len(queue))]
-            for task in cut_short:
-                task.cancel()
-            await asyncio.gather(*cut_short, return_exceptions=True)
-
-    async def _apply(self, spec: _BatchGroup, decoded: list[_Item]) -> None:
-        """Hand the batch to its handlers: one call per distinct handler."""
-        calls: list[tuple[BatchHandler, list[_Item]]] = []
-        for item in decoded:
-            handler = spec.handlers[item[0].topic]
-            for known, items in calls:
-                if known == handler:
-                    items.append(item)
-                    break
-            else:
-                calls.append((handler, [item]))
-        for handler, items in calls:
-            await self._handle_batch(spec.group, handler, items)
-
-    async def _handle_batch(
-        self,
-        group: str,
-        handler: BatchHandler,
-        items: list[_Item],
-    ) -> None:
-        envelopes = [envelope for _, envelope, _ in items]
-        attempt = 0
-        while True:
-            try:
-                await handler(envelopes)
-                return
-            except Exception as exc:
-                if not _is_infrastructure_error(exc):
-                    log.warning(
-                        "a batch for %s failed (%s); one event at a time", group, describe(exc)
-                    )
-                    break
-                attempt += 1
-                delay = min(0.2 * 2**attempt, 30.0)
-                log.warning("batch for %s failed; retry in %.1fs", group, delay, exc_info=True)
-                await asyncio.sleep(delay)
-
-        async def single(envelope: CloudEvent) -> None:
-            await handler([envelope])
-
-        for tp, _, body in items:
-            await self._deliver(tp.topic, group, body, single)

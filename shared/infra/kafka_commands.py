@@ -24,8 +24,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.commands import commands_topic_pattern
 from shared.infra.commands import PoisonCommand
-from shared.infra.kafka import ensure_topics
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
+from shared.infra.kafka_topics import ensure_topics
 from shared.infra.redact import describe
 
 log = logging.getLogger(__name__)

@@ -43,7 +43,7 @@ from services.reporting.service_layer.projections import changes_of, parsed
 from services.reporting.service_layer.rebuild import rebuild
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.db import make_engine, make_sessions
-from shared.infra.kafka import ensure_topics
+from shared.infra.kafka_topics import ensure_topics
 from shared.phases import DEFAULT_PHASES
 from tests.bench.generator import generate
 from tests.infra import LOCAL_PG_DSN, create_database, drop_database, unique_name

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.reporting.adapters.tables import LIVE, metadata, rm_changes, rm_revision
-from services.reporting.adapters.writer import Changes, write
+from services.reporting.adapters.writer import write
+from services.reporting.service_layer.changes import Changes
 from services.reporting.service_layer.projections import changes_of, parsed
 from shared.contract.envelope import CloudEvent
 from shared.infra.db import make_sessions

@@ -188,8 +188,8 @@ async def _now(value: list[CommandReply]) -> list[CommandReply]:
 
 
 async def _ensure(bootstrap: str, topics: list[str]) -> None:
-    from shared.infra.kafka import ensure_topics
     from shared.infra.kafka_auth import TopicPolicy
+    from shared.infra.kafka_topics import ensure_topics
 
     # As deploy/kafka/acls.sh does: command topics keep records for the command retention.
     await ensure_topics(bootstrap, topics, retention_ms=TopicPolicy().command_retention_ms)

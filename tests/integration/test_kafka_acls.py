@@ -36,8 +36,10 @@ from aiokafka.errors import (  # type: ignore[import-untyped, unused-ignore]
 
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC
-from shared.infra.kafka import KafkaPublisher, KafkaTransport, ensure_topics
+from shared.infra.kafka import KafkaTransport
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
+from shared.infra.kafka_producer import KafkaPublisher
+from shared.infra.kafka_topics import ensure_topics
 from shared.infra.outbox import OutgoingMessage
 from tests.infra import SecureKafka
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from services.reporting.adapters.tables import core
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.db import make_engine, make_sessions
-from shared.infra.kafka import ensure_topics
+from shared.infra.kafka_topics import ensure_topics
 from shared.phases import DEFAULT_PHASES
 from tests import auth
 from tests.bench.generator import delivery_order, generate

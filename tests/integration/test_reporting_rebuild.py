@@ -22,7 +22,7 @@ from services.reporting.config import ReportingSettings
 from services.reporting.service_layer.rebuild import rebuild
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.db import make_engine
-from shared.infra.kafka import ensure_topics
+from shared.infra.kafka_topics import ensure_topics
 from tests.bench.generator import delivery_order, generate
 from tests.infra import create_database, unique_name
 from tests.integration.system import eventually, new_deployment, running

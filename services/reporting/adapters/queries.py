@@ -1,5 +1,5 @@
 """Read-side queries: the evaluation, the alerts and the monthly timeline, all counted over the
-read models in memory (`adapters/snapshot.py` keeps them current, `domain/columnar.py`
+read models in memory (`adapters/snapshot.py` keeps them current, `domain/columnar/`
 counts). "As at the end of `as_of`": facts dated after `as_of` are ignored.
 
 Callers pass the process's `SnapshotCache`; without one (or for another generation of the
@@ -13,14 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.reporting.adapters.snapshot import SnapshotCache, load
 from services.reporting.adapters.tables import LIVE, ReadModels
-from services.reporting.domain.columnar import (
-    AlertLists,
-    Selection,
-    Snapshot,
-    alert_lists,
-    tally,
-    timeline,
-)
+from services.reporting.domain.columnar.alerts import AlertLists, alert_lists
+from services.reporting.domain.columnar.asof import Selection
+from services.reporting.domain.columnar.store import Snapshot
+from services.reporting.domain.columnar.tally import tally
+from services.reporting.domain.columnar.timeline import timeline
 from services.reporting.domain.evaluation import (
     Evaluation,
     Filters,

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.reporting.adapters.tables import LIVE, ReadModels, rm_changes, rm_revision
-from services.reporting.domain.columnar import Snapshot
+from services.reporting.domain.columnar.store import Snapshot
 
 RELOAD_ABOVE = 50_000
 """Changed aggregates above which reading everything is cheaper than reading them by id."""

@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.reporting.adapters.tables import LIVE, core
-from services.reporting.adapters.writer import Changes, write
+from services.reporting.adapters.writer import write
+from services.reporting.service_layer.changes import Changes
 from shared.contract.envelope import CloudEvent
 from shared.infra.uow import ConflictingDuplicate, SqlUnitOfWork
 

@@ -1,5 +1,5 @@
 """The phase evaluation leadership reads: definitions, the shape of the answer, and the pure
-arithmetic that turns the counts of `domain/columnar.py` into it (durations, rates,
+arithmetic that turns the counts of `domain/columnar/tally.py` into it (durations, rates,
 small-cell protection). No I/O here.
 """
 
@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.reporting.domain.columnar import Tally
+from services.reporting.domain.columnar.tally import Tally
 from shared.phases import Phase
 
 Rollup = Literal["none", "successor"]
@@ -209,7 +209,7 @@ def assemble(
     tally: Tally,
     threshold: int,
 ) -> Evaluation:
-    """The evaluation from the counts of `domain/columnar.py` (groups already rolled up)."""
+    """The evaluation from the counts of `domain/columnar/tally.py` (groups already rolled up)."""
     groups, need_groups = tally.groups, tally.need_groups
 
     def unit_groups(dim: str) -> dict[str, UnitGroup]:

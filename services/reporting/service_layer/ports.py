@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from services.reporting.adapters.writer import Changes
-from services.reporting.domain.columnar import AlertLists
+from services.reporting.domain.columnar.alerts import AlertLists
 from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
+from services.reporting.service_layer.changes import Changes
 from shared.phases import Phase
 from shared.seedwork.ports import UnitOfWork
 

@@ -11,7 +11,7 @@ may land before the `NeedRaised` it refers to.
 
 from collections.abc import Callable, Iterable, Sequence
 
-from services.reporting.adapters.writer import Changes
+from services.reporting.service_layer.changes import Changes
 from services.reporting.service_layer.ports import ReportingUnitOfWork
 from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import (

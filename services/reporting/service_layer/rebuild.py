@@ -33,7 +33,8 @@ from services.reporting.adapters.rebuild import (
     next_generation,
     swap,
 )
-from services.reporting.adapters.writer import Changes, copy_fresh, write_on
+from services.reporting.adapters.writer import copy_fresh, write_on
+from services.reporting.service_layer.changes import Changes
 from services.reporting.service_layer.projections import changes_of, parsed
 from shared.contract.envelope import CloudEvent
 from shared.infra.db import make_sessions

@@ -303,7 +303,7 @@ async def _replies(bootstrap: str, topic: str, count: int, within: float) -> tup
 def kafka_commands(d: Deployment, count: int, product_pids: Sequence[int]) -> dict[str, Any]:
     """`count` RaiseNeed commands on the agency's commands topic, until every reply is out;
     the same commands on a topic of their own through the hand-written consumer."""
-    from shared.infra.kafka import ensure_topics
+    from shared.infra.kafka_topics import ensure_topics
 
     commands = commands_topic(AGENCY, d.prefix)
     replies = replies_topic(AGENCY, d.prefix)

@@ -1,10 +1,12 @@
-"""The in-memory counting (`domain/columnar.py`) on hand-made rows: distinct officials per
+"""The in-memory counting (`domain/columnar/`) on hand-made rows: distinct officials per
 group, histories replaced per aggregate, filters on values never seen."""
 
 import datetime as dt
 from typing import Any
 
-from services.reporting.domain.columnar import Selection, Snapshot, tally
+from services.reporting.domain.columnar.asof import Selection
+from services.reporting.domain.columnar.store import Snapshot
+from services.reporting.domain.columnar.tally import tally
 
 D = dt.date
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 from aiokafka.errors import NodeNotReadyError, TopicAuthorizationFailedError
 
-from shared.infra import kafka
+from shared.infra import kafka_topics
 
 
 class FlakyAdmin:
@@ -43,24 +43,24 @@ class FlakyAdmin:
 
 @pytest.fixture(autouse=True)
 def flaky_admin(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kafka, "AIOKafkaAdminClient", FlakyAdmin)
+    monkeypatch.setattr(kafka_topics, "AIOKafkaAdminClient", FlakyAdmin)
     FlakyAdmin.created = []
 
 
 async def test_a_broker_down_for_a_while_delays_the_start_but_does_not_end_it() -> None:
     FlakyAdmin.failures = [NodeNotReadyError("node 1"), NodeNotReadyError("node 1")]
-    await kafka.ensure_topics("k1:9092,k2:9092", ["present", "missing"], within=10)
+    await kafka_topics.ensure_topics("k1:9092,k2:9092", ["present", "missing"], within=10)
     assert FlakyAdmin.created == ["missing"]
 
 
 async def test_a_broker_down_for_longer_than_allowed_fails_the_start() -> None:
     FlakyAdmin.failures = [NodeNotReadyError("node 1")] * 10
     with pytest.raises(NodeNotReadyError):
-        await kafka.ensure_topics("k1:9092", ["missing"], within=1)
+        await kafka_topics.ensure_topics("k1:9092", ["missing"], within=1)
 
 
 async def test_an_error_waiting_cannot_cure_fails_at_once() -> None:
     FlakyAdmin.failures = [TopicAuthorizationFailedError("no ACL")]
     with pytest.raises(TopicAuthorizationFailedError):
-        await kafka.ensure_topics("k1:9092", ["missing"], within=30)
+        await kafka_topics.ensure_topics("k1:9092", ["missing"], within=30)
     assert FlakyAdmin.created == []

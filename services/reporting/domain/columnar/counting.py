@@ -1,0 +1,76 @@
+"""Counting primitives over numpy columns: distinct values, counts per group, several yes/no
+measures per group at once, histograms. They know nothing of secondments or needs."""
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from services.reporting.domain.columnar.columns import Array, Vocabulary
+
+Counts = dict[str, int]
+
+
+def distinct(values: Array) -> Array:
+    """The distinct values, sorted (a plain sort: `np.unique` hashes, several times slower
+    on these sizes)."""
+    ordered = np.sort(values)
+    if len(ordered) == 0:
+        return ordered
+    first = np.empty(len(ordered), dtype=np.bool_)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
+def count_by(groups: Array, size: int, weights: Array | None = None) -> Array:
+    """Per group 0 … size − 1, the rows (or the sum of `weights`); rows of no group (-1)
+    count nowhere."""
+    valid = groups >= 0
+    if not valid.all():
+        groups = groups[valid]
+        weights = None if weights is None else weights[valid]
+    return np.bincount(groups, weights=weights, minlength=size)[:size].astype(np.int64)
+
+
+class FlagCounter:
+    """Counts rows per group for several yes/no measures with one `bincount` per grouping:
+    each row's measures packed into the bits of one number, counted per (group, bits), then
+    summed per measure."""
+
+    def __init__(self, flags: Mapping[str, Array], rows: int) -> None:
+        self.names = ("rows", *flags)
+        packed = np.zeros(rows, dtype=np.int64)
+        for bit, values in enumerate(flags.values()):
+            packed |= values.astype(np.int64) << bit
+        self.packed = packed
+        self.combinations = 1 << len(flags)
+        combos = np.arange(self.combinations)
+        # combination × measure: 1 where the combination has the measure (rows: always)
+        self.table = np.stack(
+            [np.ones(self.combinations, dtype=np.int64)]
+            + [(combos >> bit) & 1 for bit in range(len(flags))],
+            axis=1,
+        )
+
+    def by(self, keys: Array, size: int) -> dict[str, Array]:
+        """Per measure, the count per group 0 … size − 1 (rows of group -1 count nowhere)."""
+        valid = keys >= 0
+        index = (keys * self.combinations + self.packed)[valid]
+        per_combination = np.bincount(index, minlength=size * self.combinations)
+        counts = per_combination[: size * self.combinations].reshape(size, self.combinations)
+        matrix = counts @ self.table
+        return {name: matrix[:, i] for i, name in enumerate(self.names)}
+
+
+def histogram(values: Array) -> dict[int, int]:
+    """Value → count (values are days, normally from 0 to a few hundred)."""
+    if not len(values):
+        return {}
+    low = min(int(values.min()), 0)
+    counts = np.bincount(values - low)
+    return {int(v) + low: int(counts[v]) for v in np.flatnonzero(counts)}
+
+
+def named(vocabulary: Vocabulary, codes: Array) -> Counts:
+    counts = np.bincount(codes[codes >= 0], minlength=len(vocabulary.values))
+    return {vocabulary.values[i]: int(counts[i]) for i in np.flatnonzero(counts)}

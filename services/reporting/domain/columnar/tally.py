@@ -1,0 +1,197 @@
+"""The evaluation's counts: the selection's secondments and needs counted in all and per
+group, with durations, ratings and post arrangements of the ended ones."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.reporting.domain.columnar.asof import (
+    Selection,
+    among,
+    chosen_secondments,
+    counted_secondments,
+    equal,
+    need_fields,
+    open_state,
+    planned_ends,
+)
+from services.reporting.domain.columnar.columns import NEVER, Array, KeyOf, Vocabulary
+from services.reporting.domain.columnar.counting import (
+    Counts,
+    FlagCounter,
+    count_by,
+    distinct,
+    histogram,
+    named,
+)
+from services.reporting.domain.columnar.store import Snapshot
+
+DIMENSION_COLUMNS = {
+    "home_unit": "home",
+    "host_unit": "host",
+    "sector": "sector",
+    "ethnicity": "ethnicity",
+    "gender": "gender",
+}
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The counts an evaluation is assembled from (`domain/evaluation.py`)."""
+
+    secondments: Counts
+    """started, active, ended, completed, terminated_early, overdue, promoted, and
+    `officials` (distinct)"""
+    groups: dict[str, dict[str, Counts]]
+    """dimension → group → the same counts, for groups with a secondment"""
+    needs: Counts
+    need_groups: dict[str, dict[str, Counts]]
+    """`host_unit` / `sector` → group → raised, withdrawn, filled, positions_requested,
+    positions_filled, for groups with a need"""
+    durations: dict[int, int]
+    """days from start to end → ended secondments"""
+    ratings: Counts
+    arrangements: Counts
+    """post arrangements in effect by `as_of`, of ended secondments"""
+
+
+def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
+    """Count the selection's secondments and needs, grouped, as at the end of `as_of`."""
+    on = selection.as_of.toordinal()
+    unit_groups, unit_names = snapshot.units.groups(unit_key)
+    s = snapshot.secondments.columns
+    n_sec = len(snapshot.secondments)
+    counted = counted_secondments(snapshot)
+    rows = np.flatnonzero(chosen_secondments(snapshot, selection, counted))
+
+    def col(name: str) -> Array:
+        return s[name][rows]
+
+    ended = col("ended") <= on
+    active = ~ended
+    reasons = col("reason")
+    completed = ended & equal(reasons, snapshot.reasons, "COMPLETED")
+    early = ended & equal(reasons, snapshot.reasons, "TERMINATED_EARLY")
+    # planned end after the extensions decided by the day
+    planned = planned_ends(snapshot, on, rows)
+    overdue = active & (planned < on)
+    # post arrangement in effect by the day
+    latest_arrangement = snapshot.arrangement_history.latest(n_sec, on, "code")[rows]
+    arrangement = np.where(
+        col("arr_multi"),
+        latest_arrangement,
+        np.where(col("arr_on") <= on, col("arrangement"), -1),
+    )
+    promoted = ended & equal(arrangement, snapshot.arrangements, "PROMOTED")
+    measures = {
+        "active": active,
+        "ended": ended,
+        "completed": completed,
+        "terminated_early": early,
+        "overdue": overdue,
+        "promoted": promoted,
+    }
+    officials = col("official").astype(np.int64)
+    total: Counts = {"started": len(rows)}
+    total.update({k: int(np.count_nonzero(v)) for k, v in measures.items()})
+    total["officials"] = len(distinct(officials))
+
+    groups: dict[str, dict[str, Counts]] = {}
+    counter = FlagCounter(measures, len(rows))
+    for dimension, column in DIMENSION_COLUMNS.items():
+        codes = col(column)
+        vocabulary = _vocabulary(snapshot, column)
+        if column in ("home", "host"):
+            keys, names = unit_groups[codes], unit_names
+        else:
+            keys, names = codes, vocabulary.values
+        size = len(names)
+        counts = counter.by(keys, size)
+        started = counts["started"] = counts.pop("rows")
+        width = max(size, 1)
+        pairs = distinct((officials * width + keys)[keys >= 0])
+        counts["officials"] = count_by(pairs % width, size)
+        groups[dimension] = {
+            names[g]: {k: int(v[g]) for k, v in counts.items()} for g in np.flatnonzero(started)
+        }
+
+    # ----- ended secondments: durations, ratings, arrangements
+    durations = histogram((col("ended") - col("start"))[ended])
+    ratings = named(snapshot.ratings, col("rating")[ended])
+    arrangements = named(snapshot.arrangements, arrangement[ended])
+
+    # ----- needs
+    needs, need_groups = _tally_needs(snapshot, selection, on, counted, unit_groups, unit_names)
+    return Tally(
+        secondments=total,
+        groups=groups,
+        needs=needs,
+        need_groups=need_groups,
+        durations=durations,
+        ratings=ratings,
+        arrangements=arrangements,
+    )
+
+
+def _vocabulary(snapshot: Snapshot, column: str) -> Vocabulary:
+    return {
+        "home": snapshot.units,
+        "host": snapshot.units,
+        "sector": snapshot.sectors,
+        "ethnicity": snapshot.ethnicities,
+        "gender": snapshot.genders,
+    }[column]
+
+
+def _tally_needs(
+    snapshot: Snapshot,
+    selection: Selection,
+    on: int,
+    counted: Array,
+    unit_groups: Array,
+    unit_names: list[str],
+) -> tuple[Counts, dict[str, dict[str, Counts]]]:
+    n = snapshot.needs.columns
+    size = len(snapshot.needs)
+    fields = need_fields(snapshot, on)
+    raised, host, sector, positions = (fields[k] for k in ("raised", "host", "sector", "positions"))
+    chosen = (
+        (n["raised"] != NEVER)
+        & (raised >= selection.first.toordinal())
+        & (raised <= selection.last.toordinal())
+    )
+    if selection.host_units is not None:
+        chosen &= np.isin(host, among(snapshot.units, selection.host_units))
+    if selection.sector is not None:
+        chosen &= equal(sector, snapshot.sectors, selection.sector)
+    rows = np.flatnonzero(chosen)
+    withdrawn, filled = open_state(snapshot, on, rows)
+    # per need, its secondments started by the day (whatever their phase and home unit)
+    s = snapshot.secondments.columns
+    taken_rows = counted & (s["start"] <= on) & (s["need"] >= 0)
+    taken = np.bincount(s["need"][taken_rows], minlength=size)[rows]
+    wanted = positions[rows]
+    known = wanted >= 0
+    requested = np.where(known, wanted, 0)
+    measures = {
+        "withdrawn": withdrawn,
+        "filled": filled,
+        "positions_requested": requested,
+        "positions_filled": np.where(known, np.minimum(taken, wanted), 0),
+    }
+    total: Counts = {"raised": len(rows)}
+    total.update({k: int(v.sum()) for k, v in measures.items()})
+    groups: dict[str, dict[str, Counts]] = {}
+    for dimension, codes, names in (
+        ("host_unit", unit_groups[host[rows]], unit_names),
+        ("sector", sector[rows], snapshot.sectors.values),
+    ):
+        count = len(names)
+        per = FlagCounter({"withdrawn": withdrawn, "filled": filled}, len(rows)).by(codes, count)
+        raised_per = per["raised"] = per.pop("rows")
+        for name in ("positions_requested", "positions_filled"):
+            per[name] = count_by(codes, count, measures[name])
+        groups[dimension] = {
+            names[g]: {k: int(v[g]) for k, v in per.items()} for g in np.flatnonzero(raised_per)
+        }
+    return total, groups
