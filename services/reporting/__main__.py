@@ -38,8 +38,13 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
 
 async def run_rebuild(settings: ReportingSettings, event_stores: Path | None) -> int:
     """The rebuild command; prints a progress bar and the final count."""
-    from services.reporting.adapters.rebuild import EventSource, EventStoreSource, KafkaSource
+    from services.reporting.adapters.rebuild import (
+        EventStoreSource,
+        KafkaSource,
+        SqlFreshReadModels,
+    )
     from services.reporting.bootstrap import MIGRATIONS
+    from services.reporting.service_layer.ports import EventSource
     from services.reporting.service_layer.rebuild import ProgressBar, rebuild
     from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
     from shared.infra.db import make_engine
@@ -60,7 +65,7 @@ async def run_rebuild(settings: ReportingSettings, event_stores: Path | None) ->
     engine = make_engine(url)
     try:
         await upgrade_to_head(engine, MIGRATIONS)
-        report = await rebuild(engine, source, progress=ProgressBar)
+        report = await rebuild(SqlFreshReadModels(engine), source, progress=ProgressBar)
     finally:
         await source.close()
         await engine.dispose()

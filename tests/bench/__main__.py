@@ -33,7 +33,7 @@ from sqlalchemy import func, select, text
 
 from services.reporting.__main__ import create_app
 from services.reporting.adapters.queries import evaluate
-from services.reporting.adapters.rebuild import KafkaSource
+from services.reporting.adapters.rebuild import KafkaSource, SqlFreshReadModels
 from services.reporting.adapters.snapshot import SnapshotCache
 from services.reporting.adapters.tables import LIVE, core, rm_secondments
 from services.reporting.adapters.writer import write
@@ -295,7 +295,7 @@ async def main(events: int, queries: int, json_out: Path | None) -> None:
     source = KafkaSource(bootstrap, topics)
     run = meter.start("rebuild")
     try:
-        report = await rebuild(engine, source)
+        report = await rebuild(SqlFreshReadModels(engine), source)
     finally:
         await source.close()
     rebuild_phase = run.stop()

@@ -16,7 +16,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.reporting.__main__ import create_app as create_reporting_app
-from services.reporting.adapters.rebuild import KafkaSource
+from services.reporting.adapters.rebuild import KafkaSource, SqlFreshReadModels
 from services.reporting.adapters.tables import LIVE, core
 from services.reporting.config import ReportingSettings
 from services.reporting.service_layer.rebuild import rebuild
@@ -87,7 +87,7 @@ async def test_a_rebuild_during_live_traffic_ends_with_tables_equal_to_the_live_
             await asyncio.sleep(0.3)
             source = KafkaSource(kafka_bootstrap, topics, batch=500)
             try:
-                report = await rebuild(live, source)
+                report = await rebuild(SqlFreshReadModels(live), source)
             finally:
                 await source.close()
             assert not traffic.done(), "the rebuild must overlap live traffic"

@@ -6,9 +6,9 @@ again for what arrived since; the rebuild asks once more after it locked the liv
 the swapped-in tables hold at least every event the live projection had applied.
 """
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
@@ -22,29 +22,16 @@ from services.reporting.adapters.tables import (
     rm_changes,
     rm_revision,
 )
+from services.reporting.adapters.writer import copy_fresh, write_on
+from services.reporting.service_layer.changes import Changes
+from services.reporting.service_layer.ports import EventSource
 from shared.contract.envelope import CloudEvent
-from shared.infra.db import make_engine
+from shared.infra.db import make_engine, make_sessions
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
 from shared.infra.schema import define_core_tables
 
 NEXT = "__next"
 OLD = "__old"
-
-
-class EventSource(Protocol):
-    """Every event of both topics, from the beginning."""
-
-    skipped: int
-    """Messages that are not even an envelope (the live projection dead-letters them)."""
-
-    async def total(self) -> int:
-        """How many events there are now (for the progress bar)."""
-
-    def batches(self) -> AsyncIterator[list[CloudEvent]]:
-        """Batches up to the current end; a later call continues from there."""
-
-    async def close(self) -> None:
-        """Release connections."""
 
 
 def decoded(raw: Iterable[bytes | str], source: EventSource) -> list[CloudEvent]:
@@ -215,3 +202,45 @@ async def swap(conn: AsyncConnection) -> None:
         if conn.dialect.name == "postgresql":
             # Fresh tables have no statistics yet: plan the evaluations well from the start.
             await conn.execute(text(f'ANALYZE "{name}"'))
+
+
+class SqlFreshReadModels:
+    """`service_layer.ports.FreshReadModels` as `rm_…__next` tables beside the live ones: the
+    first write fills the empty tables by COPY (PostgreSQL), the next ones merge; the swap
+    renames them live in one transaction holding the live tables' lock."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._sessions = make_sessions(engine)
+        self._models = next_generation()
+        self._empty = True
+
+    async def create(self) -> None:
+        await create_fresh(self._engine, self._models)
+        self._empty = True
+
+    async def write(self, changes: Changes) -> None:
+        async with self._sessions() as session, session.begin():
+            conn = await session.connection()
+            if self._empty:
+                await copy_fresh(conn, self._models, changes)
+            else:
+                await write_on(conn, self._models, changes)
+        self._empty = False
+
+    @contextlib.asynccontextmanager
+    async def swap_in(self) -> AsyncIterator["_Swap"]:
+        async with self._sessions() as session, session.begin():
+            conn = await session.connection()
+            await lock_live(conn)
+            yield _Swap(conn, self._models)
+            await swap(conn)
+
+
+class _Swap:
+    def __init__(self, conn: AsyncConnection, models: ReadModels) -> None:
+        self._conn = conn
+        self._models = models
+
+    async def write(self, changes: Changes) -> None:
+        await write_on(self._conn, self._models, changes)

@@ -5,13 +5,15 @@ nothing here knows whether the read models live in PostgreSQL, SQLite or memory.
 """
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 from services.reporting.domain.columnar.alerts import AlertLists
 from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
 from services.reporting.service_layer.changes import Changes
+from shared.contract.envelope import CloudEvent
 from shared.phases import Phase
 from shared.seedwork.ports import UnitOfWork
 
@@ -43,6 +45,49 @@ class ReportQueries(Protocol):
         self, phase: Phase, as_of: dt.date, filters: Filters, *, rollup: Rollup
     ) -> list[tuple[str, int, int]]:
         """(YYYY-MM, started, ended) for each month of the phase up to `as_of`."""
+        ...
+
+
+class EventSource(Protocol):
+    """Every event of both topics, from the beginning (a rebuild's source)."""
+
+    skipped: int
+    """Messages that are not even an envelope (the live projection dead-letters them)."""
+
+    async def total(self) -> int:
+        """How many events there are now (for the progress bar)."""
+        ...
+
+    def batches(self) -> AsyncIterator[list[CloudEvent]]:
+        """Batches up to the current end; a later call continues from there."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class ReadModelSwap(Protocol):
+    """The transaction that swaps a new generation in, with the live projection held off."""
+
+    async def write(self, changes: Changes) -> None:
+        """Merge the last changes into the new generation, before it goes live."""
+        ...
+
+
+class FreshReadModels(Protocol):
+    """A new generation of the read models, filled aside while the live one serves."""
+
+    async def create(self) -> None:
+        """Empty tables for the new generation (leftovers of an interrupted rebuild gone)."""
+        ...
+
+    async def write(self, changes: Changes) -> None:
+        """Merge folded rows into the new generation, in a transaction of their own."""
+        ...
+
+    def swap_in(self) -> AbstractAsyncContextManager[ReadModelSwap]:
+        """Hold off the live projection; on leaving, the new generation is the live one."""
         ...
 
 

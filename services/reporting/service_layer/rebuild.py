@@ -24,20 +24,11 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.reporting.adapters.rebuild import (
-    EventSource,
-    create_fresh,
-    lock_live,
-    next_generation,
-    swap,
-)
-from services.reporting.adapters.writer import copy_fresh, write_on
 from services.reporting.service_layer.changes import Changes
+from services.reporting.service_layer.ports import EventSource, FreshReadModels
 from services.reporting.service_layer.projections import changes_of, parsed
 from shared.contract.envelope import CloudEvent
-from shared.infra.db import make_sessions
 
 
 @dataclass
@@ -130,31 +121,21 @@ def _no_cycle_collection() -> Iterator[None]:
 
 
 async def rebuild(
-    engine: AsyncEngine,
+    target: FreshReadModels,
     source: EventSource,
     *,
     progress: Callable[[int], ProgressBar] | None = None,
     flush_rows: int = FLUSH_ROWS,
 ) -> RebuildReport:
-    """Replay `source` into fresh tables and swap them in; returns the count of events."""
+    """Replay `source` into a fresh generation and swap it in; returns the count of events."""
     started = time.monotonic()
-    sessions = make_sessions(engine)
-    models = next_generation()
-    await create_fresh(engine, models)
+    await target.create()
     bar = progress(await source.total()) if progress else None
     replay = Replay()
-    empty = True
 
     async def flush() -> None:
-        nonlocal empty
-        async with sessions() as session, session.begin():
-            conn = await session.connection()
-            if empty:
-                await copy_fresh(conn, models, replay.changes)
-            else:
-                await write_on(conn, models, replay.changes)
+        await target.write(replay.changes)
         replay.changes.clear()
-        empty = False
 
     with _no_cycle_collection():
         async for batch in source.batches():
@@ -165,15 +146,12 @@ async def rebuild(
                 await flush()
         await flush()
         count = replay.read
-        async with sessions() as session, session.begin():
-            conn = await session.connection()
-            await lock_live(conn)
+        async with target.swap_in() as swapping:
             async for batch in source.batches():
                 replay.add(batch)
                 if bar:
                     bar.advance(len(batch))
-            await write_on(conn, models, replay.changes)
-            await swap(conn)
+            await swapping.write(replay.changes)
     if bar:
         bar.close()
     return RebuildReport(
