@@ -17,10 +17,9 @@ from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_SOURCE, NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
-from shared.infra.commands import CommandProcessor
-from shared.infra.kafka_commands import CommandTopics
+from shared.infra.kafka_commands import CommandTopics, take_commands
 from shared.infra.runtime import ServiceRuntime
-from shared.infra.transport import SupportsBatchSubscribe, Transport
+from shared.infra.transport import Transport, subscribe_events
 from shared.phases import DEFAULT_PHASES, Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,12 +41,8 @@ class NeedsService:
         and answered; `audit` records them."""
         self.settings = settings
         self.codec = settings.personal_data_codec()
-        self.runtime = ServiceRuntime(
-            name="needs",
-            database_url=settings.database_url,
-            migrations=MIGRATIONS,
-            tables=core,
-            publisher=transport.publisher(),
+        self.runtime = ServiceRuntime.for_service(
+            "needs", settings.database_url, MIGRATIONS, core, transport
         )
         self.answers = CommandAnswers(self.runtime.sessions, command_answers)
         """Answers remembered for `Idempotency-Key`s (and command ids over Kafka)."""
@@ -62,28 +57,27 @@ class NeedsService:
         )
         self.topic = topic_name(NEEDS_TOPIC, settings.topic_prefix)
         placements = topic_name(PLACEMENTS_TOPIC, settings.topic_prefix)
-        group = f"{settings.topic_prefix}{settings.consumer_group}"
-        if isinstance(transport, SupportsBatchSubscribe):
-            transport.subscribe_batch(placements, group, self._on_placement_events)
-        else:
-            transport.subscribe(placements, group, self._on_placement_event)
+        subscribe_events(
+            transport,
+            placements,
+            settings.group,
+            self._on_placement_event,
+            self._on_placement_events,
+        )
 
         self.command_topics = command_topics
         if command_topics is not None:
-            self.commands = CommandProcessor(
+            self.commands = take_commands(
+                command_topics,
+                self.runtime,
+                settings.topic_prefix,
+                settings.group,
                 source=NEEDS_SOURCE,
                 routes=command_routes(self.ports),
                 answers=self.answers,
                 outbox=core.outbox,
-                topic_prefix=settings.topic_prefix,
-                on_commit=self.runtime.relay.wake,
-                ensure_topic=command_topics.ensure_topic,
                 audit=audit,
                 rejects_unknown_types=True,
-            )
-            command_topics.subscribe(
-                f"{settings.topic_prefix}{settings.consumer_group}.commands",
-                self.commands.handle,
             )
 
     async def _on_placement_event(self, envelope: CloudEvent) -> None:

@@ -26,11 +26,10 @@ from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENT_SOURCE, topic_name
 from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
-from shared.infra.commands import CommandProcessor
-from shared.infra.kafka_commands import CommandTopics
+from shared.infra.kafka_commands import CommandTopics, take_commands
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.runtime import ServiceRuntime
-from shared.infra.transport import SupportsBatchSubscribe, Transport
+from shared.infra.transport import Transport, subscribe_events
 from shared.phases import DEFAULT_PHASES, Phase
 
 log = logging.getLogger(__name__)
@@ -53,12 +52,8 @@ class PlacementService:
         """With `command_topics` (Kafka), the agencies' commands of this service are consumed
         and answered; `audit` records them."""
         self.settings = settings
-        self.runtime = ServiceRuntime(
-            name="placement",
-            database_url=settings.database_url,
-            migrations=MIGRATIONS,
-            tables=core,
-            publisher=transport.publisher(),
+        self.runtime = ServiceRuntime.for_service(
+            "placement", settings.database_url, MIGRATIONS, core, transport
         )
         codec = settings.personal_data_codec()
         masters = settings.master_keys()
@@ -83,7 +78,7 @@ class PlacementService:
             return codec.with_identity_keys(vault)
 
         needs_topic = topic_name(NEEDS_TOPIC, settings.topic_prefix)
-        group = f"{settings.topic_prefix}{settings.consumer_group}"
+        group = settings.group
         self.ports = PlacementPorts(
             uow=partial(
                 SqlPlacementUnitOfWork,
@@ -97,27 +92,21 @@ class PlacementService:
             needs_caught_up=lambda: transport.caught_up(needs_topic, group),
             intake=IntakeKey.configured(settings.intake_key, master),
         )
-        if isinstance(transport, SupportsBatchSubscribe):
-            transport.subscribe_batch(needs_topic, group, self._on_need_events)
-        else:
-            transport.subscribe(needs_topic, group, self._on_need_event)
+        subscribe_events(transport, needs_topic, group, self._on_need_event, self._on_need_events)
 
         self.command_topics = command_topics
         if command_topics is not None:
-            self.commands = CommandProcessor(
+            self.commands = take_commands(
+                command_topics,
+                self.runtime,
+                settings.topic_prefix,
+                group,
                 source=PLACEMENT_SOURCE,
                 routes=command_routes(self.ports),
                 answers=self.answers,
                 outbox=core.outbox,
-                topic_prefix=settings.topic_prefix,
-                on_commit=self.runtime.relay.wake,
-                ensure_topic=command_topics.ensure_topic,
                 audit=audit,
                 rejects_unknown_types=False,
-            )
-            command_topics.subscribe(
-                f"{settings.topic_prefix}{settings.consumer_group}.commands",
-                self.commands.handle,
             )
 
     async def _on_need_event(self, envelope: CloudEvent) -> None:

@@ -7,25 +7,16 @@ from sqlalchemy import make_url
 
 from services.placement.adapters.vault import MasterKeys
 from shared.contract.crypto import parse_key
-from shared.http.auth import AuthSettings
-from shared.http.limits import HttpLimitSettings
-from shared.infra.audit import AuditSettings
-from shared.infra.kafka_auth import KafkaSecuritySettings
-from shared.infra.personal_data import PersonalDataKeys
+from shared.http.settings import BaseServiceSettings
 
 
-class PlacementSettings(
-    AuthSettings, AuditSettings, HttpLimitSettings, KafkaSecuritySettings, PersonalDataKeys
-):
+class PlacementSettings(BaseServiceSettings):
     """Configuration by environment; defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="PLACEMENT_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/placement.db"
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
     consumer_group: str = "placement"
-    http_host: str = "0.0.0.0"
     http_port: int = 8002
     master_key: str | None = None
     """Wraps the officials' keys (base64 of 32 bytes); from a secret store in production."""

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from services.reporting.bootstrap import ReportingService
 from services.reporting.config import ReportingSettings
 from shared.http.app import compose_app
-from shared.http.main import serve
-from shared.infra.deployment import plaintext_kafka, refuse_without_secrets
+from shared.http.main import run_service
+from shared.infra.deployment import plaintext_kafka
 from shared.infra.kafka_batches import BatchingKafkaTransport
 
 
@@ -97,8 +97,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"reporting rebuild: not starting: {plaintext} (deploy/README.md)")
         asyncio.run(run_rebuild(settings, args.event_stores))
     else:
-        refuse_without_secrets("reporting", settings, ("programme_key",))
-        serve(create_app(settings), settings.http_host, settings.http_port, settings)
+        run_service("reporting", settings, ("programme_key",), create_app)
 
 
 if __name__ == "__main__":

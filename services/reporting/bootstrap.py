@@ -22,7 +22,7 @@ from services.reporting.service_layer.ports import ReportingPorts
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.runtime import ServiceRuntime
-from shared.infra.transport import SupportsBatchSubscribe, Transport
+from shared.infra.transport import Transport, subscribe_events
 from shared.phases import Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -43,12 +43,8 @@ class ReportingService:
         self._stopping = asyncio.Event()
         self.codec = settings.personal_data_codec()
         self.transport = transport
-        self.runtime = ServiceRuntime(
-            name="reporting",
-            database_url=settings.database_url,
-            migrations=MIGRATIONS,
-            tables=core,
-            publisher=transport.publisher(),
+        self.runtime = ServiceRuntime.for_service(
+            "reporting", settings.database_url, MIGRATIONS, core, transport
         )
         self.sessions = self.runtime.sessions
         self.snapshots = SnapshotCache()
@@ -63,15 +59,15 @@ class ReportingService:
             settings.login_max_failures, settings.login_window_seconds
         )
         """Failed dashboard sign-ins of this process (one count for every app built here)."""
-        group = f"{settings.topic_prefix}{settings.consumer_group}"
         for topic in (NEEDS_TOPIC, PLACEMENTS_TOPIC):
-            name = topic_name(topic, settings.topic_prefix)
-            if isinstance(transport, SupportsBatchSubscribe):
-                transport.subscribe_batch(
-                    name, group, self.on_batch, max_records=settings.batch_max_records
-                )
-            else:
-                transport.subscribe(name, group, self.on_event)
+            subscribe_events(
+                transport,
+                topic_name(topic, settings.topic_prefix),
+                settings.group,
+                self.on_event,
+                self.on_batch,
+                max_records=settings.batch_max_records,
+            )
 
     async def on_event(self, envelope: CloudEvent) -> None:
         """Project one event (idempotent), its personal data opened to the profile only."""

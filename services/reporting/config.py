@@ -2,26 +2,17 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.http.auth import AuthSettings
-from shared.http.limits import HttpLimitSettings
-from shared.infra.audit import AuditSettings
-from shared.infra.kafka_auth import KafkaSecuritySettings
-from shared.infra.personal_data import PersonalDataKeys
+from shared.http.settings import BaseServiceSettings
 from shared.phases import DEFAULT_PHASES, Phase
 
 
-class ReportingSettings(
-    AuthSettings, AuditSettings, HttpLimitSettings, KafkaSecuritySettings, PersonalDataKeys
-):
+class ReportingSettings(BaseServiceSettings):
     """Configuration by environment; defaults suit the embedded default."""
 
     model_config = SettingsConfigDict(env_prefix="REPORTING_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/reporting.db"
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
     consumer_group: str = "reporting"
-    http_host: str = "0.0.0.0"
     http_port: int = 8003
     phases: tuple[Phase, ...] = DEFAULT_PHASES
     """JSON list of {phase_id, starts_on, ends_on, cap_months} (REPORTING_PHASES)."""

@@ -1,16 +1,39 @@
 """Running one service on its own (the container mode): Kafka, PostgreSQL, uvicorn."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
 
+from shared.contract.topics import topic_name
 from shared.http.app import RunningService, compose_app
 from shared.http.auth import TokenVerifier
 from shared.http.limits import DEFAULT_MAX_BODY_BYTES, HttpLimitSettings
+from shared.http.settings import BaseServiceSettings
 from shared.infra.audit import AuditLog
+from shared.infra.deployment import refuse_without_secrets
 from shared.infra.kafka import KafkaTransport
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
+from shared.infra.kafka_commands import CommandTopics
+
+S = TypeVar("S", bound=BaseServiceSettings)
+S_contra = TypeVar("S_contra", bound=BaseServiceSettings, contravariant=True)
+
+
+class CommandingService(Protocol[S_contra]):
+    """A service's class as `commanding_app` builds it: settings and transport, and the audit
+    store and commands topics its agencies' commands go through."""
+
+    def __call__(
+        self,
+        settings: S_contra,
+        transport: KafkaTransport,
+        /,
+        *,
+        audit: AuditLog,
+        command_topics: CommandTopics,
+    ) -> RunningService: ...
 
 
 def kafka_app(
@@ -34,6 +57,41 @@ def kafka_app(
     return compose_app(
         title, [build(transport)], transport, verifier, audit, max_body_bytes=max_body_bytes
     )
+
+
+def commanding_app(name: str, settings: S, produces: str, service: CommandingService[S]) -> FastAPI:
+    """`kafka_app` for a service that publishes the topic `produces` (its base name) and takes
+    the agencies' commands: `service` is built with the transport, the audit store and the
+    commands topics, all configured from `settings` (its principal, topic policy and prefix)."""
+    audit = settings.audit_log()
+    commands = CommandTopics(
+        settings.kafka_bootstrap,
+        name,
+        prefix=settings.topic_prefix,
+        auth=settings.kafka_auth(),
+        topics=settings.kafka_topic_policy(),
+    )
+    return kafka_app(
+        name,
+        name,
+        settings.kafka_bootstrap,
+        lambda transport: service(settings, transport, audit=audit, command_topics=commands),
+        produces=(topic_name(produces, settings.topic_prefix),),
+        verifier=settings.verifier(),
+        kafka_auth=settings.kafka_auth(),
+        audit=audit,
+        topics=settings.kafka_topic_policy(),
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+def run_service(
+    name: str, settings: S, secrets: Iterable[str], create_app: Callable[[S], FastAPI]
+) -> None:
+    """`python -m services.<name>`: refuse to start without the `secrets` (field names) outside
+    the embedded shape, then serve the app on the settings' host and port until interrupted."""
+    refuse_without_secrets(name, settings, secrets)
+    serve(create_app(settings), settings.http_host, settings.http_port, settings)
 
 
 def serve(app: FastAPI, host: str, port: int, limits: HttpLimitSettings | None = None) -> None:

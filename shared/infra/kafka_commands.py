@@ -16,17 +16,21 @@ JSON, no usable command id) goes to `<topic>.dlq` with the reason in headers.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from shared.contract.commands import commands_topic_pattern
-from shared.infra.commands import PoisonCommand
+from shared.contract.commands import CommandType, commands_topic_pattern
+from shared.infra.answers import CommandAnswers
+from shared.infra.audit import AuditLog
+from shared.infra.commands import CommandProcessor, CommandRoute, PoisonCommand
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_topics import ensure_topics
 from shared.infra.redact import describe
+from shared.infra.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
 
@@ -194,3 +198,34 @@ class CommandTopics:
                 ("x-dlq-topic", topic.encode()),
             ],
         )
+
+
+def take_commands(
+    command_topics: CommandTopics,
+    runtime: ServiceRuntime,
+    topic_prefix: str,
+    group: str,
+    *,
+    source: str,
+    routes: Mapping[CommandType, CommandRoute],
+    answers: CommandAnswers,
+    outbox: Table,
+    audit: AuditLog | None,
+    rejects_unknown_types: bool,
+) -> CommandProcessor:
+    """The processor of a service's commands, consuming every agency's commands topic as the
+    consumer group `<group>.commands`; its commits wake the service's outbox relay, and the
+    replies and dead-letter topics it needs are created on demand."""
+    processor = CommandProcessor(
+        source=source,
+        routes=routes,
+        answers=answers,
+        outbox=outbox,
+        topic_prefix=topic_prefix,
+        on_commit=runtime.relay.wake,
+        ensure_topic=command_topics.ensure_topic,
+        audit=audit,
+        rejects_unknown_types=rejects_unknown_types,
+    )
+    command_topics.subscribe(f"{group}.commands", processor.handle)
+    return processor

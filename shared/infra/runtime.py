@@ -12,6 +12,7 @@ from shared.infra.db import make_engine, make_sessions
 from shared.infra.migrations import upgrade_when_reachable
 from shared.infra.outbox import OutboxRelay, Publisher
 from shared.infra.schema import CoreTables
+from shared.infra.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,24 @@ class ServiceRuntime:
             publisher,
             lock_key=zlib.crc32(f"outbox:{name}".encode()),
             poll_interval=relay_poll_interval,
+        )
+
+    @classmethod
+    def for_service(
+        cls,
+        name: str,
+        database_url: str,
+        migrations: Path,
+        tables: CoreTables,
+        transport: Transport,
+    ) -> "ServiceRuntime":
+        """The runtime of the service `name`, relaying its outbox to `transport`."""
+        return cls(
+            name=name,
+            database_url=database_url,
+            migrations=migrations,
+            tables=tables,
+            publisher=transport.publisher(),
         )
 
     async def migrate(self, within: float = 60.0) -> None:

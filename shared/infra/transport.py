@@ -52,6 +52,26 @@ class Transport(Protocol):
         """Disconnect without acknowledging anything in flight."""
 
 
+def subscribe_events(
+    transport: Transport,
+    topic: str,
+    group: str,
+    on_event: EnvelopeHandler,
+    on_batch: BatchHandler,
+    *,
+    max_records: int | None = None,
+) -> None:
+    """Consume `topic` in batches (`on_batch`, of at most `max_records` when given, else the
+    transport's default) where the transport can, one event at a time (`on_event`) where it
+    cannot."""
+    if not isinstance(transport, SupportsBatchSubscribe):
+        transport.subscribe(topic, group, on_event)
+    elif max_records is None:
+        transport.subscribe_batch(topic, group, on_batch)
+    else:
+        transport.subscribe_batch(topic, group, on_batch, max_records=max_records)
+
+
 class InProcessBus:
     """The embedded default's bus: publishing calls each subscriber and returns after all
     committed, so the outbox marks a row only once every consumer has it.

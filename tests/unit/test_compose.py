@@ -1,4 +1,4 @@
-"""docker-compose.yml and the Dockerfiles agree with the code.
+"""docker-compose.yml and the Dockerfile agree with the code.
 
 No Docker engine is needed: the files are parsed and checked against the services' settings
 classes, so a renamed setting or a moved port fails here, not at deploy. The PostgreSQL init
@@ -6,9 +6,12 @@ script, the database roles and the secrets: tests/unit/test_compose_secrets.py.
 """
 
 import json
+import os
 import re
+import shlex
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
@@ -21,6 +24,7 @@ from services.reporting.config import ReportingSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 KAFKA_ADR = ROOT / "docs" / "adr" / "0002-kafka-and-postgresql-without-docker.md"
 
@@ -140,6 +144,14 @@ def _dockerfile_path(compose: dict[str, Any], name: str) -> Path:
     return context / str(build.get("dockerfile", "Dockerfile"))
 
 
+def _build_args(compose: dict[str, Any], name: str) -> dict[str, str]:
+    build = _service(compose, name).get("build")
+    assert isinstance(build, dict), f"{name} has no build section"
+    args = build.get("args", {})
+    assert isinstance(args, dict), f"{name}'s build args must be a mapping"
+    return {str(k): str(v) for k, v in args.items()}
+
+
 def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments dropped."""
     instructions: list[tuple[str, str]] = []
@@ -164,6 +176,46 @@ def _final_stage(instructions: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return instructions[starts[-1] :]
 
 
+def _expand(text: str, variables: dict[str, str]) -> str:
+    """`${NAME}` and `$NAME` replaced as Docker (build time) or the shell (run time) would;
+    unknown names are left as they are."""
+    return re.sub(
+        r"\$\{(\w+)\}|\$(\w+)",
+        lambda m: variables.get(m[1] or m[2], m[0]),
+        text,
+    )
+
+
+def _runtime_stage(
+    compose: dict[str, Any], name: str
+) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The final stage's instructions as compose builds `name` (its build args given to the
+    stage's ARGs, variables expanded where Docker expands them), and the image's environment."""
+    given = _build_args(compose, name)
+    variables: dict[str, str] = {}
+    environment: dict[str, str] = {}
+    stage: list[tuple[str, str]] = []
+    for keyword, args in _final_stage(_instructions(_dockerfile_path(compose, name))):
+        if keyword == "ARG":
+            key, _, default = args.partition("=")
+            variables[key] = given.get(key, default)
+        elif keyword == "ENV":
+            for pair in shlex.split(args):
+                key, _, value = pair.partition("=")
+                environment[key] = variables[key] = _expand(value, variables)
+        if keyword in ("ENV", "EXPOSE", "USER", "WORKDIR", "COPY", "FROM"):
+            args = _expand(args, variables)
+        stage.append((keyword, args))
+    return stage, environment
+
+
+def _python_code(command: str) -> str:
+    """The code of an exec-form `["python", "-c", code]`."""
+    words = json.loads(command)
+    assert words[:2] == ["python", "-c"], f"not python -c: {words}"
+    return str(words[2])
+
+
 # --------------------------------------------------------------------------- services and images
 
 
@@ -175,24 +227,70 @@ def test_compose_has_the_three_services_and_their_infrastructure(
     assert not missing, f"docker-compose.yml lacks {sorted(missing)}"
 
 
-@pytest.mark.parametrize("name", SERVICES)
-def test_service_is_built_from_its_own_dockerfile(compose: dict[str, Any], name: str) -> None:
+@pytest.mark.parametrize("name", [*SERVICES, "audit-migrate"])
+def test_service_is_built_from_the_one_dockerfile(compose: dict[str, Any], name: str) -> None:
     build = _service(compose, name).get("build")
     assert isinstance(build, dict), f"{name} must be built (build: context + dockerfile)"
     context = (COMPOSE_FILE.parent / str(build.get("context", "."))).resolve()
     assert context == ROOT, f"{name}'s build context must be the repository root, not {context}"
-    dockerfile = _dockerfile_path(compose, name)
-    assert dockerfile == ROOT / "services" / name / "Dockerfile"
-    assert dockerfile.is_file(), f"{dockerfile} does not exist"
+    assert _dockerfile_path(compose, name) == DOCKERFILE, f"{name} is not built from {DOCKERFILE}"
+    assert DOCKERFILE.is_file(), f"{DOCKERFILE} does not exist"
+
+
+def test_no_service_has_a_dockerfile_of_its_own() -> None:
+    stray = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("services/**/Dockerfile*"))
+    assert not stray, f"the services' images are built from {DOCKERFILE.name} only: {stray}"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_names_the_service_and_its_port_in_the_build_args(
+    compose: dict[str, Any], name: str
+) -> None:
+    port = SETTINGS[name].model_fields["http_port"].default
+    assert _build_args(compose, name) == {"SERVICE": name, "HTTP_PORT": str(port)}
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_dockerfile_cmd_runs_the_service_module(compose: dict[str, Any], name: str) -> None:
-    cmds = [
-        args for keyword, args in _instructions(_dockerfile_path(compose, name)) if keyword == "CMD"
+    stage, environment = _runtime_stage(compose, name)
+    cmds = [args for keyword, args in stage if keyword == "CMD"]
+    assert cmds, f"{name}'s image has no CMD"
+    command = json.loads(cmds[-1])
+    if command[:2] == ["sh", "-c"]:  # the shell expands the image's environment, then execs
+        words = shlex.split(_expand(command[2], environment))
+        assert words[0] == "exec", f"{name}: the shell does not exec the service: {command}"
+        command = words[1:]
+    assert command == ["python", "-m", f"services.{name}"]
+
+
+def test_dockerfile_default_service_is_needs() -> None:
+    defaults = dict(
+        args.partition("=")[::2]
+        for keyword, args in _final_stage(_instructions(DOCKERFILE))
+        if keyword == "ARG"
+    )
+    port = SETTINGS["needs"].model_fields["http_port"].default
+    assert (defaults.get("SERVICE"), defaults.get("HTTP_PORT")) == ("needs", str(port))
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_build_refuses_a_port_other_than_the_services_default(
+    compose: dict[str, Any], name: str
+) -> None:
+    """The runtime stage's `RUN python -c` check, run here as the build would run it."""
+    stage, environment = _runtime_stage(compose, name)
+    checks = [
+        args
+        for keyword, args in stage
+        if keyword == "RUN" and "SECONDMENT_DEFAULT_HTTP_PORT" in args
     ]
-    assert cmds, f"{name}'s Dockerfile has no CMD"
-    assert json.loads(cmds[-1]) == ["python", "-m", f"services.{name}"]
+    assert len(checks) == 1, f"{name}'s runtime stage does not check SERVICE and HTTP_PORT"
+    code = shlex.split(checks[0])[2]
+    with mock.patch.dict(os.environ, environment, clear=True):
+        exec(code, {})  # passes as compose builds it
+        os.environ["SECONDMENT_DEFAULT_HTTP_PORT"] = "1"
+        with pytest.raises(SystemExit, match="HTTP_PORT"):
+            exec(code, {})
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -231,11 +329,7 @@ def test_dockerfile_installs_the_project_without_dev_extras(
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_dockerfile_runs_as_a_non_root_user(compose: dict[str, Any], name: str) -> None:
-    users = [
-        args
-        for keyword, args in _final_stage(_instructions(_dockerfile_path(compose, name)))
-        if keyword == "USER"
-    ]
+    users = [args for keyword, args in _runtime_stage(compose, name)[0] if keyword == "USER"]
     assert users, f"{name}'s runtime stage has no USER"
     user = users[-1].split(":")[0]
     assert user not in ("root", "0"), f"{name} runs as root"
@@ -244,26 +338,37 @@ def test_dockerfile_runs_as_a_non_root_user(compose: dict[str, Any], name: str) 
 @pytest.mark.parametrize("name", SERVICES)
 def test_dockerfile_exposes_the_default_http_port(compose: dict[str, Any], name: str) -> None:
     port = SETTINGS[name].model_fields["http_port"].default
-    stage = _final_stage(_instructions(_dockerfile_path(compose, name)))
+    stage, _ = _runtime_stage(compose, name)
     exposed = {
         p.split("/")[0] for keyword, args in stage if keyword == "EXPOSE" for p in args.split()
     }
-    assert str(port) in exposed, f"{name}'s Dockerfile exposes {sorted(exposed)}, not {port}"
+    assert exposed == {str(port)}, f"{name}'s image exposes {sorted(exposed)}, not {port}"
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_dockerfile_healthcheck_gets_healthz_with_urllib(
     compose: dict[str, Any], name: str
 ) -> None:
+    """The image's HEALTHCHECK, run here with urllib's urlopen recorded: it gets /healthz on
+    the service's default port, or on the one its `<PREFIX>HTTP_PORT` sets."""
     port = SETTINGS[name].model_fields["http_port"].default
-    stage = _final_stage(_instructions(_dockerfile_path(compose, name)))
+    stage, environment = _runtime_stage(compose, name)
     checks = [args for keyword, args in stage if keyword == "HEALTHCHECK"]
     assert checks, f"{name}'s Dockerfile has no HEALTHCHECK"
-    check = checks[-1]
-    assert " CMD " in f" {check} ", f"{name}'s HEALTHCHECK runs no command"
-    assert "urllib.request" in check, f"{name}'s HEALTHCHECK does not use python's urllib"
-    assert "/healthz" in check, f"{name}'s HEALTHCHECK does not hit /healthz"
-    assert str(port) in check, f"{name}'s HEALTHCHECK does not hit port {port}"
+    options, _, command = checks[-1].partition(" CMD ")
+    assert command, f"{name}'s HEALTHCHECK runs no command"
+    assert "--start-period" in options, f"{name}'s HEALTHCHECK gives no time to migrate"
+    code = _python_code(command)
+    assert "urllib.request" in code, f"{name}'s HEALTHCHECK does not use python's urllib"
+    urls: list[str] = []
+    with (
+        mock.patch.dict(os.environ, environment, clear=True),
+        mock.patch("urllib.request.urlopen", lambda url, timeout: urls.append(url)),
+    ):
+        exec(code, {})
+        os.environ[f"{_prefix(SETTINGS[name])}HTTP_PORT"] = "9999"
+        exec(code, {})
+    assert urls == [f"http://127.0.0.1:{port}/healthz", "http://127.0.0.1:9999/healthz"]
 
 
 def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
