@@ -4,7 +4,8 @@ A command-line API client, not a service: no domain, no database. `docs/import.m
 the columns; `python -m services.importer --help` the command.
 """
 
-from services.importer.importer import ImportReport, Outcome, RowResult, Step, import_rows
+from services.importer.importer import import_rows
+from services.importer.outcomes import ImportReport, Outcome, RowResult, Step
 from services.importer.readers import ImportFileError, SourceRow, Table, read_csv, read_xlsx
 
 __all__ = [

@@ -25,13 +25,8 @@ from rich.progress import (
 )
 
 from services.importer.auth import DevTokens, NoTokens, StaticTokens, TokenError, Tokens
-from services.importer.importer import (
-    DEFAULT_CONCURRENCY,
-    ImportReport,
-    Outcome,
-    RowResult,
-    import_rows,
-)
+from services.importer.importer import DEFAULT_CONCURRENCY, import_rows
+from services.importer.outcomes import ImportReport, Outcome, RowResult
 from services.importer.readers import ImportFileError, Table, read_table
 from services.importer.report import refusal_lines, summary_lines, write_report
 

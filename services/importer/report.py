@@ -3,7 +3,7 @@
 import csv
 from pathlib import Path
 
-from services.importer.importer import ImportReport
+from services.importer.outcomes import ImportReport
 from shared.spreadsheets import neutralised
 
 REPORT_COLUMNS = ("row", "step", "rule", "message")

@@ -11,7 +11,7 @@ ids located in the envelope, consumer groups as operation bindings.
 
 The agencies' commands and replies (`secondment.commands.v1.{unitCode}`,
 `secondment.replies.v1.{unitCode}`, docs/contract.md "Commands over Kafka") are added by hand
-(`_agency_channels`): FastStream documents fixed topic names only.
+(`asyncapi_commands.py`): FastStream documents fixed topic names only.
 
 Written to `docs/contract/asyncapi.yaml` by `make contract`, served by every service at
 `GET /api/contract/asyncapi.json`.
@@ -27,12 +27,6 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, Field, create_model
 
-from shared.contract.commands import (
-    CommandAccepted,
-    CommandEnvelope,
-    CommandRejected,
-    CommandReply,
-)
 from shared.contract.envelope import CloudEvent
 from shared.contract.events import EVENT_TYPES
 from shared.contract.examples import example_envelope
@@ -44,8 +38,11 @@ from shared.contract.topics import (
     PLACEMENTS_TOPIC,
     TOPIC_OF_EVENT,
 )
-
-KAFKA_BINDING_VERSION: Final = "0.4.0"
+from shared.publishing.asyncapi_commands import (
+    KAFKA_BINDING_VERSION,
+    agency_channels,
+    topic_channel,
+)
 
 TITLE: Final = "Biệt phái cán bộ — events (contract v1)"
 
@@ -244,11 +241,11 @@ def _enrich(doc: dict[str, Any]) -> dict[str, Any]:
     messages: dict[str, Any] = {}
     for topic in TOPICS:
         names = events_on(topic.name)
-        channels[topic.name] = _channel(topic.name, topic.description, servers, names)
+        channels[topic.name] = topic_channel(topic.name, topic.description, servers, names)
         for name in names:
             messages[name] = _event_message(name, topic)
         dlq = f"{topic.name}.dlq"
-        channels[dlq] = _channel(
+        channels[dlq] = topic_channel(
             dlq,
             f"Dead letters of {topic.name}: records a consumer could not handle, unchanged, "
             "with the reason in headers, kept for inspection.",
@@ -293,7 +290,7 @@ def _enrich(doc: dict[str, Any]) -> dict[str, Any]:
         if ":" not in name  # FastStream's per-operation wrappers; messages point at events
     }
     schemas["DeadLetterHeaders"] = DeadLetterHeaders.model_json_schema(by_alias=True)
-    _agency_channels(channels, operations, messages, schemas, servers)
+    agency_channels(channels, operations, messages, schemas, servers)
     doc["channels"] = channels
     doc["operations"] = dict(sorted(operations.items()))
     doc["components"] = {
@@ -305,172 +302,6 @@ def _enrich(doc: dict[str, Any]) -> dict[str, Any]:
         "url": "https://secondment.quangnam.gov.vn/docs/contract",
     }
     return doc
-
-
-UNIT_CODE_PARAMETER: Final = {
-    "description": "The agency's unit code in the reference data (`GET /api/reference/units`); "
-    "it is who acts, whatever the payload says.",
-    "examples": ["SO_Y_TE", "NAM_GIANG"],
-}
-COMMAND_SERVICES: Final = ("needs", "placement")
-
-
-def _agency_channels(
-    channels: dict[str, Any],
-    operations: dict[str, Any],
-    messages: dict[str, Any],
-    schemas: dict[str, Any],
-    servers: Any,
-) -> None:
-    """The per-agency command, reply and dead-letter topics, their messages and operations."""
-    template = "#/components/schemas/{model}"
-    for model in (CommandEnvelope, CommandReply, CommandAccepted, CommandRejected):
-        schema = model.model_json_schema(ref_template=template)
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-    addresses = {
-        "agencyCommands": (
-            "secondment.commands.v1.{unitCode}",
-            "Commands one agency sends (CloudEvents whose `type` is a command): the same as "
-            "its HTTP requests. Only `agency-<unitCode>` may write here; the needs and placement "
-            "services each read every agency's topic (topic pattern) and apply a command once.",
-            ["Command"],
-        ),
-        "agencyReplies": (
-            "secondment.replies.v1.{unitCode}",
-            "One reply per command, keyed by the command id: accepted (the events it committed) "
-            "or rejected (a rule code and the problem). Only `agency-<unitCode>` may read here.",
-            ["CommandAcceptedReply", "CommandRejectedReply"],
-        ),
-        "agencyCommandsDeadLetter": (
-            "secondment.commands.v1.{unitCode}.dlq",
-            "Records of the commands topic that are not a command at all (not JSON, no usable "
-            "id), unchanged, with the reason in headers; for the operators.",
-            ["DeadLetter"],
-        ),
-    }
-    for key, (address, description, names) in addresses.items():
-        channel = _channel(address, description, servers, names)
-        channel["parameters"] = {"unitCode": dict(UNIT_CODE_PARAMETER)}
-        channel["bindings"]["kafka"].pop("topicConfiguration")
-        channels[key] = channel
-    messages["Command"] = {
-        "name": "Command",
-        "title": "Command",
-        "summary": "A command of an agency: the body of the matching HTTP request.",
-        "description": "`type` names the command (`RaiseNeed`, `SecondOfficial` …; the table in "
-        "docs/contract.md); `data` is the HTTP body, plus `need_id` or `secondment_id` for a "
-        "command on an existing record. Sent twice, it is applied once and answered alike.",
-        "contentType": "application/json",
-        "correlationId": {
-            "description": "Stamped on the resulting events; defaults to the command id.",
-            "location": "$message.payload#/correlationid",
-        },
-        "payload": {"$ref": "#/components/schemas/CommandEnvelope"},
-        "bindings": {
-            "kafka": {
-                "key": {"type": "string", "description": "The command id (recommended)."},
-                "bindingVersion": KAFKA_BINDING_VERSION,
-            }
-        },
-    }
-    for outcome in ("CommandAccepted", "CommandRejected"):
-        messages[f"{outcome}Reply"] = {
-            "name": f"{outcome}Reply",
-            "title": outcome,
-            "summary": (inspect.getdoc(globals()[outcome]) or outcome).splitlines()[0],
-            "contentType": "application/json",
-            "correlationId": {
-                "description": "The command's correlation id.",
-                "location": "$message.payload#/correlationid",
-            },
-            "payload": {
-                "allOf": [
-                    {"$ref": "#/components/schemas/CommandReply"},
-                    {
-                        "type": "object",
-                        "properties": {
-                            "type": {"const": outcome},
-                            "data": {"$ref": f"#/components/schemas/{outcome}"},
-                        },
-                    },
-                ]
-            },
-            "bindings": {
-                "kafka": {
-                    "key": {"type": "string", "description": "The command id."},
-                    "bindingVersion": KAFKA_BINDING_VERSION,
-                }
-            },
-        }
-
-    def operation(
-        key: str, action: str, channel: str, title: str, group: dict[str, Any] | None = None
-    ) -> None:
-        names = list(channels[channel]["messages"])
-        entry: dict[str, Any] = {
-            "action": action,
-            "channel": {"$ref": f"#/channels/{channel}"},
-            "title": key,
-            "summary": title,
-            "messages": [{"$ref": f"#/channels/{channel}/messages/{name}"} for name in names],
-        }
-        if group is not None:
-            entry["bindings"] = {
-                "kafka": {
-                    "groupId": {"type": "string", **group},
-                    "bindingVersion": KAFKA_BINDING_VERSION,
-                }
-            }
-        operations[key] = entry
-
-    operation("agency.send.commands", "send", "agencyCommands", "An agency sends a command.")
-    operation(
-        "agency.receive.replies",
-        "receive",
-        "agencyReplies",
-        "An agency reads the replies to its commands, in consumer groups `agency-<unitCode>…`.",
-        {"pattern": "^agency-[A-Z0-9_]+"},
-    )
-    for service in COMMAND_SERVICES:
-        operation(
-            f"{service}.consume.commands",
-            "receive",
-            "agencyCommands",
-            f"The {service} service applies the commands that are its own, from every "
-            "agency's topic.",
-            {"enum": [f"{service}.commands"]},
-        )
-        operation(
-            f"{service}.send.replies",
-            "send",
-            "agencyReplies",
-            f"The {service} service answers each of its commands once it committed (or refused).",
-        )
-        operation(
-            f"{service}.dead-letter.commands",
-            "send",
-            "agencyCommandsDeadLetter",
-            f"The {service} service parks what is not a command.",
-        )
-
-
-def _channel(address: str, description: str, servers: Any, messages: list[str]) -> dict[str, Any]:
-    return {
-        "address": address,
-        "title": address,
-        "description": description,
-        "servers": [dict(ref) for ref in servers],
-        "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
-        "bindings": {
-            "kafka": {
-                "topic": address,
-                "partitions": 3,
-                "topicConfiguration": {"retention.ms": -1, "cleanup.policy": ["delete"]},
-                "bindingVersion": KAFKA_BINDING_VERSION,
-            }
-        },
-    }
 
 
 def _event_message(name: str, topic: Topic) -> dict[str, Any]:

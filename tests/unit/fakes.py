@@ -9,7 +9,7 @@ version is refused (`ConcurrencyConflict`), and a claimed event id is not handed
 
 import copy
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -17,9 +17,11 @@ from typing import Any, Generic, Self, TypeVar
 from pydantic import BaseModel
 
 from services.needs.domain.need import Need
+from services.placement.domain.secondment import Secondment
+from services.placement.domain.views import NeedSnapshot, OfficialSpell
 from shared.contract.envelope import CloudEvent, new_event, read_event
 from shared.contract.events import EventData
-from shared.contract.topics import NEEDS_SOURCE
+from shared.contract.topics import NEEDS_SOURCE, PLACEMENT_SOURCE
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import ConcurrencyConflict
 from shared.seedwork.ports import RequestContext
@@ -181,3 +183,89 @@ class FakeNeedsUnitOfWork(FakeUnitOfWork):
                 continue
             out.append((position, body))
         return out[:limit]
+
+
+class FakeKeys:
+    """`services.placement.service_layer.ports.OfficialKeys`: which officials were erased."""
+
+    def __init__(self) -> None:
+        self.erased: list[str] = []
+
+    async def erase(self, official_id: str) -> bool:
+        first = official_id not in self.erased
+        self.erased.append(official_id)
+        return first
+
+
+class FakePlacementUnitOfWork(FakeUnitOfWork):
+    """`services.placement.service_layer.ports.PlacementUnitOfWork` in memory. The needs it
+    knows are rows of `needs` (as the needs topic would have brought them)."""
+
+    secondments: FakeRepository[Secondment]
+
+    def __init__(self, store: Store, keys: FakeKeys | None = None) -> None:
+        super().__init__(store)
+        self._keys = keys or FakeKeys()
+
+    def _started(self) -> None:
+        self.secondments = FakeRepository(self.work, Secondment.rehydrate, PLACEMENT_SOURCE)
+
+    @property
+    def vault(self) -> FakeKeys:
+        return self._keys
+
+    async def need(self, need_id: str) -> NeedSnapshot | None:
+        row = self.work.table("needs").get(need_id)
+        return NeedSnapshot(**row) if row is not None else None
+
+    async def take_position(self, need_id: str) -> bool:
+        row = self.work.table("needs")[need_id]
+        if row["taken"] >= row["positions"]:
+            return False
+        row["taken"] += 1
+        return True
+
+    async def release_position(self, need_id: str) -> None:
+        self.work.table("needs")[need_id]["taken"] -= 1
+
+    async def spells(self, official_id: str, home_units: Iterable[str]) -> list[OfficialSpell]:
+        units = set(home_units)
+        return [
+            OfficialSpell(sid, row["start_date"], row["end_date"], row["status"] != "CANCELLED")
+            for sid, row in self.work.table("secondments_view").items()
+            if row["official_id"] == official_id and row["home_unit"] in units
+        ]
+
+    async def write_view(self, s: Secondment, body: dict[str, object]) -> None:
+        self.work.table("secondments_view")[s.stream_id] = {
+            "official_id": s.seconded.official.official_id,
+            "home_unit": s.seconded.official.home_unit.code,
+            "host_unit": s.seconded.host_unit.code,
+            "start_date": s.seconded.start_date,
+            "end_date": s.ended.ended_on if s.ended else s.planned_end_date,
+            "status": s.status.value,
+            "body": body,
+        }
+
+    async def list_secondments(
+        self,
+        *,
+        after: int,
+        limit: int,
+        filters: dict[str, str | None],
+        visible_units: frozenset[str] | None = None,
+    ) -> list[tuple[int, dict[str, object]]]:
+        rows = enumerate(self.work.table("secondments_view").values(), start=1)
+        return [
+            (position, row["body"])
+            for position, row in rows
+            if position > after
+            and all(not value or row.get(name) == value for name, value in filters.items())
+            and (visible_units is None or {row["home_unit"], row["host_unit"]} & visible_units)
+        ][:limit]
+
+    async def apply_need_event(self, version: int, event: EventData) -> None:
+        raise NotImplementedError("the unit tests put needs in the store directly")
+
+    async def redact_answers(self, official_id: str) -> int:
+        return 0

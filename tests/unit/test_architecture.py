@@ -42,3 +42,20 @@ def test_the_contracts_cover_what_the_readme_promises() -> None:
     assert {"services.needs", "services.placement", "services.reporting"} <= set(
         independent["modules"]
     )
+
+
+MAX_LINES = 400
+REASON = "Longer than 400 lines:"
+
+
+def test_no_module_holds_several_jobs_unless_it_says_why() -> None:
+    """A module is one reason to change; past about 400 lines it says at its top why it is
+    still one (`Longer than 400 lines: …`), or it is split."""
+    long = []
+    for path in sorted([*ROOT.glob("services/**/*.py"), *ROOT.glob("shared/**/*.py")]):
+        if "migrations" in path.parts:
+            continue  # generated revisions
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > MAX_LINES and REASON not in text[:3000]:
+            long.append(f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines")
+    assert not long, "split these, or say at the top why not:\n" + "\n".join(long)

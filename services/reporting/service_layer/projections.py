@@ -1,7 +1,7 @@
 """Projection of contract events into the read models: one function per event type.
 
-Each function turns one event into rows of the kinds of change in `adapters/writer.py`,
-which folds a batch's rows to one per aggregate and table and applies them as idempotent,
+Each function turns one event into rows of the kinds of change in `changes.py`, which folds
+a batch's rows to one per aggregate and table; the unit of work applies them as idempotent,
 order-tolerant merges (one statement per table and batch). Applying a batch claims its
 event ids in the same transaction (`processed_events`), so a redelivery changes nothing, and
 even without the claim (the rebuild) applying an event twice changes nothing either.

@@ -4,8 +4,8 @@
    and the dashboard go on with the live tables. The replay is set-based: the tables start
    empty and each event counts once, so there is no per-event bookkeeping (no claims);
    events are deduplicated by id in memory (a duplicate in the topics counts once) and folded
-   into one row per aggregate and table (`adapters/writer.py`), written in a few large
-   statements (every `flush_rows` folded rows, and at the end).
+   into one row per aggregate and table (`changes.py`), which the adapter writes in a few
+   large statements (every `flush_rows` folded rows, and at the end).
 2. In one transaction: lock the live tables (the live projection waits, readers wait an
    instant), replay what arrived meanwhile up to the source's end as seen under the lock,
    rename live → old and next → live, drop the old ones, commit.

@@ -15,7 +15,7 @@ from services.importer import importer as importer_module
 from services.importer.__main__ import main
 from services.importer.auth import Role, StaticTokens
 from services.importer.columns import COLUMNS
-from services.importer.importer import ImportReport, Refusal, RowResult
+from services.importer.outcomes import ImportReport, Refusal, RowResult
 from services.importer.report import write_report
 
 CELLS: dict[str, Any] = {
