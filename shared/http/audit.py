@@ -33,10 +33,10 @@ from shared.authz import Action, Principal, authorize
 from shared.http.auth import PrincipalDep, Unauthenticated, bearer_token
 from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 from shared.http.problems import PROBLEM_JSON, problem_responses
-from shared.infra.audit import (
+from shared.infra.audit import AuditLog
+from shared.infra.audit_entries import (
     RECORD_ID,
     AuditEntry,
-    AuditLog,
     AuditRecord,
     Category,
     Channel,

@@ -13,7 +13,8 @@ from shared.contract.commands import (
     CommandType,
 )
 from shared.contract.rules import RuleCode
-from shared.infra.audit import AuditLog, AuditRecord, Category, Channel, Outcome
+from shared.infra.audit import AuditLog
+from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
 from shared.infra.command_parsing import Refused
 
 log = logging.getLogger(__name__)

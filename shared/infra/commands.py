@@ -46,7 +46,8 @@ from shared.contract.commands import (
 from shared.contract.envelope import CloudEvent
 from shared.contract.rules import RULES, RuleCode
 from shared.infra.answers import Answer, AnswerExists, CommandAnswers, answering, request_digest
-from shared.infra.audit import AuditLog, Outcome
+from shared.infra.audit import AuditLog
+from shared.infra.audit_entries import Outcome
 from shared.infra.command_audit import Handled, audit_command, records_of, refused_outcome
 from shared.infra.command_parsing import Refused, issues, parse
 from shared.infra.eventstore import RequestContext

@@ -25,7 +25,7 @@ from shared.http.auth import PrincipalDep
 from shared.http.context import ContextDep
 from shared.http.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from shared.http.problems import PROBLEM_RESPONSES
-from shared.infra.audit import Category
+from shared.infra.audit_entries import Category
 
 
 def build_router(ports: PlacementPorts) -> APIRouter:
