@@ -32,10 +32,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.authz import Action, Principal, authorize
 from shared.http.auth import PrincipalDep, Unauthenticated, bearer_token
 from shared.http.problems import PROBLEM_JSON, problem_responses
-from shared.infra.audit import (
+from shared.infra.audit import AuditLog
+from shared.infra.audit_entries import (
     RECORD_ID,
     AuditEntry,
-    AuditLog,
     AuditRecord,
     Category,
     Channel,

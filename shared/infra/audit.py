@@ -11,162 +11,34 @@ schema (columns, indexes, the append-only triggers) must evolve in one ordered, 
 Append-only is enforced by the database, not only by this code: triggers raise on every
 UPDATE, DELETE (and, on PostgreSQL, TRUNCATE) of its tables. Entries hold ids, codes and
 route templates only, never personal values (names, birth dates, request bodies).
+
+What an entry says is `audit_entries.py`; the tables, `audit_tables.py`.
 """
 
 import asyncio
 import contextlib
 import datetime as dt
 import logging
-import re
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings
-from sqlalchemy import (
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    insert,
-    select,
-)
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.infra.audit_entries import MAX_RECORDS, RECORD_ID, AuditEntry, AuditRecord, RecordRef
+from shared.infra.audit_tables import audit_log, audit_records
 from shared.infra.db import make_engine, make_sessions
 from shared.infra.migrations import upgrade_when_reachable
-from shared.infra.schema import Position
 
 log = logging.getLogger(__name__)
 
 AUDIT_MIGRATIONS = Path(__file__).parent / "audit_migrations"
 VERSION_TABLE = "alembic_version_audit"
 MIGRATION_LOCK = zlib.crc32(b"migrate:audit")
-MAX_RECORDS = 500
-"""Most record ids kept for one entry (a list page shows at most 500 secondments)."""
-
-RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
-"""What a record id looks like; anything else (a name typed where an id goes) is not kept."""
-
-
-class Category(StrEnum):
-    """Why an entry is kept."""
-
-    COMMAND = "command"
-    """A change asked for (HTTP POST/PATCH, a command over Kafka)."""
-    PERSONAL_DATA = "personal-data"
-    """A read that shows an official's identity (secondments, their history, lists)."""
-    EXPORT = "export"
-    """A file leaving the system (evaluation CSV, XLSX, PDF)."""
-    AUDIT = "audit"
-    """A read of the audit log itself."""
-    REQUEST = "request"
-    """Anything else that was refused (401, 403, 404, 422 …) or changed something."""
-
-
-class Outcome(StrEnum):
-    """What became of the request."""
-
-    ACCEPTED = "ACCEPTED"
-    REFUSED = "REFUSED"
-    REPLAYED = "REPLAYED"
-    """The first answer to a repeated `Idempotency-Key` or command id; nothing ran."""
-    FAILED = "FAILED"
-
-
-class Channel(StrEnum):
-    """How the request came."""
-
-    HTTP = "http"
-    KAFKA = "kafka"
-
-
-audit_metadata = MetaData()
-
-audit_log = Table(
-    "audit_log",
-    audit_metadata,
-    Column("position", Position, primary_key=True, autoincrement=True),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("channel", String(8), nullable=False),
-    Column("agency", String(64), nullable=True),
-    Column("subject", String(200), nullable=True),
-    Column("action", String(100), nullable=False),
-    Column("category", String(16), nullable=False),
-    Column("outcome", String(16), nullable=False),
-    Column("status", Integer, nullable=True),
-    Column("rule", String(64), nullable=True),
-    Column("route", String(200), nullable=True),
-    Column("count", Integer, nullable=False, server_default="1"),
-    Index("ix_audit_log_agency", "agency", "position"),
-    Index("ix_audit_log_action", "action", "position"),
-    Index("ix_audit_log_occurred_at", "occurred_at"),
-)
-
-audit_records = Table(
-    "audit_records",
-    audit_metadata,
-    Column("position", Position, ForeignKey("audit_log.position"), primary_key=True),
-    Column("kind", String(32), primary_key=True),
-    Column("record_id", String(100), primary_key=True),
-    Index("ix_audit_records_record_id", "record_id"),
-)
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """One entry to append."""
-
-    channel: Channel
-    agency: str | None
-    subject: str | None
-    action: str
-    category: Category
-    outcome: Outcome
-    status: int | None = None
-    rule: str | None = None
-    route: str | None = None
-    records: tuple[tuple[str, str], ...] = ()
-    """(kind, id): `need`, `secondment`, `official` (the pseudonym), `phase`, `command`."""
-    count: int = 1
-    """How many identical events the entry stands for (unauthenticated refusals, counted)."""
-
-
-class RecordRef(BaseModel):
-    """A record an entry is about."""
-
-    kind: str
-    id: str
-
-
-class AuditEntry(BaseModel):
-    """One entry as `GET /api/audit` shows it."""
-
-    position: int
-    occurred_at: dt.datetime
-    channel: str
-    agency: str | None = Field(description="Unit code of the caller; null when unauthenticated.")
-    subject: str | None = Field(description="The token's subject (`kafka` for Kafka commands).")
-    action: str = Field(description="A policy action (`RaiseNeed`, `ReadSecondment` …).")
-    category: str
-    outcome: str
-    status: int | None = Field(description="HTTP status; null over Kafka.")
-    rule: str | None = Field(description="The rule code of a refusal.")
-    route: str | None = Field(description="Method and path template, e.g. `GET /api/needs`.")
-    records: list[RecordRef]
-    count: int = Field(
-        default=1,
-        description="How many identical unauthenticated refusals this entry stands for "
-        "(counted per minute, not written one by one); 1 for every other entry.",
-    )
 
 
 @dataclass

@@ -13,6 +13,8 @@ For one record of `secondment.commands.v1.<UNIT>`:
    that did not commit, and leave through the outbox relay like every event.
 Transient refusals (`NEED_NOT_YET_KNOWN`, `CONCURRENT_UPDATE`) are retried for a while first,
 and are not remembered: the same command sent again runs again.
+
+Reading a command's `data` is `command_parsing.py`; its audit entry, `command_audit.py`.
 """
 
 import asyncio
@@ -23,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table, insert
@@ -31,15 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.authz import KAFKA_SUBJECT, Forbidden, Principal, kafka_principal
 from shared.contract.commands import (
-    COMMANDS_TOPIC,
-    TARGET_ID,
     CommandAccepted,
     CommandEnvelope,
     CommandRejected,
     CommandReply,
     CommandType,
     ReplyData,
-    ValidationIssue,
     agency_of,
     new_reply,
     replies_topic,
@@ -47,7 +46,10 @@ from shared.contract.commands import (
 from shared.contract.envelope import CloudEvent
 from shared.contract.rules import RULES, RuleCode
 from shared.infra.answers import Answer, AnswerExists, CommandAnswers, answering, request_digest
-from shared.infra.audit import AuditLog, AuditRecord, Category, Channel, Outcome
+from shared.infra.audit import AuditLog
+from shared.infra.audit_entries import Outcome
+from shared.infra.command_audit import Handled, audit_command, records_of, refused_outcome
+from shared.infra.command_parsing import Refused, issues, parse
 from shared.infra.redact import validation_issues
 from shared.seedwork.errors import DomainError
 from shared.seedwork.ports import RequestContext
@@ -74,34 +76,6 @@ class CommandRoute:
 
     model: type[BaseModel]
     run: Run
-
-
-@dataclass(frozen=True)
-class Handled:
-    """What became of one command (for the audit log)."""
-
-    outcome: Outcome
-    rule: RuleCode | None
-    records: tuple[tuple[str, str], ...]
-
-
-class _Refused(Exception):
-    def __init__(self, rule: RuleCode, message: str, errors: Sequence[ValidationIssue] = ()):
-        super().__init__(message)
-        self.rule = rule
-        self.message = message
-        self.errors = list(errors)
-
-
-def _issues(exc: ValidationError, prefix: tuple[str, ...] = ("data",)) -> list[ValidationIssue]:
-    return [
-        ValidationIssue(
-            loc=[*prefix, *(str(p) for p in e.get("loc", ()))],
-            msg=str(e.get("msg", "")),
-            type=str(e.get("type", "")),
-        )
-        for e in exc.errors(include_url=False, include_context=False, include_input=False)[:20]
-    ]
 
 
 class CommandProcessor:
@@ -152,15 +126,17 @@ class CommandProcessor:
             return
         if envelope.type not in set(CommandType):
             if self._rejects_unknown:
-                refused = _Refused(RuleCode.INVALID_REQUEST, f"unknown command {envelope.type!r}")
+                refused = Refused(RuleCode.INVALID_REQUEST, f"unknown command {envelope.type!r}")
                 await self._reject(agency, envelope.id, envelope.type, envelope, refused)
-                await self._audited(agency, envelope.id, envelope.type, self._refused(refused))
+                await audit_command(
+                    self._audit, agency, envelope.id, envelope.type, refused_outcome(refused)
+                )
             return
         kind = CommandType(envelope.type)
         if kind not in self._routes:
             return  # another service's command
         outcome = await self._once(agency, kind, envelope)
-        await self._audited(agency, envelope.id, kind.value, outcome)
+        await audit_command(self._audit, agency, envelope.id, kind.value, outcome)
 
     async def _once(self, agency: str, kind: CommandType, envelope: CommandEnvelope) -> Handled:
         caller = f"kafka:{agency}"
@@ -178,13 +154,13 @@ class CommandProcessor:
         self, agency: str, kind: CommandType, envelope: CommandEnvelope, found: Answer, digest: str
     ) -> Handled:
         if found.request_sha256 != digest:
-            refused = _Refused(
+            refused = Refused(
                 RuleCode.INVALID_REQUEST,
                 f"command id {envelope.id} was already used for another command; "
                 "nothing was applied (use a new id)",
             )
             await self._reject(agency, envelope.id, kind.value, envelope, refused)
-            return self._refused(refused)
+            return refused_outcome(refused)
         assert found.body is not None
         reply = CommandReply.model_validate_json(found.body)
         async with self._sessions() as session, session.begin():
@@ -194,7 +170,7 @@ class CommandProcessor:
         return Handled(
             Outcome.REPLAYED,
             rejected.rule if rejected else None,
-            self._records(envelope, kind, reply),
+            records_of(envelope, kind, reply),
         )
 
     async def _run(
@@ -210,43 +186,20 @@ class CommandProcessor:
         )
         pending = _Accepting(self, agency, kind, envelope, caller, digest)
         try:
-            target, command = self._parse(kind, route, envelope.data)
+            target, command = parse(kind, route.model, envelope.data)
             pending.target = target
             await self._attempt(route, principal, target, command, ctx, pending)
-        except _Refused as refused:
+        except Refused as refused:
             remembered = refused.rule not in TRANSIENT
             await self._reject(agency, envelope.id, kind.value, envelope, refused,
                                remember=(caller, digest) if remembered else None)  # fmt: skip
-            return self._refused(refused, self._records(envelope, kind, None))
+            return refused_outcome(refused, records_of(envelope, kind, None))
         if pending.reply is None:  # the handler committed nothing of ours: answer anyway
             async with self._sessions() as session, session.begin():
                 await pending.write(session, None, ())
             self._on_commit()
         assert pending.reply is not None
-        return Handled(Outcome.ACCEPTED, None, self._records(envelope, kind, pending.reply))
-
-    @staticmethod
-    def _parse(
-        kind: CommandType, route: CommandRoute, data: dict[str, Any]
-    ) -> tuple[str | None, BaseModel]:
-        body = dict(data)
-        target: str | None = None
-        field = TARGET_ID[kind]
-        if field is not None:
-            value = body.pop(field, None)
-            try:
-                target = str(UUID(str(value)))
-            except ValueError:
-                issue = ValidationIssue(loc=["data", field], msg="a UUID is required",
-                                        type="uuid_parsing")  # fmt: skip
-                raise _Refused(RuleCode.INVALID_REQUEST, f"`data.{field}` is not a UUID",
-                               [issue]) from None  # fmt: skip
-        try:
-            return target, route.model.model_validate(body)
-        except ValidationError as exc:
-            raise _Refused(
-                RuleCode.INVALID_REQUEST, f"`data` is not a valid {kind.value}", _issues(exc)
-            ) from exc
+        return Handled(Outcome.ACCEPTED, None, records_of(envelope, kind, pending.reply))
 
     async def _attempt(
         self,
@@ -269,9 +222,9 @@ class CommandProcessor:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 2.0)
                     continue
-                raise _Refused(exc.rule, exc.detail) from exc
+                raise Refused(exc.rule, exc.detail) from exc
             except Forbidden as exc:
-                raise _Refused(RuleCode.FORBIDDEN, str(exc)) from exc
+                raise Refused(RuleCode.FORBIDDEN, str(exc)) from exc
 
     async def _invalid_envelope(
         self, agency: str, raw: dict[str, Any], exc: ValidationError
@@ -286,10 +239,12 @@ class CommandProcessor:
                 return  # another service's command: it answers
             raise PoisonCommand(f"invalid command envelope: {validation_issues(exc)}")
         assert isinstance(command_id, str)
-        refused = _Refused(RuleCode.INVALID_REQUEST, "the command envelope is not valid",
-                           _issues(exc, ()))  # fmt: skip
+        refused = Refused(RuleCode.INVALID_REQUEST, "the command envelope is not valid",
+                          issues(exc, ()))  # fmt: skip
         await self._reject(agency, command_id, str(kind or ""), None, refused)
-        await self._audited(agency, command_id, str(kind or "unknown"), self._refused(refused))
+        await audit_command(
+            self._audit, agency, command_id, str(kind or "unknown"), refused_outcome(refused)
+        )
 
     async def _reject(
         self,
@@ -297,7 +252,7 @@ class CommandProcessor:
         command_id: str,
         kind: str,
         envelope: CommandEnvelope | None,
-        refused: _Refused,
+        refused: Refused,
         remember: tuple[str, str] | None = None,
     ) -> None:
         reply = new_reply(
@@ -331,50 +286,6 @@ class CommandProcessor:
                 created_at=dt.datetime.now(dt.UTC),
             )
         )
-
-    @staticmethod
-    def _records(
-        envelope: CommandEnvelope, kind: CommandType, reply: CommandReply | None
-    ) -> tuple[tuple[str, str], ...]:
-        records = [("command", envelope.id)]
-        field = TARGET_ID[kind]
-        if field is not None and isinstance(envelope.data.get(field), str):
-            records.append((field.removesuffix("_id"), envelope.data[field]))
-        if isinstance(envelope.data.get("need_id"), str):
-            records.append(("need", envelope.data["need_id"]))
-        official = envelope.data.get("official")
-        if isinstance(official, dict) and isinstance(official.get("official_id"), str):
-            records.append(("official", official["official_id"]))
-        accepted = reply.accepted() if reply else None
-        if accepted is not None and accepted.record_id is not None:
-            kind_of_record = "need" if kind.value.endswith("Need") else "secondment"
-            records.append((kind_of_record, accepted.record_id))
-        return tuple(records)
-
-    @staticmethod
-    def _refused(refused: _Refused, records: tuple[tuple[str, str], ...] = ()) -> Handled:
-        return Handled(Outcome.REFUSED, refused.rule, records)
-
-    async def _audited(self, agency: str, command_id: str, action: str, outcome: Handled) -> None:
-        if self._audit is None or not self._audit.started:
-            return
-        records = outcome.records or (("command", command_id),)
-        try:
-            await self._audit.record(
-                AuditRecord(
-                    channel=Channel.KAFKA,
-                    agency=agency,
-                    subject=KAFKA_SUBJECT,
-                    action=action,
-                    category=Category.COMMAND,
-                    outcome=outcome.outcome,
-                    rule=outcome.rule.value if outcome.rule else None,
-                    route=f"{COMMANDS_TOPIC}.{agency}",
-                    records=records,
-                )
-            )
-        except Exception:
-            log.exception("could not write the audit entry of command %s", command_id)
 
 
 class _Accepting:

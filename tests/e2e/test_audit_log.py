@@ -19,7 +19,8 @@ from services.needs.config import NeedsSettings
 from shared.http.app import compose_app
 from shared.http.auth import TokenVerifier, load_issuers
 from shared.http.tokens import DevIssuer
-from shared.infra.audit import AuditEntry, AuditLog
+from shared.infra.audit import AuditLog
+from shared.infra.audit_entries import AuditEntry
 from shared.infra.transport import InProcessBus
 from tests.auth import HOME_SCOPES, HOST_SCOPES, TEST_KEYS, dev_issuer, headers
 from tests.samples import need_body, official_body, secondment_body

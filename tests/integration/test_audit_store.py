@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from shared.infra.audit import AuditLog, AuditRecord, Category, Channel, Outcome
+from shared.infra.audit import AuditLog
+from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
 from tests.infra import create_database, unique_name
 
 pytestmark = pytest.mark.integration

@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from services.needs.bootstrap import MIGRATIONS as NEEDS_MIGRATIONS
 from services.placement.bootstrap import MIGRATIONS as PLACEMENT_MIGRATIONS
 from services.reporting.bootstrap import MIGRATIONS as REPORTING_MIGRATIONS
-from shared.infra.audit import AuditLog, AuditRecord, Category, Channel, Outcome
+from shared.infra.audit import AuditLog
+from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
 from shared.infra.migrations import upgrade_to_head
 from tests.infra import REPO_ROOT, drop_database, unique_name
 

@@ -24,7 +24,7 @@ from shared.http.audit import audited
 from shared.http.auth import PrincipalDep
 from shared.http.context import ContextDep
 from shared.http.problems import PROBLEM_RESPONSES
-from shared.infra.audit import Category
+from shared.infra.audit_entries import Category
 from shared.seedwork.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 

@@ -11,7 +11,7 @@ from shared.authz import Action
 from shared.http.audit import audited
 from shared.http.auth import PrincipalDep
 from shared.http.problems import problem_responses
-from shared.infra.audit import Category
+from shared.infra.audit_entries import Category
 from shared.seedwork.errors import NotFound
 
 

@@ -41,7 +41,7 @@ from shared.clock import today
 from shared.http.audit import audited
 from shared.http.auth import PrincipalDep, Unauthenticated, session_principal
 from shared.http.problems import problem_responses
-from shared.infra.audit import Category
+from shared.infra.audit_entries import Category
 from shared.phases import Phase
 from shared.reference import reference_data
 from shared.seedwork.errors import NotFound

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.infra.audit import AuditLog, AuditRecord, Category, Channel, Outcome
+from shared.infra.audit import AuditLog
+from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
 
 
 def _entry(action: str, need: str) -> AuditRecord:
