@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 DEV_LOCK := requirements-dev.lock
 
-.PHONY: run test lint format unit integration bench bench-commands contract chaos clean lock audit-deps
+.PHONY: run test lint format unit integration bench bench-commands contract contract-dist chaos clean lock audit-deps
 
 # Hash-checked dependencies from the lock (nothing is resolved here), then the project itself,
 # editable, without dependencies and with the locked setuptools as its build backend.
@@ -48,6 +48,11 @@ contract: $(STAMP)
 	$(BIN)/python -m shared.publishing.export docs/contract
 	$(BIN)/python -m services.openapi docs/contract
 	$(BIN)/python -m shared.contract.compat
+
+## contract-dist: the contract alone as a wheel (dist/secondment_contract-1.0.0-py3-none-any.whl):
+## pydantic models of the envelope, events, commands and replies, without the platform
+contract-dist: $(STAMP)
+	$(BIN)/python -m shared.publishing.contract_dist dist
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
