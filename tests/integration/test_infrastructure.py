@@ -44,7 +44,14 @@ async def _create_event_topic(bootstrap: str, topic: str) -> dict[str, Any]:
         # aiokafka returns the raw response: errors must be checked here.
         errors = [(t["topic"], t["error_code"]) for t in resp.to_object()["topic_errors"]]
         assert errors == [(topic, 0)], f"create_topics: {resp.to_object()}"
-        (described,) = await admin.describe_topics([topic])
+        # A new topic's metadata reaches the broker answering `describe` a moment later
+        # (UNKNOWN_TOPIC_OR_PARTITION until then): ask until it knows, for 10 s at most.
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            (described,) = await admin.describe_topics([topic])
+            if described["error_code"] == 0 or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.05)
         assert described["error_code"] == 0
         assert len(described["partitions"]) == PARTITIONS
         (cfg_resp,) = await admin.describe_configs(
