@@ -44,6 +44,7 @@ from typing import Any
 
 import httpx
 
+from services.embedded.app import keys_dir
 from shared.http.tokens import DevIssuer
 from tests.bench.commands.measure import REPO, Stats, Target, percentile, rss_mib
 
@@ -377,7 +378,7 @@ def embedded(
     with servers(product_server, baseline_server):
         product_server.ready()
         baseline_server.ready("/healthz")
-        issuer = DevIssuer(data / "keys")
+        issuer = DevIssuer(keys_dir(data))
         tokens = {
             "host": issuer.mint("SO_Y_TE", HOST_SCOPES),
             "home": issuer.mint("NAM_GIANG", HOME_SCOPES),
