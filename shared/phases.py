@@ -1,8 +1,16 @@
-"""Programme phases and duration arithmetic: the plan's cap per phase, the law's 3 years."""
+"""Programme phases and duration arithmetic: the plan's cap per phase, the law's 3 years.
+
+The phases live in one place, the reference data (`shared/reference/data/phases.json`), read
+here by every service: the caps the needs and placement services enforce and the phases the
+reporting service evaluates cannot diverge.
+"""
 
 import calendar
 import datetime as dt
+import itertools
+import json
 from collections.abc import Sequence
+from importlib import resources
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,22 +28,28 @@ class Phase(BaseModel):
     starts_on: dt.date
     ends_on: dt.date
     cap_months: int = Field(ge=1, le=LEGAL_CAP_MONTHS)
+    provisional: bool = Field(
+        default=False,
+        description="The phase's assumptions (units, mountainous localities, cap) await "
+        "leadership's confirmation; its figures are shown as provisional.",
+    )
 
 
-DEFAULT_PHASES: Final[tuple[Phase, ...]] = (
-    Phase(
-        phase_id="2024-2025",
-        starts_on=dt.date(2024, 1, 1),
-        ends_on=dt.date(2025, 12, 31),
-        cap_months=6,
-    ),
-    Phase(
-        phase_id="2026-2030",
-        starts_on=dt.date(2026, 1, 1),
-        ends_on=dt.date(2030, 12, 31),
-        cap_months=6,
-    ),
-)
+def _load_phases() -> tuple[Phase, ...]:
+    data = resources.files("shared.reference").joinpath("data/phases.json").read_text("utf-8")
+    fields = set(Phase.model_fields)
+    phases = tuple(
+        Phase.model_validate({k: v for k, v in item.items() if k in fields})
+        for item in json.loads(data)["items"]
+    )
+    for before, after in itertools.pairwise(phases):
+        if after.starts_on <= before.ends_on:
+            raise ValueError(f"phases {before.phase_id} and {after.phase_id} overlap")
+    return phases
+
+
+DEFAULT_PHASES: Final[tuple[Phase, ...]] = _load_phases()
+"""The plan's phases, from the reference data: the one definition every service reads."""
 
 
 def phase_of(day: dt.date, phases: Sequence[Phase] = DEFAULT_PHASES) -> Phase | None:

@@ -1,5 +1,9 @@
 """Settings of the reporting service, from `REPORTING_*` environment variables."""
 
+import os
+from typing import Any
+
+from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.http.settings import BaseServiceSettings
@@ -14,8 +18,24 @@ class ReportingSettings(BaseServiceSettings):
     database_url: str = "sqlite+aiosqlite:///var/reporting.db"
     consumer_group: str = "reporting"
     http_port: int = 8003
-    phases: tuple[Phase, ...] = DEFAULT_PHASES
-    """JSON list of {phase_id, starts_on, ends_on, cap_months} (REPORTING_PHASES)."""
+
+    @property
+    def phases(self) -> tuple[Phase, ...]:
+        """The plan's phases: the reference data's, as every service reads them."""
+        return DEFAULT_PHASES
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_phases_of_its_own(cls, values: Any) -> Any:
+        """`REPORTING_PHASES` let the evaluations count other phases than the caps the needs
+        and placement services enforced; the phases now live in the reference data alone."""
+        if (isinstance(values, dict) and "phases" in values) or "REPORTING_PHASES" in os.environ:
+            raise ValueError(
+                "REPORTING_PHASES is no longer read: the phases live in the reference data "
+                "(shared/reference/data/phases.json), shared by every service"
+            )
+        return values
+
     login_max_failures: int = 5
     """Failed dashboard sign-ins allowed per user name and per client address within
     `login_window_seconds`; beyond, 429 until the oldest leaves the window. 0: no limit."""

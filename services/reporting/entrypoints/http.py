@@ -233,6 +233,7 @@ def build_router(
             {
                 "csrf": csrf,
                 "ev": ev,
+                "chosen": chosen,
                 "phases": ports.phases,
                 "t": t,
                 "lang": lang,

@@ -175,6 +175,18 @@ async def test_refusals_are_problem_details(client: httpx.AsyncClient) -> None:
     phases = await _json(client, "/api/reports/phases")
     assert [p["phase_id"] for p in phases] == ["2024-2025", "2026-2030"]
     assert all(p["cap_months"] == 6 for p in phases)
+    assert [p["provisional"] for p in phases] == [False, True]
+
+
+async def test_the_dashboard_marks_a_provisional_phase_as_awaiting_confirmation(
+    client: httpx.AsyncClient,
+) -> None:
+    """Leadership must not read the 2026–2030 figures as confirmed ones."""
+    first = await client.get("/", params={"phase": "2024-2025", "as_of": "2025-12-31"})
+    second = await client.get("/", params={"phase": "2026-2030", "as_of": "2026-12-31"})
+    assert 'id="provisional"' not in first.text
+    assert 'id="provisional"' in second.text
+    assert "tạm tính, chờ lãnh đạo xác nhận" in second.text
 
 
 async def test_the_dashboard_speaks_vietnamese_by_default_and_english_on_request(
