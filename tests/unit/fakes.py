@@ -20,7 +20,7 @@ from services.needs.domain.need import Need
 from services.placement.domain.secondment import Secondment
 from services.placement.domain.views import NeedSnapshot, OfficialSpell
 from shared.contract.envelope import CloudEvent, new_event, read_event
-from shared.contract.events import EventData
+from shared.contract.events import EventData, NeedFilled, NeedRaised, NeedReopened, NeedWithdrawn
 from shared.contract.topics import NEEDS_SOURCE, PLACEMENT_SOURCE
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import ConcurrencyConflict
@@ -265,7 +265,25 @@ class FakePlacementUnitOfWork(FakeUnitOfWork):
         ][:limit]
 
     async def apply_need_event(self, version: int, event: EventData) -> None:
-        raise NotImplementedError("the unit tests put needs in the store directly")
+        needs = self.work.table("needs")
+        if isinstance(event, NeedRaised):
+            needs.setdefault(
+                str(event.need_id),
+                {
+                    "need_id": str(event.need_id),
+                    "host_unit": event.host_unit,
+                    "sector": event.sector,
+                    "positions": event.positions,
+                    "min_rank": event.min_rank,
+                    "status": "OPEN",
+                    "taken": 0,
+                },
+            )
+            return
+        status = {NeedWithdrawn: "WITHDRAWN", NeedFilled: "FILLED", NeedReopened: "OPEN"}
+        row = needs.get(str(getattr(event, "need_id", "")))
+        if row is not None and type(event) in status:
+            row["status"] = status[type(event)]
 
     async def redact_answers(self, official_id: str) -> int:
         return 0

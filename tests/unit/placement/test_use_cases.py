@@ -12,6 +12,9 @@ from services.placement.domain.commands import SecondOfficial
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
 from shared.authz import Principal, Scope
+from shared.contract.envelope import CloudEvent
+from shared.contract.events import NeedRaised
+from shared.contract.examples import example_envelope
 from shared.contract.rules import RuleCode
 from shared.contract.types import UnitRef
 from shared.phases import DEFAULT_PHASES
@@ -27,6 +30,25 @@ HOME = Principal(
 
 def ctx() -> RequestContext:
     return RequestContext("u1", "req-1", "req-1", dt.datetime(2024, 8, 20, 9, tzinfo=dt.UTC))
+
+
+async def test_a_need_is_known_once_its_event_is_consumed_and_closed_when_withdrawn(
+    ports: PlacementPorts, store: Store
+) -> None:
+    need = NeedRaised.model_validate(example_envelope("NeedRaised")["data"])
+    await handlers.on_need_events([raised_envelope(need)], ports.uow())
+    need_id = str(need.need_id)
+    assert store.table("needs")[need_id]["status"] == "OPEN"
+    withdrawn = example_envelope("NeedWithdrawn")
+    withdrawn["data"]["need_id"] = need_id
+    await handlers.on_need_events([CloudEvent.model_validate(withdrawn)], ports.uow())
+    assert await refused(ports, need_id) is RuleCode.NEED_NOT_OPEN
+
+
+def raised_envelope(need: NeedRaised) -> CloudEvent:
+    body = example_envelope("NeedRaised")
+    body["data"] = need.model_dump(mode="json")
+    return CloudEvent.model_validate(body)
 
 
 def a_need(store: Store, positions: int = 1) -> str:
