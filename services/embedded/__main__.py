@@ -2,7 +2,7 @@
 
 import argparse
 import asyncio
-import logging
+import contextlib
 from pathlib import Path
 
 import httpx
@@ -13,6 +13,7 @@ from services.embedded.demo import Agencies, load_demo
 from shared.clock import today
 from shared.http.limits import HttpLimitSettings
 from shared.http.tokens import DEMO_IDENTITIES, DEMO_SIGN_INS, DevIssuer
+from shared.infra import logs
 
 
 async def _has_data(client: httpx.AsyncClient, agencies: Agencies) -> bool:
@@ -47,7 +48,9 @@ def _print_tokens(issuer: DevIssuer, data_dir: Path) -> None:
 async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
     """Serve; on first start (empty databases) load the demo through the API."""
     app = create_embedded_app(data_dir)
-    config = HttpLimitSettings().uvicorn_config(app, host, port, log_level="warning")
+    config = HttpLimitSettings().uvicorn_config(
+        app, host, port, log_level=logs.level("WARNING").lower()
+    )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
@@ -81,5 +84,7 @@ if __name__ == "__main__":
     parser.add_argument("--data-dir", type=Path, default=Path("var"))
     parser.add_argument("--no-demo", action="store_true")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    asyncio.run(main(args.host, args.port, args.data_dir, not args.no_demo))
+    logs.configure("embedded", default_level="WARNING")
+    # Ctrl+C: uvicorn shuts down cleanly, then raises the signal again; no traceback for it.
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(args.host, args.port, args.data_dir, not args.no_demo))

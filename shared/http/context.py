@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from shared.authz import Principal
 from shared.http.auth import principal_dependency
+from shared.infra import logs
 from shared.seedwork.ports import RequestContext
 
 
@@ -17,9 +18,11 @@ async def request_context(
     """The verified caller as actor; `X-Correlation-Id` ties a business request together.
     (`async`: a plain `def` dependency would cost a trip to a worker thread per request.)"""
     command_id = str(uuid4())
+    correlation_id = request.headers.get("x-correlation-id", command_id)
+    logs.bind_now(agency=principal.agency, command_id=command_id, trace_id=correlation_id)
     return RequestContext(
         actor=f"{principal.agency}/{principal.subject}",
-        correlation_id=request.headers.get("x-correlation-id", command_id),
+        correlation_id=correlation_id,
         causation_id=command_id,
         now=dt.datetime.now(dt.UTC),
     )

@@ -51,6 +51,7 @@ class HttpLimitSettings(BaseSettings):
             host=host,
             port=port,
             log_level=log_level,
+            log_config=None,  # records go to the root handler (shared.infra.logs: text or JSON)
             http=with_head_timeout(self.http_header_timeout_seconds),
             limit_concurrency=self.http_max_connections,
             timeout_keep_alive=self.http_keep_alive_seconds,

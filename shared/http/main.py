@@ -11,6 +11,7 @@ from shared.http.app import RunningService, compose_app
 from shared.http.auth import TokenVerifier
 from shared.http.limits import DEFAULT_MAX_BODY_BYTES, HttpLimitSettings
 from shared.http.settings import BaseServiceSettings
+from shared.infra import logs
 from shared.infra.audit import AuditLog
 from shared.infra.deployment import refuse_without_secrets
 from shared.infra.kafka import KafkaTransport
@@ -90,6 +91,7 @@ def run_service(
 ) -> None:
     """`python -m services.<name>`: refuse to start without the `secrets` (field names) outside
     the embedded shape, then serve the app on the settings' host and port until interrupted."""
+    logs.configure(name)
     refuse_without_secrets(name, settings, secrets)
     serve(create_app(settings), settings.http_host, settings.http_port, settings)
 

@@ -45,6 +45,7 @@ from shared.contract.commands import (
 )
 from shared.contract.envelope import CloudEvent
 from shared.contract.rules import RULES, RuleCode
+from shared.infra import logs
 from shared.infra.answers import Answer, AnswerExists, CommandAnswers, answering, request_digest
 from shared.infra.audit import AuditLog
 from shared.infra.audit_entries import Outcome
@@ -124,6 +125,7 @@ class CommandProcessor:
         except ValidationError as exc:
             await self._invalid_envelope(agency, raw, exc)
             return
+        logs.bind_now(agency=agency, command_id=str(envelope.id), trace_id=envelope.correlationid)
         if envelope.type not in set(CommandType):
             if self._rejects_unknown:
                 refused = Refused(RuleCode.INVALID_REQUEST, f"unknown command {envelope.type!r}")

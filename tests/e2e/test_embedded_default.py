@@ -73,6 +73,8 @@ def embedded(data_dir: Path, *extra: str) -> Iterator[tuple[str, list[str]]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:  # the rest of its output, for a test to read after
+            lines.extend(proc.stdout.read().splitlines(keepends=True))
 
 
 def test_first_start_loads_demo_data_and_serves_the_dashboard_in_vietnamese(tmp_path: Path) -> None:
