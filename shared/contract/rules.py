@@ -30,6 +30,7 @@ class RuleCode(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    PROMOTION_NOT_HIGHER = "PROMOTION_NOT_HIGHER"
 
 
 class RuleInfo(NamedTuple):
@@ -65,6 +66,11 @@ RULES: Final[dict[RuleCode, RuleInfo]] = {
         422,
         "Cán bộ đang có đợt biệt phái trùng thời gian",
         "The official has an overlapping secondment",
+    ),
+    RuleCode.PROMOTION_NOT_HIGHER: RuleInfo(
+        422,
+        "Chức vụ mới không cao hơn chức vụ khi được biệt phái",
+        "The new rank is not above the rank the official held when seconded",
     ),
     RuleCode.OFFICIAL_EXCLUDED: RuleInfo(
         422,

@@ -188,9 +188,18 @@ class Secondment(Aggregate):
             rank = cmd.new_position_rank
             if rank is None:
                 raise DomainError(RuleCode.INVALID_REQUEST, "a promotion needs `new_position_rank`")
-            if reference_data().rank(rank, cmd.effective_date) is None:
+            new = reference_data().rank(rank, cmd.effective_date)
+            if new is None:
                 raise DomainError(
                     RuleCode.UNKNOWN_CODE, f"rank {rank} is not valid on {cmd.effective_date}"
+                )
+            held = reference_data().rank(self.seconded.official.position_rank)
+            if held is not None and new.order <= held.order:
+                raise DomainError(
+                    RuleCode.PROMOTION_NOT_HIGHER,
+                    f"a promotion to {rank} is not above {held.code}, the rank held when seconded",
+                    new_position_rank=rank,
+                    rank_at_secondment=held.code,
                 )
         self._record(
             PostSecondmentArranged(

@@ -8,7 +8,12 @@ from uuid import uuid4
 
 import pytest
 
-from services.placement.domain.commands import SecondOfficial
+from services.placement.domain.commands import (
+    ArrangePostSecondment,
+    EndSecondment,
+    RecordReception,
+    SecondOfficial,
+)
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
 from shared.authz import Principal, Scope
@@ -20,7 +25,7 @@ from shared.contract.types import UnitRef
 from shared.phases import DEFAULT_PHASES
 from shared.seedwork.errors import DomainError
 from shared.seedwork.ports import RequestContext
-from tests.samples import official_body, secondment_body
+from tests.samples import ending_body, official_body, secondment_body
 from tests.unit.fakes import FakePlacementUnitOfWork, Store
 
 HOME = Principal(
@@ -145,3 +150,43 @@ async def test_an_unknown_need_is_refused_as_unknown_or_not_yet_known(
     )  # the needs topic not consumed to its end: the need may still be on its way
     assert await refused(behind, missing) is RuleCode.NEED_NOT_YET_KNOWN
     assert store.outbox == []
+
+
+async def ended(ports: PlacementPorts, store: Store, rank: str) -> str:
+    """A secondment of an official holding `rank`, received, then ended on time."""
+    official = official_body(official_id=f"NG-{rank}", position_rank=rank)
+    secondment_id = await second(ports, a_need(store), official=official)
+    host = Principal(
+        agency="SO_Y_TE", scopes=frozenset({Scope.RECEPTION_WRITE.value}), subject="h1"
+    )
+    reception = RecordReception(received_on=dt.date(2024, 9, 1), assigned_role="Phó phòng")
+    await handlers.record_reception(host, secondment_id, reception, ports.uow(), ctx())
+    ending = EndSecondment.model_validate(ending_body())
+    await handlers.end_secondment(HOME, secondment_id, ending, ports.uow(), ctx())
+    return secondment_id
+
+
+@pytest.mark.parametrize(
+    ("held", "new", "refused_with"),
+    [
+        ("PHO_TRUONG_PHONG", "TRUONG_PHONG", None),  # deputy head → head: a promotion
+        ("TRUONG_PHONG", "TRUONG_PHONG", RuleCode.PROMOTION_NOT_HIGHER),  # the same rank
+        ("TRUONG_PHONG", "PHO_TRUONG_PHONG", RuleCode.PROMOTION_NOT_HIGHER),  # lower
+    ],
+)
+async def test_a_promotion_must_be_to_a_rank_above_the_one_held_when_seconded(
+    ports: PlacementPorts, store: Store, held: str, new: str, refused_with: RuleCode | None
+) -> None:
+    secondment_id = await ended(ports, store, held)
+    outbox = len(store.outbox)
+    arrange = ArrangePostSecondment(
+        arrangement="PROMOTED", new_position_rank=new, effective_date=dt.date(2025, 3, 10)
+    )
+    if refused_with is None:
+        await handlers.arrange_post(HOME, secondment_id, arrange, ports.uow(), ctx())
+        assert store.outbox[-1].type == "PostSecondmentArranged"
+        return
+    with pytest.raises(DomainError) as refused_:
+        await handlers.arrange_post(HOME, secondment_id, arrange, ports.uow(), ctx())
+    assert refused_.value.rule is refused_with
+    assert len(store.outbox) == outbox
