@@ -294,13 +294,24 @@ class World:
 
     # ----- alerts and timeline, the same way
     def alerts(
-        self, as_of: dt.date, *, ending_within: int = 30, open_longer_than: int = 60
+        self,
+        as_of: dt.date,
+        *,
+        ending_within: int = 30,
+        open_longer_than: int = 60,
+        arrangement_within: int = 30,
     ) -> dict[str, Any]:
         """Every alert (no limit), ordered as the API orders them, and their counts."""
-        soon, late = [], []
+        soon, late, unarranged = [], [], []
         for sid, s in self.secondments.items():
             if "base" not in s or s["cancelled"]:
                 continue
+            if (
+                s["ended"] is not None
+                and (as_of - s["ended"][0]).days >= arrangement_within
+                and _latest(s["arrangements"], as_of) is None
+            ):
+                unarranged.append((s["ended"][0], sid))
             b = s["base"]
             if b["start_date"] > as_of or (s["ended"] is not None and s["ended"][0] <= as_of):
                 continue
@@ -322,6 +333,7 @@ class World:
             "ending_soon": [sid for _, sid in sorted(soon)],
             "overdue": [sid for _, sid in sorted(late)],
             "needs_open_long": [nid for _, nid in sorted(needs)],
+            "ended_without_arrangement": [sid for _, sid in sorted(unarranged)],
         }
 
     def timeline(self, phase: Phase, as_of: dt.date) -> list[tuple[str, int, int]]:

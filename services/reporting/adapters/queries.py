@@ -106,11 +106,13 @@ async def alerts(
     ending_within: int,
     open_longer_than: int,
     limit: int,
+    arrangement_within: int = 30,
     models: ReadModels = LIVE,
     cache: SnapshotCache | None = None,
 ) -> AlertLists:
-    """Active secondments ending within `ending_within` days (inclusive), overdue ones, and
-    needs open for at least `open_longer_than` days, as at the end of `as_of`."""
+    """Active secondments ending within `ending_within` days (inclusive), overdue ones, ended
+    ones with no post arrangement after `arrangement_within` days, and needs open for at least
+    `open_longer_than` days, as at the end of `as_of`."""
     snapshot = await read_models(session, cache, models)
     return alert_lists(
         snapshot,
@@ -118,6 +120,7 @@ async def alerts(
         ending_within=ending_within,
         open_longer_than=open_longer_than,
         limit=limit,
+        arrangement_within=arrangement_within,
     )
 
 
@@ -155,7 +158,13 @@ class SqlReportQueries:
             )
 
     async def alerts(
-        self, as_of: dt.date, *, ending_within: int, open_longer_than: int, limit: int
+        self,
+        as_of: dt.date,
+        *,
+        ending_within: int,
+        open_longer_than: int,
+        limit: int,
+        arrangement_within: int = 30,
     ) -> AlertLists:
         async with self._sessions() as session:
             return await alerts(
@@ -164,6 +173,7 @@ class SqlReportQueries:
                 ending_within=ending_within,
                 open_longer_than=open_longer_than,
                 limit=limit,
+                arrangement_within=arrangement_within,
                 cache=self.cache,
             )
 

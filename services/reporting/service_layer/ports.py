@@ -36,9 +36,16 @@ class ReportQueries(Protocol):
         ...
 
     async def alerts(
-        self, as_of: dt.date, *, ending_within: int, open_longer_than: int, limit: int
+        self,
+        as_of: dt.date,
+        *,
+        ending_within: int,
+        open_longer_than: int,
+        limit: int,
+        arrangement_within: int = 30,
     ) -> AlertLists:
-        """Secondments ending soon or overdue, needs open long."""
+        """Secondments ending soon or overdue, ended ones with no post arrangement after
+        `arrangement_within` days, needs open long."""
         ...
 
     async def monthly(
@@ -101,3 +108,4 @@ class ReportingPorts:
     small_cell_threshold: int = 5
     ending_within_days: int = 30
     open_longer_than_days: int = 60
+    arrangement_within_days: int = 30

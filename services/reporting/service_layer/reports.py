@@ -128,6 +128,12 @@ class SecondmentAlert(BaseModel):
     days: int = Field(description="days left (ending soon) or days overdue")
 
 
+class EndedAlert(SecondmentAlert):
+    """An ended secondment whose official's post after it is still not recorded."""
+
+    ended_on: dt.date
+
+
 class NeedAlert(BaseModel):
     """A need open for a long time."""
 
@@ -149,6 +155,14 @@ class Alerts(BaseModel):
     ending_soon: list[SecondmentAlert]
     overdue: list[SecondmentAlert]
     needs_open_long: list[NeedAlert]
+    arrangement_within_days: int = Field(
+        default=30, description="an ended secondment is listed after this many days"
+    )
+    ended_without_arrangement: list[EndedAlert] = Field(
+        default_factory=list,
+        description="ended that many days ago or more, no post arrangement recorded yet "
+        "(`days`: days since the end)",
+    )
 
 
 async def alerts(ports: ReportingPorts, as_of: dt.date | None, limit: int = 100) -> Alerts:
@@ -159,6 +173,7 @@ async def alerts(ports: ReportingPorts, as_of: dt.date | None, limit: int = 100)
         ending_within=ports.ending_within_days,
         open_longer_than=ports.open_longer_than_days,
         limit=limit,
+        arrangement_within=ports.arrangement_within_days,
     )
 
     def secondment(r: dict[str, Any], days: int) -> SecondmentAlert:
@@ -173,5 +188,9 @@ async def alerts(ports: ReportingPorts, as_of: dt.date | None, limit: int = 100)
         overdue=[secondment(r, (day - r["planned_end_date"]).days) for r in found.overdue],
         needs_open_long=[
             NeedAlert(**r, days_open=(day - r["raised_on"]).days) for r in found.open_needs
+        ],
+        arrangement_within_days=ports.arrangement_within_days,
+        ended_without_arrangement=[
+            EndedAlert(**r, days=(day - r["ended_on"]).days) for r in found.unarranged
         ],
     )

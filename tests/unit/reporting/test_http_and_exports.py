@@ -154,6 +154,13 @@ async def test_alerts_list_ending_soon_overdue_and_long_open_needs(
     for item in body["needs_open_long"]:
         assert item["days_open"] >= 60
     assert body["counts"]["ending_soon"] + body["counts"]["overdue"] > 0
+    # what became of each official: ended a month ago or more, and no post recorded yet
+    unarranged = body["ended_without_arrangement"]
+    assert body["counts"]["ended_without_arrangement"] >= len(unarranged) > 0
+    assert all(item["days"] >= 30 and item["ended_on"] <= "2025-05-31" for item in unarranged)
+    page = await client.get("/", params={"phase": "2024-2025", "as_of": "2025-06-30"})
+    assert 'id="unarranged"' in page.text
+    assert "chưa bố trí công tác" in page.text
 
 
 async def test_refusals_are_problem_details(client: httpx.AsyncClient) -> None:

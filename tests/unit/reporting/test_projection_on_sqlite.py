@@ -84,6 +84,9 @@ async def test_alerts_and_timeline_match_the_independent_computation_on_sqlite(
         assert [r["secondment_id"] for r in got.ending_soon] == expected["ending_soon"][:40]
         assert [r["secondment_id"] for r in got.overdue] == expected["overdue"][:40]
         assert [r["need_id"] for r in got.open_needs] == expected["needs_open_long"][:40]
+        assert [r["secondment_id"] for r in got.unarranged] == expected[
+            "ended_without_arrangement"
+        ][:40]
     for phase, as_of in (
         (DEFAULT_PHASES[0], dt.date(2025, 3, 15)),
         (DEFAULT_PHASES[1], dt.date(2026, 8, 1)),

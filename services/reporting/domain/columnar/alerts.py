@@ -1,4 +1,5 @@
-"""The alert lists: secondments ending soon or overdue and needs open too long, as at a day."""
+"""The alert lists: secondments ending soon or overdue, ended ones whose official's post is
+still not recorded, and needs open too long, as at a day."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ class AlertLists:
     overdue: list[dict[str, Any]]
     open_needs: list[dict[str, Any]]
     counts: Counts
+    unarranged: list[dict[str, Any]]
+    """Ended at least `arrangement_within` days ago, no post arrangement in effect yet."""
 
 
 def _first(keys: list[str], rows: Array, values: Array, limit: int) -> list[tuple[int, int]]:
@@ -41,11 +44,18 @@ def _first(keys: list[str], rows: Array, values: Array, limit: int) -> list[tupl
 
 
 def alert_lists(
-    snapshot: Snapshot, as_of: dt.date, *, ending_within: int, open_longer_than: int, limit: int
+    snapshot: Snapshot,
+    as_of: dt.date,
+    *,
+    ending_within: int,
+    open_longer_than: int,
+    limit: int,
+    arrangement_within: int = 30,
 ) -> AlertLists:
     """Active secondments whose planned end (as extended) is within `ending_within` days
-    (inclusive) or past, and needs open (not withdrawn, not filled) for at least
-    `open_longer_than` days."""
+    (inclusive) or past; secondments ended `arrangement_within` days ago or more with no post
+    arrangement in effect (the plan asks what became of each official); and needs open (not
+    withdrawn, not filled) for at least `open_longer_than` days."""
     on = as_of.toordinal()
     s = snapshot.secondments.columns
     active = np.flatnonzero(counted_secondments(snapshot) & (s["start"] <= on) & (s["ended"] > on))
@@ -64,6 +74,19 @@ def alert_lists(
             "start_date": dt.date.fromordinal(int(s["start"][row])),
             "planned_end_date": dt.date.fromordinal(end),
         }
+
+    ended_long = np.flatnonzero(
+        counted_secondments(snapshot) & (s["ended"] <= on - arrangement_within)
+    )
+    in_effect = np.where(
+        s["arr_multi"][ended_long],
+        snapshot.arrangement_history.latest(len(snapshot.secondments), on, "code")[ended_long],
+        np.where(s["arr_on"][ended_long] <= on, s["arrangement"][ended_long], -1),
+    )
+    unarranged = ended_long[in_effect < 0]
+
+    def ended(day: int, row: int) -> dict[str, Any]:
+        return secondment(int(s["planned_end"][row]), row) | {"ended_on": dt.date.fromordinal(day)}
 
     n = snapshot.needs.columns
     fields = need_fields(snapshot, on)
@@ -93,5 +116,7 @@ def alert_lists(
             "ending_soon": int(np.count_nonzero(soon)),
             "overdue": int(np.count_nonzero(late)),
             "needs_open_long": len(open_rows),
+            "ended_without_arrangement": len(unarranged),
         },
+        unarranged=[ended(*p) for p in _first(keys, unarranged, s["ended"][unarranged], limit)],
     )
