@@ -31,6 +31,8 @@ class RuleCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
     PROMOTION_NOT_HIGHER = "PROMOTION_NOT_HIGHER"
+    HOST_NOT_ELIGIBLE = "HOST_NOT_ELIGIBLE"
+    SECTOR_NOT_COVERED = "SECTOR_NOT_COVERED"
 
 
 class RuleInfo(NamedTuple):
@@ -66,6 +68,16 @@ RULES: Final[dict[RuleCode, RuleInfo]] = {
         422,
         "Cán bộ đang có đợt biệt phái trùng thời gian",
         "The official has an overlapping secondment",
+    ),
+    RuleCode.HOST_NOT_ELIGIBLE: RuleInfo(
+        422,
+        "Đơn vị này không được đề xuất nhu cầu tiếp nhận",
+        "This unit may not raise a need",
+    ),
+    RuleCode.SECTOR_NOT_COVERED: RuleInfo(
+        422,
+        "Lĩnh vực không thuộc phạm vi quản lý của cơ quan tiếp nhận",
+        "The host department does not cover this sector",
     ),
     RuleCode.PROMOTION_NOT_HIGHER: RuleInfo(
         422,

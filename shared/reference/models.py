@@ -58,6 +58,13 @@ class UnitChange(_Frozen):
     note: str | None = None
 
 
+class UnitSector(_Dated):
+    """A sector a host department covers, for the dates it covered it (the 2025 reform moved
+    fields between departments)."""
+
+    code: Code
+
+
 class Unit(_Dated):
     """An organisation unit: an authority that sends officials or an agency that hosts them."""
 
@@ -65,6 +72,8 @@ class Unit(_Dated):
     name: Name
     name_en: Name
     kind: UnitKind
+    sectors: tuple[UnitSector, ...] = ()
+    """For a host department: the sectors it may raise needs in, with their dates."""
     parent: Code | None = None
     valid_from: dt.date
     mountainous: bool = False
@@ -75,6 +84,21 @@ class Unit(_Dated):
     """A grouping for reports (a former district's area), never a home or host unit."""
     changes: tuple[UnitChange, ...] = ()
     note: str | None = None
+
+    @property
+    def hosts(self) -> bool:
+        """Whether the unit may raise needs: a provincial department or an equivalent body
+        (districts, communes, the leadership and the province itself send officials or read
+        reports, they do not host)."""
+        return self.kind == UnitKind.DEPARTMENT
+
+    def covers(self, sector: str, on: dt.date) -> bool:
+        """Whether the unit covered `sector` on `on`."""
+        return any(s.code == sector and s.valid_on(on) for s in self.sectors)
+
+    def sectors_on(self, on: dt.date) -> list[str]:
+        """The sectors the unit covered on `on`."""
+        return [s.code for s in self.sectors if s.valid_on(on)]
 
     def as_of(self, on: dt.date | None) -> "Unit":
         """The unit with the changes made up to `on` applied (all of them when `on` is None)."""

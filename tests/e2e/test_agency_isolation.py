@@ -19,6 +19,8 @@ from tests.samples import ending_body, need_body, official_body, secondment_body
 pytestmark = pytest.mark.e2e
 
 HOSTS = ("SO_Y_TE", "SO_GIAO_DUC_DAO_TAO")
+SECTOR = {"SO_Y_TE": "HEALTH", "SO_GIAO_DUC_DAO_TAO": "EDUCATION"}
+"""A sector each host covers (a need in another is refused: SECTOR_NOT_COVERED)."""
 HOMES = ("NAM_GIANG", "TAY_GIANG")
 WRITE = ("needs:write", "secondments:write", "reception:write")
 """Every agency holds every write scope: only the records' parties separate them."""
@@ -53,7 +55,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         async with httpx.AsyncClient(transport=transport, base_url="http://embedded") as client:
             w = World(app, client, app.state.dev_issuer, {}, {})
             for host in HOSTS:
-                body = need_body(host_unit=host, positions=3)
+                body = need_body(host_unit=host, sector=SECTOR[host], positions=3)
                 raised = await client.post("/api/needs", json=body, headers=w.who(host))
                 assert raised.status_code == 201, raised.text
                 w.needs[host] = raised.json()["need_id"]

@@ -167,6 +167,8 @@ async def test_round_trip_accepted_rejected_and_a_duplicate_applied_once(
 
 
 HOSTS = ("SO_Y_TE", "SO_GIAO_DUC_DAO_TAO")
+SECTOR = {"SO_Y_TE": "HEALTH", "SO_GIAO_DUC_DAO_TAO": "EDUCATION"}
+"""A sector each host covers (a need in another is refused: SECTOR_NOT_COVERED)."""
 HOMES = ("NAM_GIANG", "TAY_GIANG")
 
 
@@ -182,7 +184,7 @@ async def test_each_agency_trying_every_other_agencys_records_over_kafka_is_refu
         # Each host's need, each home's secondment to one of them.
         need: dict[str, str] = {}
         for host in HOSTS:
-            body = need_body(host_unit=host, sector="HEALTH", positions=3)
+            body = need_body(host_unit=host, sector=SECTOR[host], positions=3)
             raised = await agency[host].reply(await agency[host].send("RaiseNeed", body))
             need[host] = _accepted(raised)["record_id"]
         secondment: dict[str, str] = {}

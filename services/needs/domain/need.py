@@ -55,6 +55,28 @@ def check_codes_known(
     return unit_ref
 
 
+def check_host_may_raise(host_unit: str, sector: str, on: dt.date) -> None:
+    """Only a provincial department (or its successor after the 2025 reform) hosts, and only
+    in a sector it covers on the raising date (codes already known to be valid)."""
+    unit = reference_data().unit(host_unit, on)
+    assert unit is not None
+    if not unit.hosts:
+        raise DomainError(
+            RuleCode.HOST_NOT_ELIGIBLE,
+            f"{unit.code} ({unit.name}) is not a provincial department: only departments and "
+            "equivalent bodies raise needs for seconded officials",
+            host_unit=unit.code,
+        )
+    if not unit.covers(sector, on):
+        covered = ", ".join(unit.sectors_on(on)) or "none"
+        raise DomainError(
+            RuleCode.SECTOR_NOT_COVERED,
+            f"{unit.code} does not cover sector {sector} on {on} (it covers: {covered})",
+            host_unit=unit.code,
+            sector=sector,
+        )
+
+
 def check_duration_within_cap(months: int, start: dt.date, phases: Sequence[Phase]) -> None:
     """A need may not ask for longer than the phase's cap (6 months in the plan)."""
     cap = cap_for(start, phases)
@@ -86,6 +108,7 @@ class Need(Aggregate):
         raised_on = cmd.raised_on or today
         host_unit = check_codes_known(cmd.host_unit, cmd.sector, cmd.min_rank, raised_on)
         assert host_unit is not None
+        check_host_may_raise(cmd.host_unit, cmd.sector, raised_on)
         check_duration_within_cap(cmd.duration_months, cmd.desired_start, phases)
         need = cls()
         need._record(
@@ -119,6 +142,9 @@ class Need(Aggregate):
             cmd.sector or self.raised.sector,
             cmd.min_rank or self.raised.min_rank,
             raised_on,
+        )
+        check_host_may_raise(
+            cmd.host_unit or self.raised.host_unit.code, cmd.sector or self.raised.sector, raised_on
         )
         if unit_ref is not None and unit_ref != self.raised.host_unit:
             changed["host_unit"] = unit_ref

@@ -94,7 +94,10 @@ def test_a_need_for_a_department_merged_away_before_the_raising_date_is_refused(
 def test_a_need_for_a_department_on_its_last_day_is_accepted() -> None:
     event = only_event(
         Need.raise_need(
-            raise_need_cmd(host_unit="SO_KE_HOACH_DAU_TU", raised_on="2025-02-28"), TODAY
+            raise_need_cmd(
+                host_unit="SO_KE_HOACH_DAU_TU", sector="PLANNING_INVESTMENT", raised_on="2025-02-28"
+            ),
+            TODAY,
         )
     )
     assert event.host_unit.code == "SO_KE_HOACH_DAU_TU"
@@ -143,13 +146,52 @@ def test_a_need_hosted_by_a_reporting_only_area_is_refused() -> None:
 def test_moving_the_raising_date_past_the_host_units_last_day_is_refused() -> None:
     need = Need.raise_need(
         raise_need_cmd(
-            host_unit="SO_KE_HOACH_DAU_TU", raised_on="2025-02-01", desired_start="2025-03-01"
+            host_unit="SO_KE_HOACH_DAU_TU",
+            sector="PLANNING_INVESTMENT",
+            raised_on="2025-02-01",
+            desired_start="2025-03-01",
         ),
         TODAY,
     )
     with pytest.raises(DomainError) as caught:
         need.amend(AmendNeed(raised_on=dt.date(2025, 4, 1)), TODAY)
     assert caught.value.rule is RuleCode.UNKNOWN_CODE
+
+
+@pytest.mark.parametrize(
+    ("host", "kind"),
+    [("NAM_GIANG", "a district"), ("UBND_TINH", "the leadership"), ("QUANG_NAM", "the province")],
+)
+def test_only_a_provincial_department_raises_a_need(host: str, kind: str) -> None:
+    with pytest.raises(DomainError) as caught:
+        Need.raise_need(raise_need_cmd(host_unit=host), TODAY)
+    assert caught.value.rule is RuleCode.HOST_NOT_ELIGIBLE, kind
+    assert "department" in caught.value.detail
+
+
+def test_a_need_in_a_sector_its_department_does_not_cover_is_refused_saying_which_it_does() -> None:
+    with pytest.raises(DomainError) as caught:
+        Need.raise_need(raise_need_cmd(sector="EDUCATION"), TODAY)  # Sở Y tế
+    assert caught.value.rule is RuleCode.SECTOR_NOT_COVERED
+    assert "HEALTH" in caught.value.detail
+
+
+def test_the_2025_reform_moved_sectors_between_departments_on_its_date() -> None:
+    """Labour and social affairs went to Health (and others) on 2025-03-01."""
+    before = raise_need_cmd(sector="LABOUR_SOCIAL", raised_on="2025-02-28")
+    after = raise_need_cmd(
+        sector="LABOUR_SOCIAL", raised_on="2025-03-01", desired_start="2025-04-01"
+    )
+    assert refusal(before) is RuleCode.SECTOR_NOT_COVERED
+    assert only_event(Need.raise_need(after, TODAY)).sector == "LABOUR_SOCIAL"
+
+
+def test_amending_a_need_into_a_sector_its_host_does_not_cover_is_refused() -> None:
+    need = raised()
+    with pytest.raises(DomainError) as caught:
+        need.amend(AmendNeed(sector="FINANCE"), TODAY)
+    assert caught.value.rule is RuleCode.SECTOR_NOT_COVERED
+    need.amend(AmendNeed(host_unit="SO_TAI_CHINH", sector="FINANCE"), TODAY)  # both: accepted
 
 
 # ----- filling -----------------------------------------------------------------------------------
