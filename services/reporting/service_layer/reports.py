@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
+from services.reporting.domain.evaluation import Evaluation, Filters, Rollup, counting_window
 from services.reporting.service_layer.ports import ReportingPorts
 from shared.clock import today
 from shared.contract.rules import RuleCode
@@ -56,6 +56,20 @@ class Comparison(BaseModel):
     differences: dict[str, dict[str, float | int | None]] = Field(
         description="per block (`needs`, `secondments`, `outcomes`), second phase minus first"
     )
+    years: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="per phase, the length in years of its counting window as of `as_of` "
+        "(null before the phase started): phases of different lengths compare per year",
+    )
+    per_year: dict[str, dict[str, dict[str, float | None]]] = Field(
+        default_factory=dict,
+        description="per phase and block, the flows (needs raised, withdrawn, filled, positions; "
+        "secondments started, ended, completed, terminated early, officials) divided by "
+        "`years`; stocks (open, active, overdue) and rates are not divided",
+    )
+    per_year_differences: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, description="per block, second phase's per-year figure minus first"
+    )
 
 
 def _difference(a: Any, b: Any) -> float | int | None:
@@ -63,6 +77,29 @@ def _difference(a: Any, b: Any) -> float | int | None:
         return None
     value = b - a
     return round(value, 4) if isinstance(value, float) else value
+
+
+FLOWS: dict[str, tuple[str, ...]] = {
+    "needs": ("raised", "withdrawn", "filled", "positions_requested", "positions_filled"),
+    "secondments": ("started", "ended", "completed", "terminated_early", "officials"),
+}
+"""Figures that accumulate with time, and so compare between phases of different lengths only
+per year."""
+
+
+def _years(phase: Phase, as_of: dt.date) -> float | None:
+    window = counting_window(phase, as_of)
+    if window is None:
+        return None
+    return round(((window[1] - window[0]).days + 1) / 365.25, 4)
+
+
+def _per_year(e: Evaluation, years: float | None) -> dict[str, dict[str, float | None]]:
+    blocks = {"needs": e.needs.model_dump(), "secondments": e.secondments.model_dump()}
+    return {
+        block: {k: round(blocks[block][k] / years, 2) if years else None for k in keys}
+        for block, keys in FLOWS.items()
+    }
 
 
 def _outcomes(e: Evaluation) -> dict[str, Any]:
@@ -105,6 +142,9 @@ async def compare(
         },
         "outcomes": {k: _difference(v, _outcomes(b)[k]) for k, v in _outcomes(a).items()},
     }
+    years = {p: _years(find_phase(ports, p), day) for p in phase_ids}
+    per_year = {e.phase_id: _per_year(e, years[e.phase_id]) for e in evaluations}
+    pa, pb = (per_year[p] for p in phase_ids)
     return Comparison(
         as_of=day,
         phases=phase_ids,
@@ -112,6 +152,12 @@ async def compare(
         rollup=rollup,
         evaluations={e.phase_id: e for e in evaluations},
         differences=differences,
+        years=years,
+        per_year=per_year,
+        per_year_differences={
+            block: {k: _difference(v, pb[block][k]) for k, v in pa[block].items()}
+            for block in FLOWS
+        },
     )
 
 

@@ -140,6 +140,15 @@ async def test_compare_puts_two_phases_side_by_side_with_differences(
     )
     single = await _json(client, EVALUATION.replace("2024-2025", "2026-2030"), as_of="2027-06-30")
     assert single == b
+    # Two years against a year and a half so far: compared per year as well as in totals.
+    assert body["years"] == {"2024-2025": 2.0014, "2026-2030": 1.4949}  # 731 and 546 days
+    per_a, per_b = body["per_year"]["2024-2025"], body["per_year"]["2026-2030"]
+    assert per_a["secondments"]["started"] == round(a["secondments"]["started"] / 2.0014, 2)
+    assert per_b["needs"]["raised"] == round(b["needs"]["raised"] / 1.4949, 2)
+    assert "active" not in per_a["secondments"]  # a stock, not a flow
+    assert body["per_year_differences"]["secondments"]["started"] == round(
+        per_b["secondments"]["started"] - per_a["secondments"]["started"], 4
+    )
 
 
 async def test_alerts_list_ending_soon_overdue_and_long_open_needs(
