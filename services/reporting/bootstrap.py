@@ -21,6 +21,7 @@ from services.reporting.service_layer import projections
 from services.reporting.service_layer.ports import ReportingPorts
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
+from shared.infra.metrics import EVENTS_PROJECTED
 from shared.infra.runtime import ServiceRuntime
 from shared.infra.transport import Transport, subscribe_events
 from shared.phases import Phase
@@ -72,11 +73,13 @@ class ReportingService:
     async def on_event(self, envelope: CloudEvent) -> None:
         """Project one event (idempotent), its personal data opened to the profile only."""
         await projections.project(await self.codec.open(envelope), self.ports.uow())
+        EVENTS_PROJECTED.labels(self.runtime.name).inc()
 
     async def on_batch(self, envelopes: Sequence[CloudEvent]) -> None:
         """Project a batch of events in one transaction (idempotent)."""
         opened = [await self.codec.open(e) for e in envelopes]
         await projections.project_batch(opened, self.ports.uow())
+        EVENTS_PROJECTED.labels(self.runtime.name).inc(len(opened))
 
     @property
     def routers(self) -> list[APIRouter]:

@@ -2,10 +2,12 @@
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Protocol
+from functools import partial
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from shared.http.audit import AuditMiddleware, build_audit_router
 from shared.http.auth import TokenVerifier
@@ -13,10 +15,13 @@ from shared.http.contract_api import build_contract_router
 from shared.http.headers import SecurityHeadersMiddleware
 from shared.http.idempotency import IdempotencyMiddleware
 from shared.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
+from shared.http.metrics import Scraper, all_ready, install_metrics
 from shared.http.problems import install_problem_handlers
 from shared.http.reference_api import build_reference_router
 from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
+from shared.infra.metrics import observe_outbox
+from shared.infra.runtime import ServiceRuntime
 from shared.infra.transport import Transport
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -33,8 +38,13 @@ def create_app(
     answer_stores: Sequence[tuple[str, CommandAnswers]] = (),
     audit: AuditLog | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    metrics_service: str = "app",
+    scrapers: Sequence[Scraper] = (),
+    route_services: dict[Callable[..., Any], str] | None = None,
 ) -> FastAPI:
-    """Wire routers, problem handlers, `/healthz` (alive) and `/readyz` (dependencies up).
+    """Wire routers, problem handlers, `/healthz` (alive), `/readyz` (dependencies up) and
+    `/metrics` (`shared.http.metrics`: labelled `metrics_service`, each endpoint of
+    `route_services` with its own service; `scrapers` read the outboxes when scraped).
 
     Without a verifier no token is trusted: every protected route answers 401.
     `answer_stores` (path prefix, store) remember the answers to POST and PATCH requests
@@ -66,9 +76,10 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)  # before anything reads
     app.add_middleware(AuditMiddleware)  # sees replays and every refusal
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, 413s too
+    app.add_middleware(SecurityHeadersMiddleware)  # on every answer, 413s too
     if audit is not None:
         readiness = [*readiness, audit.ready]
+    install_metrics(app, metrics_service, readiness, scrapers, route_services)  # outermost
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -76,13 +87,8 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], response_model=None)
     async def readyz() -> JSONResponse | dict[str, str]:
-        for check in readiness:
-            try:
-                ok = await check()
-            except Exception:  # noqa: BLE001 - any failure means not ready
-                ok = False
-            if not ok:
-                return JSONResponse({"status": "not ready"}, status_code=503)
+        if not await all_ready(readiness):
+            return JSONResponse({"status": "not ready"}, status_code=503)
         return {"status": "ready"}
 
     for router in routers:
@@ -148,6 +154,9 @@ def compose_app(
             await service.stop()
 
     routers = [s.routers for s in services]
+    runtimes = [r for r in (getattr(s, "runtime", None) for s in services)
+                if isinstance(r, ServiceRuntime)]  # fmt: skip
+    names = [r.name for r in runtimes]
     return create_app(
         title=title,
         routers=[r for its in routers for r in its],
@@ -158,4 +167,28 @@ def compose_app(
         answer_stores=answer_stores(services, routers),
         audit=audit,
         max_body_bytes=max_body_bytes,
+        metrics_service=names[0] if len(names) == 1 else "embedded",
+        scrapers=[partial(_read_outbox, r) for r in runtimes],
+        route_services=_route_services(services, routers),
     )
+
+
+def _route_services(
+    services: Sequence[RunningService], routers: Sequence[Sequence[APIRouter]]
+) -> dict[Callable[..., Any], str]:
+    """The service of each endpoint, for the `service` label of `/metrics`."""
+    out: dict[Callable[..., Any], str] = {}
+    for service, its_routers in zip(services, routers, strict=True):
+        runtime = getattr(service, "runtime", None)
+        if isinstance(runtime, ServiceRuntime):
+            for router in its_routers:
+                for route in router.routes:
+                    if isinstance(route, APIRoute):
+                        out[route.endpoint] = runtime.name
+    return out
+
+
+async def _read_outbox(runtime: ServiceRuntime) -> None:
+    """One service's outbox backlog and oldest row, for `/metrics`."""
+    rows, oldest = await runtime.relay.backlog()
+    observe_outbox(runtime.name, rows, oldest)

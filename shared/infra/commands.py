@@ -51,6 +51,7 @@ from shared.infra.audit import AuditLog
 from shared.infra.audit_entries import Outcome
 from shared.infra.command_audit import Handled, audit_command, records_of, refused_outcome
 from shared.infra.command_parsing import Refused, issues, parse
+from shared.infra.metrics import observe_command
 from shared.infra.redact import validation_issues
 from shared.seedwork.errors import DomainError
 from shared.seedwork.ports import RequestContext
@@ -95,7 +96,10 @@ class CommandProcessor:
         audit: AuditLog | None = None,
         rejects_unknown_types: bool = False,
         retry_for: float = 30.0,
+        service: str = "",
     ) -> None:
+        """`service` labels the commands' metrics (`shared.infra.metrics`)."""
+        self._service = service or source
         self._source = source
         self._routes = routes
         self._answers = answers
@@ -110,6 +114,7 @@ class CommandProcessor:
 
     async def handle(self, topic: str, body: bytes) -> None:
         """Process one record of an agency's commands topic; returns after committing."""
+        started = time.monotonic()
         agency = agency_of(topic, self._prefix)
         if agency is None:
             raise PoisonCommand(f"{topic} is not an agency's commands topic")
@@ -123,22 +128,35 @@ class CommandProcessor:
         try:
             envelope = CommandEnvelope.model_validate(raw)
         except ValidationError as exc:
-            await self._invalid_envelope(agency, raw, exc)
+            await self._invalid_envelope(agency, raw, exc, started)
             return
         logs.bind_now(agency=agency, command_id=str(envelope.id), trace_id=envelope.correlationid)
         if envelope.type not in set(CommandType):
             if self._rejects_unknown:
                 refused = Refused(RuleCode.INVALID_REQUEST, f"unknown command {envelope.type!r}")
                 await self._reject(agency, envelope.id, envelope.type, envelope, refused)
-                await audit_command(
-                    self._audit, agency, envelope.id, envelope.type, refused_outcome(refused)
-                )
+                outcome = refused_outcome(refused)
+                await audit_command(self._audit, agency, envelope.id, envelope.type, outcome)
+                self._observe(None, outcome, started)
             return
         kind = CommandType(envelope.type)
         if kind not in self._routes:
             return  # another service's command
-        outcome = await self._once(agency, kind, envelope)
+        try:
+            outcome = await self._once(agency, kind, envelope)
+        except Exception:
+            observe_command(self._service, "kafka", kind.value, "error", None, _since(started))
+            raise
         await audit_command(self._audit, agency, envelope.id, kind.value, outcome)
+        self._observe(kind, outcome, started)
+
+    def _observe(self, kind: CommandType | None, outcome: Handled, started: float) -> None:
+        """Count and time one answered command; a type not ours is `unknown` (its name is
+        the sender's text, not a label)."""
+        name = kind.value if kind is not None else "unknown"
+        rule = outcome.rule.value if outcome.rule else None
+        state = "error" if outcome.outcome is Outcome.FAILED else outcome.outcome.value.lower()
+        observe_command(self._service, "kafka", name, state, rule, _since(started))
 
     async def _once(self, agency: str, kind: CommandType, envelope: CommandEnvelope) -> Handled:
         caller = f"kafka:{agency}"
@@ -229,7 +247,7 @@ class CommandProcessor:
                 raise Refused(RuleCode.FORBIDDEN, str(exc)) from exc
 
     async def _invalid_envelope(
-        self, agency: str, raw: dict[str, Any], exc: ValidationError
+        self, agency: str, raw: dict[str, Any], exc: ValidationError, started: float
     ) -> None:
         command_id, kind = raw.get("id"), raw.get("type")
         answerable = isinstance(command_id, str) and 0 < len(command_id) <= 64
@@ -244,9 +262,10 @@ class CommandProcessor:
         refused = Refused(RuleCode.INVALID_REQUEST, "the command envelope is not valid",
                           issues(exc, ()))  # fmt: skip
         await self._reject(agency, command_id, str(kind or ""), None, refused)
-        await audit_command(
-            self._audit, agency, command_id, str(kind or "unknown"), refused_outcome(refused)
-        )
+        outcome = refused_outcome(refused)
+        await audit_command(self._audit, agency, command_id, str(kind or "unknown"), outcome)
+        known = CommandType(kind) if isinstance(kind, str) and kind in set(CommandType) else None
+        self._observe(known, outcome, started)
 
     async def _reject(
         self,
@@ -288,6 +307,10 @@ class CommandProcessor:
                 created_at=dt.datetime.now(dt.UTC),
             )
         )
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
 
 
 class _Accepting:

@@ -10,6 +10,7 @@ Topics are created by `kafka_topics.py`; batch consumption is `kafka_batches.py`
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -24,6 +25,7 @@ from shared.infra import logs
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_producer import KafkaPublisher
 from shared.infra.kafka_topics import DEFAULT_TOPICS, bootstrap_hosts, ensure_topics
+from shared.infra.metrics import dead_lettered, observe_lag
 from shared.infra.outbox import Publisher
 from shared.infra.personal_data import KeyUnavailable
 from shared.infra.redact import describe, validation_issues
@@ -88,6 +90,7 @@ class KafkaTransport:
             # The raw bytes: FastStream's own decoding would fail before our dead-lettering.
             await self._deliver(topic, group, msg.body, handler)
             await msg.ack()
+            _observe_lag(subscriber, group, msg.raw_message)
 
         subscriber(on_message)
 
@@ -135,6 +138,7 @@ class KafkaTransport:
             topic=f"{topic}.dlq",
             headers={"x-dlq-reason": reason[:1000], "x-dlq-group": group, "x-dlq-topic": topic},
         )
+        dead_lettered(group, topic)
 
     async def caught_up(self, topic: str, group: str) -> bool:
         """Compare the group's committed offsets with the partitions' ends. Offsets are
@@ -178,3 +182,14 @@ class KafkaTransport:
     async def stop(self) -> None:
         await self.broker.stop()
         await self._publisher.close()
+
+
+def _observe_lag(subscriber: Any, group: str, record: Any) -> None:
+    """The group's lag on the record's partition once it is processed: the partition's high
+    watermark (as of the consumer's last fetch) minus the next offset."""
+    consumer = getattr(subscriber, "consumer", None)
+    if consumer is None or not hasattr(record, "partition"):
+        return
+    end = consumer.highwater(TopicPartition(record.topic, record.partition))
+    if end is not None:
+        observe_lag(group, record.topic, record.partition, end - record.offset - 1)

@@ -16,6 +16,7 @@ from shared.contract.envelope import CloudEvent
 from shared.infra.kafka import KafkaTransport, is_infrastructure_error
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_topics import DEFAULT_TOPICS
+from shared.infra.metrics import forget_lag, observe_lag
 from shared.infra.redact import describe, validation_issues
 from shared.infra.transport import BatchHandler
 
@@ -75,6 +76,10 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         await self._transport._settle(self._group)
+        done = self._transport._done[self._group]
+        for tp in revoked:  # their lag is their next owner's to report
+            done.pop(tp, None)
+            forget_lag(self._group, tp.topic, tp.partition)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         return None
@@ -119,6 +124,8 @@ class BatchingKafkaTransport(KafkaTransport):
         self._batch_consumers: dict[str, AIOKafkaConsumer] = {}
         self._batch_tasks: list[asyncio.Task[None]] = []
         self._in_flight: dict[str, collections.deque[_InFlight]] = {}
+        self._done: dict[str, dict[TopicPartition, int]] = collections.defaultdict(dict)
+        """Per group, the next offset to process of each partition seen (for the lag)."""
 
     def subscribe_batch(
         self,
@@ -193,6 +200,7 @@ class BatchingKafkaTransport(KafkaTransport):
             if not queue or queue[0] is not oldest:
                 continue  # settled meanwhile by the other caller (loop or rebalance listener)
             queue.popleft()
+            self._done[group].update(oldest.offsets)
             try:
                 await self._batch_consumers[group].commit(oldest.offsets)
             except Exception:
@@ -205,6 +213,10 @@ class BatchingKafkaTransport(KafkaTransport):
         try:
             while True:
                 fetched = await consumer.getmany(timeout_ms=500, max_records=spec.max_records)
+                done = self._done[spec.group]
+                for tp, records in fetched.items():
+                    done.setdefault(tp, records[0].offset)
+                self._observe_lag(consumer, spec.group)
                 if not fetched:
                     await self._settle(spec.group)
                     continue
@@ -236,6 +248,15 @@ class BatchingKafkaTransport(KafkaTransport):
             for task in cut_short:
                 task.cancel()
             await asyncio.gather(*cut_short, return_exceptions=True)
+
+    def _observe_lag(self, consumer: AIOKafkaConsumer, group: str) -> None:
+        """The group's lag on each partition it has seen: the high watermark of the last
+        fetch minus the next offset to process (batches in flight count as not processed)."""
+        done = self._done[group]
+        for tp in consumer.assignment():
+            end = consumer.highwater(tp)
+            if end is not None and tp in done:
+                observe_lag(group, tp.topic, tp.partition, end - done[tp])
 
     async def _apply(self, spec: _BatchGroup, decoded: list[_Item]) -> None:
         """Hand the batch to its handlers: one call per distinct handler."""

@@ -29,6 +29,7 @@ from shared.infra.audit import AuditLog
 from shared.infra.commands import CommandProcessor, CommandRoute, PoisonCommand
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_topics import ensure_topics
+from shared.infra.metrics import dead_lettered, observe_lag
 from shared.infra.redact import describe
 from shared.infra.runtime import ServiceRuntime
 
@@ -144,6 +145,10 @@ class CommandTopics:
         while True:
             record = await consumer.getone()
             await self._deliver(record.topic, group, record.value or b"", handler)
+            tp = TopicPartition(record.topic, record.partition)
+            end = consumer.highwater(tp)
+            if end is not None:
+                observe_lag(group, record.topic, record.partition, end - record.offset - 1)
             try:
                 await consumer.commit(
                     {TopicPartition(record.topic, record.partition): record.offset + 1}
@@ -183,6 +188,7 @@ class CommandTopics:
             await self.ensure_topic(dlq)
             assert self._producer is not None
             await self._send(dlq, topic, group, body, reason)
+            dead_lettered(group, topic)
         except Exception:
             log.exception("could not dead-letter a command of %s (%d bytes): skipped", topic,
                           len(body))  # fmt: skip
@@ -226,6 +232,7 @@ def take_commands(
         ensure_topic=command_topics.ensure_topic,
         audit=audit,
         rejects_unknown_types=rejects_unknown_types,
+        service=runtime.name,
     )
     command_topics.subscribe(f"{group}.commands", processor.handle)
     return processor

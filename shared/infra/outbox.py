@@ -278,6 +278,18 @@ class OutboxRelay:
                 .values(attempts=self._t.c.attempts + 1, last_error=error[:2000])
             )
 
+    async def backlog(self) -> tuple[int, dt.datetime | None]:
+        """Rows not yet published and when the oldest of them was written (for `/metrics`:
+        one query per scrape, on the unpublished rows' index, never on a command's path)."""
+        t = self._t
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(func.count(), func.min(t.c.created_at)).where(t.c.published_at.is_(None))
+                )
+            ).one()
+        return int(row[0] or 0), row[1]
+
     async def pending(self) -> int:
         """Rows not yet published (for readiness and tests)."""
         async with self._sessions() as session:

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from shared.contract.envelope import CloudEvent
+from shared.infra.metrics import observe_lag
 from shared.infra.outbox import OutgoingMessage, Publisher
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class InProcessBus:
 
     def __init__(self) -> None:
         self._subscribers: dict[str, list[tuple[str, EnvelopeHandler]]] = defaultdict(list)
-        self._batch_subscribers: dict[str, list[tuple[BatchHandler, int]]] = defaultdict(list)
+        self._batch_subscribers: dict[str, list[tuple[str, BatchHandler, int]]] = defaultdict(list)
         self._sources: dict[str, Callable[[], Awaitable[int]]] = {}
 
     def register_source(self, topic: str, pending: Callable[[], Awaitable[int]]) -> None:
@@ -106,7 +107,7 @@ class InProcessBus:
     def subscribe_batch(
         self, topic: str, group: str, handler: BatchHandler, *, max_records: int = 5000
     ) -> None:
-        self._batch_subscribers[topic].append((handler, max_records))
+        self._batch_subscribers[topic].append((group, handler, max_records))
 
     async def start(self) -> None:
         return None
@@ -119,14 +120,20 @@ class InProcessBus:
         for message in messages:
             if message.topic in self._subscribers or message.topic in self._batch_subscribers:
                 by_topic[message.topic].append(CloudEvent.from_json(message.payload))
+        # The lag of a group (one partition, 0): what of the relay's batch it has yet to take.
         for topic, envelopes in by_topic.items():
-            for envelope in envelopes:
-                for _group, handler in self._subscribers.get(topic, []):
+            for group, _handler in self._subscribers.get(topic, []):
+                observe_lag(group, topic, 0, len(envelopes))
+            for index, envelope in enumerate(envelopes):
+                for group, handler in self._subscribers.get(topic, []):
                     await handler(envelope)
-            for batch_handler, max_records in self._batch_subscribers.get(topic, []):
+                    observe_lag(group, topic, 0, len(envelopes) - index - 1)
+            for group, batch_handler, max_records in self._batch_subscribers.get(topic, []):
+                observe_lag(group, topic, 0, len(envelopes))
                 for start in range(0, len(envelopes), max_records):
                     await asyncio.sleep(0)  # requests waiting on this event loop go first
                     await _deliver(batch_handler, envelopes[start : start + max_records])
+                    observe_lag(group, topic, 0, len(envelopes) - start - max_records)
 
     async def reset(self) -> None:
         return None
