@@ -21,9 +21,10 @@ rolls back on the key's primary key and it answers what the winner answered.
 """
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
@@ -35,7 +36,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.contract.envelope import CloudEvent
 from shared.contract.rules import RuleCode
 from shared.http.auth import Unauthenticated, bearer_token
-from shared.http.held import HeldResponse
 from shared.http.problems import PROBLEM_JSON, problem
 from shared.infra.answers import (
     HTTP_ANSWER_TTL,
@@ -93,7 +93,36 @@ class _Pending:
         self.stored = (status, body)
 
 
-def _remembered(captured: HeldResponse) -> bool:
+@dataclass
+class _Captured:
+    """A response held back until we know it is the one to send."""
+
+    status: int = 500
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)
+    started: bool = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", []))
+            self.started = True
+        elif message["type"] == "http.response.body":
+            self.body.extend(message.get("body", b""))
+
+    def rule(self) -> str | None:
+        try:
+            parsed = json.loads(self.body)
+        except ValueError:
+            return None
+        return parsed.get("rule") if isinstance(parsed, dict) else None
+
+    async def forward(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": bytes(self.body)})
+
+
+def _remembered(captured: _Captured) -> bool:
     if 200 <= captured.status < 300:
         return True
     if not 400 <= captured.status < 500 or captured.status in NOT_REMEMBERED:
@@ -138,13 +167,13 @@ class IdempotencyMiddleware:
         if len(caller) > MAX_CALLER:
             caller = "http:sha256:" + hashlib.sha256(caller.encode()).hexdigest()
         pending = _Pending(store, caller, key, digest, scope)
-        captured = HeldResponse()
+        captured = _Captured()
         try:
             with answering(pending):
                 await self.app(scope, _replaying(body, receive), captured.send)
         except AnswerExists:
             pending.written = False
-            captured = HeldResponse()
+            captured = _Captured()
         except Exception:
             # Our command wrote its answer: an error after that is ours (500). Otherwise a
             # retry whose command failed: the first answer is the answer.
