@@ -173,22 +173,6 @@ async def _second(
     return await _save(uow, secondment, ctx)
 
 
-async def _change(
-    uow: PlacementUnitOfWork,
-    ctx: RequestContext,
-    principal: Principal,
-    secondment_id: str,
-    action: Action,
-    apply: Callable[[Secondment], Awaitable[None]],
-) -> SecondmentView:
-    """A command on an existing secondment, in one transaction: load it if the caller may
-    act on it, apply the domain's decision, save its events (and the answer)."""
-    async with uow:
-        s = await _load(uow, secondment_id, principal, action)
-        await apply(s)
-        return await _save(uow, s, ctx)
-
-
 async def record_reception(
     principal: Principal,
     secondment_id: str,
@@ -197,11 +181,10 @@ async def record_reception(
     ctx: RequestContext,
 ) -> SecondmentView:
     """The host received the official and assigned work."""
-
-    async def apply(s: Secondment) -> None:
+    async with uow:
+        s = await _load(uow, secondment_id, principal, Action.RECORD_RECEPTION)
         s.receive(cmd)
-
-    return await _change(uow, ctx, principal, secondment_id, Action.RECORD_RECEPTION, apply)
+        return await _save(uow, s, ctx)
 
 
 async def extend_secondment(
@@ -213,13 +196,12 @@ async def extend_secondment(
     phases: Sequence[Phase],
 ) -> SecondmentView:
     """Move the planned end later, within the cap and without overlap."""
-
-    async def apply(s: Secondment) -> None:
+    async with uow:
+        s = await _load(uow, secondment_id, principal, Action.EXTEND_SECONDMENT)
         official = s.seconded.official
         spells = await uow.spells(official.official_id, units_acted_for(official.home_unit.code))
         s.extend(cmd, spells, phases)
-
-    return await _change(uow, ctx, principal, secondment_id, Action.EXTEND_SECONDMENT, apply)
+        return await _save(uow, s, ctx)
 
 
 async def end_secondment(
@@ -230,11 +212,10 @@ async def end_secondment(
     ctx: RequestContext,
 ) -> SecondmentView:
     """End a secondment by decision."""
-
-    async def apply(s: Secondment) -> None:
+    async with uow:
+        s = await _load(uow, secondment_id, principal, Action.END_SECONDMENT)
         s.end(cmd)
-
-    return await _change(uow, ctx, principal, secondment_id, Action.END_SECONDMENT, apply)
+        return await _save(uow, s, ctx)
 
 
 async def arrange_post(
@@ -245,11 +226,10 @@ async def arrange_post(
     ctx: RequestContext,
 ) -> SecondmentView:
     """Record the official's post after the secondment."""
-
-    async def apply(s: Secondment) -> None:
+    async with uow:
+        s = await _load(uow, secondment_id, principal, Action.ARRANGE_POST_SECONDMENT)
         s.arrange_post(cmd)
-
-    return await _change(uow, ctx, principal, secondment_id, Action.ARRANGE_POST_SECONDMENT, apply)
+        return await _save(uow, s, ctx)
 
 
 async def cancel_secondment(
@@ -261,12 +241,11 @@ async def cancel_secondment(
     today: dt.date,
 ) -> SecondmentView:
     """Void a mistaken record; its position is free again at once."""
-
-    async def apply(s: Secondment) -> None:
+    async with uow:
+        s = await _load(uow, secondment_id, principal, Action.CANCEL_SECONDMENT)
         s.cancel(cmd, today)
         await uow.release_position(str(s.seconded.need_id))
-
-    return await _change(uow, ctx, principal, secondment_id, Action.CANCEL_SECONDMENT, apply)
+        return await _save(uow, s, ctx)
 
 
 async def get_secondment(
