@@ -2,30 +2,15 @@
 `ExtendSecondment`, `EndSecondment`, `ArrangePostSecondment`, `CancelSecondment`): the same
 handlers as `http.py`, with the agency of the topic as principal."""
 
-from typing import Any
-
 from services.placement.domain.commands import SecondOfficial
-from services.placement.entrypoints.transitions import Run, transitions
+from services.placement.entrypoints.transitions import transitions
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
 from services.placement.service_layer.views import SecondmentView
 from shared.authz import Principal
 from shared.contract.commands import CommandType
-from shared.infra.commands import CommandRoute
-from shared.infra.commands import Run as CommandRun
+from shared.infra.commands import CommandRoute, on_target
 from shared.seedwork.ports import RequestContext
-
-
-def _on_secondment(run: Run) -> CommandRun:
-    """A command on an existing secondment: the command's target names it."""
-
-    async def on_target(
-        who: Principal, sid: str | None, cmd: Any, ctx: RequestContext
-    ) -> SecondmentView:
-        assert sid is not None
-        return await run(who, sid, cmd, ctx)
-
-    return on_target
 
 
 def command_routes(ports: PlacementPorts) -> dict[CommandType, CommandRoute]:
@@ -41,7 +26,7 @@ def command_routes(ports: PlacementPorts) -> dict[CommandType, CommandRoute]:
     return {
         CommandType.SECOND_OFFICIAL: CommandRoute(SecondOfficial, second),
         **{
-            CommandType(t.action): CommandRoute(t.command, _on_secondment(t.run))
+            CommandType(t.action): CommandRoute(t.command, on_target(t.run))
             for t in transitions(ports)
         },
     }
