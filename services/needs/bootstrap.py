@@ -17,15 +17,16 @@ from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_SOURCE, NEEDS_TOPIC, PLACEMENTS_TOPIC, topic_name
 from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
-from shared.infra.kafka_commands import CommandTopics, take_commands
+from shared.infra.kafka_commands import CommandTopics
 from shared.infra.runtime import ServiceRuntime
+from shared.infra.service import CommandTakingService
 from shared.infra.transport import Transport, subscribe_events
 from shared.phases import DEFAULT_PHASES, Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class NeedsService:
+class NeedsService(CommandTakingService):
     """The running needs service: database, relay, consumers and routes."""
 
     def __init__(
@@ -45,7 +46,6 @@ class NeedsService:
             "needs", settings.database_url, MIGRATIONS, core, transport
         )
         self.answers = CommandAnswers(self.runtime.sessions, command_answers)
-        """Answers remembered for `Idempotency-Key`s (and command ids over Kafka)."""
         self.ports = NeedsPorts(
             uow=partial(
                 SqlNeedsUnitOfWork,
@@ -65,20 +65,16 @@ class NeedsService:
             self._on_placement_events,
         )
 
-        self.command_topics = command_topics
-        if command_topics is not None:
-            self.commands = take_commands(
-                command_topics,
-                self.runtime,
-                settings.topic_prefix,
-                settings.group,
-                source=NEEDS_SOURCE,
-                routes=command_routes(self.ports),
-                answers=self.answers,
-                outbox=core.outbox,
-                audit=audit,
-                rejects_unknown_types=True,
-            )
+        self._take_commands(
+            command_topics,
+            settings.topic_prefix,
+            settings.group,
+            source=NEEDS_SOURCE,
+            routes=command_routes(self.ports),
+            outbox=core.outbox,
+            audit=audit,
+            rejects_unknown_types=True,
+        )
 
     async def _on_placement_event(self, envelope: CloudEvent) -> None:
         opened = await self.codec.open(envelope)
@@ -92,23 +88,3 @@ class NeedsService:
     def routers(self) -> list[APIRouter]:
         """HTTP routes of this service."""
         return [build_router(self.ports)]
-
-    async def migrate(self) -> None:
-        """Bring the database to the newest revision."""
-        await self.runtime.migrate()
-
-    async def start(self) -> None:
-        """Migrate, start the outbox relay, then take the agencies' commands."""
-        await self.runtime.start()
-        if self.command_topics is not None:
-            await self.command_topics.start()
-
-    async def stop(self) -> None:
-        """Stop taking commands, stop the relay and close the database."""
-        if self.command_topics is not None:
-            await self.command_topics.stop()
-        await self.runtime.stop()
-
-    async def ready(self) -> bool:
-        """The database answers."""
-        return await self.runtime.database_ready()

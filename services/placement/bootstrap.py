@@ -26,9 +26,10 @@ from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENT_SOURCE, topic_name
 from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
-from shared.infra.kafka_commands import CommandTopics, take_commands
+from shared.infra.kafka_commands import CommandTopics
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.runtime import ServiceRuntime
+from shared.infra.service import CommandTakingService
 from shared.infra.transport import Transport, subscribe_events
 from shared.phases import DEFAULT_PHASES, Phase
 
@@ -37,7 +38,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 VAULT_MIGRATIONS = Path(__file__).parent / "vault_migrations"
 
 
-class PlacementService:
+class PlacementService(CommandTakingService):
     """The running placement service."""
 
     def __init__(
@@ -94,20 +95,16 @@ class PlacementService:
         )
         subscribe_events(transport, needs_topic, group, self._on_need_event, self._on_need_events)
 
-        self.command_topics = command_topics
-        if command_topics is not None:
-            self.commands = take_commands(
-                command_topics,
-                self.runtime,
-                settings.topic_prefix,
-                group,
-                source=PLACEMENT_SOURCE,
-                routes=command_routes(self.ports),
-                answers=self.answers,
-                outbox=core.outbox,
-                audit=audit,
-                rejects_unknown_types=False,
-            )
+        self._take_commands(
+            command_topics,
+            settings.topic_prefix,
+            group,
+            source=PLACEMENT_SOURCE,
+            routes=command_routes(self.ports),
+            outbox=core.outbox,
+            audit=audit,
+            rejects_unknown_types=False,
+        )
 
     async def _on_need_event(self, envelope: CloudEvent) -> None:
         await handlers.on_need_event(envelope, self.ports.uow())
@@ -126,7 +123,7 @@ class PlacementService:
 
     async def migrate(self) -> None:
         """Bring the database and the key vault to their newest revisions."""
-        await self.runtime.migrate()
+        await super().migrate()
         await self._migrate_vault()
 
     async def _migrate_vault(self) -> None:
@@ -144,18 +141,10 @@ class PlacementService:
     async def start(self) -> None:
         """Migrate, start the outbox relay, then take the agencies' commands."""
         await self._migrate_vault()
-        await self.runtime.start()
-        if self.command_topics is not None:
-            await self.command_topics.start()
+        await super().start()
 
     async def stop(self) -> None:
         """Stop taking commands, stop the relay and close the database."""
-        if self.command_topics is not None:
-            await self.command_topics.stop()
-        await self.runtime.stop()
+        await super().stop()
         if self.vault is not None:
             await self.vault.close()
-
-    async def ready(self) -> bool:
-        """The database answers."""
-        return await self.runtime.database_ready()

@@ -164,29 +164,23 @@ def seal_official(
     )
 
 
+def _open_part(sealed: SealedOfficial, part: Literal["identity", "profile"], key: bytes) -> bytes:
+    """The plain bytes of one sealed part of the official, bound to its id and part."""
+    box = sealed.identity if part == "identity" else sealed.profile
+    return open_sealed(key, box.nonce, box.ciphertext, _context(sealed.official_id, part))
+
+
 def open_profile(sealed: SealedOfficial, programme_keys: dict[str, bytes]) -> Profile:
     """The statistical profile; KeyError when the programme key id is unknown."""
     key = programme_keys[sealed.profile.kid]
-    raw = open_sealed(
-        key,
-        sealed.profile.nonce,
-        sealed.profile.ciphertext,
-        _context(sealed.official_id, "profile"),
-    )
-    return Profile.model_validate_json(raw)
+    return Profile.model_validate_json(_open_part(sealed, "profile", key))
 
 
 def open_identity(sealed: SealedOfficial, identity_key: bytes | None) -> Identity | None:
     """The identity, or None when the key is gone (erased) or not held by this reader."""
     if identity_key is None:
         return None
-    raw = open_sealed(
-        identity_key,
-        sealed.identity.nonce,
-        sealed.identity.ciphertext,
-        _context(sealed.official_id, "identity"),
-    )
-    return Identity.model_validate_json(raw)
+    return Identity.model_validate_json(_open_part(sealed, "identity", identity_key))
 
 
 def open_official(

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.authz import Action, Principal, authorize
 from shared.http.auth import PrincipalDep, Unauthenticated, bearer_token
+from shared.http.captured import CapturedResponse
 from shared.http.problems import PROBLEM_JSON, problem_responses
 from shared.infra.audit import AuditLog
 from shared.infra.audit_entries import (
@@ -125,14 +126,10 @@ def _ids_in_path(params: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 @dataclass
-class _Exchange:
+class _Exchange(CapturedResponse):
     """The request body as the app read it, and the response held back until audited."""
 
     request_body: bytearray = field(default_factory=bytearray)
-    status: int = 500
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    body: bytearray = field(default_factory=bytearray)
-    started: bool = False
 
     def receiving(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:
@@ -142,21 +139,6 @@ class _Exchange:
             return message
 
         return wrapped
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.headers = list(message.get("headers", []))
-            self.started = True
-        elif message["type"] == "http.response.body":
-            self.body.extend(message.get("body", b""))
-
-    def header(self, name: bytes) -> str | None:
-        return next((v.decode("latin-1") for k, v in self.headers if k.lower() == name), None)
-
-    async def forward(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
-        await send({"type": "http.response.body", "body": bytes(self.body)})
 
 
 class AuditMiddleware:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from shared.contract.events import EVENT_TYPES
 from shared.contract.schemas import schemas
-from shared.http.problems import problem_responses
+from shared.http.problems import PROBLEM_MEMBERS, problem_responses
 from shared.seedwork.errors import NotFound
 
 
@@ -33,11 +33,7 @@ _PROBLEM: Final[dict[int | str, dict[str, Any]]] = {
                     "type": "object",
                     "required": ["type", "title", "status", "detail", "rule"],
                     "properties": {
-                        "type": {"type": "string"},
-                        "title": {"type": "string"},
-                        "status": {"type": "integer"},
-                        "detail": {"type": "string"},
-                        "instance": {"type": "string"},
+                        **PROBLEM_MEMBERS,
                         "rule": {"type": "string", "enum": ["NOT_FOUND"]},
                     },
                 }

@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
@@ -36,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.contract.envelope import CloudEvent
 from shared.contract.rules import RuleCode
 from shared.http.auth import Unauthenticated, bearer_token
+from shared.http.captured import CapturedResponse
 from shared.http.problems import PROBLEM_JSON, problem
 from shared.infra.answers import (
     HTTP_ANSWER_TTL,
@@ -93,22 +94,8 @@ class _Pending:
         self.stored = (status, body)
 
 
-@dataclass
-class _Captured:
+class _Captured(CapturedResponse):
     """A response held back until we know it is the one to send."""
-
-    status: int = 500
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    body: bytearray = field(default_factory=bytearray)
-    started: bool = False
-
-    async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.headers = list(message.get("headers", []))
-            self.started = True
-        elif message["type"] == "http.response.body":
-            self.body.extend(message.get("body", b""))
 
     def rule(self) -> str | None:
         try:
@@ -116,10 +103,6 @@ class _Captured:
         except ValueError:
             return None
         return parsed.get("rule") if isinstance(parsed, dict) else None
-
-    async def forward(self, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
-        await send({"type": "http.response.body", "body": bytes(self.body)})
 
 
 def _remembered(captured: _Captured) -> bool:

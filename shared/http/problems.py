@@ -20,17 +20,22 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://secondment.quangnam.gov.vn/problems/"
 
+PROBLEM_MEMBERS: dict[str, Any] = {
+    "type": {"type": "string"},
+    "title": {"type": "string"},
+    "status": {"type": "integer"},
+    "detail": {"type": "string"},
+    "instance": {"type": "string"},
+}
+"""The RFC 9457 members of every problem body, as JSON Schema properties."""
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
     "description": "RFC 9457 problem details; `rule` is the stable refusal code (docs/rules.md).",
     "type": "object",
     "required": ["type", "title", "status", "detail", "instance"],
     "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
+        **PROBLEM_MEMBERS,
         "rule": {"type": "string"},
         "errors": {
             "type": "array",

@@ -72,6 +72,22 @@ Run = Callable[[Principal, str | None, Any, RequestContext], Awaitable[BaseModel
 """(principal, target id, the validated HTTP body, context) → the HTTP answer."""
 
 
+OnTarget = Callable[[Principal, str, Any, RequestContext], Awaitable[BaseModel]]
+"""(principal, the id of the record the command acts on, the command, context) → the answer."""
+
+
+def on_target(run: OnTarget) -> Run:
+    """The `Run` of a command on an existing record, which its envelope's target names."""
+
+    async def with_target(
+        who: Principal, target: str | None, cmd: Any, ctx: RequestContext
+    ) -> BaseModel:
+        assert target is not None
+        return await run(who, target, cmd, ctx)
+
+    return with_target
+
+
 @dataclass(frozen=True)
 class CommandRoute:
     """How a service runs one command type: the HTTP body model and the handler."""

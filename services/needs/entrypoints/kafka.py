@@ -8,7 +8,7 @@ from services.needs.service_layer.views import NeedView
 from shared.authz import Principal
 from shared.clock import today
 from shared.contract.commands import CommandType
-from shared.infra.commands import CommandRoute
+from shared.infra.commands import CommandRoute, on_target
 from shared.seedwork.ports import RequestContext
 
 
@@ -21,19 +21,17 @@ def command_routes(ports: NeedsPorts) -> dict[CommandType, CommandRoute]:
         return await handlers.raise_need(who, cmd, ports.uow(), ctx, today(), ports.phases)
 
     async def amend_need(
-        who: Principal, need_id: str | None, cmd: AmendNeed, ctx: RequestContext
+        who: Principal, need_id: str, cmd: AmendNeed, ctx: RequestContext
     ) -> NeedView:
-        assert need_id is not None
         return await handlers.amend_need(who, need_id, cmd, ports.uow(), ctx, today(), ports.phases)
 
     async def withdraw_need(
-        who: Principal, need_id: str | None, cmd: WithdrawNeed, ctx: RequestContext
+        who: Principal, need_id: str, cmd: WithdrawNeed, ctx: RequestContext
     ) -> NeedView:
-        assert need_id is not None
         return await handlers.withdraw_need(who, need_id, cmd, ports.uow(), ctx, today())
 
     return {
         CommandType.RAISE_NEED: CommandRoute(RaiseNeed, raise_need),
-        CommandType.AMEND_NEED: CommandRoute(AmendNeed, amend_need),
-        CommandType.WITHDRAW_NEED: CommandRoute(WithdrawNeed, withdraw_need),
+        CommandType.AMEND_NEED: CommandRoute(AmendNeed, on_target(amend_need)),
+        CommandType.WITHDRAW_NEED: CommandRoute(WithdrawNeed, on_target(withdraw_need)),
     }

@@ -42,36 +42,37 @@ def _context(official_id: str, part: str = "identity") -> str:
     return f"secondment/answer/{official_id}/{part}"
 
 
+def _objects(node: Any) -> list[dict[str, Any]]:
+    """Every JSON object in a body, wherever it nests, each before those inside it."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        found.append(node)
+        for value in node.values():
+            found.extend(_objects(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_objects(value))
+    return found
+
+
 def _steps(node: Any) -> list[tuple[str, str, dict[str, Any]]]:
     """(official id, step name, step) of every secondment step with free text in a body."""
     found: list[tuple[str, str, dict[str, Any]]] = []
-    if isinstance(node, dict):
-        official = node.get("official")
+    for o in _objects(node):
+        official = o.get("official")
         if isinstance(official, dict) and isinstance(official.get("official_id"), str):
-            for name in STEPS:
-                step = node.get(name)
-                if isinstance(step, dict):
-                    found.append((official["official_id"], name, step))
-        for value in node.values():
-            found.extend(_steps(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(_steps(value))
+            steps = [(name, o[name]) for name in STEPS if isinstance(o.get(name), dict)]
+            found.extend((official["official_id"], name, step) for name, step in steps)
     return found
 
 
 def _officials(node: Any) -> list[dict[str, Any]]:
     """Every object that names an official with an identity, wherever it nests."""
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if isinstance(node.get("official_id"), str) and ("full_name" in node or SEALED_KEY in node):
-            found.append(node)
-        for value in node.values():
-            found.extend(_officials(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(_officials(value))
-    return found
+    return [
+        o
+        for o in _objects(node)
+        if isinstance(o.get("official_id"), str) and ("full_name" in o or SEALED_KEY in o)
+    ]
 
 
 def _dump(document: Any) -> str:

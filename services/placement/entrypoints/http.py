@@ -4,21 +4,15 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
-from services.placement.domain.commands import (
-    ArrangePostSecondment,
-    CancelSecondment,
-    EndSecondment,
-    ExtendSecondment,
-    RecordReception,
-    SecondOfficial,
-)
+from services.placement.domain.commands import SecondOfficial
 from services.placement.domain.secondment import SecondmentStatus
+from services.placement.entrypoints.transitions import Transition, transitions
 from services.placement.service_layer import handlers
 from services.placement.service_layer.ports import PlacementPorts
 from services.placement.service_layer.views import SecondmentView
 from shared.authz import Action
-from shared.clock import today
 from shared.contract.envelope import CloudEvent
 from shared.http.audit import audited
 from shared.http.auth import PrincipalDep
@@ -76,48 +70,25 @@ def build_router(ports: PlacementPorts) -> APIRouter:
         """The secondment's events as CloudEvents, in version order."""
         return await handlers.history(who, str(secondment_id), ports.uow())
 
-    @router.post("/{secondment_id}/reception", response_model=SecondmentView)
-    @audited(Action.RECORD_RECEPTION)
-    async def reception(
-        secondment_id: UUID, cmd: RecordReception, ctx: ContextDep, who: PrincipalDep
-    ) -> SecondmentView:
-        """The host received the official and assigned work."""
-        return await handlers.record_reception(who, str(secondment_id), cmd, ports.uow(), ctx)
-
-    @router.post("/{secondment_id}/extension", response_model=SecondmentView)
-    @audited(Action.EXTEND_SECONDMENT)
-    async def extension(
-        secondment_id: UUID, cmd: ExtendSecondment, ctx: ContextDep, who: PrincipalDep
-    ) -> SecondmentView:
-        """Move the planned end later by decision, within the cap."""
-        return await handlers.extend_secondment(
-            who, str(secondment_id), cmd, ports.uow(), ctx, ports.phases
-        )
-
-    @router.post("/{secondment_id}/ending", response_model=SecondmentView)
-    @audited(Action.END_SECONDMENT)
-    async def ending(
-        secondment_id: UUID, cmd: EndSecondment, ctx: ContextDep, who: PrincipalDep
-    ) -> SecondmentView:
-        """End the secondment by decision with the host's rating; `ENDED`."""
-        return await handlers.end_secondment(who, str(secondment_id), cmd, ports.uow(), ctx)
-
-    @router.post("/{secondment_id}/post-arrangement", response_model=SecondmentView)
-    @audited(Action.ARRANGE_POST_SECONDMENT)
-    async def post_arrangement(
-        secondment_id: UUID, cmd: ArrangePostSecondment, ctx: ContextDep, who: PrincipalDep
-    ) -> SecondmentView:
-        """Record the official's post after the secondment."""
-        return await handlers.arrange_post(who, str(secondment_id), cmd, ports.uow(), ctx)
-
-    @router.post("/{secondment_id}/cancellation", response_model=SecondmentView)
-    @audited(Action.CANCEL_SECONDMENT)
-    async def cancellation(
-        secondment_id: UUID, cmd: CancelSecondment, ctx: ContextDep, who: PrincipalDep
-    ) -> SecondmentView:
-        """Void a record entered by mistake: frees its position, leaves the reports."""
-        return await handlers.cancel_secondment(
-            who, str(secondment_id), cmd, ports.uow(), ctx, today()
-        )
+    for transition in transitions(ports):
+        _add_transition(router, transition)
 
     return router
+
+
+def _add_transition(router: APIRouter, t: Transition) -> None:
+    """`POST /{secondment_id}/<step>` with the command as body; 200 with the secondment. The
+    route is written once for every step: its name, description and body model are the
+    step's (FastAPI reads them from the endpoint, hence the three assignments)."""
+
+    async def endpoint(
+        secondment_id: UUID, cmd: BaseModel, ctx: ContextDep, who: PrincipalDep
+    ) -> SecondmentView:
+        return await t.run(who, str(secondment_id), cmd, ctx)
+
+    endpoint.__name__ = endpoint.__qualname__ = t.step.replace("-", "_")
+    endpoint.__doc__ = t.doc
+    endpoint.__annotations__["cmd"] = t.command
+    router.post(f"/{{secondment_id}}/{t.step}", response_model=SecondmentView)(
+        audited(t.action)(endpoint)
+    )

@@ -173,6 +173,22 @@ async def _second(
     return await _save(uow, secondment, ctx)
 
 
+async def _decide(
+    uow: PlacementUnitOfWork,
+    secondment_id: str,
+    principal: Principal,
+    action: Action,
+    ctx: RequestContext,
+    decide: Callable[[Secondment], None],
+) -> SecondmentView:
+    """A command that needs nothing but the secondment: load it (if the caller may act on
+    it), apply the decision, save it."""
+    async with uow:
+        s = await _load(uow, secondment_id, principal, action)
+        decide(s)
+        return await _save(uow, s, ctx)
+
+
 async def record_reception(
     principal: Principal,
     secondment_id: str,
@@ -181,10 +197,9 @@ async def record_reception(
     ctx: RequestContext,
 ) -> SecondmentView:
     """The host received the official and assigned work."""
-    async with uow:
-        s = await _load(uow, secondment_id, principal, Action.RECORD_RECEPTION)
-        s.receive(cmd)
-        return await _save(uow, s, ctx)
+    return await _decide(
+        uow, secondment_id, principal, Action.RECORD_RECEPTION, ctx, lambda s: s.receive(cmd)
+    )
 
 
 async def extend_secondment(
@@ -212,10 +227,9 @@ async def end_secondment(
     ctx: RequestContext,
 ) -> SecondmentView:
     """End a secondment by decision."""
-    async with uow:
-        s = await _load(uow, secondment_id, principal, Action.END_SECONDMENT)
-        s.end(cmd)
-        return await _save(uow, s, ctx)
+    return await _decide(
+        uow, secondment_id, principal, Action.END_SECONDMENT, ctx, lambda s: s.end(cmd)
+    )
 
 
 async def arrange_post(
@@ -226,10 +240,14 @@ async def arrange_post(
     ctx: RequestContext,
 ) -> SecondmentView:
     """Record the official's post after the secondment."""
-    async with uow:
-        s = await _load(uow, secondment_id, principal, Action.ARRANGE_POST_SECONDMENT)
-        s.arrange_post(cmd)
-        return await _save(uow, s, ctx)
+    return await _decide(
+        uow,
+        secondment_id,
+        principal,
+        Action.ARRANGE_POST_SECONDMENT,
+        ctx,
+        lambda s: s.arrange_post(cmd),
+    )
 
 
 async def cancel_secondment(
