@@ -14,6 +14,8 @@ from typing import Any, Final
 
 from fastapi import FastAPI
 
+from shared.publishing.export import write_documents
+
 UNUSED_DATABASE: Final = "sqlite+aiosqlite:///:memory:"
 """Settings need a database URL; building the app never opens it."""
 
@@ -65,13 +67,7 @@ def documents() -> dict[str, str]:
 
 def write(target: Path) -> list[Path]:
     """Write `target/openapi/{service}.json` for every service."""
-    written = []
-    for name, text in documents().items():
-        path = target / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_documents(target, documents())
 
 
 if __name__ == "__main__":

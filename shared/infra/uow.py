@@ -38,6 +38,23 @@ class ConflictingDuplicate(Exception):
     """The same event id arrived with a different payload: a producer bug, not a retry."""
 
 
+def batch_digests(envelopes: Sequence[CloudEvent]) -> tuple[dict[str, str], list[CloudEvent]]:
+    """Each event id's payload digest, and the batch's first occurrence of each id, in order;
+    ConflictingDuplicate when an id comes twice with different payloads."""
+    digests: dict[str, str] = {}
+    fresh: list[CloudEvent] = []
+    for envelope in envelopes:
+        key = str(envelope.id)
+        digest = hashlib.sha256(envelope.to_json()).hexdigest()
+        if key in digests:
+            if digests[key] != digest:
+                raise ConflictingDuplicate(f"event {key} twice in a batch, payloads differ")
+            continue
+        digests[key] = digest
+        fresh.append(envelope)
+    return digests, fresh
+
+
 class SqlUnitOfWork:
     """Base unit of work; services subclass it to add their repositories and views."""
 
@@ -118,17 +135,7 @@ class SqlUnitOfWork:
         """`claim()` for a batch, in two statements: records the new event ids in this
         transaction and returns the new events (first occurrence of each id, in order). Raises
         ConflictingDuplicate when an id comes back with another payload."""
-        digests: dict[str, str] = {}
-        fresh: list[CloudEvent] = []
-        for envelope in envelopes:
-            key = str(envelope.id)
-            digest = hashlib.sha256(envelope.to_json()).hexdigest()
-            if key in digests:
-                if digests[key] != digest:
-                    raise ConflictingDuplicate(f"event {key} twice in a batch, payloads differ")
-                continue
-            digests[key] = digest
-            fresh.append(envelope)
+        digests, fresh = batch_digests(envelopes)
         t = self._tables.processed
         ids = list(digests)
         seen: dict[str, str] = {}

@@ -40,13 +40,8 @@ def documents() -> dict[str, str]:
     return out
 
 
-def write(target: Path) -> list[Path]:
-    """Write the JSON Schemas under `target/schemas/` (removing those of events that no
-    longer exist) and the AsyncAPI document as `target/asyncapi.yaml`."""
-    generated = documents()
-    stale = {p for p in (target / "schemas").glob("*.json")} - {target / n for n in generated}
-    for path in stale:
-        path.unlink()
+def write_documents(target: Path, generated: dict[str, str]) -> list[Path]:
+    """Write each generated document (path under `target` → text); the written paths."""
     written = []
     for name, text in generated.items():
         path = target / name
@@ -54,6 +49,16 @@ def write(target: Path) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+def write(target: Path) -> list[Path]:
+    """Write the JSON Schemas under `target/schemas/` (removing those of events that no
+    longer exist) and the AsyncAPI document as `target/asyncapi.yaml`."""
+    generated = documents()
+    stale = {p for p in (target / "schemas").glob("*.json")} - {target / n for n in generated}
+    for path in stale:
+        path.unlink()
+    return write_documents(target, generated)
 
 
 if __name__ == "__main__":

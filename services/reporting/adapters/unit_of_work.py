@@ -1,6 +1,5 @@
 """Unit of work of the reporting service: the read models and the processed-event table."""
 
-import hashlib
 from collections.abc import Callable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -9,7 +8,7 @@ from services.reporting.adapters.tables import LIVE, core
 from services.reporting.adapters.writer import write
 from services.reporting.service_layer.changes import Changes
 from shared.contract.envelope import CloudEvent
-from shared.infra.uow import ConflictingDuplicate, SqlUnitOfWork
+from shared.infra.uow import ConflictingDuplicate, SqlUnitOfWork, batch_digests
 
 CLAIM_CHUNK = 2000
 
@@ -56,17 +55,7 @@ class SqlReportingUnitOfWork(SqlUnitOfWork):
         """`SqlUnitOfWork.claim_many`, in one round trip on PostgreSQL (`PG_CLAIM`)."""
         if self.session.bind.dialect.name != "postgresql":
             return await super().claim_many(consumer, envelopes)
-        digests: dict[str, str] = {}
-        fresh: list[CloudEvent] = []
-        for envelope in envelopes:
-            key = str(envelope.id)
-            digest = hashlib.sha256(envelope.to_json()).hexdigest()
-            if key in digests:
-                if digests[key] != digest:
-                    raise ConflictingDuplicate(f"event {key} twice in a batch, payloads differ")
-                continue
-            digests[key] = digest
-            fresh.append(envelope)
+        digests, fresh = batch_digests(envelopes)
         conn = await self.session.connection()
         ids = sorted(digests)  # a fixed order: concurrent claims cannot deadlock
         result = await conn.exec_driver_sql(PG_CLAIM, (consumer, ids, [digests[i] for i in ids]))
