@@ -117,11 +117,20 @@ async def handle(
         isolation_level="read_committed",
         **options,
     )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True, **options
+    replaying = action == "replay" and not dry_run
+    producer = (
+        AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            **options,
+        )
+        if replaying
+        else None
     )
     await consumer.start()
-    await producer.start()
+    if producer is not None:
+        await producer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in await _partitions(settings, topic)]
         consumer.assign(partitions)
@@ -135,7 +144,7 @@ async def handle(
                         pending.append((record, describe(record)))
         if action != "list" and not dry_run:
             for record, letter in pending:
-                if action == "replay":
+                if producer is not None:
                     if not letter.source_topic:
                         raise SystemExit(
                             f"{letter.partition}:{letter.offset} names no source topic"
@@ -144,7 +153,8 @@ async def handle(
             await consumer.commit({tp: ends[tp] for tp in partitions})
         return [letter for _, letter in pending]
     finally:
-        await producer.stop()
+        if producer is not None:
+            await producer.stop()
         await consumer.stop()
 
 

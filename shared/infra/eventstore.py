@@ -9,7 +9,7 @@ from sqlalchemy import Insert, Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contract.envelope import CloudEvent, new_event, read_event
+from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import EventData
 from shared.contract.topics import TOPIC_OF_EVENT, topic_name
 from shared.contract.upcasting import UPCASTERS, UpcasterRegistry
@@ -17,7 +17,7 @@ from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import ConcurrencyConflict
-from shared.seedwork.ports import RequestContext
+from shared.seedwork.ports import RequestContext, pending_envelopes
 
 
 @functools.cache
@@ -138,21 +138,7 @@ class AggregateRepository(Generic[A]):
 
     async def save(self, aggregate: A, ctx: RequestContext) -> list[CloudEvent]:
         """Append the aggregate's pending events; returns their envelopes."""
-        new = aggregate.collect()
-        start = aggregate.version - len(new)
-        envelopes = [
-            new_event(
-                source=self._source,
-                data=data,
-                subject=aggregate.stream_id,
-                version=start + i,
-                correlation_id=ctx.correlation_id,
-                causation_id=ctx.causation_id,
-                actor=ctx.actor,
-                now=ctx.now,
-            )
-            for i, data in enumerate(new, start=1)
-        ]
+        start, envelopes = pending_envelopes(aggregate, self._source, ctx)
         await self._store.append(
             aggregate.stream_id, start, envelopes, data_subject=aggregate.data_subject
         )

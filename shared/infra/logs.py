@@ -29,12 +29,14 @@ FIELDS: Final = ("agency", "command_id", "event_id", "trace_id")
 _context: ContextVar[dict[str, str]] = ContextVar("secondment_log_context", default={})  # noqa: B039 - never mutated, replaced
 
 
+def _with(fields: dict[str, str | None]) -> dict[str, str]:
+    return _context.get() | {k: v for k, v in fields.items() if k in FIELDS and v}
+
+
 @contextlib.contextmanager
 def bind(**fields: str | None) -> Iterator[None]:
     """Name the work in hand on every record logged inside (nested binds add fields)."""
-    token = _context.set(
-        _context.get() | {k: v for k, v in fields.items() if k in FIELDS and v is not None}
-    )
+    token = _context.set(_with(fields))
     try:
         yield
     finally:
@@ -43,7 +45,7 @@ def bind(**fields: str | None) -> Iterator[None]:
 
 def bind_now(**fields: str | None) -> None:
     """Like `bind`, for the rest of the current task (a request's dependency, a handler)."""
-    _context.set(_context.get() | {k: v for k, v in fields.items() if k in FIELDS and v})
+    _context.set(_with(fields))
 
 
 def level(default: str = "INFO") -> str:

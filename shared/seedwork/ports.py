@@ -15,7 +15,7 @@ from typing import Protocol, Self, TypeVar
 
 from pydantic import BaseModel
 
-from shared.contract.envelope import CloudEvent
+from shared.contract.envelope import CloudEvent, new_event
 from shared.seedwork.aggregate import Aggregate
 
 
@@ -30,6 +30,29 @@ class RequestContext:
 
 
 A = TypeVar("A", bound=Aggregate)
+
+
+def pending_envelopes(
+    aggregate: Aggregate, source: str, ctx: RequestContext
+) -> tuple[int, list[CloudEvent]]:
+    """The version the aggregate's stream must be at, and its new events as envelopes
+    stamped with the request's context: what every repository appends (the SQL one and the
+    unit tests' fake alike)."""
+    new = aggregate.collect()
+    start = aggregate.version - len(new)
+    return start, [
+        new_event(
+            source=source,
+            data=data,
+            subject=aggregate.stream_id,
+            version=start + i,
+            correlation_id=ctx.correlation_id,
+            causation_id=ctx.causation_id,
+            actor=ctx.actor,
+            now=ctx.now,
+        )
+        for i, data in enumerate(new, start=1)
+    ]
 
 
 class Repository(Protocol[A]):

@@ -19,12 +19,12 @@ from pydantic import BaseModel
 from services.needs.domain.need import Need
 from services.placement.domain.secondment import Secondment
 from services.placement.domain.views import NeedSnapshot, OfficialSpell
-from shared.contract.envelope import CloudEvent, new_event, read_event
+from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import EventData, NeedFilled, NeedRaised, NeedReopened, NeedWithdrawn
 from shared.contract.topics import NEEDS_SOURCE, PLACEMENT_SOURCE
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import ConcurrencyConflict
-from shared.seedwork.ports import RequestContext
+from shared.seedwork.ports import RequestContext, pending_envelopes
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -63,24 +63,10 @@ class FakeRepository(Generic[A]):
         return list(self._work.streams.get(stream_id, []))
 
     async def save(self, aggregate: A, ctx: RequestContext) -> list[CloudEvent]:
-        new = aggregate.collect()
-        start = aggregate.version - len(new)
+        start, envelopes = pending_envelopes(aggregate, self._source, ctx)
         stream = self._work.streams.setdefault(aggregate.stream_id, [])
         if len(stream) != start:
             raise ConcurrencyConflict(aggregate.stream_id, start)
-        envelopes = [
-            new_event(
-                source=self._source,
-                data=data,
-                subject=aggregate.stream_id,
-                version=start + i,
-                correlation_id=ctx.correlation_id,
-                causation_id=ctx.causation_id,
-                actor=ctx.actor,
-                now=ctx.now,
-            )
-            for i, data in enumerate(new, start=1)
-        ]
         stream.extend(envelopes)
         self._work.outbox.extend(envelopes)
         return envelopes

@@ -84,9 +84,13 @@ def alert_lists(
         np.where(s["arr_on"][ended_long] <= on, s["arrangement"][ended_long], -1),
     )
     unarranged = ended_long[in_effect < 0]
+    # the planned end as extended by the day, like the other lists' (not the first decision's)
+    extended_end = dict(
+        zip(unarranged.tolist(), planned_ends(snapshot, on, unarranged).tolist(), strict=True)
+    )
 
     def ended(day: int, row: int) -> dict[str, Any]:
-        return secondment(int(s["planned_end"][row]), row) | {"ended_on": dt.date.fromordinal(day)}
+        return secondment(int(extended_end[row]), row) | {"ended_on": dt.date.fromordinal(day)}
 
     n = snapshot.needs.columns
     fields = need_fields(snapshot, on)
