@@ -48,7 +48,9 @@ async def test_collecting_garbage_never_waits_for_a_connection_that_waits_for_th
             collected_in = time.monotonic() - started
             await holding.commit()
             await asyncio.gather(waiter, return_exceptions=True)
-            assert collected_in < 2, f"the garbage collector waited {collected_in:.1f} s"
+            # The stall this guards against lasts the 30 s busy timeout; a full collection of a
+            # long test session's heap on a loaded 2-core machine takes up to a few seconds.
+            assert collected_in < 10, f"the garbage collector waited {collected_in:.1f} s"
             assert waiter.exception() is None  # and the waiting connection got the lock
     finally:
         gc.enable()
