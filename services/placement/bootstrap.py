@@ -71,12 +71,12 @@ class PlacementService(CommandTakingService):
         """Answers remembered for `Idempotency-Key`s (and command ids over Kafka), officials'
         identities sealed."""
 
-        def sealing(_session: AsyncSession) -> PersonalDataCodec:
+        def sealing(session: AsyncSession) -> PersonalDataCodec:
             if vault is None:
                 raise RuntimeError(
                     "PLACEMENT_MASTER_KEY is not set: personal data cannot be sealed"
                 )
-            return codec.with_identity_keys(vault)
+            return codec.with_identity_keys(vault.for_transaction(session))
 
         needs_topic = topic_name(NEEDS_TOPIC, settings.topic_prefix)
         group = settings.group

@@ -96,7 +96,7 @@ class SealedIdentities:
         steps = _steps(document)
         if not officials and not steps:
             return body
-        vault = self._vault
+        vault = self._vault.for_transaction(session)
         for official in officials:
             key = await vault.key_for(official["official_id"], create=True)
             assert key is not None
@@ -132,7 +132,7 @@ class SealedIdentities:
         if SEALED_KEY not in body and TEXT_SEALED_KEY not in body:
             return body
         document = json.loads(body)
-        vault = self._vault
+        vault = self._vault.for_transaction(session)
         for official in _officials(document):
             sealed = official.pop(SEALED_KEY, None)
             if sealed is None:

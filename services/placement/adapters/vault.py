@@ -16,6 +16,7 @@ docs/runbooks/master-key-rotation.md), which is why every row names its master k
 import asyncio
 import datetime as dt
 import sqlite3
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     event,
     insert,
@@ -82,6 +84,33 @@ class MasterKeys:
         return open_sealed(key, nonce, wrapped, _context(official_id))
 
 
+_FIND = select(
+    official_keys.c.nonce, official_keys.c.wrapped_key, official_keys.c.master_kid
+).where(official_keys.c.official_id == bindparam("b_official_id"))
+"""Built once: SQLAlchemy reuses its compiled form."""
+
+
+class TransactionKeys:
+    """`KeyVault.key_for`, remembered for one transaction (`KeyVault.for_transaction`).
+
+    Only what the vault answered is remembered: an official without a key (erased, or never
+    seconded) is asked again, so that `create=True` after `create=False` still makes one.
+    """
+
+    def __init__(self, vault: "KeyVault") -> None:
+        self._vault = vault
+        self._known: dict[str, bytes] = {}
+
+    async def key_for(self, official_id: str, *, create: bool) -> bytes | None:
+        known = self._known.get(official_id)
+        if known is not None:
+            return known
+        key = await self._vault.key_for(official_id, create=create)
+        if key is not None:
+            self._known[official_id] = key
+        return key
+
+
 class KeyVault:
     """The vault's store: keys by official, each lookup and change its own short transaction.
 
@@ -93,6 +122,18 @@ class KeyVault:
         self.engine = engine
         self._sessions: async_sessionmaker[AsyncSession] = make_sessions(engine)
         self.masters = masters
+        self._transactions: weakref.WeakKeyDictionary[object, TransactionKeys] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def for_transaction(self, transaction: object) -> "TransactionKeys":
+        """The keys as one command's transaction sees them: each official's key is looked up
+        (and unwrapped) once, however many times the command seals or opens their data — the
+        event, its view, the remembered answer. Forgotten with the transaction."""
+        keys = self._transactions.get(transaction)
+        if keys is None:
+            keys = self._transactions[transaction] = TransactionKeys(self)
+        return keys
 
     @classmethod
     def open(cls, url: str, masters: MasterKeys) -> "KeyVault":
@@ -143,16 +184,9 @@ class KeyVault:
         return key
 
     async def _find(self, official_id: str) -> bytes | None:
+        find = _FIND
         async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(
-                        official_keys.c.nonce,
-                        official_keys.c.wrapped_key,
-                        official_keys.c.master_kid,
-                    ).where(official_keys.c.official_id == official_id)
-                )
-            ).first()
+            row = (await session.execute(find, {"b_official_id": official_id})).first()
         if row is None:
             return None
         return self.masters.unwrap(official_id, row.master_kid, row.nonce, row.wrapped_key)
