@@ -4,8 +4,9 @@ import datetime as dt
 import json
 from collections.abc import Callable
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import BindParameter
 
 from services.needs.adapters.tables import core, need_fills, needs_view
 from services.needs.domain.need import Need
@@ -14,6 +15,15 @@ from shared.infra.eventstore import AggregateRepository
 from shared.infra.uow import SqlUnitOfWork
 
 INSERT_VIEW = insert(needs_view)
+
+
+_NEED_ID: BindParameter[str] = bindparam("b_need_id")
+_LOCK_NEED = select(needs_view.c.need_id).where(needs_view.c.need_id == _NEED_ID).with_for_update()
+_ADD_FILL = insert(need_fills)
+_FILLED = select(func.count()).select_from(need_fills).where(need_fills.c.need_id == _NEED_ID)
+_UPDATE_VIEW = update(needs_view).where(needs_view.c.need_id == _NEED_ID)
+"""Statements of the command and consumer paths, built once (SQLAlchemy then reuses their
+compiled form)."""
 
 
 class SqlNeedsUnitOfWork(SqlUnitOfWork):
@@ -45,23 +55,16 @@ class SqlNeedsUnitOfWork(SqlUnitOfWork):
         once (a cancellation and another secondment, on different partitions) take turns: the
         second counts what the first committed. (SQLite: `BEGIN IMMEDIATE` already serialises
         writers.)"""
-        await self.session.execute(
-            select(needs_view.c.need_id).where(needs_view.c.need_id == need_id).with_for_update()
-        )
+        await self.session.execute(_LOCK_NEED, {"b_need_id": need_id})
 
     async def add_fill(self, need_id: str, secondment_id: str, decided_on: dt.date) -> None:
         """Remember a secondment to this need."""
-        await self.session.execute(
-            insert(need_fills).values(
-                need_id=need_id, secondment_id=secondment_id, decided_on=decided_on
-            )
-        )
+        fill = {"need_id": need_id, "secondment_id": secondment_id, "decided_on": decided_on}
+        await self.session.execute(_ADD_FILL, fill)
 
     async def filled_positions(self, need_id: str) -> int:
         """How many secondments hold a position of this need."""
-        count = await self.session.scalar(
-            select(func.count()).select_from(need_fills).where(need_fills.c.need_id == need_id)
-        )
+        count = await self.session.scalar(_FILLED, {"b_need_id": need_id})
         return int(count or 0)
 
     async def remove_fill(self, need_id: str, secondment_id: str) -> None:
@@ -83,9 +86,7 @@ class SqlNeedsUnitOfWork(SqlUnitOfWork):
         if self.created(need.stream_id):
             await self.session.execute(INSERT_VIEW, {"need_id": need.stream_id, **values})
             return
-        updated = await self.session.execute(
-            update(needs_view).where(needs_view.c.need_id == need.stream_id).values(**values)
-        )
+        updated = await self.session.execute(_UPDATE_VIEW, {"b_need_id": need.stream_id, **values})
         if getattr(updated, "rowcount", 0) == 0:
             await self.session.execute(INSERT_VIEW, {"need_id": need.stream_id, **values})
 

@@ -33,6 +33,26 @@ SELECT_NEED = select(needs_view).where(needs_view.c.need_id == bindparam("b_need
 """Built once: SQLAlchemy reuses their compiled form (they run for every command and event)."""
 
 
+_TAKE_POSITION = (
+    update(needs_view)
+    .where(
+        needs_view.c.need_id == bindparam("b_need_id"),
+        needs_view.c.taken < needs_view.c.positions,
+    )
+    .values(taken=needs_view.c.taken + 1)
+)
+_SPELLS = select(
+    secondments_view.c.secondment_id,
+    secondments_view.c.start_date,
+    secondments_view.c.planned_end_date,
+    secondments_view.c.status,
+).where(
+    secondments_view.c.official_id == bindparam("b_official_id"),
+    secondments_view.c.home_unit.in_(bindparam("b_home_units", expanding=True)),
+)
+"""The command path's statements, built once (SQLAlchemy then reuses their compiled form)."""
+
+
 class SqlPlacementUnitOfWork(SqlUnitOfWork):
     """Secondments repository and the two views, in one transaction."""
 
@@ -103,11 +123,7 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
 
     async def take_position(self, need_id: str) -> bool:
         """Atomically take a free position; False when another request took the last one."""
-        result = await self.session.execute(
-            update(needs_view)
-            .where(needs_view.c.need_id == need_id, needs_view.c.taken < needs_view.c.positions)
-            .values(taken=needs_view.c.taken + 1)
-        )
+        result = await self.session.execute(_TAKE_POSITION, {"b_need_id": need_id})
         return bool(getattr(result, "rowcount", 0) == 1)
 
     async def spells(self, official_id: str, home_units: Iterable[str]) -> list[OfficialSpell]:
@@ -124,10 +140,7 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
             key = zlib.crc32(f"official:{official_id}".encode())
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         rows = await self.session.execute(
-            select(secondments_view).where(
-                secondments_view.c.official_id == official_id,
-                secondments_view.c.home_unit.in_(sorted(home_units)),
-            )
+            _SPELLS, {"b_official_id": official_id, "b_home_units": sorted(home_units)}
         )
         return [
             OfficialSpell(

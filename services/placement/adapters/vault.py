@@ -87,7 +87,8 @@ class MasterKeys:
 _FIND = select(
     official_keys.c.nonce, official_keys.c.wrapped_key, official_keys.c.master_kid
 ).where(official_keys.c.official_id == bindparam("b_official_id"))
-"""Built once: SQLAlchemy reuses its compiled form."""
+_INSERT = insert(official_keys)
+"""Built once: SQLAlchemy reuses their compiled form."""
 
 
 class TransactionKeys:
@@ -171,13 +172,14 @@ class KeyVault:
         try:
             async with self._sessions() as session, session.begin():
                 await session.execute(
-                    insert(official_keys).values(
-                        official_id=official_id,
-                        nonce=nonce,
-                        wrapped_key=wrapped,
-                        created_at=dt.datetime.now(dt.UTC),
-                        master_kid=self.masters.current_id,
-                    )
+                    _INSERT,
+                    {
+                        "official_id": official_id,
+                        "nonce": nonce,
+                        "wrapped_key": wrapped,
+                        "created_at": dt.datetime.now(dt.UTC),
+                        "master_kid": self.masters.current_id,
+                    },
                 )
         except IntegrityError:
             return await self._find(official_id)  # a concurrent command made it first

@@ -4,6 +4,7 @@ on PostgreSQL `INSERT … SELECT FROM unnest(<one array per column>) ON CONFLICT
 default) the same merge as a SQLAlchemy statement for `executemany`.
 """
 
+import functools
 from typing import Any
 
 from sqlalchemy import Boolean, Date, Integer, String, Table, and_, case, func, or_
@@ -80,8 +81,10 @@ def _insert(dialect: str, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+@functools.cache
 def merge_statement(dialect: str, table: Table, rules: TableRules) -> Any:
-    """The merge as a SQLAlchemy insert … on conflict, for `executemany`."""
+    """The merge as a SQLAlchemy insert … on conflict, for `executemany`; built once per table
+    (a few dozen expressions: building them cost more than running them on a small batch)."""
     stmt = _insert(dialect, table)
     if rules.history:
         return stmt.on_conflict_do_nothing(index_elements=list(rules.keys))
