@@ -8,6 +8,7 @@ from sqlalchemy import make_url
 from services.placement.adapters.vault import MasterKeys
 from shared.contract.crypto import parse_key
 from shared.http.settings import BaseServiceSettings
+from shared.infra.personal_data import parse_key_ring
 
 
 class PlacementSettings(BaseServiceSettings):
@@ -45,14 +46,10 @@ class PlacementSettings(BaseServiceSettings):
         if not self.master_key:
             return None
         keys = {self.master_key_id: parse_key(self.master_key)}
-        for item in (self.previous_master_keys or "").split(","):
-            if item.strip():
-                kid, _, value = item.strip().partition("=")
-                if not value:
-                    raise ValueError(
-                        "PLACEMENT_PREVIOUS_MASTER_KEYS: `id=base64` items, comma-separated"
-                    )
-                keys.setdefault(kid.strip(), parse_key(value))
+        for kid, key in parse_key_ring(
+            self.previous_master_keys, "PLACEMENT_PREVIOUS_MASTER_KEYS"
+        ).items():
+            keys.setdefault(kid, key)
         return MasterKeys(self.master_key_id, keys)
 
     intake_key: str | None = None

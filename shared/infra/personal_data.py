@@ -116,14 +116,37 @@ class PersonalDataCodec:
         return await self._identities.key_for(official_id, create=False)
 
 
+def parse_key_ring(text: str | None, setting: str) -> dict[str, bytes]:
+    """Keys given as `id=base64,id=base64` (a rotation's other keys) by key id; `setting`
+    names the variable in the error, which never repeats a value."""
+    keys: dict[str, bytes] = {}
+    for item in (text or "").split(","):
+        if item.strip():
+            kid, _, value = item.strip().partition("=")
+            if not value or not kid.strip():
+                raise ValueError(f"{setting}: `id=base64` items, comma-separated")
+            keys.setdefault(kid.strip(), parse_key(value))
+    return keys
+
+
 class PersonalDataKeys(BaseSettings):
     """Programme key settings every service inherits (`*_PROGRAMME_KEY`, base64 of 32
-    bytes; `*_PROGRAMME_KEY_ID` names it in sealed data so keys can be rotated)."""
+    bytes; `*_PROGRAMME_KEY_ID` names it in sealed data so keys can be rotated).
+
+    `*_PREVIOUS_PROGRAMME_KEYS` (`id=base64,…`) are keys that open profiles but seal none:
+    the retired keys of a rotation, which events sealed before it still name (the event
+    stores and topics keep them for ever), and, on consumers, the next key before producers
+    seal with it (docs/operations.md, "Rotate the personal-data keys").
+    """
 
     programme_key_id: str = "programme-1"
     programme_key: str | None = None
+    previous_programme_keys: str | None = None
 
     def personal_data_codec(self) -> PersonalDataCodec:
         """The codec for these keys; without a key nothing sealed can be read."""
         keys = {self.programme_key_id: parse_key(self.programme_key)} if self.programme_key else {}
+        others = parse_key_ring(self.previous_programme_keys, "*_PREVIOUS_PROGRAMME_KEYS")
+        for kid, key in others.items():
+            keys.setdefault(kid, key)
         return PersonalDataCodec(self.programme_key_id, keys)
