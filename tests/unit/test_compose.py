@@ -15,12 +15,15 @@ from unittest import mock
 
 import pytest
 import yaml
-from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
 
-from services.needs.config import NeedsSettings
-from services.placement.config import PlacementSettings
-from services.reporting.config import ReportingSettings
+from tests.settings_env import (
+    SERVICES,
+    SETTINGS,
+    env_prefix,
+    known_variables,
+    settings_from_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -28,12 +31,6 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 KAFKA_ADR = ROOT / "docs" / "adr" / "0002-kafka-and-postgresql-without-docker.md"
 
-SETTINGS: dict[str, type[BaseSettings]] = {
-    "needs": NeedsSettings,
-    "placement": PlacementSettings,
-    "reporting": ReportingSettings,
-}
-SERVICES = sorted(SETTINGS)
 INFRASTRUCTURE = ("kafka", "postgres")
 
 # Fields whose defaults suit the embedded mode (SQLite file, broker on 127.0.0.1) and would be
@@ -78,31 +75,9 @@ def _environment(service: dict[str, Any]) -> dict[str, str]:
     return {key: value for key, _, value in pairs}
 
 
-def _prefix(settings: type[BaseSettings]) -> str:
-    prefix = settings.model_config.get("env_prefix")
-    assert prefix, f"{settings.__name__} has no env_prefix"
-    return prefix
-
-
 def _settings_from_compose(compose: dict[str, Any], name: str) -> dict[str, Any]:
-    """The settings the container would get: compose's environment over the class defaults.
-
-    Every field is passed explicitly, so variables exported in the shell running the tests
-    (which pydantic-settings would read) cannot change the outcome.
-    """
-    settings = SETTINGS[name]
-    prefix = _prefix(settings)
-    values: dict[str, Any] = {
-        field: info.default
-        for field, info in settings.model_fields.items()
-        if not info.is_required()
-    }
-    values.update(
-        (key[len(prefix) :].lower(), value)
-        for key, value in _environment(_service(compose, name)).items()
-        if key.startswith(prefix)
-    )
-    return settings.model_validate(values).model_dump()
+    """The settings the container would get: compose's environment over the class defaults."""
+    return settings_from_environment(name, _environment(_service(compose, name)))
 
 
 def _published_ports(service: dict[str, Any]) -> list[tuple[int, int]]:
@@ -366,7 +341,7 @@ def test_dockerfile_healthcheck_gets_healthz_with_urllib(
         mock.patch("urllib.request.urlopen", lambda url, timeout: urls.append(url)),
     ):
         exec(code, {})
-        os.environ[f"{_prefix(SETTINGS[name])}HTTP_PORT"] = "9999"
+        os.environ[f"{env_prefix(SETTINGS[name])}HTTP_PORT"] = "9999"
         exec(code, {})
     assert urls == [f"http://127.0.0.1:{port}/healthz", "http://127.0.0.1:9999/healthz"]
 
@@ -390,8 +365,7 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
 @pytest.mark.parametrize("name", SERVICES)
 def test_every_environment_variable_is_a_settings_field(compose: dict[str, Any], name: str) -> None:
     settings = SETTINGS[name]
-    prefix = _prefix(settings)
-    known = {prefix + field.upper() for field in settings.model_fields}
+    known = known_variables(name)
     unknown = set(_environment(_service(compose, name))) - known
     assert not unknown, (
         f"{name} is given {sorted(unknown)}, which {settings.__name__} does not read "
@@ -402,7 +376,7 @@ def test_every_environment_variable_is_a_settings_field(compose: dict[str, Any],
 @pytest.mark.parametrize("name", SERVICES)
 def test_settings_without_a_container_default_are_given(compose: dict[str, Any], name: str) -> None:
     settings = SETTINGS[name]
-    prefix = _prefix(settings)
+    prefix = env_prefix(settings)
     env = _environment(_service(compose, name))
     for field in REQUIRED_IN_CONTAINERS:
         assert field in settings.model_fields, f"{settings.__name__} has no field {field}"
