@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.reporting", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="projections, API and dashboard (default)")
+    sub.add_parser("migrate", help="bring the reporting database to its newest revision, exit")
     rebuilding = sub.add_parser("rebuild", help="replay every event into fresh tables, swap")
     rebuilding.add_argument(
         "--event-stores",
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"reporting rebuild: not starting: {plaintext} (deploy/README.md)")
         asyncio.run(run_rebuild(settings, args.event_stores))
     else:
-        run_service("reporting", settings, ("programme_key",), create_app)
+        command = ["migrate"] if args.command == "migrate" else ["serve"]
+        run_service("reporting", settings, ("programme_key",), create_app, command)
 
 
 if __name__ == "__main__":

@@ -157,7 +157,7 @@ def compose_app(
     runtimes = [r for r in (getattr(s, "runtime", None) for s in services)
                 if isinstance(r, ServiceRuntime)]  # fmt: skip
     names = [r.name for r in runtimes]
-    return create_app(
+    app = create_app(
         title=title,
         routers=[r for its in routers for r in its],
         start=start,
@@ -171,6 +171,9 @@ def compose_app(
         scrapers=[partial(_read_outbox, r) for r in runtimes],
         route_services=_route_services(services, routers),
     )
+    app.state.services = list(services)
+    """For `python -m services.<name> migrate` (`shared.http.main.migrate_only`)."""
+    return app
 
 
 def _route_services(

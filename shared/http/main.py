@@ -1,6 +1,8 @@
 """Running one service on its own (the container mode): Kafka, PostgreSQL, uvicorn."""
 
-from collections.abc import Callable, Iterable
+import asyncio
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
 import uvicorn
@@ -86,14 +88,42 @@ def commanding_app(name: str, settings: S, produces: str, service: CommandingSer
     )
 
 
+USAGE = "usage: python -m services.{name} [serve | migrate]"
+
+
 def run_service(
-    name: str, settings: S, secrets: Iterable[str], create_app: Callable[[S], FastAPI]
+    name: str,
+    settings: S,
+    secrets: Iterable[str],
+    create_app: Callable[[S], FastAPI],
+    argv: Sequence[str] | None = None,
 ) -> None:
-    """`python -m services.<name>`: refuse to start without the `secrets` (field names) outside
-    the embedded shape, then serve the app on the settings' host and port until interrupted."""
+    """`python -m services.<name> [serve]`: refuse to start without the `secrets` (field names)
+    outside the embedded shape, then serve the app on the settings' host and port until
+    interrupted. `… migrate`: bring the service's databases to their newest revisions and exit
+    (a deployment's migration step; serving migrates too, so it is never required)."""
+    command = list(sys.argv[1:] if argv is None else argv) or ["serve"]
+    if command not in (["serve"], ["migrate"]):
+        raise SystemExit(USAGE.format(name=name))
     logs.configure(name)
-    refuse_without_secrets(name, settings, secrets)
-    serve(create_app(settings), settings.http_host, settings.http_port, settings)
+    refuse_without_secrets(name, settings, secrets, kafka=command == ["serve"])
+    app = create_app(settings)
+    if command == ["migrate"]:
+        asyncio.run(migrate_only(app))
+        return
+    serve(app, settings.http_host, settings.http_port, settings)
+
+
+async def migrate_only(app: FastAPI) -> None:
+    """Migrate every database of the app's services (nothing else starts: no relay, no
+    consumer, no Kafka), then close them."""
+    services: list[RunningService] = app.state.services
+    try:
+        for service in services:
+            await service.migrate()
+    finally:
+        for service in services:
+            await service.stop()
 
 
 def serve(app: FastAPI, host: str, port: int, limits: HttpLimitSettings | None = None) -> None:

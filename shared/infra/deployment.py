@@ -63,16 +63,19 @@ def plaintext_kafka(settings: ServiceSettings) -> str | None:
     )
 
 
-def refuse_without_secrets(service: str, settings: ServiceSettings, secrets: Iterable[str]) -> None:
+def refuse_without_secrets(
+    service: str, settings: ServiceSettings, secrets: Iterable[str], *, kafka: bool = True
+) -> None:
     """Exit (status 1, a one-line message on stderr) when `missing_secrets` names anything,
-    or when Kafka would be unauthenticated outside the dev shape (`plaintext_kafka`)."""
+    or when Kafka would be unauthenticated outside the dev shape (`plaintext_kafka`; not
+    checked without `kafka`, for a step that never connects to it)."""
     missing = missing_secrets(settings, secrets)
     if missing:
         raise SystemExit(
             f"{service}: not starting: {', '.join(missing)} must be set outside the "
             "embedded (SQLite) shape (deploy/README.md, deploy/.env.example)"
         )
-    plaintext = plaintext_kafka(settings)
+    plaintext = plaintext_kafka(settings) if kafka else None
     if plaintext is not None:
         raise SystemExit(f"{service}: not starting: {plaintext} (deploy/README.md)")
 

@@ -176,6 +176,25 @@ def test_the_audit_store_is_migrated_by_a_job_with_the_owners_credentials(
         assert owner not in refs, f"{name}'s pods can read the audit store owner's password"
 
 
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_migrates_its_databases_in_an_init_container(
+    overlay: list[Doc], name: str
+) -> None:
+    deployment = _deployment(overlay, name)
+    (init,) = deployment["spec"]["template"]["spec"]["initContainers"]
+    main = container(deployment)
+    assert init["command"] == ["python", "-m", f"services.{name}", "migrate"]
+    assert init["image"] == main["image"]
+    given = {e["name"]: e.get("valueFrom") for e in init["env"]}
+    same = {e["name"]: e.get("valueFrom") for e in main["env"]}
+    assert {k: same.get(k) for k in given} == given, "the service's own Secrets, no others"
+    prefix = name.upper()
+    assert {f"{prefix}_DATABASE_URL", f"{prefix}_PROGRAMME_KEY"} <= set(given)
+    if name == "placement":
+        assert {"PLACEMENT_VAULT_URL", "PLACEMENT_MASTER_KEY"} <= set(given)
+    assert not any("KAFKA" in k for k in given), "migrating needs no Kafka"
+
+
 # --------------------------------------------------------------------------- settings
 
 
