@@ -97,10 +97,19 @@ def configure_from_env(service: str) -> bool:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    if not os.environ.get(OTEL_EXPORTER_OTLP_PROTOCOL):
-        # The specification's default; the SDK's own default (gRPC) is not installed here.
-        os.environ.setdefault(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, "http/protobuf")
-    names = _get_exporter_names("traces")  # OTEL_TRACES_EXPORTER; unset or `none`: []
+    default_protocol = not (
+        os.environ.get(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL)
+        or os.environ.get(OTEL_EXPORTER_OTLP_PROTOCOL)
+    )
+    if default_protocol:
+        # The specification's default, for resolving `otlp` only: the SDK's own (gRPC) is
+        # not installed here.
+        os.environ[OTEL_EXPORTER_OTLP_TRACES_PROTOCOL] = "http/protobuf"
+    try:
+        names = _get_exporter_names("traces")  # OTEL_TRACES_EXPORTER; unset or `none`: []
+    finally:
+        if default_protocol:
+            del os.environ[OTEL_EXPORTER_OTLP_TRACES_PROTOCOL]
     if not names:
         return False
     resource = Resource.create()
