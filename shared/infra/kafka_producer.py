@@ -42,8 +42,11 @@ class KafkaPublisher:
         producer = await self._get()
         futures = []
         for m in messages:
-            # Inside the relay's span of the message when tracing is on, so that the Kafka
-            # instrumentation's send span (and the record's `traceparent` header) follow it.
+            if m.context is None:  # tracing off
+                futures.append(await producer.send(m.topic, value=m.payload, key=m.key.encode()))
+                continue
+            # Inside the relay's span of the message, so that the Kafka instrumentation's send
+            # span (and the record's `traceparent` header) follow it.
             with tracing.attached(m.context):
                 futures.append(await producer.send(m.topic, value=m.payload, key=m.key.encode()))
         await asyncio.gather(*futures)

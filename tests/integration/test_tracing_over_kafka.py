@@ -10,11 +10,13 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from shared.contract.commands import commands_topic
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, topic_name
 from shared.infra import tracing
 from tests import auth
 from tests.integration.system import (
+    agencies_on_kafka,
     eventually,
     needs_app,
     new_deployment,
@@ -90,6 +92,33 @@ async def test_one_command_is_one_trace_from_needs_to_placement_and_reporting(
     on_kafka = CloudEvent.from_json(record.value)
     assert on_kafka.traceparent is not None
     assert on_kafka.traceparent.split("-")[1] == trace_id
+
+
+async def test_a_command_over_kafka_continues_the_trace_of_the_agency_that_sent_it(
+    exporter: InMemorySpanExporter, kafka_bootstrap: str, pg_dsn: str
+) -> None:
+    """The agency's producer is traced too (the aiokafka instrumentation is process-wide):
+    the `traceparent` header it sends is where the needs service's trace starts."""
+    d = await new_deployment(kafka_bootstrap, pg_dsn)
+    topic = commands_topic("SO_Y_TE", d.prefix)
+    needs_topic = topic_name(NEEDS_TOPIC, d.prefix)
+    async with (
+        running(needs_app(d)),
+        running(reporting_app(d)),
+        agencies_on_kafka(d, "SO_Y_TE") as agency,
+    ):
+        host = agency["SO_Y_TE"]
+        reply = await host.reply(await host.send("RaiseNeed", need_body(positions=1)))
+        assert reply.type == "CommandAccepted"
+        (sent,) = [s for s in exporter.get_finished_spans() if s.name == f"{topic} send"]
+        trace_id = _trace(sent)
+
+        def projected(spans: tuple[ReadableSpan, ...]) -> bool:
+            return any(s.name == f"process {needs_topic}" and _trace(s) == trace_id for s in spans)
+
+        await eventually(lambda: _finished(exporter), projected, within=60)
+    names = {s.name for s in exporter.get_finished_spans() if _trace(s) == trace_id}
+    assert {f"process {topic}", "event store append", f"publish {needs_topic}"} <= names
 
 
 async def _finished(exporter: InMemorySpanExporter) -> tuple[ReadableSpan, ...]:
