@@ -85,7 +85,8 @@ def enabled() -> bool:
 def configure_from_env(service: str) -> bool:
     """Install the SDK as the `OTEL_*` variables ask, once per process; False when they leave
     tracing off. `service` names the resource unless `OTEL_SERVICE_NAME` (or `service.name` in
-    `OTEL_RESOURCE_ATTRIBUTES`) does."""
+    `OTEL_RESOURCE_ATTRIBUTES`) does. Exporter names are resolved by the SDK's own functions
+    (private ones of the pinned release: tests/unit/shared/test_tracing.py covers them)."""
     if _state is not None:
         return True
     from opentelemetry.sdk._configuration import _get_exporter_names, _import_exporters
@@ -311,8 +312,9 @@ def handling(envelopes: Sequence[CloudEvent], topic: str, group: str) -> Iterato
         current = spans[0]
     else:
         links = [Link(s.get_span_context()) for s in spans]
-        current = tracer.start_span(name, kind=SpanKind.CONSUMER, attributes=attributes,
-                                    links=links)  # fmt: skip
+        current = tracer.start_span(
+            name, kind=SpanKind.CONSUMER, attributes=attributes, links=links
+        )
         spans.append(current)
     try:
         with trace.use_span(current, end_on_exit=False, record_exception=False):
