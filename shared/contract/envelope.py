@@ -52,6 +52,24 @@ class CloudEvent(BaseModel):
         exclude_if=lambda value: value is None,
     )
 
+    # CloudEvents' distributed-tracing extension. Optional and absent when None: events of
+    # untraced producers (and every event written before it) keep their exact bytes, and a
+    # malformed value is the trace's loss, never a reason to refuse the event.
+    traceparent: str | None = Field(
+        default=None,
+        description=(
+            "W3C Trace Context `traceparent` of the operation that recorded the event "
+            "(CloudEvents distributed-tracing extension); absent when it was not traced."
+        ),
+        examples=["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"],
+        exclude_if=lambda value: value is None,
+    )
+    tracestate: str | None = Field(
+        default=None,
+        description="W3C Trace Context `tracestate` going with `traceparent`, when there is one.",
+        exclude_if=lambda value: value is None,
+    )
+
     def to_json(self) -> bytes:
         """Structured-mode JSON bytes, as written to Kafka and to the event store."""
         return self.model_dump_json().encode()

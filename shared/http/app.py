@@ -18,6 +18,7 @@ from shared.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from shared.http.metrics import Scraper, all_ready, install_metrics
 from shared.http.problems import install_problem_handlers
 from shared.http.reference_api import build_reference_router
+from shared.infra import tracing
 from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
 from shared.infra.metrics import observe_outbox
@@ -138,7 +139,8 @@ def compose_app(
     """One app for one or more services on one transport (and one audit store).
 
     Every database is migrated before any relay or consumer starts, so no event reaches a
-    table that does not exist yet.
+    table that does not exist yet. Tracing is set up here, as the `OTEL_*` variables ask
+    (`shared.infra.tracing`; off by default).
     """
 
     async def start() -> None:
@@ -157,6 +159,10 @@ def compose_app(
     runtimes = [r for r in (getattr(s, "runtime", None) for s in services)
                 if isinstance(r, ServiceRuntime)]  # fmt: skip
     names = [r.name for r in runtimes]
+    service_name = names[0] if len(names) == 1 else "embedded"
+    if tracing.configure_from_env(service_name):
+        for engine in [r.engine for r in runtimes] + ([audit.engine] if audit else []):
+            tracing.trace_engine(engine)
     app = create_app(
         title=title,
         routers=[r for its in routers for r in its],
@@ -167,12 +173,13 @@ def compose_app(
         answer_stores=answer_stores(services, routers),
         audit=audit,
         max_body_bytes=max_body_bytes,
-        metrics_service=names[0] if len(names) == 1 else "embedded",
+        metrics_service=service_name,
         scrapers=[partial(_read_outbox, r) for r in runtimes],
         route_services=_route_services(services, routers),
     )
     app.state.services = list(services)
     """For `python -m services.<name> migrate` (`shared.http.main.migrate_only`)."""
+    tracing.instrument_app(app)
     return app
 
 

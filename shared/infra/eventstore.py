@@ -13,6 +13,7 @@ from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import EventData
 from shared.contract.topics import TOPIC_OF_EVENT, topic_name
 from shared.contract.upcasting import UPCASTERS, UpcasterRegistry
+from shared.infra import tracing
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
 from shared.seedwork.aggregate import Aggregate
@@ -50,14 +51,34 @@ class EventStore:
         events: Sequence[CloudEvent],
         *,
         data_subject: str | None = None,
-    ) -> None:
-        """Append events after `expected_version` and queue them in the outbox.
+    ) -> Sequence[CloudEvent]:
+        """Append events after `expected_version` and queue them in the outbox; returns them
+        as appended: carrying the trace context when tracing is on (`shared.infra.tracing`).
 
         The unique (stream, version) constraint turns a lost race into ConcurrencyConflict.
         `data_subject` is the official the stream is about: their key seals personal data.
         """
         if not events:
-            return
+            return events
+        if not tracing.enabled():
+            await self._append(stream_id, expected_version, events, data_subject)
+            return events
+        attributes: dict[str, str | int] = {
+            "secondment.stream_id": stream_id,
+            "secondment.events": len(events),
+        }
+        with tracing.span("event store append", attributes):
+            stamped = tracing.stamped(events)
+            await self._append(stream_id, expected_version, stamped, data_subject)
+        return stamped
+
+    async def _append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[CloudEvent],
+        data_subject: str | None,
+    ) -> None:
         rows = []
         outbox_rows = []
         for offset, envelope in enumerate(events, start=1):
@@ -139,7 +160,7 @@ class AggregateRepository(Generic[A]):
     async def save(self, aggregate: A, ctx: RequestContext) -> list[CloudEvent]:
         """Append the aggregate's pending events; returns their envelopes."""
         start, envelopes = pending_envelopes(aggregate, self._source, ctx)
-        await self._store.append(
+        stored = await self._store.append(
             aggregate.stream_id, start, envelopes, data_subject=aggregate.data_subject
         )
-        return envelopes
+        return envelopes if stored is envelopes else list(stored)

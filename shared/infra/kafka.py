@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.envelope import CloudEvent
-from shared.infra import logs
+from shared.infra import logs, tracing
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_producer import KafkaPublisher
 from shared.infra.kafka_topics import DEFAULT_TOPICS, bootstrap_hosts, ensure_topics
@@ -102,7 +102,10 @@ class KafkaTransport:
                 topic, group, body, f"invalid envelope: {validation_issues(exc)}"
             )
             return
-        with logs.bind(event_id=str(envelope.id), trace_id=envelope.correlationid):
+        with (
+            tracing.handling((envelope,), topic, group),
+            logs.bind(event_id=str(envelope.id), trace_id=envelope.correlationid),
+        ):
             await self._handle(topic, group, body, envelope, handler)
 
     async def _handle(

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from pydantic import ValidationError
 
 from shared.contract.envelope import CloudEvent
+from shared.infra import tracing
 from shared.infra.kafka import KafkaTransport, is_infrastructure_error
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_topics import DEFAULT_TOPICS
@@ -279,6 +280,14 @@ class BatchingKafkaTransport(KafkaTransport):
         items: list[_Item],
     ) -> None:
         envelopes = [envelope for _, envelope, _ in items]
+        topics = ", ".join(sorted({tp.topic for tp, _, _ in items})) if tracing.enabled() else ""
+        with tracing.handling(envelopes, topics, group):
+            await self._handle_envelopes(group, handler, items, envelopes)
+
+    async def _handle_envelopes(
+        self, group: str, handler: BatchHandler, items: list[_Item], envelopes: list[CloudEvent]
+    ) -> None:
+        """Apply the batch, or (a failure other than infrastructure) each event on its own."""
         attempt = 0
         while True:
             try:

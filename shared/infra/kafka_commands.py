@@ -24,6 +24,7 @@ from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.commands import CommandType, commands_topic_pattern
+from shared.infra import tracing
 from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
 from shared.infra.commands import CommandProcessor, CommandRoute, PoisonCommand
@@ -144,7 +145,11 @@ class CommandTopics:
     async def _consume(self, consumer: AIOKafkaConsumer, group: str, handler: RawHandler) -> None:
         while True:
             record = await consumer.getone()
-            await self._deliver(record.topic, group, record.value or b"", handler)
+            if tracing.enabled():
+                with tracing.consuming_record(record.headers, record.topic, group):
+                    await self._deliver(record.topic, group, record.value or b"", handler)
+            else:  # a command's path pays nothing for tracing off
+                await self._deliver(record.topic, group, record.value or b"", handler)
             tp = TopicPartition(record.topic, record.partition)
             end = consumer.highwater(tp)
             if end is not None:

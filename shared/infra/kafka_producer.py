@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
 
+from shared.infra import tracing
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth
 from shared.infra.outbox import OutgoingMessage
 
@@ -39,9 +40,15 @@ class KafkaPublisher:
 
     async def publish(self, messages: Sequence[OutgoingMessage]) -> None:
         producer = await self._get()
-        futures = [
-            await producer.send(m.topic, value=m.payload, key=m.key.encode()) for m in messages
-        ]
+        futures = []
+        for m in messages:
+            if m.context is None:  # tracing off
+                futures.append(await producer.send(m.topic, value=m.payload, key=m.key.encode()))
+                continue
+            # Inside the relay's span of the message, so that the Kafka instrumentation's send
+            # span (and the record's `traceparent` header) follow it.
+            with tracing.attached(m.context):
+                futures.append(await producer.send(m.topic, value=m.payload, key=m.key.encode()))
         await asyncio.gather(*futures)
 
     async def reset(self) -> None:

@@ -8,6 +8,10 @@ The fields come from context variables bound where a request or a message is han
 identity never reaches a log: messages name ids (tests/integration/test_personal_data.py
 searches every log record, DEBUG included).
 
+With tracing on (`shared.infra.tracing`), a record logged inside a span says that span's
+`trace_id` and `span_id` (so a log line leads to its trace), and the correlation id moves to
+`correlation_id`.
+
 JSON is rendered by python-json-logger; the level is `SECONDMENT_LOG_LEVEL` (default INFO).
 """
 
@@ -20,6 +24,8 @@ from contextvars import ContextVar
 from typing import Final, Literal
 
 from pythonjsonlogger.json import JsonFormatter
+
+from shared.infra import tracing
 
 FORMAT_ENV: Final = "SECONDMENT_LOG_FORMAT"
 LEVEL_ENV: Final = "SECONDMENT_LOG_LEVEL"
@@ -66,6 +72,12 @@ class ContextFilter(logging.Filter):
         record.__dict__.pop("color_message", None)  # uvicorn's terminal copy of the message
         for name, value in _context.get().items():
             setattr(record, name, value)
+        ids = tracing.current_ids()
+        if ids is not None:
+            bound = getattr(record, "trace_id", None)
+            if bound:
+                record.correlation_id = bound
+            record.trace_id, record.span_id = ids
         return True
 
 

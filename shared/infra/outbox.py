@@ -18,12 +18,14 @@ import functools
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from opentelemetry.context import Context
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.infra import tracing
 from shared.infra.schema import CoreTables
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,8 @@ class OutgoingMessage:
     topic: str
     key: str
     payload: bytes
+    context: Context | None = None
+    """The relay's span of this message when tracing is on: publishers send it inside."""
 
 
 class Publisher(Protocol):
@@ -254,7 +258,12 @@ class OutboxRelay:
             positions = [r.position for r in rows]
             messages = [OutgoingMessage(r.topic, r.key, r.payload.encode()) for r in rows]
             try:
-                await self._publisher.publish(messages)
+                with tracing.relaying(messages) as contexts:
+                    if contexts is not None:
+                        messages = [
+                            replace(m, context=c) for m, c in zip(messages, contexts, strict=True)
+                        ]
+                    await self._publisher.publish(messages)
             except Exception as exc:
                 await session.rollback()
                 await self._record_failure(positions, repr(exc))

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from shared.contract.envelope import CloudEvent
+from shared.infra import tracing
 from shared.infra.metrics import observe_lag
 from shared.infra.outbox import OutgoingMessage, Publisher
 
@@ -126,13 +127,16 @@ class InProcessBus:
                 observe_lag(group, topic, 0, len(envelopes))
             for index, envelope in enumerate(envelopes):
                 for group, handler in self._subscribers.get(topic, []):
-                    await handler(envelope)
+                    with tracing.handling((envelope,), topic, group):
+                        await handler(envelope)
                     observe_lag(group, topic, 0, len(envelopes) - index - 1)
             for group, batch_handler, max_records in self._batch_subscribers.get(topic, []):
                 observe_lag(group, topic, 0, len(envelopes))
                 for start in range(0, len(envelopes), max_records):
                     await asyncio.sleep(0)  # requests waiting on this event loop go first
-                    await _deliver(batch_handler, envelopes[start : start + max_records])
+                    batch = envelopes[start : start + max_records]
+                    with tracing.handling(batch, topic, group):
+                        await _deliver(batch_handler, batch)
                     observe_lag(group, topic, 0, len(envelopes) - start - max_records)
 
     async def reset(self) -> None:

@@ -69,11 +69,23 @@ def test_the_data_read_back_is_the_event_written() -> None:
 
 def test_unknown_extension_attributes_are_ignored() -> None:
     original = envelope()
-    raw = as_dict(original) | {"traceparent": "00-abc-def-01", "partitionkey": "x"}
+    raw = as_dict(original) | {"sequence": "00-abc-def-01", "partitionkey": "x"}
     read = CloudEvent.from_json(json.dumps(raw))
     assert read == original
-    assert "traceparent" not in read.model_dump()
-    assert "traceparent" not in as_dict(read)
+    assert "sequence" not in read.model_dump()
+    assert "sequence" not in as_dict(read)
+
+
+def test_the_trace_context_is_optional_and_never_refused() -> None:
+    """Declared since tracing (docs/contract.md): absent, the bytes are what they were; a
+    malformed value is kept as sent (the trace is lost, never the event)."""
+    original = envelope()
+    assert "traceparent" not in as_dict(original)
+    assert "tracestate" not in as_dict(original)
+    raw = as_dict(original) | {"traceparent": "00-abc-def-01"}
+    read = CloudEvent.from_json(json.dumps(raw))
+    assert read.traceparent == "00-abc-def-01"
+    assert as_dict(read) == raw
 
 
 def test_an_envelope_without_an_id_is_refused() -> None:
