@@ -12,7 +12,7 @@ from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import OfficerSeconded, SecondmentCancelled
 from shared.phases import Phase
 from shared.seedwork.errors import NotFound
-from shared.seedwork.pagination import Page, decode_cursor, encode_cursor
+from shared.seedwork.pagination import Page, cut_page, decode_cursor
 from shared.seedwork.ports import RequestContext
 
 CONSUMER = "needs.placements"
@@ -113,10 +113,9 @@ async def list_needs(
             host_unit=host_unit,
             visible_hosts=None if may_read(principal, []) else units_acted_for(principal.agency),
         )
-    items = [NeedView.model_validate(body) for _, body in rows[:limit]]
-    more = len(rows) > limit
+    page, after = cut_page(rows, limit, lambda row: row[0])
     return Page[NeedView](
-        items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if more else None
+        items=[NeedView.model_validate(body) for _, body in page], next_cursor=after
     )
 
 

@@ -31,7 +31,7 @@ from shared.contract.rules import RuleCode
 from shared.ids import created_at
 from shared.phases import Phase
 from shared.seedwork.errors import DomainError, NotFound
-from shared.seedwork.pagination import Page, decode_cursor, encode_cursor
+from shared.seedwork.pagination import Page, cut_page, decode_cursor
 from shared.seedwork.ports import RequestContext
 
 log = logging.getLogger(__name__)
@@ -300,12 +300,10 @@ async def list_secondments(
         rows = await uow.list_secondments(
             after=decode_cursor(cursor), limit=limit + 1, filters=filters, visible_units=visible
         )
-        items = [SecondmentView.model_validate(body) for _, body in rows[:limit]]
+        page, after = cut_page(rows, limit, lambda row: row[0])
+        items = [SecondmentView.model_validate(body) for _, body in page]
         items = [await _opened(uow, item) for item in items]
-    more = len(rows) > limit
-    return Page[SecondmentView](
-        items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if more else None
-    )
+    return Page[SecondmentView](items=items, next_cursor=after)
 
 
 async def _opened(uow: PlacementUnitOfWork, item: SecondmentView) -> SecondmentView:
