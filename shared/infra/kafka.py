@@ -18,12 +18,12 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.envelope import CloudEvent
 from shared.infra import logs
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_producer import KafkaPublisher
+from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, backoff, gives_up
 from shared.infra.kafka_topics import DEFAULT_TOPICS, bootstrap_hosts, ensure_topics
 from shared.infra.metrics import dead_lettered, observe_lag
 from shared.infra.outbox import Publisher
@@ -34,13 +34,13 @@ from shared.infra.uow import ConflictingDuplicate
 
 log = logging.getLogger(__name__)
 
-RETRIES_BEFORE_DEAD_LETTER = 5
-"""Attempts for an event whose handler keeps failing for a reason other than infrastructure."""
+EVENT_INFRASTRUCTURE_ERRORS = (*INFRASTRUCTURE_ERRORS, KeyUnavailable)
+"""An event's handler also waits out the key vault (a sealed event it cannot open yet)."""
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:
     """Errors of the database, the network or the key vault: retried, never dead-lettered."""
-    return isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError | KeyUnavailable)
+    return isinstance(exc, EVENT_INFRASTRUCTURE_ERRORS)
 
 
 class KafkaTransport:
@@ -118,10 +118,10 @@ class KafkaTransport:
                 return
             except Exception as exc:
                 attempt += 1
-                if not is_infrastructure_error(exc) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
+                if gives_up(exc, attempt, EVENT_INFRASTRUCTURE_ERRORS):
                     await self._dead_letter(topic, group, body, describe(exc))
                     return
-                delay = min(0.2 * 2**attempt, 30.0)
+                delay = backoff(attempt)
                 log.warning(
                     "handling %s failed (attempt %d); retry in %.1fs",
                     envelope.id,

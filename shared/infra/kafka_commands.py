@@ -21,13 +21,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy import Table
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.commands import CommandType, commands_topic_pattern
 from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
 from shared.infra.commands import CommandProcessor, CommandRoute, PoisonCommand
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
+from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, backoff, gives_up, stop_consuming
 from shared.infra.kafka_topics import ensure_topics
 from shared.infra.metrics import dead_lettered, observe_lag
 from shared.infra.redact import describe
@@ -38,11 +38,8 @@ log = logging.getLogger(__name__)
 RawHandler = Callable[[str, bytes], Awaitable[None]]
 """(topic, record value): processes one command; returns after its transaction committed."""
 
-RETRIES_BEFORE_DEAD_LETTER = 5
-
-
-def _is_infrastructure_error(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError | KafkaError)
+COMMAND_INFRASTRUCTURE_ERRORS = (*INFRASTRUCTURE_ERRORS, KafkaError)
+"""A command's handler also waits out Kafka (its reply and dead-letter topics made on demand)."""
 
 
 class CommandTopics:
@@ -124,16 +121,7 @@ class CommandTopics:
 
     async def stop(self) -> None:
         """Stop consuming; what was not committed is delivered again later."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for consumer in self._consumers:
-            try:
-                await consumer.stop()
-            except Exception:
-                log.warning("stopping a commands consumer failed", exc_info=True)
+        await stop_consuming(self._tasks, self._consumers, "commands")
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
@@ -171,10 +159,10 @@ class CommandTopics:
                 raise
             except Exception as exc:
                 attempt += 1
-                if not _is_infrastructure_error(exc) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
+                if gives_up(exc, attempt, COMMAND_INFRASTRUCTURE_ERRORS):
                     await self._dead_letter(topic, group, body, describe(exc))
                     return
-                delay = min(0.2 * 2**attempt, 30.0)
+                delay = backoff(attempt)
                 log.warning("a command of %s failed (attempt %d); retry in %.1fs", topic,
                             attempt, delay, exc_info=True)  # fmt: skip
                 await asyncio.sleep(delay)
