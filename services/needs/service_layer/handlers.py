@@ -11,7 +11,7 @@ from shared.authz import Action, Principal, authorize, may_read, units_acted_for
 from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import OfficerSeconded, SecondmentCancelled
 from shared.phases import Phase
-from shared.seedwork.errors import NotFound
+from shared.seedwork.errors import NotFound, found
 from shared.seedwork.pagination import Page, cut_page, decode_cursor
 from shared.seedwork.ports import RequestContext
 
@@ -28,10 +28,7 @@ async def _save(uow: NeedsUnitOfWork, need: Need, ctx: RequestContext) -> NeedVi
 
 
 async def _load(uow: NeedsUnitOfWork, need_id: str) -> Need:
-    need = await uow.get_need(need_id)
-    if need is None:
-        raise NotFound("need", need_id)
-    return need
+    return found(await uow.get_need(need_id), "need", need_id)
 
 
 async def raise_need(

@@ -30,7 +30,7 @@ from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.rules import RuleCode
 from shared.ids import created_at
 from shared.phases import Phase
-from shared.seedwork.errors import DomainError, NotFound
+from shared.seedwork.errors import DomainError, NotFound, found
 from shared.seedwork.pagination import Page, cut_page, decode_cursor
 from shared.seedwork.ports import RequestContext
 
@@ -82,9 +82,7 @@ async def _load(
     A command on another agency's secondment is refused (403 over HTTP, FORBIDDEN over Kafka,
     as for needs); a read of it is answered as if it did not exist (404: no leak).
     """
-    s = await uow.secondments.get(secondment_id)
-    if s is None:
-        raise NotFound("secondment", secondment_id)
+    s = found(await uow.secondments.get(secondment_id), "secondment", secondment_id)
     host, home = s.seconded.host_unit.code, s.seconded.official.home_unit.code
     if action is not None:
         authorize(principal, action, host=host, home=home)
