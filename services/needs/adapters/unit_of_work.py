@@ -4,7 +4,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.needs.adapters.tables import core, need_fills, needs_view
@@ -12,8 +12,6 @@ from services.needs.domain.need import Need
 from shared.contract.topics import NEEDS_SOURCE
 from shared.infra.eventstore import AggregateRepository
 from shared.infra.uow import SqlUnitOfWork
-
-INSERT_VIEW = insert(needs_view)
 
 
 class SqlNeedsUnitOfWork(SqlUnitOfWork):
@@ -80,14 +78,7 @@ class SqlNeedsUnitOfWork(SqlUnitOfWork):
             "status": need.status.value,
             "body": json.dumps(body, ensure_ascii=False),
         }
-        if self.created(need.stream_id):
-            await self.session.execute(INSERT_VIEW, {"need_id": need.stream_id, **values})
-            return
-        updated = await self.session.execute(
-            update(needs_view).where(needs_view.c.need_id == need.stream_id).values(**values)
-        )
-        if getattr(updated, "rowcount", 0) == 0:
-            await self.session.execute(INSERT_VIEW, {"need_id": need.stream_id, **values})
+        await self.write_row(needs_view, "need_id", need.stream_id, values)
 
     async def list_needs(
         self,
