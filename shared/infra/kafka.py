@@ -8,7 +8,6 @@ partition keeps flowing; infrastructure errors are retried with backoff, never s
 Topics are created by `kafka_topics.py`; batch consumption is `kafka_batches.py`.
 """
 
-import asyncio
 import logging
 from typing import Any
 
@@ -23,7 +22,7 @@ from shared.contract.envelope import CloudEvent
 from shared.infra import logs
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_producer import KafkaPublisher
-from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, backoff, gives_up
+from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, deliver
 from shared.infra.kafka_topics import DEFAULT_TOPICS, bootstrap_hosts, ensure_topics
 from shared.infra.metrics import dead_lettered, observe_lag
 from shared.infra.outbox import Publisher
@@ -108,28 +107,18 @@ class KafkaTransport:
     async def _handle(
         self, topic: str, group: str, body: bytes, envelope: CloudEvent, handler: EnvelopeHandler
     ) -> None:
-        attempt = 0
-        while True:
-            try:
-                await handler(envelope)
-                return
-            except (ValidationError, KeyError, ConflictingDuplicate) as exc:
-                await self._dead_letter(topic, group, body, describe(exc))
-                return
-            except Exception as exc:
-                attempt += 1
-                if gives_up(exc, attempt, EVENT_INFRASTRUCTURE_ERRORS):
-                    await self._dead_letter(topic, group, body, describe(exc))
-                    return
-                delay = backoff(attempt)
-                log.warning(
-                    "handling %s failed (attempt %d); retry in %.1fs",
-                    envelope.id,
-                    attempt,
-                    delay,
-                    exc_info=True,
-                )
-                await asyncio.sleep(delay)
+        async def dead_letter(reason: str) -> None:
+            await self._dead_letter(topic, group, body, reason)
+
+        await deliver(
+            lambda: handler(envelope),
+            dead_letter,
+            poison=(ValidationError, KeyError, ConflictingDuplicate),
+            poison_reason=describe,
+            infrastructure=EVENT_INFRASTRUCTURE_ERRORS,
+            what=f"handling {envelope.id}",
+            log_to=log,
+        )
 
     async def _dead_letter(self, topic: str, group: str, body: bytes, reason: str) -> None:
         log.error("dead-lettering a message of %s for %s: %s", topic, group, reason)

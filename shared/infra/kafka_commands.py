@@ -27,10 +27,9 @@ from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
 from shared.infra.commands import CommandProcessor, CommandRoute, PoisonCommand
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
-from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, backoff, gives_up, stop_consuming
+from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, deliver, stop_consuming
 from shared.infra.kafka_topics import ensure_topics
 from shared.infra.metrics import dead_lettered, observe_lag
-from shared.infra.redact import describe
 from shared.infra.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -147,25 +146,18 @@ class CommandTopics:
                 log.warning("committing the offset of %s failed", record.topic, exc_info=True)
 
     async def _deliver(self, topic: str, group: str, body: bytes, handler: RawHandler) -> None:
-        attempt = 0
-        while True:
-            try:
-                await handler(topic, body)
-                return
-            except PoisonCommand as exc:
-                await self._dead_letter(topic, group, body, str(exc))
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                attempt += 1
-                if gives_up(exc, attempt, COMMAND_INFRASTRUCTURE_ERRORS):
-                    await self._dead_letter(topic, group, body, describe(exc))
-                    return
-                delay = backoff(attempt)
-                log.warning("a command of %s failed (attempt %d); retry in %.1fs", topic,
-                            attempt, delay, exc_info=True)  # fmt: skip
-                await asyncio.sleep(delay)
+        async def dead_letter(reason: str) -> None:
+            await self._dead_letter(topic, group, body, reason)
+
+        await deliver(
+            lambda: handler(topic, body),
+            dead_letter,
+            poison=(PoisonCommand,),
+            poison_reason=str,
+            infrastructure=COMMAND_INFRASTRUCTURE_ERRORS,
+            what=f"a command of {topic}",
+            log_to=log,
+        )
 
     async def _dead_letter(self, topic: str, group: str, body: bytes, reason: str) -> None:
         """Park the record in `<topic>.dlq`; if even that fails (e.g. no ACL for it), log the

@@ -9,10 +9,12 @@ error is retried a few times, then the record goes to its dead-letter topic.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy.exc import DBAPIError, OperationalError
+
+from shared.infra.redact import describe
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +36,37 @@ def backoff(attempt: int) -> float:
     return delay
 
 
-def gives_up(
-    exc: BaseException, attempt: int, infrastructure: tuple[type[BaseException], ...]
-) -> bool:
-    """Whether the `attempt`-th failure, with `exc`, sends the record to the dead letters."""
-    return not isinstance(exc, infrastructure) and attempt >= RETRIES_BEFORE_DEAD_LETTER
+async def deliver(
+    handle: Callable[[], Awaitable[None]],
+    dead_letter: Callable[[str], Awaitable[None]],
+    *,
+    poison: tuple[type[Exception], ...],
+    poison_reason: Callable[[Exception], str],
+    infrastructure: tuple[type[BaseException], ...],
+    what: str,
+    log_to: logging.Logger,
+) -> None:
+    """Run `handle` until it returns: a `poison` error dead-letters the record at once (with
+    `poison_reason`), an infrastructure error is retried forever, any other error
+    `RETRIES_BEFORE_DEAD_LETTER` times. Each retry is logged as `<what> failed`."""
+    attempt = 0
+    while True:
+        try:
+            await handle()
+            return
+        except poison as exc:
+            await dead_letter(poison_reason(exc))
+            return
+        except Exception as exc:
+            attempt += 1
+            if not isinstance(exc, infrastructure) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
+                await dead_letter(describe(exc))
+                return
+            delay = backoff(attempt)
+            log_to.warning(
+                "%s failed (attempt %d); retry in %.1fs", what, attempt, delay, exc_info=True
+            )
+            await asyncio.sleep(delay)
 
 
 async def stop_consuming(
