@@ -42,7 +42,7 @@ from shared.infra.audit_entries import (
     Channel,
     Outcome,
 )
-from shared.seedwork.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
+from shared.seedwork.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, cut_page, decode_cursor
 
 log = logging.getLogger(__name__)
 
@@ -283,8 +283,7 @@ def build_audit_router() -> APIRouter:
             record=record,
             since=since,
         )
-        more = len(rows) > limit
-        after = encode_cursor(rows[limit - 1].position) if more else None
-        return Page[AuditEntry](items=rows[:limit], next_cursor=after)
+        page, after = cut_page(rows, limit, lambda row: row.position)
+        return Page[AuditEntry](items=list(page), next_cursor=after)
 
     return router

@@ -8,7 +8,6 @@ partition keeps flowing; infrastructure errors are retried with backoff, never s
 Topics are created by `kafka_topics.py`; batch consumption is `kafka_batches.py`.
 """
 
-import asyncio
 import logging
 from typing import Any
 
@@ -18,12 +17,12 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.envelope import CloudEvent
 from shared.infra import logs, tracing
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_producer import KafkaPublisher
+from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, deliver
 from shared.infra.kafka_topics import DEFAULT_TOPICS, bootstrap_hosts, ensure_topics
 from shared.infra.metrics import dead_lettered, observe_lag
 from shared.infra.outbox import Publisher
@@ -34,13 +33,13 @@ from shared.infra.uow import ConflictingDuplicate
 
 log = logging.getLogger(__name__)
 
-RETRIES_BEFORE_DEAD_LETTER = 5
-"""Attempts for an event whose handler keeps failing for a reason other than infrastructure."""
+EVENT_INFRASTRUCTURE_ERRORS = (*INFRASTRUCTURE_ERRORS, KeyUnavailable)
+"""An event's handler also waits out the key vault (a sealed event it cannot open yet)."""
 
 
 def is_infrastructure_error(exc: BaseException) -> bool:
     """Errors of the database, the network or the key vault: retried, never dead-lettered."""
-    return isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError | KeyUnavailable)
+    return isinstance(exc, EVENT_INFRASTRUCTURE_ERRORS)
 
 
 class KafkaTransport:
@@ -111,28 +110,18 @@ class KafkaTransport:
     async def _handle(
         self, topic: str, group: str, body: bytes, envelope: CloudEvent, handler: EnvelopeHandler
     ) -> None:
-        attempt = 0
-        while True:
-            try:
-                await handler(envelope)
-                return
-            except (ValidationError, KeyError, ConflictingDuplicate) as exc:
-                await self._dead_letter(topic, group, body, describe(exc))
-                return
-            except Exception as exc:
-                attempt += 1
-                if not is_infrastructure_error(exc) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
-                    await self._dead_letter(topic, group, body, describe(exc))
-                    return
-                delay = min(0.2 * 2**attempt, 30.0)
-                log.warning(
-                    "handling %s failed (attempt %d); retry in %.1fs",
-                    envelope.id,
-                    attempt,
-                    delay,
-                    exc_info=True,
-                )
-                await asyncio.sleep(delay)
+        async def dead_letter(reason: str) -> None:
+            await self._dead_letter(topic, group, body, reason)
+
+        await deliver(
+            lambda: handler(envelope),
+            dead_letter,
+            poison=(ValidationError, KeyError, ConflictingDuplicate),
+            poison_reason=describe,
+            infrastructure=EVENT_INFRASTRUCTURE_ERRORS,
+            what=f"handling {envelope.id}",
+            log_to=log,
+        )
 
     async def _dead_letter(self, topic: str, group: str, body: bytes, reason: str) -> None:
         log.error("dead-lettering a message of %s for %s: %s", topic, group, reason)

@@ -4,7 +4,6 @@ and the garbage collector tuned for it."""
 
 import asyncio
 import collections
-import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from shared.contract.envelope import CloudEvent
 from shared.infra import tracing
 from shared.infra.kafka import KafkaTransport, is_infrastructure_error
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
+from shared.infra.kafka_retry import backoff, stop_consuming
 from shared.infra.kafka_topics import DEFAULT_TOPICS
 from shared.infra.metrics import forget_lag, observe_lag
 from shared.infra.redact import describe, validation_issues
@@ -176,16 +176,7 @@ class BatchingKafkaTransport(KafkaTransport):
             )
 
     async def stop(self) -> None:
-        for task in self._batch_tasks:
-            task.cancel()
-        for task in self._batch_tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for consumer in self._batch_consumers.values():
-            try:
-                await consumer.stop()
-            except Exception:
-                log.warning("stopping a batch consumer failed", exc_info=True)
+        await stop_consuming(self._batch_tasks, self._batch_consumers.values(), "batch")
         self._batch_tasks.clear()
         self._batch_consumers.clear()
         self._in_flight.clear()
@@ -300,7 +291,7 @@ class BatchingKafkaTransport(KafkaTransport):
                     )
                     break
                 attempt += 1
-                delay = min(0.2 * 2**attempt, 30.0)
+                delay = backoff(attempt)
                 log.warning("batch for %s failed; retry in %.1fs", group, delay, exc_info=True)
                 await asyncio.sleep(delay)
 

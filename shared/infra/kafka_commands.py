@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy import Table
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.contract.commands import CommandType, commands_topic_pattern
 from shared.infra import tracing
@@ -29,9 +28,9 @@ from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
 from shared.infra.commands import CommandProcessor, CommandRoute, PoisonCommand
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
+from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, deliver, stop_consuming
 from shared.infra.kafka_topics import ensure_topics
 from shared.infra.metrics import dead_lettered, observe_lag
-from shared.infra.redact import describe
 from shared.infra.runtime import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -39,11 +38,8 @@ log = logging.getLogger(__name__)
 RawHandler = Callable[[str, bytes], Awaitable[None]]
 """(topic, record value): processes one command; returns after its transaction committed."""
 
-RETRIES_BEFORE_DEAD_LETTER = 5
-
-
-def _is_infrastructure_error(exc: BaseException) -> bool:
-    return isinstance(exc, OperationalError | DBAPIError | OSError | TimeoutError | KafkaError)
+COMMAND_INFRASTRUCTURE_ERRORS = (*INFRASTRUCTURE_ERRORS, KafkaError)
+"""A command's handler also waits out Kafka (its reply and dead-letter topics made on demand)."""
 
 
 class CommandTopics:
@@ -125,16 +121,7 @@ class CommandTopics:
 
     async def stop(self) -> None:
         """Stop consuming; what was not committed is delivered again later."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        for consumer in self._consumers:
-            try:
-                await consumer.stop()
-            except Exception:
-                log.warning("stopping a commands consumer failed", exc_info=True)
+        await stop_consuming(self._tasks, self._consumers, "commands")
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
@@ -164,25 +151,18 @@ class CommandTopics:
                 log.warning("committing the offset of %s failed", record.topic, exc_info=True)
 
     async def _deliver(self, topic: str, group: str, body: bytes, handler: RawHandler) -> None:
-        attempt = 0
-        while True:
-            try:
-                await handler(topic, body)
-                return
-            except PoisonCommand as exc:
-                await self._dead_letter(topic, group, body, str(exc))
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                attempt += 1
-                if not _is_infrastructure_error(exc) and attempt >= RETRIES_BEFORE_DEAD_LETTER:
-                    await self._dead_letter(topic, group, body, describe(exc))
-                    return
-                delay = min(0.2 * 2**attempt, 30.0)
-                log.warning("a command of %s failed (attempt %d); retry in %.1fs", topic,
-                            attempt, delay, exc_info=True)  # fmt: skip
-                await asyncio.sleep(delay)
+        async def dead_letter(reason: str) -> None:
+            await self._dead_letter(topic, group, body, reason)
+
+        await deliver(
+            lambda: handler(topic, body),
+            dead_letter,
+            poison=(PoisonCommand,),
+            poison_reason=str,
+            infrastructure=COMMAND_INFRASTRUCTURE_ERRORS,
+            what=f"a command of {topic}",
+            log_to=log,
+        )
 
     async def _dead_letter(self, topic: str, group: str, body: bytes, reason: str) -> None:
         """Park the record in `<topic>.dlq`; if even that fails (e.g. no ACL for it), log the

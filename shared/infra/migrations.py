@@ -64,7 +64,9 @@ def run_env(target_metadata: MetaData) -> None:
         context.run_migrations()
 
 
-def _position() -> sa.types.TypeEngine[int]:
+def position_type() -> sa.types.TypeEngine[int]:
+    """The type of an append-order `position` column: BIGINT, INTEGER on SQLite (whose
+    autoincrement wants INTEGER PRIMARY KEY)."""
     return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -72,7 +74,7 @@ def create_core_tables_v1() -> None:
     """DDL of the event store, outbox and processed-event tables as of revision 0001."""
     op.create_table(
         "event_store",
-        sa.Column("position", _position(), primary_key=True, autoincrement=True),
+        sa.Column("position", position_type(), primary_key=True, autoincrement=True),
         sa.Column("stream_id", sa.String(64), nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("event_id", sa.String(36), nullable=False, unique=True),
@@ -83,7 +85,7 @@ def create_core_tables_v1() -> None:
     )
     op.create_table(
         "outbox",
-        sa.Column("position", _position(), primary_key=True, autoincrement=True),
+        sa.Column("position", position_type(), primary_key=True, autoincrement=True),
         sa.Column("event_id", sa.String(36), nullable=False),
         sa.Column("topic", sa.String(200), nullable=False),
         sa.Column("key", sa.String(64), nullable=False),

@@ -4,12 +4,12 @@ any view rows; committing wakes the outbox relay."""
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, Select, Table, bindparam, func, insert, select
+from sqlalchemy import Insert, Select, Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contract.envelope import CloudEvent
@@ -28,6 +28,19 @@ def _claim_statements(processed: Table) -> tuple[Select[tuple[str]], Insert]:
         processed.c.event_id == bindparam("b_event_id"),
     )
     return find, insert(processed)
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    """Built once per table (SQLAlchemy then reuses its compiled form)."""
+    return insert(table)
+
+
+@functools.cache
+def _update(table: Table, key: str) -> Update:
+    """The update of one row by its `key` column (bound as `b_key`; the values name the
+    columns to set), built once per table."""
+    return update(table).where(table.c[key] == bindparam("b_key"))
 
 
 CLAIM_CHUNK = 2000
@@ -103,6 +116,20 @@ class SqlUnitOfWork:
         """True when this transaction appended the stream's first event: its view rows are
         new (an insert, without first trying an update)."""
         return any(e.subject == stream_id and e.aggregateversion == 1 for e in self.events.appended)
+
+    async def write_row(
+        self, table: Table, key: str, stream_id: str, values: Mapping[str, object]
+    ) -> None:
+        """Keep the stream's row of `table` (keyed by the column `key`) in step with its
+        events: an insert for a stream this transaction created, else an update, and an insert
+        when there was no row to update."""
+        row = {key: stream_id, **values}
+        if self.created(stream_id):
+            await self.session.execute(_insert(table), row)
+            return
+        updated = await self.session.execute(_update(table, key), {"b_key": stream_id, **values})
+        if getattr(updated, "rowcount", 0) == 0:
+            await self.session.execute(_insert(table), row)
 
     async def claim(self, consumer: str, envelope: CloudEvent) -> bool:
         """Record that `consumer` processes this event, in this transaction.

@@ -9,7 +9,7 @@ import datetime as dt
 import functools
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final, TypedDict, TypeVar
@@ -67,6 +67,14 @@ def _valid(items: Iterable[_D], on: dt.date | None) -> list[_D]:
     return [i for i in items if on is None or i.valid_on(on)]
 
 
+def _valid_one(table: Mapping[str, _D], code: str, on: dt.date | None) -> _D | None:
+    """The entry of `code`, or None if unknown or not in use on `on` (any date if None)."""
+    found = table.get(code)
+    if found is None or (on is not None and not found.valid_on(on)):
+        return None
+    return found
+
+
 class ReferenceData:
     """Units, ranks, sectors and ethnic groups, with the date-aware questions asked of them."""
 
@@ -120,10 +128,8 @@ class ReferenceData:
 
     def unit(self, code: str, on: dt.date | None = None) -> Unit | None:
         """The unit as it was on `on` (its latest state if None); None if unknown or not valid."""
-        found = self._units.get(code)
-        if found is None or (on is not None and not found.valid_on(on)):
-            return None
-        return found.as_of(on)
+        found = _valid_one(self._units, code, on)
+        return None if found is None else found.as_of(on)
 
     def units(self, valid_on: dt.date | None = None, kind: str | None = None) -> list[Unit]:
         """Units valid on a date (all if None), optionally of one kind, in data-file order."""
@@ -175,10 +181,7 @@ class ReferenceData:
 
     def rank(self, code: str, on: dt.date | None = None) -> Rank | None:
         """The rank, or None if unknown or not in use on `on`."""
-        found = self._ranks.get(code)
-        if found is None or (on is not None and not found.valid_on(on)):
-            return None
-        return found
+        return _valid_one(self._ranks, code, on)
 
     def ranks(self, valid_on: dt.date | None = None) -> list[Rank]:
         """Ranks in use on a date (all if None), lowest first."""
@@ -196,10 +199,7 @@ class ReferenceData:
 
     def sector(self, code: str, on: dt.date | None = None) -> Sector | None:
         """The sector, or None if unknown or not in use on `on`."""
-        found = self._sectors.get(code)
-        if found is None or (on is not None and not found.valid_on(on)):
-            return None
-        return found
+        return _valid_one(self._sectors, code, on)
 
     def sectors(self, valid_on: dt.date | None = None) -> list[Sector]:
         """Sectors in use on a date (all if None), in data-file order."""

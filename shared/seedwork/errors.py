@@ -1,6 +1,10 @@
 """Domain errors: each carries one stable rule code that the edges map to a response."""
 
+from typing import TypeVar
+
 from shared.contract.rules import RuleCode
+
+T = TypeVar("T")
 
 
 class DomainError(Exception):
@@ -18,6 +22,13 @@ class NotFound(DomainError):
 
     def __init__(self, kind: str, ident: str) -> None:
         super().__init__(RuleCode.NOT_FOUND, f"{kind} {ident} not found", kind=kind, id=ident)
+
+
+def found(value: T | None, kind: str, ident: str) -> T:
+    """What a lookup found, or the 404 problem naming the `kind` and `ident` it looked for."""
+    if value is None:
+        raise NotFound(kind, ident)
+    return value
 
 
 class ConcurrencyConflict(DomainError):

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
@@ -10,6 +11,7 @@ from shared.contract.rules import RuleCode
 from shared.seedwork.errors import DomainError
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -39,3 +41,13 @@ def decode_cursor(cursor: str | None) -> int:
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise DomainError(RuleCode.INVALID_REQUEST, f"invalid cursor {cursor!r}") from exc
+
+
+def cut_page(
+    rows: Sequence[R], limit: int, position: Callable[[R], int]
+) -> tuple[Sequence[R], str | None]:
+    """The first `limit` of the `limit + 1` rows a list fetched, and the cursor after the last
+    of them when the extra row shows there is more (None on the last page)."""
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(position(rows[limit - 1]))
+    return rows, None

@@ -4,7 +4,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import BindParameter
 
@@ -14,14 +14,10 @@ from shared.contract.topics import NEEDS_SOURCE
 from shared.infra.eventstore import AggregateRepository
 from shared.infra.uow import SqlUnitOfWork
 
-INSERT_VIEW = insert(needs_view)
-
-
 _NEED_ID: BindParameter[str] = bindparam("b_need_id")
 _LOCK_NEED = select(needs_view.c.need_id).where(needs_view.c.need_id == _NEED_ID).with_for_update()
 _ADD_FILL = insert(need_fills)
 _FILLED = select(func.count()).select_from(need_fills).where(need_fills.c.need_id == _NEED_ID)
-_UPDATE_VIEW = update(needs_view).where(needs_view.c.need_id == _NEED_ID)
 """Statements of the command and consumer paths, built once (SQLAlchemy then reuses their
 compiled form)."""
 
@@ -83,12 +79,7 @@ class SqlNeedsUnitOfWork(SqlUnitOfWork):
             "status": need.status.value,
             "body": json.dumps(body, ensure_ascii=False),
         }
-        if self.created(need.stream_id):
-            await self.session.execute(INSERT_VIEW, {"need_id": need.stream_id, **values})
-            return
-        updated = await self.session.execute(_UPDATE_VIEW, {"b_need_id": need.stream_id, **values})
-        if getattr(updated, "rowcount", 0) == 0:
-            await self.session.execute(INSERT_VIEW, {"need_id": need.stream_id, **values})
+        await self.write_row(needs_view, "need_id", need.stream_id, values)
 
     async def list_needs(
         self,

@@ -11,8 +11,8 @@ from shared.authz import Action, Principal, authorize, may_read, units_acted_for
 from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import OfficerSeconded, SecondmentCancelled
 from shared.phases import Phase
-from shared.seedwork.errors import NotFound
-from shared.seedwork.pagination import Page, decode_cursor, encode_cursor
+from shared.seedwork.errors import NotFound, found
+from shared.seedwork.pagination import Page, cut_page, decode_cursor
 from shared.seedwork.ports import RequestContext
 
 CONSUMER = "needs.placements"
@@ -28,10 +28,7 @@ async def _save(uow: NeedsUnitOfWork, need: Need, ctx: RequestContext) -> NeedVi
 
 
 async def _load(uow: NeedsUnitOfWork, need_id: str) -> Need:
-    need = await uow.get_need(need_id)
-    if need is None:
-        raise NotFound("need", need_id)
-    return need
+    return found(await uow.get_need(need_id), "need", need_id)
 
 
 async def raise_need(
@@ -113,10 +110,9 @@ async def list_needs(
             host_unit=host_unit,
             visible_hosts=None if may_read(principal, []) else units_acted_for(principal.agency),
         )
-    items = [NeedView.model_validate(body) for _, body in rows[:limit]]
-    more = len(rows) > limit
+    page, after = cut_page(rows, limit, lambda row: row[0])
     return Page[NeedView](
-        items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if more else None
+        items=[NeedView.model_validate(body) for _, body in page], next_cursor=after
     )
 
 

@@ -27,7 +27,6 @@ from shared.infra.eventstore import AggregateRepository
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.uow import SqlUnitOfWork
 
-INSERT_VIEW = insert(secondments_view)
 INSERT_NEED = insert(needs_view)
 SELECT_NEED = select(needs_view).where(needs_view.c.need_id == bindparam("b_need_id"))
 """Built once: SQLAlchemy reuses their compiled form (they run for every command and event)."""
@@ -173,16 +172,7 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
             "status": s.status.value,
             "body": json.dumps(body, ensure_ascii=False),
         }
-        if self.created(s.stream_id):
-            await self.session.execute(INSERT_VIEW, {"secondment_id": s.stream_id, **values})
-            return
-        updated = await self.session.execute(
-            update(secondments_view)
-            .where(secondments_view.c.secondment_id == s.stream_id)
-            .values(**values)
-        )
-        if getattr(updated, "rowcount", 0) == 0:
-            await self.session.execute(INSERT_VIEW, {"secondment_id": s.stream_id, **values})
+        await self.write_row(secondments_view, "secondment_id", s.stream_id, values)
 
     async def list_secondments(
         self,

@@ -30,8 +30,8 @@ from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.rules import RuleCode
 from shared.ids import created_at
 from shared.phases import Phase
-from shared.seedwork.errors import DomainError, NotFound
-from shared.seedwork.pagination import Page, decode_cursor, encode_cursor
+from shared.seedwork.errors import DomainError, NotFound, found
+from shared.seedwork.pagination import Page, cut_page, decode_cursor
 from shared.seedwork.ports import RequestContext
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,7 @@ async def _load(
     A command on another agency's secondment is refused (403 over HTTP, FORBIDDEN over Kafka,
     as for needs); a read of it is answered as if it did not exist (404: no leak).
     """
-    s = await uow.secondments.get(secondment_id)
-    if s is None:
-        raise NotFound("secondment", secondment_id)
+    s = found(await uow.secondments.get(secondment_id), "secondment", secondment_id)
     host, home = s.seconded.host_unit.code, s.seconded.official.home_unit.code
     if action is not None:
         authorize(principal, action, host=host, home=home)
@@ -300,12 +298,10 @@ async def list_secondments(
         rows = await uow.list_secondments(
             after=decode_cursor(cursor), limit=limit + 1, filters=filters, visible_units=visible
         )
-        items = [SecondmentView.model_validate(body) for _, body in rows[:limit]]
+        page, after = cut_page(rows, limit, lambda row: row[0])
+        items = [SecondmentView.model_validate(body) for _, body in page]
         items = [await _opened(uow, item) for item in items]
-    more = len(rows) > limit
-    return Page[SecondmentView](
-        items=items, next_cursor=encode_cursor(rows[limit - 1][0]) if more else None
-    )
+    return Page[SecondmentView](items=items, next_cursor=after)
 
 
 async def _opened(uow: PlacementUnitOfWork, item: SecondmentView) -> SecondmentView:

@@ -10,15 +10,12 @@ from services.reporting.service_layer.ports import ReportingPorts
 from shared.clock import today
 from shared.contract.rules import RuleCode
 from shared.phases import Phase
-from shared.seedwork.errors import DomainError, NotFound
+from shared.seedwork.errors import DomainError, found
 
 
 def find_phase(ports: ReportingPorts, phase_id: str) -> Phase:
     """The configured phase, or a 404 problem naming it."""
-    phase = next((p for p in ports.phases if p.phase_id == phase_id), None)
-    if phase is None:
-        raise NotFound("phase", phase_id)
-    return phase
+    return found(next((p for p in ports.phases if p.phase_id == phase_id), None), "phase", phase_id)
 
 
 async def phase_evaluation(

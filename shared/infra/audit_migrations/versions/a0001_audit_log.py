@@ -9,6 +9,8 @@ written, stays as written.
 import sqlalchemy as sa
 from alembic import op
 
+from shared.infra.migrations import position_type
+
 revision = "a0001"
 down_revision = None
 branch_labels = None
@@ -18,14 +20,10 @@ TABLES = ("audit_log", "audit_records")
 MESSAGE = "the audit log is append-only"
 
 
-def _position() -> sa.types.TypeEngine[int]:
-    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
 def upgrade() -> None:
     op.create_table(
         "audit_log",
-        sa.Column("position", _position(), primary_key=True, autoincrement=True),
+        sa.Column("position", position_type(), primary_key=True, autoincrement=True),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("channel", sa.String(8), nullable=False),
         sa.Column("agency", sa.String(64), nullable=True),
@@ -44,7 +42,7 @@ def upgrade() -> None:
         "audit_records",
         sa.Column(
             "position",
-            _position(),
+            position_type(),
             sa.ForeignKey("audit_log.position"),
             primary_key=True,
         ),
