@@ -38,6 +38,7 @@ class Action(StrEnum):
     EXTEND_SECONDMENT = "ExtendSecondment"
     END_SECONDMENT = "EndSecondment"
     ARRANGE_POST_SECONDMENT = "ArrangePostSecondment"
+    RECORD_PROMOTION_AFTER_RETURN = "RecordPromotionAfterReturn"
     CANCEL_SECONDMENT = "CancelSecondment"
     READ_NEED = "ReadNeed"
     READ_SECONDMENT = "ReadSecondment"
@@ -74,6 +75,7 @@ POLICY: dict[Action, Rule] = {
     Action.EXTEND_SECONDMENT: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
     Action.END_SECONDMENT: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
     Action.ARRANGE_POST_SECONDMENT: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
+    Action.RECORD_PROMOTION_AFTER_RETURN: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
     Action.CANCEL_SECONDMENT: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
     Action.READ_REPORTS: Rule(Scope.REPORTS_READ, Party.NONE),
     Action.READ_SENSITIVE_REPORTS: Rule(Scope.REPORTS_SENSITIVE, Party.NONE),

@@ -64,6 +64,7 @@ class CommandType(StrEnum):
     EXTEND_SECONDMENT = "ExtendSecondment"
     END_SECONDMENT = "EndSecondment"
     ARRANGE_POST_SECONDMENT = "ArrangePostSecondment"
+    RECORD_PROMOTION_AFTER_RETURN = "RecordPromotionAfterReturn"
     CANCEL_SECONDMENT = "CancelSecondment"
 
 
@@ -84,6 +85,7 @@ TARGET_ID: Final[dict[CommandType, str | None]] = {
     CommandType.EXTEND_SECONDMENT: "secondment_id",
     CommandType.END_SECONDMENT: "secondment_id",
     CommandType.ARRANGE_POST_SECONDMENT: "secondment_id",
+    CommandType.RECORD_PROMOTION_AFTER_RETURN: "secondment_id",
     CommandType.CANCEL_SECONDMENT: "secondment_id",
 }
 """The id `data` carries besides the HTTP body: the `{…}` of the HTTP path."""
@@ -97,6 +99,7 @@ HTTP_EQUIVALENT: Final[dict[CommandType, str]] = {
     CommandType.EXTEND_SECONDMENT: "POST /api/secondments/{secondment_id}/extension",
     CommandType.END_SECONDMENT: "POST /api/secondments/{secondment_id}/ending",
     CommandType.ARRANGE_POST_SECONDMENT: "POST /api/secondments/{secondment_id}/post-arrangement",
+    CommandType.RECORD_PROMOTION_AFTER_RETURN: "POST /api/secondments/{secondment_id}/promotion",
     CommandType.CANCEL_SECONDMENT: "POST /api/secondments/{secondment_id}/cancellation",
 }
 

@@ -154,13 +154,36 @@ class SecondmentEnded(EventData):
 
 
 class PostSecondmentArranged(EventData):
-    """The home authority recorded the official's post after the secondment."""
+    """The home authority recorded the official's post after the secondment.
+
+    `destination_unit` and `post_title` were added within v1 as optional fields: events
+    recorded before them read as `null` (where the official went is then unknown)."""
 
     secondment_id: UUID
     official_id: OfficialId
     arrangement: Arrangement
     new_position_rank: Code | None = None
     effective_date: dt.date
+    destination_unit: UnitRef | None = Field(
+        default=None,
+        description="The unit the official works for from `effective_date`, as named then.",
+    )
+    post_title: Text | None = Field(
+        default=None, description="The post held there, e.g. `Trưởng phòng Nội vụ`."
+    )
+
+
+class OfficialPromotedAfterReturn(EventData):
+    """After the secondment ended (and the post arrangement), the home authority promoted the
+    official again: a promotion the plan counts with its delay from the return."""
+
+    secondment_id: UUID
+    official_id: OfficialId
+    new_position_rank: Code
+    promoted_on: dt.date
+    destination_unit: UnitRef | None = None
+    post_title: Text | None = None
+    decision: Decision
 
 
 class SecondmentCancelled(EventData):
@@ -186,6 +209,7 @@ EVENT_TYPES: Final[dict[str, type[EventData]]] = {
         SecondmentEnded,
         PostSecondmentArranged,
         SecondmentCancelled,
+        OfficialPromotedAfterReturn,
     )
 }
 """Every event type of contract v1, by its CloudEvents `type`."""

@@ -3,7 +3,7 @@ shows them, and a test checks each against its model.
 
 They tell one story: Sở Y tế (Department of Health) raises a need, Nam Giang seconds a Cơ Tu
 official to it, the host receives her, the secondment is extended, ends and is followed by a
-post. The official is fictional.
+post, and later by a promotion. The official is fictional.
 """
 
 import datetime as dt
@@ -156,9 +156,25 @@ EXAMPLES: Final[dict[str, Example]] = {
             "arrangement": "RETURNED_TO_FORMER_POST",
             "new_position_rank": None,
             "effective_date": "2025-03-01",
+            "destination_unit": HOME,
+            "post_title": "Phó Trưởng phòng Y tế",
         },
         _at("2025-02-25"),
         5,
+        "NAM_GIANG",
+    ),
+    "OfficialPromotedAfterReturn": Example(
+        {
+            "secondment_id": SECONDMENT_ID,
+            "official_id": "NG-0001",
+            "new_position_rank": "TRUONG_PHONG",
+            "promoted_on": "2025-09-01",
+            "destination_unit": HOME,
+            "post_title": "Trưởng phòng Y tế",
+            "decision": {"number": "120/QĐ-UBND", "date": "2025-08-25", "signed_by": None},
+        },
+        _at("2025-08-25"),
+        6,
         "NAM_GIANG",
     ),
     "SecondmentCancelled": Example(

@@ -33,6 +33,7 @@ class RuleCode(StrEnum):
     PROMOTION_NOT_HIGHER = "PROMOTION_NOT_HIGHER"
     HOST_NOT_ELIGIBLE = "HOST_NOT_ELIGIBLE"
     SECTOR_NOT_COVERED = "SECTOR_NOT_COVERED"
+    PROMOTION_NOT_ABOVE_EARLIER = "PROMOTION_NOT_ABOVE_EARLIER"
 
 
 class RuleInfo(NamedTuple):
@@ -83,6 +84,11 @@ RULES: Final[dict[RuleCode, RuleInfo]] = {
         422,
         "Chức vụ mới không cao hơn chức vụ khi được biệt phái",
         "The new rank is not above the rank the official held when seconded",
+    ),
+    RuleCode.PROMOTION_NOT_ABOVE_EARLIER: RuleInfo(
+        422,
+        "Chức vụ mới không cao hơn chức vụ đã được bổ nhiệm trước đó",
+        "The new rank is not above the rank of an earlier promotion",
     ),
     RuleCode.OFFICIAL_EXCLUDED: RuleInfo(
         422,

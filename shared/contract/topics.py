@@ -23,6 +23,7 @@ TOPIC_OF_EVENT: Final[dict[str, str]] = {
     "SecondmentEnded": PLACEMENTS_TOPIC,
     "PostSecondmentArranged": PLACEMENTS_TOPIC,
     "SecondmentCancelled": PLACEMENTS_TOPIC,
+    "OfficialPromotedAfterReturn": PLACEMENTS_TOPIC,
 }
 
 

@@ -373,6 +373,31 @@ def _secondment(
                     "effective_date": _d(ended_on + dt.timedelta(days=rng.randint(0, 40))),
                 },
             )
+        # Later promotions draw from their own generator, so every other event of a seed stays
+        # as it was before they existed.
+        later = random.Random(sid)
+        promoted_on = ended_on + dt.timedelta(days=40)
+        for rank in ("PHO_CHU_TICH_UBND_HUYEN", "CHU_TICH_UBND_HUYEN")[
+            : later.choice([0, 0, 1, 2])
+        ]:
+            v += 1
+            promoted_on += dt.timedelta(days=later.randint(1, 200))
+            s.emit(
+                PLACEMENTS_TOPIC,
+                PLACEMENT_SOURCE,
+                "OfficialPromotedAfterReturn",
+                sid,
+                v,
+                {
+                    "secondment_id": sid,
+                    "official_id": official_id,
+                    "new_position_rank": rank,
+                    "promoted_on": _d(promoted_on),
+                    "destination_unit": None,
+                    "post_title": None,
+                    "decision": _decision(v, promoted_on),
+                },
+            )
     return None
 
 

@@ -5,6 +5,9 @@ aggregate (deduplicated by id, in version order) into dictionaries and applies t
 definitions of docs/reporting.md row by row. Only the small-cell rule is taken from the
 domain (`suppress`), since it is a published algorithm rather than a figure; its own
 properties are tested in tests/unit/reporting.
+
+Longer than 400 lines: one computation meant to be read top to bottom against
+docs/reporting.md; split, it would grow the shared structure it must not have.
 """
 
 import datetime as dt
@@ -46,7 +49,14 @@ class World:
             lambda: {"amendments": [], "fills": [], "withdrawn_on": None}
         )
         self.secondments: dict[str, dict[str, Any]] = defaultdict(
-            lambda: {"extensions": [], "arrangements": [], "ended": None, "cancelled": False}
+            lambda: {
+                "extensions": [],
+                "arrangements": [],
+                "promotions": [],
+                "ended": None,
+                "cancelled": False,
+                "received_on": None,
+            }
         )
         for e in events:
             d, v, kind = e["data"], e["aggregateversion"], e["type"]
@@ -100,6 +110,10 @@ class World:
                 )
             elif kind == "SecondmentCancelled":
                 self.secondments[d["secondment_id"]]["cancelled"] = True
+            elif kind == "OfficialReceived":
+                self.secondments[d["secondment_id"]]["received_on"] = D(d["received_on"])
+            elif kind == "OfficialPromotedAfterReturn":
+                self.secondments[d["secondment_id"]]["promotions"].append(D(d["promoted_on"]))
 
     # ----- facts as of a day
     @staticmethod
@@ -142,6 +156,7 @@ class World:
             "sector": defaultdict(Counter),
         }
         need_total: Counter[str] = Counter()
+        fill_days: list[int] = []
         for need_id, n in self.needs.items():
             if "base" not in n:
                 continue
@@ -155,6 +170,9 @@ class World:
                 continue
             withdrawn = n["withdrawn_on"] is not None and n["withdrawn_on"] <= as_of
             filled = bool(_latest(n["fills"], as_of)) and not withdrawn
+            if filled:
+                fill_on = _latest([(a, v, a) for a, v, _ in n["fills"]], as_of)
+                fill_days.append((fill_on - raised_on).days)
             c = Counter(
                 raised=1,
                 withdrawn=int(withdrawn),
@@ -174,6 +192,11 @@ class World:
         durations: list[int] = []
         ratings: Counter[str] = Counter()
         arrangements: Counter[str] = Counter()
+        delays: list[int] = []
+        codes: dict[str, dict[str, dict[str, Counter[str]]]] = {
+            d: defaultdict(lambda: {"ratings": Counter(), "post_arrangements": Counter()})
+            for d in ("home_unit", "host_unit", "sector")
+        }
         for s in self.secondments.values():
             if "base" not in s or s["cancelled"]:
                 continue
@@ -189,14 +212,23 @@ class World:
             ended = s["ended"] is not None and s["ended"][0] <= as_of
             planned = _latest(s["extensions"], as_of) or b["planned_end_date"]
             arrangement = _latest(s["arrangements"], as_of)
+            arranged_on = _latest([(a, v, a) for a, v, _ in s["arrangements"]], as_of)
+            later = [p for p in s["promotions"] if p <= as_of]
+            promoted_on = (
+                arranged_on if arrangement == "PROMOTED" else min(later) if later else None
+            )
+            promoted = ended and promoted_on is not None
+            received = s["received_on"] is not None and s["received_on"] <= as_of
             c = Counter(
                 started=1,
+                received=int(received),
                 active=int(not ended),
                 ended=int(ended),
                 completed=int(ended and s["ended"][1] == "COMPLETED"),
                 terminated_early=int(ended and s["ended"][1] == "TERMINATED_EARLY"),
                 overdue=int(not ended and planned < as_of),
-                promoted=int(ended and arrangement == "PROMOTED"),
+                promoted=int(promoted),
+                promoted_after_return=int(promoted and arrangement != "PROMOTED"),
             )
             total.update(c)
             all_officials.add(b["official_id"])
@@ -209,10 +241,46 @@ class World:
             if ended:
                 durations.append((s["ended"][0] - b["start_date"]).days)
                 ratings[s["ended"][2]] += 1
+                for d in ("home_unit", "host_unit", "sector"):
+                    codes[d][keys[d]]["ratings"][s["ended"][2]] += 1
+                    if arrangement is not None:
+                        codes[d][keys[d]]["post_arrangements"][arrangement] += 1
                 if arrangement is not None:
                     arrangements[arrangement] += 1
+                if promoted:
+                    delays.append((promoted_on - s["ended"][0]).days)
 
-        names = ("started", "active", "ended", "completed", "terminated_early", "overdue")
+        names = (
+            "started",
+            "received",
+            "active",
+            "ended",
+            "completed",
+            "terminated_early",
+            "overdue",
+        )
+        rating_codes = ("EXCELLENT", "GOOD", "COMPLETED", "NOT_COMPLETED")
+        arrangement_codes = ("RETURNED_TO_FORMER_POST", "PROMOTED", "TRANSFERRED", "OTHER")
+
+        def outcomes(d: str, k: str, c: Counter[str]) -> dict[str, Any]:
+            got = codes[d].get(k, {"ratings": Counter(), "post_arrangements": Counter()})
+            return {
+                "ratings": {r: got["ratings"][r] for r in rating_codes},
+                "end_reasons": {
+                    "COMPLETED": c["completed"],
+                    "TERMINATED_EARLY": c["terminated_early"],
+                },
+                "post_arrangements": {a: got["post_arrangements"][a] for a in arrangement_codes},
+                "promoted_after_return": c["promoted_after_return"],
+                "promotion_rate": round(c["promoted"] / c["ended"], 4) if c["ended"] else None,
+            }
+
+        def stats(values: list[int]) -> dict[str, Any]:
+            return {
+                "mean": round(statistics.fmean(values), 2) if values else None,
+                "median": float(statistics.median(values)) if values else None,
+                "max": max(values) if values else None,
+            }
 
         def sec_block(c: Counter[str], people: set[str]) -> dict[str, int]:
             return {k: c[k] for k in names} | {"officials": len(people)}
@@ -243,10 +311,15 @@ class World:
                         groups[d].get(k, Counter()), officials[d].get(k, set())
                     ),
                     "promoted": groups[d].get(k, Counter())["promoted"],
+                    "outcomes": outcomes(d, k, groups[d].get(k, Counter())),
                 }
                 for k in sorted(set(groups[d]) | set(need_groups[d]))
             }
 
+        by_home = {
+            k: g | {"outcomes": outcomes("home_unit", k, groups["home_unit"][k])}
+            for k, g in simple("home_unit").items()
+        }
         ethnic = simple("ethnicity")
         cells = {k: g["secondments"] | {"promoted": g["promoted"]} for k, g in ethnic.items()}
         hidden = suppress(cells, threshold)
@@ -262,7 +335,6 @@ class World:
             }
             for k, g in ethnic.items()
         }
-        durations.sort()
         ended_count = total["ended"]
         return {
             "phase_id": phase.phase_id,
@@ -271,24 +343,19 @@ class World:
             "rollup": rollup,
             "needs": needs_block(need_total),
             "secondments": sec_block(total, all_officials),
-            "duration_days": {
-                "mean": round(statistics.fmean(durations), 2) if durations else None,
-                "median": float(statistics.median(durations)) if durations else None,
-                "max": max(durations) if durations else None,
-            },
-            "ratings": {r: ratings[r] for r in ("EXCELLENT", "GOOD", "COMPLETED", "NOT_COMPLETED")},
-            "post_arrangements": {
-                a: arrangements[a]
-                for a in ("RETURNED_TO_FORMER_POST", "PROMOTED", "TRANSFERRED", "OTHER")
-            },
-            "promotion_rate": round(arrangements["PROMOTED"] / ended_count, 4)
-            if ended_count
-            else None,
-            "by_home_unit": simple("home_unit"),
+            "duration_days": stats(durations),
+            "ratings": {r: ratings[r] for r in rating_codes},
+            "post_arrangements": {a: arrangements[a] for a in arrangement_codes},
+            "promoted": total["promoted"],
+            "promoted_after_return": total["promoted_after_return"],
+            "promotion_rate": round(total["promoted"] / ended_count, 4) if ended_count else None,
+            "promotion_delay_days": stats(delays),
+            "time_to_fill_days": stats(fill_days),
+            "by_home_unit": by_home,
             "by_host_unit": with_needs("host_unit"),
             "by_sector": with_needs("sector"),
             "by_ethnicity": by_ethnicity,
-            "by_gender": simple("gender"),
+            "by_gender": {k: g | {"outcomes": None} for k, g in simple("gender").items()},
             "small_cell_threshold": threshold,
         }
 

@@ -226,6 +226,12 @@ async def test_each_agency_trying_every_other_agencys_records_over_kafka_is_refu
                 await attempt(who, "ExtendSecondment", target | extension)
                 await attempt(who, "EndSecondment", target | ending_body())
                 await attempt(who, "ArrangePostSecondment", target | post)
+                promotion = {
+                    "new_position_rank": "TRUONG_PHONG",
+                    "promoted_on": "2025-06-01",
+                    "decision": {"number": "2/QĐ", "date": "2025-06-01"},
+                }
+                await attempt(who, "RecordPromotionAfterReturn", target | promotion)
                 await attempt(who, "CancelSecondment", target | {"reason": "Nhầm"})
                 await attempt(
                     who, "SecondOfficial", secondment_body(need[HOSTS[0]], official=theirs)

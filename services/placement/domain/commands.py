@@ -104,6 +104,30 @@ class ArrangePostSecondment(FrozenModel):
     arrangement: Arrangement
     new_position_rank: Code | None = Field(default=None, description="Required when PROMOTED.")
     effective_date: dt.date
+    destination_unit: Code | None = Field(
+        default=None,
+        description="The unit the official works for from `effective_date` (a unit code valid "
+        "then); optional, so that agencies' systems written before it keep working.",
+        examples=["NAM_GIANG"],
+    )
+    post_title: Text | None = Field(
+        default=None, description="The post held there.", examples=["Trưởng phòng Nội vụ"]
+    )
+
+
+class RecordPromotionAfterReturn(FrozenModel):
+    """Record a promotion after the secondment ended and the post was arranged."""
+
+    new_position_rank: Code = Field(
+        description="Strictly above the rank at secondment and every earlier promotion.",
+        examples=["TRUONG_PHONG"],
+    )
+    promoted_on: dt.date = Field(description="When the promotion takes effect.")
+    destination_unit: Code | None = Field(
+        default=None, description="The unit of the new post (a unit code valid then)."
+    )
+    post_title: Text | None = None
+    decision: Decision
 
 
 class CancelSecondment(FrozenModel):

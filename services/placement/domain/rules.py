@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from services.placement.domain.commands import OfficialIn
 from services.placement.domain.views import NeedSnapshot, OfficialSpell
 from shared.contract.rules import RuleCode
+from shared.contract.types import UnitRef
 from shared.phases import LEGAL_CAP_MONTHS, Phase, cap_for, last_allowed_day
 from shared.reference import reference_data
 from shared.seedwork.errors import DomainError
@@ -161,3 +162,44 @@ def check_not_before_decision(effective: dt.date, decision_date: dt.date, what: 
             RuleCode.LIFECYCLE_ORDER,
             f"{what} {effective} is before its decision date {decision_date}",
         )
+
+
+def check_rank_known(rank: str, on: dt.date) -> None:
+    """A rank named in a post must be in the rank table on its date."""
+    if reference_data().rank(rank, on) is None:
+        raise DomainError(RuleCode.UNKNOWN_CODE, f"rank {rank} is not valid on {on}", code=rank)
+
+
+def check_promotion_above(rank: str, at_secondment: str, earlier: Sequence[str]) -> None:
+    """A promotion is to a rank strictly above the rank held when seconded (equivalent ranks
+    are no promotion) and above every earlier promotion after the secondment."""
+    ref = reference_data()
+    new = ref.rank(rank)
+    assert new is not None  # check_rank_known first
+    held = ref.rank(at_secondment)
+    if held is not None and new.order <= held.order:
+        raise DomainError(
+            RuleCode.PROMOTION_NOT_HIGHER,
+            f"a promotion to {rank} is not above {held.code}, the rank held when seconded",
+            new_position_rank=rank,
+            rank_at_secondment=held.code,
+        )
+    for code in earlier:
+        before = ref.rank(code)
+        if before is not None and new.order <= before.order:
+            raise DomainError(
+                RuleCode.PROMOTION_NOT_ABOVE_EARLIER,
+                f"a promotion to {rank} is not above {before.code}, an earlier promotion",
+                new_position_rank=rank,
+                earlier_rank=before.code,
+            )
+
+
+def unit_ref(code: str | None, on: dt.date) -> UnitRef | None:
+    """The unit a post is in, as named on the date; a code not valid then is refused."""
+    if code is None:
+        return None
+    unit = reference_data().unit(code, on)
+    if unit is None:
+        raise DomainError(RuleCode.UNKNOWN_CODE, f"unit {code} is not valid on {on}", code=code)
+    return UnitRef(code=unit.code, name=unit.name)

@@ -11,6 +11,7 @@ from services.placement.domain.commands import (
     CancelSecondment,
     EndSecondment,
     ExtendSecondment,
+    RecordPromotionAfterReturn,
     RecordReception,
     SecondOfficial,
 )
@@ -19,6 +20,7 @@ from shared.contract.events import (
     EventData,
     OfficerSeconded,
     Official,
+    OfficialPromotedAfterReturn,
     OfficialReceived,
     PostSecondmentArranged,
     SecondmentCancelled,
@@ -53,6 +55,7 @@ class Secondment(Aggregate):
     extensions: list[SecondmentExtended]
     ended: SecondmentEnded | None
     arranged: PostSecondmentArranged | None
+    promotions: list[OfficialPromotedAfterReturn]
     cancelled: SecondmentCancelled | None
 
     @property
@@ -184,28 +187,54 @@ class Secondment(Aggregate):
                 f"the arrangement takes effect {cmd.effective_date}, before the end "
                 f"{self.ended.ended_on}",
             )
+        if cmd.arrangement == "PROMOTED" and cmd.new_position_rank is None:
+            raise DomainError(RuleCode.INVALID_REQUEST, "a promotion needs `new_position_rank`")
+        if cmd.new_position_rank is not None:
+            rules.check_rank_known(cmd.new_position_rank, cmd.effective_date)
         if cmd.arrangement == "PROMOTED":
-            rank = cmd.new_position_rank
-            if rank is None:
-                raise DomainError(RuleCode.INVALID_REQUEST, "a promotion needs `new_position_rank`")
-            new = reference_data().rank(rank, cmd.effective_date)
-            if new is None:
-                raise DomainError(
-                    RuleCode.UNKNOWN_CODE, f"rank {rank} is not valid on {cmd.effective_date}"
-                )
-            held = reference_data().rank(self.seconded.official.position_rank)
-            if held is not None and new.order <= held.order:
-                raise DomainError(
-                    RuleCode.PROMOTION_NOT_HIGHER,
-                    f"a promotion to {rank} is not above {held.code}, the rank held when seconded",
-                    new_position_rank=rank,
-                    rank_at_secondment=held.code,
-                )
+            assert cmd.new_position_rank is not None
+            rules.check_promotion_above(
+                cmd.new_position_rank, self.seconded.official.position_rank, earlier=()
+            )
         self._record(
             PostSecondmentArranged(
                 secondment_id=self.secondment_id,
                 official_id=self.seconded.official.official_id,
-                **cmd.model_dump(),
+                **cmd.model_dump(exclude={"destination_unit"}),
+                destination_unit=rules.unit_ref(cmd.destination_unit, cmd.effective_date),
+            )
+        )
+
+    def promote_after_return(self, cmd: RecordPromotionAfterReturn) -> None:
+        """A later promotion: after the end and the post arrangement, to a rank above the rank
+        at secondment and every earlier promotion, not dated before any of them."""
+        self._require(SecondmentStatus.ENDED, "record a promotion after the return")
+        if self.arranged is None:
+            raise DomainError(
+                RuleCode.LIFECYCLE_ORDER,
+                "record the post arrangement first: a later promotion follows it",
+            )
+        last = max([self.arranged.effective_date, *(p.promoted_on for p in self.promotions)])
+        if cmd.promoted_on < last:
+            raise DomainError(
+                RuleCode.LIFECYCLE_ORDER,
+                f"the promotion takes effect {cmd.promoted_on}, before {last} "
+                "(the post arrangement or an earlier promotion)",
+            )
+        rules.check_not_before_decision(cmd.promoted_on, cmd.decision.date, "promotion")
+        rules.check_rank_known(cmd.new_position_rank, cmd.promoted_on)
+        earlier = [p.new_position_rank for p in self.promotions]
+        if self.arranged.arrangement == "PROMOTED" and self.arranged.new_position_rank:
+            earlier.insert(0, self.arranged.new_position_rank)
+        rules.check_promotion_above(
+            cmd.new_position_rank, self.seconded.official.position_rank, earlier=earlier
+        )
+        self._record(
+            OfficialPromotedAfterReturn(
+                secondment_id=self.secondment_id,
+                official_id=self.seconded.official.official_id,
+                **cmd.model_dump(exclude={"destination_unit"}),
+                destination_unit=rules.unit_ref(cmd.destination_unit, cmd.promoted_on),
             )
         )
 
@@ -233,6 +262,7 @@ class Secondment(Aggregate):
                 self.extensions = []
                 self.ended = None
                 self.arranged = None
+                self.promotions = []
                 self.cancelled = None
             case OfficialReceived():
                 self.received = event
@@ -244,6 +274,8 @@ class Secondment(Aggregate):
                 self.ended = event
             case PostSecondmentArranged():
                 self.arranged = event
+            case OfficialPromotedAfterReturn():
+                self.promotions.append(event)
             case SecondmentCancelled():
                 self.status = SecondmentStatus.CANCELLED
                 self.cancelled = event

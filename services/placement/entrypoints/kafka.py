@@ -1,6 +1,7 @@
 """Commands of the placement service over Kafka (`SecondOfficial`, `RecordReception`,
-`ExtendSecondment`, `EndSecondment`, `ArrangePostSecondment`, `CancelSecondment`): the same
-handlers as `http.py`, with the agency of the topic as principal."""
+`ExtendSecondment`, `EndSecondment`, `ArrangePostSecondment`, `RecordPromotionAfterReturn`,
+`CancelSecondment`): the same handlers as `http.py`, with the agency of the topic as
+principal."""
 
 from services.placement.domain.commands import SecondOfficial
 from services.placement.entrypoints.transitions import transitions

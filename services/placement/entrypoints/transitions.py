@@ -12,6 +12,7 @@ from services.placement.domain.commands import (
     CancelSecondment,
     EndSecondment,
     ExtendSecondment,
+    RecordPromotionAfterReturn,
     RecordReception,
 )
 from services.placement.service_layer import handlers
@@ -63,6 +64,14 @@ def transitions(ports: PlacementPorts) -> tuple[Transition, ...]:
             "post-arrangement", Action.ARRANGE_POST_SECONDMENT, ArrangePostSecondment,
             "Record the official's post after the secondment.",
             lambda who, sid, cmd, ctx: handlers.arrange_post(who, sid, cmd, ports.uow(), ctx),
+        ),
+        Transition(
+            "promotion", Action.RECORD_PROMOTION_AFTER_RETURN, RecordPromotionAfterReturn,
+            "Record a promotion after the return: above the rank at secondment and every "
+            "earlier promotion, not before the post arrangement.",
+            lambda who, sid, cmd, ctx: handlers.record_promotion_after_return(
+                who, sid, cmd, ports.uow(), ctx
+            ),
         ),
         Transition(
             "cancellation", Action.CANCEL_SECONDMENT, CancelSecondment,

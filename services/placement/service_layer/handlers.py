@@ -13,6 +13,7 @@ from services.placement.domain.commands import (
     CancelSecondment,
     EndSecondment,
     ExtendSecondment,
+    RecordPromotionAfterReturn,
     RecordReception,
     SecondOfficial,
 )
@@ -238,14 +239,20 @@ async def arrange_post(
     ctx: RequestContext,
 ) -> SecondmentView:
     """Record the official's post after the secondment."""
-    return await _decide(
-        uow,
-        secondment_id,
-        principal,
-        Action.ARRANGE_POST_SECONDMENT,
-        ctx,
-        lambda s: s.arrange_post(cmd),
-    )
+    act = Action.ARRANGE_POST_SECONDMENT
+    return await _decide(uow, secondment_id, principal, act, ctx, lambda s: s.arrange_post(cmd))
+
+
+async def record_promotion_after_return(
+    principal: Principal,
+    secondment_id: str,
+    cmd: RecordPromotionAfterReturn,
+    uow: PlacementUnitOfWork,
+    ctx: RequestContext,
+) -> SecondmentView:
+    """Record a promotion after the return (the home authority's, like the arrangement)."""
+    act, decide = Action.RECORD_PROMOTION_AFTER_RETURN, lambda s: s.promote_after_return(cmd)
+    return await _decide(uow, secondment_id, principal, act, ctx, decide)
 
 
 async def cancel_secondment(

@@ -9,6 +9,7 @@ from services.placement.domain.secondment import Secondment, SecondmentStatus
 from shared.clock import today
 from shared.contract.events import (
     Official,
+    OfficialPromotedAfterReturn,
     OfficialReceived,
     PostSecondmentArranged,
     SecondmentCancelled,
@@ -79,6 +80,7 @@ class SecondmentView(BaseModel):
     extensions: list[SecondmentExtended] = []
     ending: SecondmentEnded | None = None
     post_arrangement: PostSecondmentArranged | None = None
+    promotions_after_return: list[OfficialPromotedAfterReturn] = []
     cancellation: SecondmentCancelled | None = None
 
 
@@ -100,6 +102,7 @@ def secondment_view(s: Secondment) -> SecondmentView:
         extensions=list(s.extensions),
         ending=s.ended,
         post_arrangement=s.arranged,
+        promotions_after_return=list(s.promotions),
         cancellation=s.cancelled,
     )
 

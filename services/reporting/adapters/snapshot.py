@@ -65,6 +65,7 @@ def _secondment_columns(t: ReadModels) -> Select[Any]:
         s.arr_multi,
         s.arrangement,
         s.arr_effective,
+        s.received_on,
     )
 
 
@@ -91,6 +92,7 @@ def _need_columns(t: ReadModels) -> Select[Any]:
 def _queries(t: ReadModels) -> dict[str, tuple[Select[Any], Any]]:
     """Per kind of rows: the query and the column its owner's id is in."""
     x, a, h, f = t.extensions.c, t.arrangements.c, t.need_amendments.c, t.need_fills.c
+    p = t.promotions.c
     return {
         "secondments": (_secondment_columns(t), t.secondments.c.secondment_id),
         "extensions": (
@@ -101,6 +103,7 @@ def _queries(t: ReadModels) -> dict[str, tuple[Select[Any], Any]]:
             select(a.secondment_id, a.version, a.effective_date, a.arrangement),
             a.secondment_id,
         ),
+        "promotions": (select(p.secondment_id, p.version, p.promoted_on), p.secondment_id),
         "needs": (_need_columns(t), t.needs.c.need_id),
         "amendments": (
             select(
@@ -148,9 +151,11 @@ async def read_into(
         snapshot.put_secondments(await _rows(session, *q["secondments"], secondment_ids))
         extensions = await _rows(session, *q["extensions"], secondment_ids)
         arrangements = await _rows(session, *q["arrangements"], secondment_ids)
+        promotions = await _rows(session, *q["promotions"], secondment_ids)
         owners = secondment_ids if secondment_ids is not None else []
         snapshot.put_extensions(owners, extensions)
         snapshot.put_arrangements(owners, arrangements)
+        snapshot.put_promotions(owners, promotions)
 
 
 async def load(session: AsyncSession, models: ReadModels = LIVE) -> Snapshot:

@@ -8,7 +8,8 @@ any order and more than once:
 - `rm_needs` / `rm_secondments`: one row per aggregate; base columns are nullable because a
   later event may land before the one that creates the aggregate.
 - Facts that change by effective date keep a history (`rm_need_amendments`, `rm_need_fills`,
-  `rm_extensions`, `rm_arrangements`); the aggregate row also holds the latest such fact and a
+  `rm_extensions`, `rm_arrangements`, `rm_promotions`: promotions after the return); the
+  aggregate row also holds the latest such fact and a
   `*_multi` flag, so the common case (at most one) needs no look-up in the history.
 
 `rm_revision` and `rm_changes` are the read models' change log (one row per committed
@@ -54,6 +55,7 @@ class ReadModels:
     secondments: Table
     extensions: Table
     arrangements: Table
+    promotions: Table
 
     def all(self) -> list[Table]:
         """Every table, parents first."""
@@ -64,6 +66,7 @@ class ReadModels:
             self.secondments,
             self.extensions,
             self.arrangements,
+            self.promotions,
         ]
 
 
@@ -74,6 +77,7 @@ BASE_NAMES = (
     "rm_secondments",
     "rm_extensions",
     "rm_arrangements",
+    "rm_promotions",
 )
 
 
@@ -192,7 +196,16 @@ def define_read_models(md: MetaData, suffix: str = "", tag: str | None = None) -
         Column("effective_date", Date, nullable=False),
         _pk(tag, "rm_arrangements", "secondment_id", "version"),
     )
-    return ReadModels(needs, amendments, fills, secondments, extensions, arrangements)
+    promotions = Table(
+        f"rm_promotions{suffix}",
+        md,
+        Column("secondment_id", String(36)),
+        Column("version", Integer),
+        Column("new_position_rank", String(64), nullable=False),
+        Column("promoted_on", Date, nullable=False),
+        _pk(tag, "rm_promotions", "secondment_id", "version"),
+    )
+    return ReadModels(needs, amendments, fills, secondments, extensions, arrangements, promotions)
 
 
 LIVE = define_read_models(metadata)
@@ -202,6 +215,7 @@ rm_need_fills = LIVE.need_fills
 rm_secondments = LIVE.secondments
 rm_extensions = LIVE.extensions
 rm_arrangements = LIVE.arrangements
+rm_promotions = LIVE.promotions
 
 rm_revision = Table(
     "rm_revision",

@@ -17,6 +17,7 @@ RATINGS = ("EXCELLENT", "GOOD", "COMPLETED", "NOT_COMPLETED")
 ARRANGEMENTS = ("RETURNED_TO_FORMER_POST", "PROMOTED", "TRANSFERRED", "OTHER")
 SECONDMENT_COUNTS = (
     "started",
+    "received",
     "active",
     "ended",
     "completed",
@@ -62,6 +63,7 @@ class SecondmentsBlock(BaseModel):
     """Secondments of the phase (by `start_date`) as at the end of `as_of`."""
 
     started: int
+    received: int = Field(default=0, description="the host recorded the reception by as_of")
     active: int
     ended: int
     completed: int
@@ -76,6 +78,7 @@ class ProtectedSecondmentsBlock(BaseModel):
     """A secondments block in which small cells are null (see the group's `suppressed`)."""
 
     started: int | None
+    received: int | None = None
     active: int | None
     ended: int | None
     completed: int | None
@@ -92,19 +95,33 @@ class DurationStats(BaseModel):
     max: int | None
 
 
+class Outcomes(BaseModel):
+    """What became of a group's ended secondments (`by_home_unit`, `by_host_unit`,
+    `by_sector`): shown in full, like the group's other counts (only `by_ethnicity` is
+    small-cell protected)."""
+
+    ratings: dict[str, int]
+    end_reasons: dict[str, int] = Field(description="COMPLETED, TERMINATED_EARLY")
+    post_arrangements: dict[str, int]
+    promoted_after_return: int
+    promotion_rate: float | None = Field(description="promoted / ended; null when none ended")
+
+
 class UnitGroup(BaseModel):
-    """One group of a breakdown."""
+    """One group of a breakdown; `outcomes` in `by_home_unit` (null in `by_gender`)."""
 
     secondments: SecondmentsBlock
     promoted: int
+    outcomes: Outcomes | None = None
 
 
 class HostGroup(BaseModel):
-    """One group of `by_host_unit` or `by_sector`: needs too."""
+    """One group of `by_host_unit` or `by_sector`: needs and outcomes too."""
 
     needs: NeedsBlock
     secondments: SecondmentsBlock
     promoted: int
+    outcomes: Outcomes | None = None
 
 
 class EthnicGroup(BaseModel):
@@ -127,7 +144,24 @@ class Evaluation(BaseModel):
     duration_days: DurationStats
     ratings: dict[str, int]
     post_arrangements: dict[str, int]
+    promoted: int = Field(
+        default=0,
+        description="ended secondments promoted by as_of: at the post arrangement, or later",
+    )
+    promoted_after_return: int = Field(
+        default=0,
+        description="of them, promoted by a later promotion (not at the post arrangement)",
+    )
     promotion_rate: float | None = Field(description="promoted / ended; null when none ended")
+    promotion_delay_days: DurationStats = Field(
+        default=DurationStats(mean=None, median=None, max=None),
+        description="days from the end to the first promotion, of the promoted",
+    )
+    time_to_fill_days: DurationStats = Field(
+        default=DurationStats(mean=None, median=None, max=None),
+        description="days from raised_on (as amended) to the fill in effect, of filled needs; "
+        "median = p50",
+    )
     by_home_unit: dict[str, UnitGroup]
     by_host_unit: dict[str, HostGroup]
     by_sector: dict[str, HostGroup]
@@ -197,7 +231,24 @@ def duration_stats(histogram: Mapping[int, int]) -> DurationStats:
 
 
 EMPTY_NEEDS: Mapping[str, int] = dict.fromkeys(NEED_COUNTS, 0)
-EMPTY_SECONDMENTS: Mapping[str, int] = dict.fromkeys((*SECONDMENT_COUNTS, "promoted"), 0)
+EMPTY_SECONDMENTS: Mapping[str, int] = dict.fromkeys(
+    (*SECONDMENT_COUNTS, "promoted", "promoted_after_return"), 0
+)
+END_REASONS = ("COMPLETED", "TERMINATED_EARLY")
+
+
+def outcomes(counts: Mapping[str, int], codes: Mapping[str, Mapping[str, int]]) -> Outcomes:
+    """A group's outcomes from its counts and its ratings and arrangements per code."""
+    return Outcomes(
+        ratings=dict.fromkeys(RATINGS, 0) | dict(codes.get("ratings", {})),
+        end_reasons={
+            "COMPLETED": counts["completed"],
+            "TERMINATED_EARLY": counts["terminated_early"],
+        },
+        post_arrangements=dict.fromkeys(ARRANGEMENTS, 0) | dict(codes.get("post_arrangements", {})),
+        promoted_after_return=counts["promoted_after_return"],
+        promotion_rate=ratio(counts["promoted"], counts["ended"]),
+    )
 
 
 def assemble(
@@ -218,6 +269,17 @@ def assemble(
             for key, c in sorted(groups[dim].items())
         }
 
+    def home_groups() -> dict[str, UnitGroup]:
+        codes = tally.outcomes["home_unit"]
+        return {
+            key: UnitGroup(
+                secondments=_secondments_block(c),
+                promoted=c["promoted"],
+                outcomes=outcomes(c, codes.get(key, {})),
+            )
+            for key, c in sorted(groups["home_unit"].items())
+        }
+
     def host_groups(dim: str) -> dict[str, HostGroup]:
         out = {}
         for key in sorted(set(groups[dim]) | set(need_groups[dim])):
@@ -226,6 +288,7 @@ def assemble(
                 needs=_needs_block(need_groups[dim].get(key, EMPTY_NEEDS)),
                 secondments=_secondments_block(counts),
                 promoted=counts["promoted"],
+                outcomes=outcomes(counts, tally.outcomes[dim].get(key, {})),
             )
         return out
 
@@ -259,8 +322,12 @@ def assemble(
         duration_days=duration_stats(tally.durations),
         ratings=ratings,
         post_arrangements=arrangements,
-        promotion_rate=ratio(arrangements["PROMOTED"], tally.secondments["ended"]),
-        by_home_unit=unit_groups("home_unit"),
+        promoted=tally.secondments["promoted"],
+        promoted_after_return=tally.secondments["promoted_after_return"],
+        promotion_rate=ratio(tally.secondments["promoted"], tally.secondments["ended"]),
+        promotion_delay_days=duration_stats(tally.promotion_delays),
+        time_to_fill_days=duration_stats(tally.fill_days),
+        by_home_unit=home_groups(),
         by_host_unit=host_groups("host_unit"),
         by_sector=host_groups("sector"),
         by_ethnicity=by_ethnicity,

@@ -25,6 +25,7 @@ FONT_REGULAR = STATIC / "DejaVuSans.ttf"
 FONT_BOLD = STATIC / "DejaVuSans-Bold.ttf"
 BREAKDOWNS = ("by_home_unit", "by_host_unit", "by_sector", "by_ethnicity", "by_gender")
 RATES = {"fill_rate", "promotion_rate"}
+OUTCOME_BREAKDOWNS = ("by_home_unit", "by_host_unit", "by_sector")
 
 
 def group_name(dimension: str, code: str, lang: str) -> str:
@@ -60,13 +61,31 @@ def rows(ev: Evaluation) -> Iterator[tuple[str, str, str, Any]]:
     for key, value in ev.post_arrangements.items():
         yield "post_arrangements", "", key, value
     yield "outcomes", "", "promotion_rate", ev.promotion_rate
+    yield "outcomes", "", "promoted", ev.promoted
+    yield "outcomes", "", "promoted_after_return", ev.promoted_after_return
+    for key, value in ev.promotion_delay_days.model_dump().items():
+        yield "outcomes", "", f"promotion_delay_days.{key}", value
+    for key, value in ev.time_to_fill_days.model_dump().items():
+        yield "time_to_fill_days", "", key, value
     for name in BREAKDOWNS:
         for code, group in getattr(ev, name).items():
-            data = group.model_dump()
-            for block in ("needs", "secondments"):
-                for key, value in (data.get(block) or {}).items():
-                    yield name, code, f"{block}.{key}", value
-            yield name, code, "promoted", data["promoted"]
+            for measure, value in group_measures(group.model_dump()):
+                yield name, code, measure, value
+
+
+def group_measures(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """A breakdown group's figures as (dotted measure, value), outcomes included."""
+    for block in ("needs", "secondments"):
+        for key, value in (data.get(block) or {}).items():
+            yield f"{block}.{key}", value
+    yield "promoted", data["promoted"]
+    outcomes = data.get("outcomes")
+    if outcomes:
+        for part in ("ratings", "end_reasons", "post_arrangements"):
+            for key, value in outcomes[part].items():
+                yield f"outcomes.{part}.{key}", value
+        yield "outcomes.promoted_after_return", outcomes["promoted_after_return"]
+        yield "outcomes.promotion_rate", outcomes["promotion_rate"]
 
 
 def _label(measure: str, lang: str) -> str:
@@ -117,10 +136,7 @@ def to_xlsx(ev: Evaluation, lang: str = "vi") -> bytes:
         sheet = book.create_sheet(name)
         measures: list[str] = []
         for group in groups.values():
-            data = group.model_dump()
-            for block in ("needs", "secondments"):
-                measures += [f"{block}.{k}" for k in data.get(block) or {}]
-            measures.append("promoted")
+            measures = [m for m, _ in group_measures(group.model_dump())]
             break
         sheet.append(_cells([t["group"], "code", *(_label(m, lang) for m in measures)]))
         sheet.append(_cells(["", "", *measures]))
@@ -219,6 +235,7 @@ def to_pdf(ev: Evaluation, lang: str = "vi", generated_on: dt.date | None = None
         "ratings": t["ratings"],
         "post_arrangements": t["post_arrangements"],
         "outcomes": t["outcomes"],
+        "time_to_fill_days": t["time_to_fill_days"],
     }
     for section, title in titles.items():
         heading(title)
@@ -243,8 +260,43 @@ def to_pdf(ev: Evaluation, lang: str = "vi", generated_on: dt.date | None = None
                 ]
             )
         table(header, body, (4, 1, 1, 1, 1, 1, 1, 1))
+        if name in OUTCOME_BREAKDOWNS:
+            _outcomes_table(ev, name, lang, table)
         if name == "by_ethnicity":
             pdf.set_font("DejaVu", size=8)
             note = t["suppressed_note"].format(n=ev.small_cell_threshold - 1)
             pdf.multi_cell(0, 5, note, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def _outcomes_table(ev: Evaluation, name: str, lang: str, table: Any) -> None:
+    """What became of each group's officials: ratings, early ends, posts, promotion rate."""
+    t = LABELS[lang]
+    ratings = ("EXCELLENT", "GOOD", "COMPLETED", "NOT_COMPLETED")
+    posts = ("RETURNED_TO_FORMER_POST", "PROMOTED", "TRANSFERRED", "OTHER")
+    header = [
+        f"{t['group']} · {t['outcomes_by']}",
+        *(t[r] for r in ratings),
+        t["terminated_early"],
+        *(t[p] for p in posts),
+        t["promoted_after_return"],
+        t["promotion_rate"],
+    ]
+    body = []
+    dimension = name.removeprefix("by_")
+    for code, group in getattr(ev, name).items():
+        o = group.outcomes
+        if o is None:
+            continue
+        body.append(
+            [
+                group_name(dimension, code, lang),
+                *(format_number(o.ratings[r], lang) for r in ratings),
+                format_number(o.end_reasons["TERMINATED_EARLY"], lang),
+                *(format_number(o.post_arrangements[p], lang) for p in posts),
+                format_number(o.promoted_after_return, lang),
+                format_percent(o.promotion_rate, lang),
+            ]
+        )
+    if body:
+        table(header, body, (4, *(1,) * 11))

@@ -284,8 +284,7 @@ def _charts(
             "datasets": [
                 {
                     "label": p.phase_id,
-                    "data": [getattr(p.secondments, m) for m in measures]
-                    + [p.post_arrangements.get("PROMOTED", 0)],
+                    "data": [getattr(p.secondments, m) for m in measures] + [p.promoted],
                 }
                 for p in phases
             ],

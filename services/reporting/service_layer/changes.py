@@ -92,6 +92,7 @@ KINDS: dict[str, Kind] = {
     "secondment_cancelled": Kind("secondments", ("secondment_id",), plain=("cancelled_on",)),
     "extension": Kind("extensions", ("secondment_id", "version"), history=True),
     "arrangement": Kind("arrangements", ("secondment_id", "version"), history=True),
+    "promotion": Kind("promotions", ("secondment_id", "version"), history=True),
 }
 """Every kind of change a projection can make."""
 

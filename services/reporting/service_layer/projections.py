@@ -22,6 +22,7 @@ from shared.contract.events import (
     NeedReopened,
     NeedWithdrawn,
     OfficerSeconded,
+    OfficialPromotedAfterReturn,
     OfficialReceived,
     PostSecondmentArranged,
     SecondmentCancelled,
@@ -192,6 +193,18 @@ def _post_arranged(c: Changes, e: PostSecondmentArranged, v: int) -> None:
     )
 
 
+def _promoted_after_return(c: Changes, e: OfficialPromotedAfterReturn, v: int) -> None:
+    c.add(
+        "promotion",
+        {
+            "secondment_id": str(e.secondment_id),
+            "version": v,
+            "new_position_rank": e.new_position_rank,
+            "promoted_on": e.promoted_on,
+        },
+    )
+
+
 def _secondment_cancelled(c: Changes, e: SecondmentCancelled, v: int) -> None:
     c.add(
         "secondment_cancelled",
@@ -213,6 +226,7 @@ PROJECTORS: dict[type[EventData], Projector] = {
     SecondmentEnded: _secondment_ended,  # type: ignore[dict-item]
     PostSecondmentArranged: _post_arranged,  # type: ignore[dict-item]
     SecondmentCancelled: _secondment_cancelled,  # type: ignore[dict-item]
+    OfficialPromotedAfterReturn: _promoted_after_return,  # type: ignore[dict-item]
 }
 
 

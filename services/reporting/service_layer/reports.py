@@ -102,7 +102,7 @@ def _per_year(e: Evaluation, years: float | None) -> dict[str, dict[str, float |
 def _outcomes(e: Evaluation) -> dict[str, Any]:
     return {
         "promotion_rate": e.promotion_rate,
-        "promoted": e.post_arrangements.get("PROMOTED", 0),
+        "promoted": e.promoted,
         "duration_mean": e.duration_days.mean,
         "duration_median": e.duration_days.median,
         "duration_max": e.duration_days.max,

@@ -31,6 +31,7 @@ def _secondment(
         "arr_multi": False,
         "arrangement": None,
         "arr_effective": None,
+        "received_on": None,
     } | kw
     return (sid, row["need_id"], official, row["home_unit"], host, sector, *list(row.values())[2:])
 

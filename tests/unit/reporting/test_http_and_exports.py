@@ -219,3 +219,37 @@ async def test_the_dashboard_speaks_vietnamese_by_default_and_english_on_request
     script = await client.get("/static/chart.umd.min.js")
     assert script.status_code == 200
     assert "Chart" in script.text[:5000]
+
+
+async def test_what_became_of_each_official_is_on_the_dashboard_and_in_the_exports(
+    client: httpx.AsyncClient,
+) -> None:
+    """Outcomes per home locality, host and sector, receptions, later promotions with their
+    delay and needs' time to fill: in the JSON, the CSV and (Vietnamese first) the dashboard."""
+    ev = await _json(client, EVALUATION, **QUERY)
+    assert ev["promoted_after_return"] > 0  # the generator records later promotions
+    assert ev["promotion_delay_days"]["median"] is not None
+    assert ev["time_to_fill_days"]["median"] is not None
+    home, group = next(iter(ev["by_home_unit"].items()))
+    response = await client.get(EVALUATION + ".csv", params=QUERY)
+    lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    figures = {(r[0], r[1], r[2]): r[4] for r in lines[2:]}
+    assert figures[("outcomes", "", "promoted_after_return")] == str(ev["promoted_after_return"])
+    assert figures[("time_to_fill_days", "", "median")] == str(ev["time_to_fill_days"]["median"])
+    assert figures[("by_home_unit", home, "outcomes.ratings.GOOD")] == str(
+        group["outcomes"]["ratings"]["GOOD"]
+    )
+    assert figures[("secondments", "", "received")] == str(ev["secondments"]["received"])
+    vi = await client.get("/", params={"phase": "2024-2025", "as_of": "2025-12-31"})
+    for text in (
+        "Kết quả sau biệt phái theo nhóm",
+        "Bổ nhiệm sau khi trở về",
+        "Thời gian từ khi đăng ký nhu cầu đến khi đủ người (ngày)",
+        "Đã tiếp nhận",
+        'id="outcomes_by_home_unit"',
+        'id="outcomes_by_sector"',
+    ):
+        assert text in vi.text, text
+    assert 'id="outcomes_by_gender"' not in vi.text
+    pdf = await client.get(EVALUATION + ".pdf", params=QUERY)
+    assert pdf.status_code == 200

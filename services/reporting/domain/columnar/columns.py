@@ -173,3 +173,12 @@ class History:
         out = np.full(size, -1, dtype=np.int32)
         out[owners[last]] = c[value][rows[last]]
         return out
+
+    def first_on(self, size: int) -> Array:
+        """Per aggregate (0 … size − 1), the date of its earliest row, NEVER where none."""
+        owners = self.columns["owner"]
+        first = np.ones(len(owners), dtype=np.bool_)
+        first[1:] = owners[1:] != owners[:-1]
+        out = np.full(size, NEVER, dtype=np.int32)
+        out[owners[first]] = self.columns["on"][first]
+        return out

@@ -35,6 +35,7 @@ SECONDMENT_DATES = (
     "ext_decided",
     "ext_end",
     "arr_on",
+    "received",
 )
 SECONDMENT_CODES = (
     "need",
@@ -75,6 +76,8 @@ class Snapshot:
     )
     extensions: History = field(default_factory=lambda: History(("end",)))
     arrangement_history: History = field(default_factory=lambda: History(("code",)))
+    promotions: History = field(default_factory=lambda: History(()))
+    """Promotions after the return: only their dates count."""
     amendments: History = field(
         default_factory=lambda: History(("host", "sector", "positions", "raised"))
     )
@@ -86,7 +89,7 @@ class Snapshot:
         """Rows of (secondment_id, need_id, official_id, home_unit, host_unit, sector,
         ethnicity, gender, start_date, planned_end_date, ended_on, end_reason, rating,
         cancelled_on, ext_multi, ext_decided_on, ext_planned_end, arr_multi, arrangement,
-        arr_effective); returns their row numbers."""
+        arr_effective, received_on); returns their row numbers."""
         if not rows:
             return np.zeros(0, dtype=np.int64)
         c = list(zip(*rows, strict=True))
@@ -116,6 +119,7 @@ class Snapshot:
                 "arr_multi": flags(c[17]),
                 "arrangement": self.arrangements.codes(c[18]),
                 "arr_on": days(c[19]),
+                "received": days(c[20]),
             },
         )
         return positions
@@ -172,6 +176,18 @@ class Snapshot:
                 "version": ints(c[1]),
                 "on": days(c[2]),
                 "code": self.arrangements.codes(c[3]),
+            },
+        )
+
+    def put_promotions(self, owners: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Rows of (secondment_id, version, promoted_on)."""
+        c = _columns(rows, 3)
+        self.promotions.replace(
+            self.secondments.positions(owners),
+            {
+                "owner": self.secondments.positions(c[0]),
+                "version": ints(c[1]),
+                "on": days(c[2]),
             },
         )
 

@@ -1,5 +1,6 @@
 """The evaluation's counts: the selection's secondments and needs counted in all and per
-group, with durations, ratings and post arrangements of the ended ones."""
+group, with durations, ratings and post arrangements of the ended ones, promotions (at the
+post arrangement or later) with their delay from the return, and needs' time to fill."""
 
 from dataclasses import dataclass
 
@@ -53,6 +54,13 @@ class Tally:
     ratings: Counts
     arrangements: Counts
     """post arrangements in effect by `as_of`, of ended secondments"""
+    outcomes: dict[str, dict[str, dict[str, Counts]]]
+    """`home_unit` / `host_unit` / `sector` → group → `ratings` / `post_arrangements` → code →
+    ended secondments"""
+    promotion_delays: dict[int, int]
+    """days from the end to the first promotion (at the arrangement, else later) → promoted"""
+    fill_days: dict[int, int]
+    """days from `raised_on` (as amended) to the fill in effect → filled needs"""
 
 
 def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
@@ -82,7 +90,15 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         latest_arrangement,
         np.where(col("arr_on") <= on, col("arrangement"), -1),
     )
-    promoted = ended & equal(arrangement, snapshot.arrangements, "PROMOTED")
+    # promoted at the post arrangement, else by a later promotion dated by the day
+    at_arrangement = ended & equal(arrangement, snapshot.arrangements, "PROMOTED")
+    later_on = snapshot.promotions.first_on(n_sec)[rows]
+    later = ended & ~at_arrangement & (later_on <= on)
+    promoted = at_arrangement | later
+    arranged_on = np.where(
+        col("arr_multi"), snapshot.arrangement_history.latest(n_sec, on, "on")[rows], col("arr_on")
+    )
+    promoted_on = np.where(at_arrangement, arranged_on, later_on)
     measures = {
         "active": active,
         "ended": ended,
@@ -90,6 +106,8 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         "terminated_early": early,
         "overdue": overdue,
         "promoted": promoted,
+        "promoted_after_return": later,
+        "received": col("received") <= on,
     }
     officials = col("official").astype(np.int64)
     total: Counts = {"started": len(rows)}
@@ -97,6 +115,7 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
     total["officials"] = len(distinct(officials))
 
     groups: dict[str, dict[str, Counts]] = {}
+    outcomes: dict[str, dict[str, dict[str, Counts]]] = {}
     counter = FlagCounter(measures, len(rows))
     for dimension, column in DIMENSION_COLUMNS.items():
         codes = col(column)
@@ -114,14 +133,26 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         groups[dimension] = {
             names[g]: {k: int(v[g]) for k, v in counts.items()} for g in np.flatnonzero(started)
         }
+        if dimension in OUTCOME_DIMENSIONS:
+            per_group: dict[str, dict[str, Counts]] = {}
+            for name, vocab, values in (
+                ("ratings", snapshot.ratings, col("rating")),
+                ("post_arrangements", snapshot.arrangements, arrangement),
+            ):
+                for g, c in _cross(keys, size, values, vocab, ended).items():
+                    per_group.setdefault(names[g], {})[name] = c
+            outcomes[dimension] = per_group
 
     # ----- ended secondments: durations, ratings, arrangements
     durations = histogram((col("ended") - col("start"))[ended])
     ratings = named(snapshot.ratings, col("rating")[ended])
     arrangements = named(snapshot.arrangements, arrangement[ended])
+    delays = histogram((promoted_on - col("ended"))[promoted])
 
     # ----- needs
-    needs, need_groups = _tally_needs(snapshot, selection, on, counted, unit_groups, unit_names)
+    needs, need_groups, fill_days = _tally_needs(
+        snapshot, selection, on, counted, unit_groups, unit_names
+    )
     return Tally(
         secondments=total,
         groups=groups,
@@ -130,7 +161,30 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         durations=durations,
         ratings=ratings,
         arrangements=arrangements,
+        outcomes=outcomes,
+        promotion_delays=delays,
+        fill_days=fill_days,
     )
+
+
+OUTCOME_DIMENSIONS = ("home_unit", "host_unit", "sector")
+"""The breakdowns that also show ratings and post arrangements per group."""
+
+
+def _cross(
+    keys: Array, size: int, codes: Array, vocab: Vocabulary, mask: Array
+) -> dict[int, Counts]:
+    """Per group with any, the masked rows per code (`named` within each group)."""
+    width = len(vocab.values)
+    valid = mask & (keys >= 0) & (codes >= 0)
+    if not width or not valid.any():
+        return {}
+    flat = np.bincount(keys[valid] * width + codes[valid], minlength=size * width)
+    matrix = flat[: size * width].reshape(size, width)
+    return {
+        int(g): {vocab.values[i]: int(matrix[g, i]) for i in np.flatnonzero(matrix[g])}
+        for g in np.flatnonzero(matrix.sum(axis=1))
+    }
 
 
 def _vocabulary(snapshot: Snapshot, column: str) -> Vocabulary:
@@ -150,7 +204,7 @@ def _tally_needs(
     counted: Array,
     unit_groups: Array,
     unit_names: list[str],
-) -> tuple[Counts, dict[str, dict[str, Counts]]]:
+) -> tuple[Counts, dict[str, dict[str, Counts]], dict[int, int]]:
     n = snapshot.needs.columns
     size = len(snapshot.needs)
     fields = need_fields(snapshot, on)
@@ -194,4 +248,8 @@ def _tally_needs(
         groups[dimension] = {
             names[g]: {k: int(v[g]) for k, v in per.items()} for g in np.flatnonzero(raised_per)
         }
-    return total, groups
+    # the fill in effect: the latest NeedFilled / NeedReopened by the day when reopened
+    fill_on = np.where(
+        n["reopened"][rows], snapshot.fills.latest(size, on, "on")[rows], n["filled"][rows]
+    )
+    return total, groups, histogram((fill_on - raised[rows])[filled])
