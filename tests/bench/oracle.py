@@ -17,6 +17,7 @@ from typing import Any
 from services.reporting.domain.evaluation import suppress
 from shared.phases import Phase
 from shared.reference import reference_data
+from tests.bench.plan_oracle import plan_progress
 
 D = dt.date.fromisoformat
 
@@ -48,8 +49,11 @@ class World:
         self.secondments: dict[str, dict[str, Any]] = defaultdict(
             lambda: {"extensions": [], "arrangements": [], "ended": None, "cancelled": False}
         )
+        self.plans: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
         for e in events:
             d, v, kind = e["data"], e["aggregateversion"], e["type"]
+            if kind.startswith("SecondmentPlan"):
+                self.plans[d["plan_id"]].append((v, d))
             if kind == "NeedRaised":
                 self.needs[d["need_id"]]["base"] = {
                     "host_unit": d["host_unit"]["code"],
@@ -290,6 +294,7 @@ class World:
             "by_ethnicity": by_ethnicity,
             "by_gender": simple("gender"),
             "small_cell_threshold": threshold,
+            "plans": plan_progress(self, phase, as_of, home_unit, sector, group_of),
         }
 
     # ----- alerts and timeline, the same way

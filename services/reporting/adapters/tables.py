@@ -10,6 +10,8 @@ any order and more than once:
 - Facts that change by effective date keep a history (`rm_need_amendments`, `rm_need_fills`,
   `rm_extensions`, `rm_arrangements`); the aggregate row also holds the latest such fact and a
   `*_multi` flag, so the common case (at most one) needs no look-up in the history.
+- `rm_plan_versions`: every decision of a locality secondment plan (the adoption names the
+  locality and the phase; each amendment the whole new schedule, `targets` as JSON).
 
 `rm_revision` and `rm_changes` are the read models' change log (one row per committed
 projection batch, naming the aggregates it touched): readers that keep the read models in
@@ -54,6 +56,7 @@ class ReadModels:
     secondments: Table
     extensions: Table
     arrangements: Table
+    plan_versions: Table
 
     def all(self) -> list[Table]:
         """Every table, parents first."""
@@ -64,6 +67,7 @@ class ReadModels:
             self.secondments,
             self.extensions,
             self.arrangements,
+            self.plan_versions,
         ]
 
 
@@ -74,6 +78,7 @@ BASE_NAMES = (
     "rm_secondments",
     "rm_extensions",
     "rm_arrangements",
+    "rm_plan_versions",
 )
 
 
@@ -192,7 +197,22 @@ def define_read_models(md: MetaData, suffix: str = "", tag: str | None = None) -
         Column("effective_date", Date, nullable=False),
         _pk(tag, "rm_arrangements", "secondment_id", "version"),
     )
-    return ReadModels(needs, amendments, fills, secondments, extensions, arrangements)
+    plan_versions = Table(
+        f"rm_plan_versions{suffix}",
+        md,
+        Column("plan_id", String(36)),
+        Column("version", Integer),
+        # The adoption (version 1) names the locality and the phase; amendments do not.
+        Column("home_unit", String(64)),
+        Column("phase_id", String(16)),
+        Column("decided_on", Date, nullable=False),
+        Column("decision_no", String(64), nullable=False),
+        Column("targets", Text, nullable=False),
+        _pk(tag, "rm_plan_versions", "plan_id", "version"),
+    )
+    return ReadModels(
+        needs, amendments, fills, secondments, extensions, arrangements, plan_versions
+    )
 
 
 LIVE = define_read_models(metadata)
@@ -202,6 +222,7 @@ rm_need_fills = LIVE.need_fills
 rm_secondments = LIVE.secondments
 rm_extensions = LIVE.extensions
 rm_arrangements = LIVE.arrangements
+rm_plan_versions = LIVE.plan_versions
 
 rm_revision = Table(
     "rm_revision",

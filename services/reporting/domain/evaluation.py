@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.reporting.domain.columnar.tally import Tally
+from services.reporting.domain.plans import PlanProgress
 from shared.phases import Phase
 
 Rollup = Literal["none", "successor"]
@@ -135,6 +136,11 @@ class Evaluation(BaseModel):
     by_gender: dict[str, UnitGroup]
     small_cell_threshold: int = Field(
         description="counts from 1 to threshold − 1 are withheld in the ethnicity breakdown"
+    )
+    plans: PlanProgress | None = Field(
+        default=None,
+        description="the locality plans in force against the secondments started, per "
+        "locality and for the province, by year (docs/reporting.md, Plans)",
     )
 
 
