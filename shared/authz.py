@@ -4,7 +4,9 @@ An agency acts on its own records only: a host department on the needs it raised
 officials it receives; a home authority on the officials it seconds. After the 2025 reform
 an agency also acts on the records of the units it succeeded (Sở Y tế Đà Nẵng on needs raised
 by Sở Y tế Quảng Nam). Leadership and the Department of Home Affairs read reports; only the
-data-protection officer erases personal data and reads the audit log.
+data-protection officer erases personal data and reads the audit log. A locality's secondment
+plan is recorded by the locality itself or, for the whole province, by the Department of
+Home Affairs (the department that covers the home-affairs sector, and its successor).
 """
 
 import functools
@@ -25,6 +27,7 @@ class Scope(StrEnum):
     REPORTS_SENSITIVE = "reports:sensitive"
     PERSONAL_DATA_ERASE = "personal-data:erase"
     AUDIT_READ = "audit:read"
+    PLANS_WRITE = "plans:write"
 
 
 class Action(StrEnum):
@@ -40,6 +43,8 @@ class Action(StrEnum):
     ARRANGE_POST_SECONDMENT = "ArrangePostSecondment"
     RECORD_PROMOTION_AFTER_RETURN = "RecordPromotionAfterReturn"
     CANCEL_SECONDMENT = "CancelSecondment"
+    ADOPT_SECONDMENT_PLAN = "AdoptSecondmentPlan"
+    AMEND_SECONDMENT_PLAN = "AmendSecondmentPlan"
     READ_NEED = "ReadNeed"
     READ_SECONDMENT = "ReadSecondment"
     READ_REPORTS = "ReadReports"
@@ -54,6 +59,7 @@ class Party(StrEnum):
 
     HOST = "HOST"
     HOME = "HOME"
+    HOME_OR_HOME_AFFAIRS = "HOME_OR_HOME_AFFAIRS"
     ANY = "ANY"
     NONE = "NONE"
 
@@ -77,6 +83,8 @@ POLICY: dict[Action, Rule] = {
     Action.ARRANGE_POST_SECONDMENT: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
     Action.RECORD_PROMOTION_AFTER_RETURN: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
     Action.CANCEL_SECONDMENT: Rule(Scope.SECONDMENTS_WRITE, Party.HOME),
+    Action.ADOPT_SECONDMENT_PLAN: Rule(Scope.PLANS_WRITE, Party.HOME_OR_HOME_AFFAIRS),
+    Action.AMEND_SECONDMENT_PLAN: Rule(Scope.PLANS_WRITE, Party.HOME_OR_HOME_AFFAIRS),
     Action.READ_REPORTS: Rule(Scope.REPORTS_READ, Party.NONE),
     Action.READ_SENSITIVE_REPORTS: Rule(Scope.REPORTS_SENSITIVE, Party.NONE),
     Action.ERASE_PERSONAL_DATA: Rule(Scope.PERSONAL_DATA_ERASE, Party.NONE),
@@ -129,6 +137,20 @@ def acts_for(agency: str, unit: str) -> bool:
     return False
 
 
+HOME_AFFAIRS_SECTOR = "HOME_AFFAIRS"
+"""The sector whose department plans secondments for every locality of the province."""
+
+
+@functools.cache
+def plans_for_province(agency: str) -> bool:
+    """Whether the agency is the Department of Home Affairs (or its successor): a department
+    that covers the home-affairs sector, on any date."""
+    unit = reference_data().unit(agency)
+    return (
+        unit is not None and unit.hosts and any(s.code == HOME_AFFAIRS_SECTOR for s in unit.sectors)
+    )
+
+
 def authorize(
     principal: Principal, action: Action, *, host: str | None = None, home: str | None = None
 ) -> None:
@@ -136,6 +158,14 @@ def authorize(
     rule = POLICY[action]
     if not principal.has(rule.scope):
         raise Forbidden(action, f"the token lacks scope {rule.scope.value}")
+    if rule.party is Party.HOME_OR_HOME_AFFAIRS:
+        if plans_for_province(principal.agency) or (
+            home is not None and acts_for(principal.agency, home)
+        ):
+            return
+        raise Forbidden(
+            action, f"{principal.agency} neither acts for the locality nor plans for the province"
+        )
     owner = {Party.HOST: host, Party.HOME: home}.get(rule.party)
     if rule.party in (Party.HOST, Party.HOME) and (
         owner is None or not acts_for(principal.agency, owner)

@@ -68,7 +68,8 @@ async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
                 f"  {report.needs} needs ({report.withdrawn} withdrawn), "
                 f"{report.secondments} secondments ({report.extended} extended, "
                 f"{report.ended} ended, {report.arranged} posts arranged, "
-                f"{report.cancelled} cancelled), {len(report.refused)} refused by the rules",
+                f"{report.cancelled} cancelled), {report.plans} locality plans, "
+                f"{len(report.refused)} refused by the rules",
                 flush=True,
             )
     _print_tokens(app.state.dev_issuer, data_dir)

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from services.embedded.demo_plans import load_plans
 from shared.http.tokens import DevIssuer
 from shared.phases import add_months
 from shared.reference import reference_data
@@ -67,6 +68,7 @@ class DemoReport:
     arranged: int = 0
     cancelled: int = 0
     withdrawn: int = 0
+    plans: int = 0
     refused: list[str] = field(default_factory=list)
 
 
@@ -91,6 +93,10 @@ class Agencies:
     def home(self, agency: str) -> dict[str, str]:
         """A home authority: seconds its officials and follows them up."""
         return self._headers(agency, ("secondments:write",))
+
+    def planner(self, agency: str) -> dict[str, str]:
+        """A locality, or the Department of Home Affairs, recording a secondment plan."""
+        return self._headers(agency, ("plans:write",))
 
     def leadership(self) -> dict[str, str]:
         """Leadership reads the reports."""
@@ -195,6 +201,8 @@ async def load_demo(
                     await _live_through(
                         client, agencies, rng, made.json(), end, serial, today, report
                     )
+    report.plans, refused = await load_plans(client, today, agencies.planner)
+    report.refused.extend(refused)
     await _refusals(client, agencies, report)
     return report
 

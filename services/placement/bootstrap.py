@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.placement.adapters.answer_identity import SealedIdentities
 from services.placement.adapters.intake import IntakeKey
+from services.placement.adapters.plans import SqlPlansUnitOfWork
 from services.placement.adapters.tables import command_answers, core
 from services.placement.adapters.unit_of_work import SqlPlacementUnitOfWork
 from services.placement.adapters.vault import KeyVault, adopt_keys
@@ -20,8 +21,9 @@ from services.placement.entrypoints.officials import (
     build_intake_router,
     build_officials_router,
 )
+from services.placement.entrypoints.plans import build_plans_router
 from services.placement.service_layer import handlers
-from services.placement.service_layer.ports import PlacementPorts
+from services.placement.service_layer.ports import PlacementPorts, PlanPorts
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, PLACEMENT_SOURCE, topic_name
 from shared.infra.answers import CommandAnswers
@@ -93,6 +95,17 @@ class PlacementService(CommandTakingService):
             needs_caught_up=lambda: transport.caught_up(needs_topic, group),
             intake=IntakeKey.configured(settings.intake_key, master),
         )
+        self.plan_ports = PlanPorts(
+            uow=partial(
+                SqlPlansUnitOfWork,
+                self.runtime.sessions,
+                core,
+                topic_prefix=settings.topic_prefix,
+                on_commit=self.runtime.relay.wake,
+            ),
+            phases=phases,
+        )
+        """The locality secondment plans: same database, outbox and remembered answers."""
         subscribe_events(transport, needs_topic, group, self._on_need_event, self._on_need_events)
 
         self._take_commands(
@@ -119,6 +132,7 @@ class PlacementService(CommandTakingService):
             build_router(self.ports),
             build_officials_router(self.ports),
             build_intake_router(self.ports),
+            build_plans_router(self.plan_ports),
         ]
 
     async def migrate(self) -> None:

@@ -31,6 +31,9 @@ Positions = Annotated[int, Field(ge=1, le=20, description="Number of officials w
 DurationMonths = Annotated[
     int, Field(ge=1, le=36, description="Months; 1 to the phase's cap (6 in the plan).")
 ]
+PhaseId = Annotated[
+    str, Field(pattern=r"^[0-9]{4}-[0-9]{4}$", examples=["2024-2025"], description="A phase.")
+]
 
 
 class EventData(FrozenModel):
@@ -195,6 +198,44 @@ class SecondmentCancelled(EventData):
     cancelled_on: dt.date
 
 
+class SectorTarget(FrozenModel):
+    """Officials a locality plans to second in one sector in one year."""
+
+    sector: Code
+    officials: int = Field(ge=0, le=10_000)
+
+
+class PlanTarget(FrozenModel):
+    """Officials a locality plans to second in one year of the phase; `by_sector` optionally
+    splits part or all of them by sector (its sum is at most `officials`)."""
+
+    year: int = Field(ge=2000, le=2100)
+    officials: int = Field(ge=0, le=10_000)
+    by_sector: list[SectorTarget] = Field(default_factory=list)
+
+
+class SecondmentPlanAdopted(EventData):
+    """A mountainous locality's secondment plan for a phase was adopted by decision: how many
+    officials it will second, year by year (by the locality's authority or, for the province,
+    the Department of Home Affairs)."""
+
+    plan_id: UUID
+    home_unit: UnitRef
+    phase_id: PhaseId
+    targets: list[PlanTarget] = Field(min_length=1, description="One entry per planned year.")
+    decision: Decision
+
+
+class SecondmentPlanAmended(EventData):
+    """The plan's targets were replaced by a later decision; earlier decisions stay in the
+    plan's history (the targets in force on a day are the latest decided by then)."""
+
+    plan_id: UUID
+    targets: list[PlanTarget] = Field(min_length=1, description="The whole new schedule.")
+    decision: Decision
+    reason: Text | None = None
+
+
 EVENT_TYPES: Final[dict[str, type[EventData]]] = {
     cls.__name__: cls
     for cls in (
@@ -210,6 +251,8 @@ EVENT_TYPES: Final[dict[str, type[EventData]]] = {
         PostSecondmentArranged,
         SecondmentCancelled,
         OfficialPromotedAfterReturn,
+        SecondmentPlanAdopted,
+        SecondmentPlanAmended,
     )
 }
 """Every event type of contract v1, by its CloudEvents `type`."""

@@ -3,7 +3,8 @@ shows them, and a test checks each against its model.
 
 They tell one story: Sở Y tế (Department of Health) raises a need, Nam Giang seconds a Cơ Tu
 official to it, the host receives her, the secondment is extended, ends and is followed by a
-post, and later by a promotion. The official is fictional.
+post, and later by a promotion. The official is fictional. Nam Giang's plan for the phase
+(adopted, then amended) is the locality's own target for such secondments.
 """
 
 import datetime as dt
@@ -15,6 +16,7 @@ from shared.contract.topics import NEEDS_SOURCE, NEEDS_TOPIC, PLACEMENT_SOURCE, 
 
 NEED_ID: Final = "5b0f8a52-7a3e-4d8c-9a4e-2f6f3b1c0d11"
 SECONDMENT_ID: Final = "9d3c2e71-4b6a-4f0e-8c1d-7a2b5e6f4a30"
+PLAN_ID: Final = "0e7b6c2a-3f41-4d5e-9b8a-6c1d2e3f4a50"
 HOST: Final = {"code": "SO_Y_TE", "name": "Sở Y tế"}
 HOME: Final = {"code": "NAM_GIANG", "name": "Huyện Nam Giang"}
 ICT: Final = dt.timezone(dt.timedelta(hours=7), "ICT")
@@ -188,6 +190,35 @@ EXAMPLES: Final[dict[str, Example]] = {
         2,
         "NAM_GIANG",
     ),
+    "SecondmentPlanAdopted": Example(
+        {
+            "plan_id": PLAN_ID,
+            "home_unit": HOME,
+            "phase_id": "2024-2025",
+            "targets": [
+                {"year": 2024, "officials": 3, "by_sector": [{"sector": "HEALTH", "officials": 1}]},
+                {"year": 2025, "officials": 4, "by_sector": []},
+            ],
+            "decision": {"number": "112/KH-UBND", "date": "2024-07-25", "signed_by": None},
+        },
+        _at("2024-07-25"),
+        1,
+        "NAM_GIANG",
+    ),
+    "SecondmentPlanAmended": Example(
+        {
+            "plan_id": PLAN_ID,
+            "targets": [
+                {"year": 2024, "officials": 3, "by_sector": [{"sector": "HEALTH", "officials": 1}]},
+                {"year": 2025, "officials": 6, "by_sector": []},
+            ],
+            "decision": {"number": "20/KH-UBND", "date": "2025-01-15", "signed_by": None},
+            "reason": "Bổ sung chỉ tiêu năm 2025 theo nhu cầu của các sở",
+        },
+        _at("2025-01-15"),
+        2,
+        "SO_NOI_VU",
+    ),
 }
 """Event type → example."""
 
@@ -196,7 +227,7 @@ def example_envelope(event_type: str) -> dict[str, Any]:
     """The example of `event_type` as a whole CloudEvent, in its JSON form."""
     example = EXAMPLES[event_type]
     on_needs = TOPIC_OF_EVENT[event_type] == NEEDS_TOPIC
-    subject = NEED_ID if on_needs else SECONDMENT_ID
+    subject = NEED_ID if on_needs else str(example.data.get("plan_id", SECONDMENT_ID))
     number = sorted(EXAMPLES).index(event_type) + 1
     envelope = CloudEvent(
         id=UUID(f"0190f4a0-0000-7000-8000-{number:012d}"),

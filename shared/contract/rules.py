@@ -34,6 +34,10 @@ class RuleCode(StrEnum):
     HOST_NOT_ELIGIBLE = "HOST_NOT_ELIGIBLE"
     SECTOR_NOT_COVERED = "SECTOR_NOT_COVERED"
     PROMOTION_NOT_ABOVE_EARLIER = "PROMOTION_NOT_ABOVE_EARLIER"
+    PLAN_YEAR_OUTSIDE_PHASE = "PLAN_YEAR_OUTSIDE_PHASE"
+    PLAN_TARGET_INVALID = "PLAN_TARGET_INVALID"
+    PLAN_ALREADY_ADOPTED = "PLAN_ALREADY_ADOPTED"
+    PLAN_DECISION_OUT_OF_ORDER = "PLAN_DECISION_OUT_OF_ORDER"
 
 
 class RuleInfo(NamedTuple):
@@ -89,6 +93,26 @@ RULES: Final[dict[RuleCode, RuleInfo]] = {
         422,
         "Chức vụ mới không cao hơn chức vụ đã được bổ nhiệm trước đó",
         "The new rank is not above the rank of an earlier promotion",
+    ),
+    RuleCode.PLAN_YEAR_OUTSIDE_PHASE: RuleInfo(
+        422,
+        "Năm kế hoạch nằm ngoài giai đoạn",
+        "A planned year is outside the phase",
+    ),
+    RuleCode.PLAN_TARGET_INVALID: RuleInfo(
+        422,
+        "Chỉ tiêu kế hoạch không hợp lệ",
+        "The plan's targets are not valid",
+    ),
+    RuleCode.PLAN_ALREADY_ADOPTED: RuleInfo(
+        409,
+        "Địa phương đã có kế hoạch biệt phái cho giai đoạn này",
+        "The locality already has a secondment plan for this phase",
+    ),
+    RuleCode.PLAN_DECISION_OUT_OF_ORDER: RuleInfo(
+        409,
+        "Ngày quyết định điều chỉnh trước ngày quyết định trước đó",
+        "The amending decision is dated before the plan's previous decision",
     ),
     RuleCode.OFFICIAL_EXCLUDED: RuleInfo(
         422,

@@ -6,7 +6,8 @@ NEEDS_TOPIC: Final = "secondment.needs.v1"
 """Key: need id. Events of the needs service."""
 
 PLACEMENTS_TOPIC: Final = "secondment.placements.v1"
-"""Key: secondment id. Events of the placement service."""
+"""Key: secondment id (plan id for the locality plans' events). Events of the placement
+service, the locality secondment plans included (docs/adr/0006-plans-in-placement.md)."""
 
 NEEDS_SOURCE: Final = "/services/needs"
 PLACEMENT_SOURCE: Final = "/services/placement"
@@ -24,6 +25,8 @@ TOPIC_OF_EVENT: Final[dict[str, str]] = {
     "PostSecondmentArranged": PLACEMENTS_TOPIC,
     "SecondmentCancelled": PLACEMENTS_TOPIC,
     "OfficialPromotedAfterReturn": PLACEMENTS_TOPIC,
+    "SecondmentPlanAdopted": PLACEMENTS_TOPIC,
+    "SecondmentPlanAmended": PLACEMENTS_TOPIC,
 }
 
 

@@ -53,7 +53,7 @@ SKIPPED = ("/healthz", "/readyz", "/static/", "/docs", "/redoc", "/openapi.json"
 
 ID = RECORD_ID
 
-ID_FIELDS = ("need_id", "secondment_id", "official_id", "phase_id")
+ID_FIELDS = ("need_id", "secondment_id", "official_id", "phase_id", "plan_id")
 SHOWN_ONLY_IF_AUDITED = (Category.PERSONAL_DATA, Category.EXPORT, Category.AUDIT)
 READS = ("GET", "HEAD", "OPTIONS")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})

@@ -24,10 +24,13 @@ DEV_ISSUER = "https://id.dev.secondment.local"
 
 DEMO_IDENTITIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "host department (Sở Y tế)": ("SO_Y_TE", ("needs:write", "reception:write")),
-    "home authority (Huyện Nam Giang)": ("NAM_GIANG", ("secondments:write",)),
-    "home authority (Huyện Nam Trà My)": ("NAM_TRA_MY", ("secondments:write",)),
+    "home authority (Huyện Nam Giang)": ("NAM_GIANG", ("secondments:write", "plans:write")),
+    "home authority (Huyện Nam Trà My)": ("NAM_TRA_MY", ("secondments:write", "plans:write")),
     "leadership (UBND tỉnh)": ("UBND_TINH", ("reports:read",)),
-    "Department of Home Affairs (Sở Nội vụ)": ("SO_NOI_VU", ("reports:read", "reports:sensitive")),
+    "Department of Home Affairs (Sở Nội vụ)": (
+        "SO_NOI_VU",
+        ("reports:read", "reports:sensitive", "plans:write"),
+    ),
     "data-protection officer": ("SO_NOI_VU", ("personal-data:erase", "audit:read")),
 }
 """Who `make run` prints a token for."""

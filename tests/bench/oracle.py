@@ -17,9 +17,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from services.reporting.domain.evaluation import suppress
+from services.reporting.domain.suppression import suppress
 from shared.phases import Phase
 from shared.reference import reference_data
+from tests.bench.plan_oracle import plan_progress
 
 D = dt.date.fromisoformat
 
@@ -58,8 +59,11 @@ class World:
                 "received_on": None,
             }
         )
+        self.plans: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
         for e in events:
             d, v, kind = e["data"], e["aggregateversion"], e["type"]
+            if kind.startswith("SecondmentPlan"):
+                self.plans[d["plan_id"]].append((v, d))
             if kind == "NeedRaised":
                 self.needs[d["need_id"]]["base"] = {
                     "host_unit": d["host_unit"]["code"],
@@ -357,6 +361,7 @@ class World:
             "by_ethnicity": by_ethnicity,
             "by_gender": {k: g | {"outcomes": None} for k, g in simple("gender").items()},
             "small_cell_threshold": threshold,
+            "plans": plan_progress(self, phase, as_of, home_unit, sector, group_of),
         }
 
     # ----- alerts and timeline, the same way

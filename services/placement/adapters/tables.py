@@ -1,6 +1,6 @@
 """The placement service's database: core tables, its view of needs, and of secondments."""
 
-from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from shared.infra.answers import define_command_answers
 from shared.infra.schema import Position, define_core_tables
@@ -40,3 +40,14 @@ secondments_view = Table(
     Column("body", Text, nullable=False),
 )
 """Current state of each secondment, written with its events (lists, overlap rule)."""
+
+plans_index = Table(
+    "plans_index",
+    metadata,
+    Column("plan_id", String(36), primary_key=True),
+    Column("home_unit", String(64), nullable=False),
+    Column("phase_id", String(16), nullable=False),
+    UniqueConstraint("home_unit", "phase_id", name="uq_plans_index_home_unit_phase"),
+)
+"""One locality plan per locality and phase: the unique constraint settles two adoptions
+racing (the loser is refused PLAN_ALREADY_ADOPTED)."""

@@ -8,8 +8,10 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.placement.domain.plan import SecondmentPlan
 from services.placement.domain.secondment import Secondment
 from services.placement.domain.views import NeedSnapshot, OfficialSpell
+from shared.contract.envelope import CloudEvent
 from shared.contract.events import EventData
 from shared.contract.personal import Identity, IntakeSealed
 from shared.phases import Phase
@@ -99,3 +101,34 @@ class PlacementPorts:
     intake: IdentityIntake | None = None
     """None when the service has no key to seal with (no master key): sealed identities are
     refused."""
+
+
+class PlansUnitOfWork(UnitOfWork, Protocol):
+    """The locality plans' streams and their index (one plan per locality and phase), in the
+    placement service's database, outbox and remembered answers."""
+
+    @property
+    def plans(self) -> Repository[SecondmentPlan]:
+        """The plans' streams."""
+        ...
+
+    async def plan_of(self, home_unit: str, phase_id: str) -> str | None:
+        """The id of the locality's plan for the phase, if it has one."""
+        ...
+
+    async def index_plan(self, plan: SecondmentPlan) -> None:
+        """Record a new plan under its locality and phase; PLAN_ALREADY_ADOPTED when another
+        request recorded one first."""
+        ...
+
+    async def plan_history(self, plan_id: str) -> list[CloudEvent]:
+        """The plan's events, in version order."""
+        ...
+
+
+@dataclass(frozen=True)
+class PlanPorts:
+    """What the plans' routes need; built by bootstrap."""
+
+    uow: Callable[[], PlansUnitOfWork]
+    phases: Sequence[Phase]

@@ -9,12 +9,14 @@ tables, such as a rebuild's), the read models are read afresh for the call.
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.reporting.adapters.snapshot import SnapshotCache, load
 from services.reporting.adapters.tables import LIVE, ReadModels
 from services.reporting.domain.columnar.alerts import AlertLists, alert_lists
 from services.reporting.domain.columnar.asof import Selection
+from services.reporting.domain.columnar.progress import seconded_by_unit_year
 from services.reporting.domain.columnar.store import Snapshot
 from services.reporting.domain.columnar.tally import tally
 from services.reporting.domain.columnar.timeline import timeline
@@ -25,6 +27,7 @@ from services.reporting.domain.evaluation import (
     assemble,
     counting_window,
 )
+from services.reporting.domain.plans import PlanDecision, PlanProgress, plan_progress
 from shared.phases import Phase
 from shared.reference import reference_data
 from shared.reference.catalog import UnknownReferenceError
@@ -89,13 +92,77 @@ async def evaluate(
 ) -> Evaluation:
     """The phase's evaluation as at the end of `as_of`."""
     snapshot = await read_models(session, cache, models)
-    return assemble(
+    evaluation = assemble(
         phase_id=phase.phase_id,
         as_of=as_of,
         filters=filters,
         rollup=rollup,
         tally=tally(snapshot, selection(phase, as_of, filters, rollup), unit_key(rollup)),
         threshold=threshold,
+    )
+    evaluation.plans = await progress_against_plans(
+        session, snapshot, phase, as_of, filters, rollup=rollup, models=models
+    )
+    return evaluation
+
+
+async def plan_decisions(session: AsyncSession, models: ReadModels = LIVE) -> list[PlanDecision]:
+    """Every decision of every locality plan (a few rows per locality and phase: read at each
+    evaluation rather than kept in memory)."""
+    t = models.plan_versions
+    rows = await session.execute(
+        select(
+            t.c.plan_id,
+            t.c.version,
+            t.c.home_unit,
+            t.c.phase_id,
+            t.c.decided_on,
+            t.c.decision_no,
+            t.c.targets,
+        )
+    )
+    return [PlanDecision(*row) for row in rows]
+
+
+async def progress_against_plans(
+    session: AsyncSession,
+    snapshot: Snapshot,
+    phase: Phase,
+    as_of: dt.date,
+    filters: Filters,
+    *,
+    rollup: Rollup = "none",
+    models: ReadModels = LIVE,
+) -> PlanProgress:
+    """The plans in force against the secondments started, for the phase as at `as_of`. The
+    `host_unit` filter does not apply (a plan names no host); `home_unit` and `sector` do."""
+    key = unit_key(rollup)
+    chosen = selection(phase, as_of, filters.model_copy(update={"host_unit": None}), rollup)
+    return plan_progress(
+        phase,
+        as_of,
+        await plan_decisions(session, models),
+        seconded_by_unit_year(snapshot, chosen, key),
+        key=key,
+        home_units=chosen.home_units,
+        sector=chosen.sector,
+    )
+
+
+async def plans(
+    session: AsyncSession,
+    phase: Phase,
+    as_of: dt.date,
+    filters: Filters,
+    *,
+    rollup: Rollup = "none",
+    models: ReadModels = LIVE,
+    cache: SnapshotCache | None = None,
+) -> PlanProgress:
+    """`progress_against_plans` over the read models in memory."""
+    snapshot = await read_models(session, cache, models)
+    return await progress_against_plans(
+        session, snapshot, phase, as_of, filters, rollup=rollup, models=models
     )
 
 
@@ -182,3 +249,9 @@ class SqlReportQueries:
     ) -> list[tuple[str, int, int]]:
         async with self._sessions() as session:
             return await monthly(session, phase, as_of, filters, rollup=rollup, cache=self.cache)
+
+    async def plans(
+        self, phase: Phase, as_of: dt.date, filters: Filters, *, rollup: Rollup
+    ) -> PlanProgress:
+        async with self._sessions() as session:
+            return await plans(session, phase, as_of, filters, rollup=rollup, cache=self.cache)

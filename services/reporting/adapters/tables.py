@@ -11,6 +11,8 @@ any order and more than once:
   `rm_extensions`, `rm_arrangements`, `rm_promotions`: promotions after the return); the
   aggregate row also holds the latest such fact and a
   `*_multi` flag, so the common case (at most one) needs no look-up in the history.
+- `rm_plan_versions`: every decision of a locality secondment plan (the adoption names the
+  locality and the phase; each amendment the whole new schedule, `targets` as JSON).
 
 `rm_revision` and `rm_changes` are the read models' change log (one row per committed
 projection batch, naming the aggregates it touched): readers that keep the read models in
@@ -56,6 +58,7 @@ class ReadModels:
     extensions: Table
     arrangements: Table
     promotions: Table
+    plan_versions: Table
 
     def all(self) -> list[Table]:
         """Every table, parents first."""
@@ -67,6 +70,7 @@ class ReadModels:
             self.extensions,
             self.arrangements,
             self.promotions,
+            self.plan_versions,
         ]
 
 
@@ -78,6 +82,7 @@ BASE_NAMES = (
     "rm_extensions",
     "rm_arrangements",
     "rm_promotions",
+    "rm_plan_versions",
 )
 
 
@@ -205,7 +210,22 @@ def define_read_models(md: MetaData, suffix: str = "", tag: str | None = None) -
         Column("promoted_on", Date, nullable=False),
         _pk(tag, "rm_promotions", "secondment_id", "version"),
     )
-    return ReadModels(needs, amendments, fills, secondments, extensions, arrangements, promotions)
+    plan_versions = Table(
+        f"rm_plan_versions{suffix}",
+        md,
+        Column("plan_id", String(36)),
+        Column("version", Integer),
+        # The adoption (version 1) names the locality and the phase; amendments do not.
+        Column("home_unit", String(64)),
+        Column("phase_id", String(16)),
+        Column("decided_on", Date, nullable=False),
+        Column("decision_no", String(64), nullable=False),
+        Column("targets", Text, nullable=False),
+        _pk(tag, "rm_plan_versions", "plan_id", "version"),
+    )
+    return ReadModels(
+        needs, amendments, fills, secondments, extensions, arrangements, promotions, plan_versions
+    )
 
 
 LIVE = define_read_models(metadata)
@@ -216,6 +236,7 @@ rm_secondments = LIVE.secondments
 rm_extensions = LIVE.extensions
 rm_arrangements = LIVE.arrangements
 rm_promotions = LIVE.promotions
+rm_plan_versions = LIVE.plan_versions
 
 rm_revision = Table(
     "rm_revision",

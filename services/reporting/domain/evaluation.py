@@ -4,29 +4,23 @@ small-cell protection). No I/O here.
 """
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.reporting.domain.columnar.tally import Tally
+from services.reporting.domain.counts import (
+    ARRANGEMENTS,
+    NEED_COUNTS,
+    RATINGS,
+    SECONDMENT_COUNTS,
+)
+from services.reporting.domain.plans import PlanProgress
+from services.reporting.domain.suppression import PROTECTED, suppress
 from shared.phases import Phase
 
 Rollup = Literal["none", "successor"]
-RATINGS = ("EXCELLENT", "GOOD", "COMPLETED", "NOT_COMPLETED")
-ARRANGEMENTS = ("RETURNED_TO_FORMER_POST", "PROMOTED", "TRANSFERRED", "OTHER")
-SECONDMENT_COUNTS = (
-    "started",
-    "received",
-    "active",
-    "ended",
-    "completed",
-    "terminated_early",
-    "overdue",
-    "officials",
-)
-NEED_COUNTS = ("raised", "withdrawn", "filled", "positions_requested", "positions_filled")
-DIMENSIONS = ("home_unit", "host_unit", "sector", "ethnicity", "gender")
 
 
 class Filters(BaseModel):
@@ -169,6 +163,11 @@ class Evaluation(BaseModel):
     by_gender: dict[str, UnitGroup]
     small_cell_threshold: int = Field(
         description="counts from 1 to threshold − 1 are withheld in the ethnicity breakdown"
+    )
+    plans: PlanProgress | None = Field(
+        default=None,
+        description="the locality plans in force against the secondments started, per "
+        "locality and for the province, by year (docs/reporting.md, Plans)",
     )
 
 
@@ -338,62 +337,3 @@ def assemble(
 
 def _cell_name(key: str) -> str:
     return key if key == "promoted" else f"secondments.{key}"
-
-
-# ----- small-cell protection ---------------------------------------------------------------
-
-# Within a group, a total and its parts: hiding exactly one of them would be undone by
-# subtraction.
-GROUP_EQUATIONS: tuple[tuple[str, ...], ...] = (
-    ("started", "active", "ended"),
-    ("ended", "completed", "terminated_early"),
-)
-PROTECTED = (*SECONDMENT_COUNTS, "promoted")
-
-
-def suppress(cells: Mapping[str, Mapping[str, int]], threshold: int) -> dict[str, set[str]]:
-    """Cells to withhold, per group, so that no count from 1 to `threshold − 1` can be read
-    or derived.
-
-    Primary: every such count. Complementary, repeated until nothing changes:
-    - within a group, an equation (started = active + ended; ended = completed +
-      terminated_early) never has exactly one hidden cell;
-    - across groups, a measure (whose total the evaluation shows) is never hidden in exactly
-      one group.
-    The complement chosen is the smallest visible non-zero cell (else the smallest visible one),
-    ties broken by name, so the answer is deterministic.
-    """
-    hidden: dict[str, set[str]] = {g: set() for g in cells}
-    if threshold <= 1:
-        return hidden
-    for group, values in cells.items():
-        for name in PROTECTED:
-            if 0 < values[name] < threshold:
-                hidden[group].add(name)
-
-    def pick(candidates: Iterable[tuple[str, str]]) -> tuple[str, str] | None:
-        visible = [(cells[g][m], g, m) for g, m in candidates if m not in hidden[g]]
-        if not visible:
-            return None
-        nonzero = [c for c in visible if c[0] > 0]
-        _, g, m = min(nonzero or visible)
-        return g, m
-
-    changed = True
-    while changed:
-        changed = False
-        for group in cells:
-            for equation in GROUP_EQUATIONS:
-                if sum(1 for m in equation if m in hidden[group]) == 1:
-                    chosen = pick((group, m) for m in equation)
-                    if chosen:
-                        hidden[chosen[0]].add(chosen[1])
-                        changed = True
-        for measure in PROTECTED:
-            holders = [g for g in cells if measure in hidden[g]]
-            if len(holders) == 1:
-                chosen = pick((g, measure) for g in cells if g != holders[0])
-                if chosen:
-                    hidden[chosen[0]].add(chosen[1])
-                    changed = True
-    return hidden

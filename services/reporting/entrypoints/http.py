@@ -311,5 +311,25 @@ def _charts(
                 {"label": t["active"], "data": active},
             ],
         },
+        "plans": _plan_chart(ev, lang),
         "locale": "vi-VN" if lang == "vi" else "en-GB",
+    }
+
+
+def _plan_chart(ev: Evaluation, lang: str) -> dict[str, Any]:
+    """The province first, then each locality with a plan: planned over the phase, the pace
+    by the day and the secondments started (docs/reporting.md, Plans)."""
+    t = LABELS[lang]
+    plans = ev.plans
+    if plans is None:
+        return {"labels": [], "datasets": []}
+    rows = [(t["province"], plans.province)] + [
+        (group_name("home_unit", code, lang), row) for code, row in plans.localities.items()
+    ]
+    return {
+        "labels": [label for label, _ in rows],
+        "datasets": [
+            {"label": t[m], "data": [getattr(row, m) for _, row in rows]}
+            for m in ("planned", "expected_to_date", "seconded")
+        ],
     }

@@ -93,6 +93,7 @@ KINDS: dict[str, Kind] = {
     "extension": Kind("extensions", ("secondment_id", "version"), history=True),
     "arrangement": Kind("arrangements", ("secondment_id", "version"), history=True),
     "promotion": Kind("promotions", ("secondment_id", "version"), history=True),
+    "plan_version": Kind("plan_versions", ("plan_id", "version"), history=True),
 }
 """Every kind of change a projection can make."""
 
@@ -133,6 +134,10 @@ def _table_rules() -> dict[str, TableRules]:
 
 TABLES = _table_rules()
 """Merge rules per table key of `ReadModels` (needs, need_amendments …)."""
+
+UNCOPIED = frozenset({"plan_versions"})
+"""Tables the in-memory copy does not hold (a few rows per locality and phase: the locality
+plans' decisions), so the change log does not name their keys."""
 
 
 class _Fold:
@@ -224,6 +229,8 @@ class Changes:
         needs: set[str] = set()
         secondments: set[str] = set()
         for table, rows in self.tables.items():
+            if table in UNCOPIED:
+                continue  # read from the database at each evaluation, not kept in memory
             ids = {key[0] if isinstance(key, tuple) else key for key in rows}
             (needs if table.startswith("need") else secondments).update(ids)
         return sorted(needs), sorted(secondments)

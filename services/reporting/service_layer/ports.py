@@ -12,6 +12,7 @@ from typing import Protocol
 
 from services.reporting.domain.columnar.alerts import AlertLists
 from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
+from services.reporting.domain.plans import PlanProgress
 from services.reporting.service_layer.changes import Changes
 from shared.contract.envelope import CloudEvent
 from shared.phases import Phase
@@ -52,6 +53,13 @@ class ReportQueries(Protocol):
         self, phase: Phase, as_of: dt.date, filters: Filters, *, rollup: Rollup
     ) -> list[tuple[str, int, int]]:
         """(YYYY-MM, started, ended) for each month of the phase up to `as_of`."""
+        ...
+
+    async def plans(
+        self, phase: Phase, as_of: dt.date, filters: Filters, *, rollup: Rollup
+    ) -> PlanProgress:
+        """The locality plans in force against the secondments started (the `behind_plan`
+        alert; the evaluation carries the same block)."""
         ...
 
 

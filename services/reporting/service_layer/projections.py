@@ -9,6 +9,7 @@ Needs and secondments are separate rows joined only at query time, so an `Office
 may land before the `NeedRaised` it refers to.
 """
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 
 from services.reporting.service_layer.changes import Changes
@@ -28,6 +29,8 @@ from shared.contract.events import (
     SecondmentCancelled,
     SecondmentEnded,
     SecondmentExtended,
+    SecondmentPlanAdopted,
+    SecondmentPlanAmended,
 )
 
 CONSUMER = "reporting.projections"
@@ -212,6 +215,24 @@ def _secondment_cancelled(c: Changes, e: SecondmentCancelled, v: int) -> None:
     )
 
 
+def _plan_decided(c: Changes, e: SecondmentPlanAdopted | SecondmentPlanAmended, v: int) -> None:
+    """Every decision of a plan is a history row: the one in force on a day is the latest
+    decided by then (reporting reads them at each evaluation, `domain/plans.py`)."""
+    adopted = e if isinstance(e, SecondmentPlanAdopted) else None
+    c.add(
+        "plan_version",
+        {
+            "plan_id": str(e.plan_id),
+            "version": v,
+            "home_unit": adopted.home_unit.code if adopted else None,
+            "phase_id": adopted.phase_id if adopted else None,
+            "decided_on": e.decision.date,
+            "decision_no": e.decision.number,
+            "targets": json.dumps([t.model_dump() for t in e.targets]),
+        },
+    )
+
+
 Projector = Callable[[Changes, EventData, int], None]
 
 PROJECTORS: dict[type[EventData], Projector] = {
@@ -227,6 +248,8 @@ PROJECTORS: dict[type[EventData], Projector] = {
     PostSecondmentArranged: _post_arranged,  # type: ignore[dict-item]
     SecondmentCancelled: _secondment_cancelled,  # type: ignore[dict-item]
     OfficialPromotedAfterReturn: _promoted_after_return,  # type: ignore[dict-item]
+    SecondmentPlanAdopted: _plan_decided,  # type: ignore[dict-item]
+    SecondmentPlanAmended: _plan_decided,  # type: ignore[dict-item]
 }
 
 

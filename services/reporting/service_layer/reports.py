@@ -9,7 +9,7 @@ from services.reporting.domain.evaluation import Evaluation, Filters, Rollup, co
 from services.reporting.service_layer.ports import ReportingPorts
 from shared.clock import today
 from shared.contract.rules import RuleCode
-from shared.phases import Phase
+from shared.phases import Phase, phase_of
 from shared.seedwork.errors import DomainError, found
 
 
@@ -188,6 +188,18 @@ class NeedAlert(BaseModel):
     days_open: int
 
 
+class BehindPlanAlert(BaseModel):
+    """A locality whose secondments lag its plan's pace (docs/reporting.md, Plans)."""
+
+    phase_id: str
+    home_unit: str
+    plan_ids: list[str]
+    planned: int = Field(description="officials planned over the phase")
+    expected_to_date: int = Field(description="the plan's pace by as_of")
+    seconded: int = Field(description="secondments started in the phase by as_of")
+    shortfall: int = Field(description="expected_to_date − seconded")
+
+
 class Alerts(BaseModel):
     """What needs attention as at the end of `as_of` (all phases)."""
 
@@ -206,6 +218,11 @@ class Alerts(BaseModel):
         description="ended that many days ago or more, no post arrangement recorded yet "
         "(`days`: days since the end)",
     )
+    behind_plan: list[BehindPlanAlert] = Field(
+        default_factory=list,
+        description="localities of as_of's phase whose secondments started are below their "
+        "plan's pace by as_of, largest shortfall first",
+    )
 
 
 async def alerts(ports: ReportingPorts, as_of: dt.date | None, limit: int = 100) -> Alerts:
@@ -222,11 +239,12 @@ async def alerts(ports: ReportingPorts, as_of: dt.date | None, limit: int = 100)
     def secondment(r: dict[str, Any], days: int) -> SecondmentAlert:
         return SecondmentAlert(**r, days=days)
 
+    behind = await behind_plan(ports, day)
     return Alerts(
         as_of=day,
         ending_within_days=ports.ending_within_days,
         open_longer_than_days=ports.open_longer_than_days,
-        counts=found.counts,
+        counts=found.counts | {"behind_plan": len(behind)},
         ending_soon=[secondment(r, (r["planned_end_date"] - day).days) for r in found.ending_soon],
         overdue=[secondment(r, (day - r["planned_end_date"]).days) for r in found.overdue],
         needs_open_long=[
@@ -236,4 +254,28 @@ async def alerts(ports: ReportingPorts, as_of: dt.date | None, limit: int = 100)
         ended_without_arrangement=[
             EndedAlert(**r, days=(day - r["ended_on"]).days) for r in found.unarranged
         ],
+        behind_plan=behind[:limit],
     )
+
+
+async def behind_plan(ports: ReportingPorts, day: dt.date) -> list[BehindPlanAlert]:
+    """The localities behind their plan's pace in the phase of `day` (none outside phases),
+    each locality as planned (no roll-up)."""
+    phase = phase_of(day, ports.phases)
+    if phase is None:
+        return []
+    progress = await ports.queries.plans(phase, day, Filters(), rollup="none")
+    found = [
+        BehindPlanAlert(
+            phase_id=phase.phase_id,
+            home_unit=unit,
+            plan_ids=row.plan_ids,
+            planned=row.planned,
+            expected_to_date=row.expected_to_date,
+            seconded=row.seconded,
+            shortfall=row.expected_to_date - row.seconded,
+        )
+        for unit, row in progress.localities.items()
+        if row.behind_plan
+    ]
+    return sorted(found, key=lambda a: (-a.shortfall, a.home_unit))
