@@ -100,6 +100,8 @@ def comparison(f: ReviewFigures) -> list[Block]:
     )
     rows.append((T["promotion_rate"], pct(a_rate), pct(b_rate), change))
     blocks: list[Block] = [Heading(f"So sánh với giai đoạn {prev.phase_id}", 2)]
+    header = ("Chỉ tiêu", prev.phase_id, this, T["difference"])
+    chart: list[Block] = []
     if f.per_year:
         keys = ("started", "ended", "completed", "terminated_early")
         a_year = f.per_year[prev.phase_id]["secondments"]
@@ -108,19 +110,15 @@ def comparison(f: ReviewFigures) -> list[Block]:
             a, b = a_year[key], b_year[key]
             diff = None if a is None or b is None else round(b - a, 2)
             rows.append((f"{T[key]} (bình quân mỗi năm)", num(a), num(b), num(diff)))
-        series = [
-            (f"Giai đoạn {p}", [v or 0 for v in (year[k] for k in keys)])
-            for p, year in ((prev.phase_id, a_year), (this, b_year))
-        ]
-        png = bar_chart([T[k] for k in keys], series)
-        blocks.append(
-            Table(("Chỉ tiêu", prev.phase_id, this, T["difference"]), tuple(rows), (3, 1, 1, 1))
-        )
-        blocks.append(Figure("Số lượt bình quân mỗi năm, hai giai đoạn", png))
-    else:
-        blocks.append(
-            Table(("Chỉ tiêu", prev.phase_id, this, T["difference"]), tuple(rows), (3, 1, 1, 1))
-        )
+        values = [[year[k] for k in keys] for year in (a_year, b_year)]
+        if all(v is not None for phase_values in values for v in phase_values):
+            series = [
+                (f"Giai đoạn {p}", [v or 0.0 for v in phase_values])
+                for p, phase_values in zip((prev.phase_id, this), values, strict=True)
+            ]
+            png = bar_chart([T[k] for k in keys], series)
+            chart.append(Figure("Số lượt bình quân mỗi năm, hai giai đoạn", png))
+    blocks += [Table(header, tuple(rows), (3, 1, 1, 1)), *chart]
     return blocks
 
 
