@@ -282,6 +282,9 @@ def build_router(
                 ).replace("</", "<\\/"),
                 "export_query": "&".join(f"{k}={v}" for k, v in params.items() if v)
                 + f"&lang={lang}",
+                "review_query": "&".join(
+                    f"{k}={v}" for k, v in params.items() if v and k != "phase"
+                ),
             },
         )
         return with_csrf(page, csrf)
