@@ -62,10 +62,10 @@ def _title_page(pdf: _Pages) -> None:
     pdf.set_font(FONT, "B", 10)
     for line in NATIONAL:
         pdf.set_x(92)
-        pdf.multi_cell(108, 5, line, align="C", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(98, 5, line, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, size=10)
     pdf.set_x(92)
-    pdf.multi_cell(108, 6, page.place_date, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(98, 6, page.place_date, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_y(max(left_end, pdf.get_y()) + 10)
     pdf.set_font(FONT, "B", 14)
     pdf.set_draw_color(170, 30, 30)

@@ -39,6 +39,8 @@ def _styles(doc: DocumentObject) -> None:
         fonts = style.element.get_or_add_rPr().get_or_add_rFonts()
         fonts.set(qn("w:eastAsia"), FONT)
         fonts.set(qn("w:cs"), FONT)
+        for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+            fonts.attrib.pop(qn(theme), None)  # a theme font would win over the name
     doc.styles["Normal"].font.size = Pt(13)
     doc.styles["Heading 1"].font.size = Pt(13)
     doc.styles["Heading 2"].font.size = Pt(13)
