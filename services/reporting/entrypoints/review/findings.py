@@ -107,7 +107,8 @@ def behind(f: ReviewFigures) -> list[str]:
     if most:
         top = [r for r in rows if r.started == most]
         leaders = listing([in_sentence(r.name) for r in top], "địa phương")
-        out.append(sentence(f"Địa phương cử nhiều nhất là {leaders} ({num(most)} lượt)"))
+        each = "mỗi địa phương " if len(top) > 1 else ""
+        out.append(sentence(f"Địa phương cử nhiều nhất là {leaders} ({each}{num(most)} lượt)"))
     return out
 
 
@@ -126,8 +127,9 @@ def early_ends(f: ReviewFigures) -> list[str]:
         rows = [r for r in localities(f) if r.terminated_early]
         most = max(r.terminated_early for r in rows)
         top = [in_sentence(r.name) for r in rows if r.terminated_early == most]
-        if len(rows) > 1:
-            text += f"; nhiều nhất ở {listing(top, 'địa phương')} ({num(most)} lượt)"
+        if len(top) < len(rows):  # a locality stands out
+            each = "mỗi địa phương " if len(top) > 1 else ""
+            text += f"; nhiều nhất ở {listing(top, 'địa phương')} ({each}{num(most)} lượt)"
         out.append(sentence(text))
     if s.overdue:
         out.append(
