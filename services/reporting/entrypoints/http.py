@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from services.reporting.adapters.sessions import SignedOutSessions
 from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
@@ -26,6 +27,7 @@ from services.reporting.entrypoints.login import (
     login_redirect,
     with_csrf,
 )
+from services.reporting.entrypoints.review import review_file
 from services.reporting.entrypoints.throttle import LoginThrottle
 from services.reporting.service_layer.ports import ReportingPorts
 from services.reporting.service_layer.reports import (
@@ -36,6 +38,7 @@ from services.reporting.service_layer.reports import (
     find_phase,
     phase_evaluation,
 )
+from services.reporting.service_layer.review import phase_review
 from shared.authz import Action, Principal, Scope, authorize
 from shared.clock import today
 from shared.http.audit import audited
@@ -55,6 +58,8 @@ RollupQuery = Annotated[
 ]
 EXPORT_EVALUATION = "ExportEvaluation"
 """Audit action of an evaluation export (CSV, XLSX, PDF)."""
+EXPORT_REVIEW = "ExportPhaseReview"
+"""Audit action of a download of the written phase review (PDF, DOCX)."""
 
 Lang = Annotated[Literal["vi", "en"], Query(description="Language of labels (exports).")]
 
@@ -68,6 +73,7 @@ MEDIA = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 
 
@@ -116,7 +122,7 @@ def build_router(
     @router.get(
         "/api/reports/phases/{phase_id}/evaluation.{fmt}",
         response_class=Response,
-        responses={200: {"content": {m: {} for m in MEDIA.values()}}},
+        responses={200: {"content": {MEDIA[f]: {} for f in ("csv", "xlsx", "pdf")}}},
     )
     @audited(EXPORT_EVALUATION, Category.EXPORT)
     async def evaluation_export(
@@ -141,6 +147,36 @@ def build_router(
         else:
             body = exports.to_pdf(ev, lang, generated_on=today())
         name = f"danh-gia-{ev.phase_id}-{ev.as_of.isoformat()}.{fmt}"
+        return Response(
+            body,
+            media_type=MEDIA[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @router.get(
+        "/api/reports/phases/{phase_id}/review.{fmt}",
+        response_class=Response,
+        responses={200: {"content": {MEDIA["pdf"]: {}, MEDIA["docx"]: {}}}},
+    )
+    @audited(EXPORT_REVIEW, Category.EXPORT)
+    async def review_export(
+        phase_id: str,
+        who: Annotated[Principal, Depends(session_reader)],
+        fmt: Literal["pdf", "docx"],
+        as_of: AsOf = None,
+        home_unit: str | None = None,
+        host_unit: str | None = None,
+        sector: str | None = None,
+        rollup: RollupQuery = "none",
+    ) -> Response:
+        """The written phase review in Vietnamese (PDF, or DOCX to edit before signing): the
+        evaluation's figures with charts, tables per locality, findings, a signature block."""
+        sensitive = _reader(who)
+        filters = Filters(home_unit=home_unit, host_unit=host_unit, sector=sector)
+        figures = await phase_review(ports, phase_id, as_of, filters, rollup, sensitive=sensitive)
+        body = await run_in_threadpool(review_file, figures, fmt, today())
+        ev = figures.evaluation
+        name = f"bao-cao-danh-gia-{ev.phase_id}-{ev.as_of.isoformat()}.{fmt}"
         return Response(
             body,
             media_type=MEDIA[fmt],
@@ -246,6 +282,9 @@ def build_router(
                 ).replace("</", "<\\/"),
                 "export_query": "&".join(f"{k}={v}" for k, v in params.items() if v)
                 + f"&lang={lang}",
+                "review_query": "&".join(
+                    f"{k}={v}" for k, v in params.items() if v and k != "phase"
+                ),
             },
         )
         return with_csrf(page, csrf)
