@@ -31,8 +31,9 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def backoff(attempt: int) -> float:
-    """Seconds to wait before the next attempt: 0.4, 0.8, 1.6 … at most 30."""
-    delay: float = min(0.2 * 2**attempt, 30.0)
+    """Seconds to wait before the next attempt: 0.4, 0.8, 1.6 … at most 30 (the exponent is
+    capped too: a float power overflows after ~1,000 attempts, ~8 hours of an outage)."""
+    delay: float = min(0.2 * 2 ** min(attempt, 16), 30.0)
     return delay
 
 
