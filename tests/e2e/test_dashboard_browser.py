@@ -106,7 +106,8 @@ def test_a_leader_switches_language_phase_and_date_and_sees_the_numbers_change(
     assert "Đánh giá giai đoạn" in page.title()
     page.wait_for_function("window.Chart !== undefined && Chart.instances !== undefined")
     charts = page.evaluate("Object.keys(Chart.instances).length")
-    assert charts == 4
+    # Phase against phase, by home district, outcomes, month by month, the plans' progress.
+    assert charts == 5
     first = _evaluation(system, "2024-2025", "2025-12-31")
     started = first["secondments"]["started"]
     assert started > 0

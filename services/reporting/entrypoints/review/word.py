@@ -3,6 +3,7 @@ Times New Roman 13 pt on A4 as administrative documents are set; "DỰ THẢO" h
 the same blocks and the same chart images as the PDF."""
 
 import io
+import re
 
 from docx import Document
 from docx.document import Document as DocumentObject
@@ -30,6 +31,15 @@ MAX_FIGURE_HEIGHT_MM = 220
 """A chart taller than this (many localities) is narrowed to fit one page."""
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    """The text without the control characters XML cannot hold (a filter value echoed in the
+    scope line may carry one): dropped, as the PDF does not show them either."""
+    return _NOT_XML.sub("", text)
+
+
 def _styles(doc: DocumentObject) -> None:
     for name in ("Normal", "Heading 1", "Heading 2", "Caption"):
         style = doc.styles[name]
@@ -53,7 +63,7 @@ def _page(doc: DocumentObject, running_head: str) -> None:
     section.top_margin, section.bottom_margin = Mm(20), Mm(20)
     head = section.header.paragraphs[0]
     head.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    run = head.add_run(running_head)
+    run = head.add_run(_xml(running_head))
     run.bold, run.font.size, run.font.color.rgb = True, Pt(9), RED
 
 
@@ -68,7 +78,7 @@ def _line(
     paragraph = where.add_paragraph()
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER if centre else WD_ALIGN_PARAGRAPH.LEFT
     paragraph.paragraph_format.space_after = Pt(0)
-    run = paragraph.add_run(text)
+    run = paragraph.add_run(_xml(text))
     run.bold, run.font.size = bold, Pt(size)
 
 
@@ -92,7 +102,7 @@ def _title_page(doc: DocumentObject, review: Review) -> None:
     _line(right, page.place_date, size=12)
     mark = doc.add_paragraph()
     mark.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    run = mark.add_run(page.draft_mark)
+    run = mark.add_run(_xml(page.draft_mark))
     run.bold, run.font.size, run.font.color.rgb = True, Pt(14), RED
     doc.add_paragraph()
     _line(doc, page.title, bold=True, size=16)
@@ -121,7 +131,7 @@ def _table(doc: DocumentObject, table: Table) -> None:
                 paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
             elif column:
                 paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-            run = paragraph.add_run(text)
+            run = paragraph.add_run(_xml(text))
             run.bold, run.font.size = bold, size
     doc.add_paragraph()
 
@@ -145,10 +155,10 @@ def to_docx(review: Review) -> bytes:
     _title_page(doc, review)
     for block in review.blocks:
         if isinstance(block, Heading):
-            doc.add_heading(block.text, level=block.level)
+            doc.add_heading(_xml(block.text), level=block.level)
         elif isinstance(block, Paragraph):
             style = "List Bullet" if block.bullet else None
-            paragraph = doc.add_paragraph(block.text, style=style)
+            paragraph = doc.add_paragraph(_xml(block.text), style=style)
             paragraph.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
             if block.note:
                 for run in paragraph.runs:
@@ -161,7 +171,7 @@ def to_docx(review: Review) -> bytes:
             width = min(TEXT_WIDTH_MM - 5, MAX_FIGURE_HEIGHT_MM * pixels_wide / pixels_high)
             doc.add_picture(io.BytesIO(block.png), width=Mm(width))
             doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
-            doc.add_paragraph(block.caption, style="Caption").alignment = WD_ALIGN_PARAGRAPH.CENTER
+            doc.add_paragraph(_xml(block.caption), style="Caption").alignment = WD_ALIGN_PARAGRAPH.CENTER
     _signature(doc, review)
     out = io.BytesIO()
     doc.save(out)
