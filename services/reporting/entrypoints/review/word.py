@@ -171,7 +171,8 @@ def to_docx(review: Review) -> bytes:
             width = min(TEXT_WIDTH_MM - 5, MAX_FIGURE_HEIGHT_MM * pixels_wide / pixels_high)
             doc.add_picture(io.BytesIO(block.png), width=Mm(width))
             doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
-            doc.add_paragraph(_xml(block.caption), style="Caption").alignment = WD_ALIGN_PARAGRAPH.CENTER
+            caption = doc.add_paragraph(_xml(block.caption), style="Caption")
+            caption.alignment = WD_ALIGN_PARAGRAPH.CENTER
     _signature(doc, review)
     out = io.BytesIO()
     doc.save(out)
