@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import await_only
 
 from shared.infra import sqlite
+from shared.infra.fair_pool import FairAsyncQueuePool
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -52,7 +53,9 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     """
     if not is_sqlite(url):
         return _checked_when_idle(
-            create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+            create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, poolclass=FairAsyncQueuePool
+            )
         )
     database = make_url(url).database
     in_memory = database in (None, "", ":memory:")
@@ -60,7 +63,14 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
         # A fresh clone has no `var/`: the embedded default's files are created on first use.
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     one_connection: dict[str, Any] = (
-        {} if in_memory else {"pool_size": 1, "max_overflow": 0, "pool_timeout": sqlite.BUSY_WAIT}
+        {}
+        if in_memory
+        else {
+            "pool_size": 1,
+            "max_overflow": 0,
+            "pool_timeout": sqlite.BUSY_WAIT,
+            "poolclass": FairAsyncQueuePool,  # in the order they asked (`fair_pool`)
+        }
     )  # (an in-memory database has one connection already: SQLAlchemy's StaticPool)
     engine = create_async_engine(
         url,
