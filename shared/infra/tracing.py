@@ -256,14 +256,8 @@ def relaying(messages: Sequence[Outgoing]) -> Iterator[list[Context] | None]:
                 },
             )
         )
-    try:
+    with _ending(spans):
         yield [trace.set_span_in_context(one) for one in spans]
-    except BaseException as exc:
-        _failed(spans, exc)
-        raise
-    finally:
-        for one in spans:
-            one.end()
 
 
 @contextlib.contextmanager
@@ -316,15 +310,8 @@ def handling(envelopes: Sequence[CloudEvent], topic: str, group: str) -> Iterato
             name, kind=SpanKind.CONSUMER, attributes=attributes, links=links
         )
         spans.append(current)
-    try:
-        with trace.use_span(current, end_on_exit=False, record_exception=False):
-            yield
-    except BaseException as exc:
-        _failed(spans, exc)
-        raise
-    finally:
-        for one in spans:
-            one.end()
+    with _ending(spans), trace.use_span(current, end_on_exit=False, record_exception=False):
+        yield
 
 
 @contextlib.contextmanager
@@ -361,7 +348,16 @@ def current_ids() -> tuple[str, str] | None:
     return trace.format_trace_id(ctx.trace_id), trace.format_span_id(ctx.span_id)
 
 
-def _failed(spans: Sequence[Span], exc: BaseException) -> None:
-    for one in spans:
-        one.record_exception(exc)
-        one.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+@contextlib.contextmanager
+def _ending(spans: Sequence[Span]) -> Iterator[None]:
+    """End every span when the block ends; an exception marks them failed first."""
+    try:
+        yield
+    except BaseException as exc:
+        for one in spans:
+            one.record_exception(exc)
+            one.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        raise
+    finally:
+        for one in spans:
+            one.end()
