@@ -110,6 +110,7 @@ class Deployment:
                 "AUDIT_DATABASE_URL": self.dbs["audit"],
                 "PROGRAMME_KEY": keys["programme"],
                 "MASTER_KEY": keys["master"],
+                "KAFKA_ALLOW_PLAINTEXT": "true",  # the test broker has no users
             }
             prefix = name.upper() + "_"
             process = ServiceProcess(
