@@ -1,3 +1,3 @@
 """Test-wide configuration: real infrastructure fixtures come from `tests.infra`."""
 
-pytest_plugins = ["tests.infra"]
+pytest_plugins = ["tests.infra", "tests.spans"]

@@ -2,42 +2,20 @@
 from the HTTP request through the needs service's event store and relay to the placement and
 reporting consumers, share one trace id."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.embedded.app import create_embedded_app, settled
 from shared.contract.topics import NEEDS_TOPIC
-from shared.infra import tracing
 from tests.auth import HOST_SCOPES
 from tests.samples import need_body
+from tests.spans import trace_of
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    """Tracing on for the app this test builds, into memory."""
-    spans = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    tracing.install(provider)
-    try:
-        yield spans
-    finally:
-        tracing.uninstall()
-        provider.shutdown()
-
-
-def _trace(span: ReadableSpan) -> str:
-    assert span.context is not None
-    return trace.format_trace_id(span.context.trace_id)
 
 
 async def test_one_command_is_one_trace_on_the_in_process_bus(
@@ -58,7 +36,7 @@ async def test_one_command_is_one_trace_on_the_in_process_bus(
 
     spans = exporter.get_finished_spans()
     (request,) = [s for s in spans if s.kind == trace.SpanKind.SERVER and "/api/needs" in s.name]
-    ours = [s for s in spans if _trace(s) == _trace(request)]
+    ours = [s for s in spans if trace_of(s) == trace_of(request)]
     names = {s.name for s in ours}
     assert {"event store append", f"publish {NEEDS_TOPIC}"} <= names
     consumers = {

@@ -2,18 +2,14 @@
 needs service through its event store, its outbox relay and Kafka to the placement and
 reporting consumers, share one trace id (in-memory exporter)."""
 
-from collections.abc import Iterator
-
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.contract.commands import commands_topic
 from shared.contract.envelope import CloudEvent
 from shared.contract.topics import NEEDS_TOPIC, topic_name
-from shared.infra import tracing
 from tests import auth
 from tests.integration.system import (
     agencies_on_kafka,
@@ -26,27 +22,9 @@ from tests.integration.system import (
     running,
 )
 from tests.samples import need_body
+from tests.spans import trace_of
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    """Tracing on for the apps this test builds, into memory."""
-    spans = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    tracing.install(provider)
-    try:
-        yield spans
-    finally:
-        tracing.uninstall()
-        provider.shutdown()
-
-
-def _trace(span: ReadableSpan) -> str:
-    assert span.context is not None
-    return trace.format_trace_id(span.context.trace_id)
 
 
 async def test_one_command_is_one_trace_from_needs_to_placement_and_reporting(
@@ -68,13 +46,13 @@ async def test_one_command_is_one_trace_from_needs_to_placement_and_reporting(
             for s in exporter.get_finished_spans()
             if s.kind == trace.SpanKind.SERVER and s.name.startswith("POST /api/needs")
         ]
-        trace_id = _trace(request)
+        trace_id = trace_of(request)
 
         def consumed_by(spans: tuple[ReadableSpan, ...]) -> set[str]:
             return {
                 str((s.attributes or {}).get("messaging.consumer.group.name"))
                 for s in spans
-                if s.name == process and _trace(s) == trace_id
+                if s.name == process and trace_of(s) == trace_id
             }
 
         groups = {f"{d.prefix}placement", f"{d.prefix}reporting"}
@@ -82,7 +60,7 @@ async def test_one_command_is_one_trace_from_needs_to_placement_and_reporting(
             lambda: _finished(exporter), lambda spans: consumed_by(spans) >= groups, within=60
         )
 
-    ours = [s for s in exporter.get_finished_spans() if _trace(s) == trace_id]
+    ours = [s for s in exporter.get_finished_spans() if trace_of(s) == trace_id]
     names = {s.name for s in ours}
     assert "event store append" in names
     assert f"publish {needs_topic}" in names  # the outbox relay
@@ -111,13 +89,15 @@ async def test_a_command_over_kafka_continues_the_trace_of_the_agency_that_sent_
         reply = await host.reply(await host.send("RaiseNeed", need_body(positions=1)))
         assert reply.type == "CommandAccepted"
         (sent,) = [s for s in exporter.get_finished_spans() if s.name == f"{topic} send"]
-        trace_id = _trace(sent)
+        trace_id = trace_of(sent)
 
         def projected(spans: tuple[ReadableSpan, ...]) -> bool:
-            return any(s.name == f"process {needs_topic}" and _trace(s) == trace_id for s in spans)
+            return any(
+                s.name == f"process {needs_topic}" and trace_of(s) == trace_id for s in spans
+            )
 
         await eventually(lambda: _finished(exporter), projected, within=60)
-    names = {s.name for s in exporter.get_finished_spans() if _trace(s) == trace_id}
+    names = {s.name for s in exporter.get_finished_spans() if trace_of(s) == trace_id}
     assert {f"process {topic}", "event store append", f"publish {needs_topic}"} <= names
 
 

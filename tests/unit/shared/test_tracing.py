@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
 from sqlalchemy import MetaData, select
@@ -26,6 +25,7 @@ from shared.infra.logs import ContextFilter
 from shared.infra.outbox import OutboxRelay, OutgoingMessage
 from shared.infra.schema import CoreTables, define_core_tables
 from shared.infra.transport import InProcessBus
+from tests.spans import tracing_into_memory
 from tests.unit.shared.test_envelope import envelope
 from tests.unit.shared.test_outbox_relay import Recording
 
@@ -47,15 +47,8 @@ class Spans:
 @pytest.fixture
 def spans() -> Iterator[Spans]:
     """Tracing on, into memory, for one test."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
-    try:
+    with tracing_into_memory() as (exporter, provider):
         yield Spans(exporter, provider.get_tracer("test"))
-    finally:
-        tracing.uninstall()
-        provider.shutdown()
 
 
 @pytest.fixture
