@@ -4,7 +4,6 @@ dashboard links both files, and the sentences read as Vietnamese does."""
 
 import io
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,37 +11,16 @@ import pytest
 from docx import Document
 from pypdf import PdfReader
 
-from services.reporting.bootstrap import ReportingService
-from services.reporting.config import ReportingSettings
 from services.reporting.entrypoints.review.vietnamese import in_sentence, listing
-from services.reporting.service_layer.projections import project_batch
-from shared.contract.envelope import CloudEvent
-from shared.http.app import compose_app
-from shared.http.auth import TokenVerifier, load_issuers
-from shared.infra.transport import InProcessBus
-from tests import auth
-from tests.auth import dev_issuer
-from tests.bench.generator import generate
+from tests.unit.reporting.conftest import generated_reporting
 
 QUERY = {"as_of": "2027-06-30", "rollup": "successor"}
 
 
 @pytest.fixture(scope="module")
 async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[httpx.AsyncClient]:
-    path: Path = tmp_path_factory.mktemp("review") / "reporting.db"
-    bus = InProcessBus()
-    service = ReportingService(ReportingSettings(database_url=f"sqlite+aiosqlite:///{path}"), bus)
-    app = compose_app(
-        "reporting", [service], bus, TokenVerifier(load_issuers(dev_issuer().issuers_file))
-    )
-    async with app.router.lifespan_context(app):
-        envelopes = [CloudEvent.from_json(m) for _, _, m in generate(11, needs=200).messages]
-        await project_batch(envelopes, service.ports.uow())
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://svc", headers=auth.reader()
-        ) as c:
-            yield c
+    async with generated_reporting(tmp_path_factory.mktemp("review") / "reporting.db") as c:
+        yield c
 
 
 def _pct(rate: float) -> str:
