@@ -10,7 +10,7 @@ a year a need took to fill (median, at most half); each (locality, year) cell ge
 """
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Literal, TypeVar
 
@@ -130,13 +130,18 @@ def _float(x: Fraction | None) -> float | None:
 
 
 def apportion(
-    total: int, weights: Mapping[K, Fraction], low: int = 0, high: int | None = None
+    total: int,
+    weights: Mapping[K, Fraction],
+    low: int = 0,
+    high: int | None = None,
+    tie: Callable[[K], tuple[int, ...]] | None = None,
 ) -> dict[K, int]:
     """Whole numbers, each in [low, high], adding up to `total`, in proportion to `weights`
     above `low` (largest-remainder rounding after capping at `high`; all weights zero count
-    equal). Ties go to the larger weight, then the smaller key, so the answer is determined."""
+    equal). Ties go to the larger weight, then by `tie` (default: the smaller key), so the
+    answer is determined."""
     keys = sorted(weights)
-    rank = {k: i for i, k in enumerate(keys)}
+    rank = {k: (i,) for i, k in enumerate(keys)} if tie is None else {k: tie(k) for k in keys}
     n = len(keys)
     if total < low * n or (high is not None and total > high * n) or (total and not n):
         bounds = f"{low * n}–{'∞' if high is None else high * n}"
@@ -234,11 +239,22 @@ def propose(
         for loc in planned
     }
     year_weight = year_weights(years, time_to_fill_days)
+    row = {u: i for i, u in enumerate(weight)}
+    column = {y: j for j, y in enumerate(years)}
+
+    def diagonal(cell: tuple[str, int]) -> tuple[int, ...]:
+        # Equal remainders (equal weights) are served one locality after another, each in
+        # the next year: no locality gets a second official before every tied one has one,
+        # and the years stay level.
+        i, j = row[cell[0]], column[cell[1]]
+        return ((j - i) % max(len(column), 1), i)
+
     cells = apportion(
         target,
         {(u, y): weight[u] * year_weight[y] for u in weight for y in years},
         min_per_year,
         max_per_year,
+        tie=diagonal,
     )
     mass = sum(weight.values(), Fraction(0))
     rows: list[LocalityProposal] = []
