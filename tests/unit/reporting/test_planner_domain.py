@@ -104,6 +104,17 @@ def test_no_history_anywhere_spreads_by_capacity_alone() -> None:
     }  # fmt: skip
 
 
+def test_equal_weights_spread_over_localities_and_years() -> None:
+    equal = [
+        Locality(home_unit=f"XA_{i:02}", area="KV", mountainous=True, history=None)
+        for i in range(37)
+    ]
+    p = propose(equal, 30, YEARS)
+    assert sorted(r.total for r in p.localities) == [0] * 7 + [1] * 30
+    assert [y.officials for y in p.years] == [6, 6, 6, 6, 6]
+    assert propose(list(reversed(equal)), 30, YEARS) == p
+
+
 def test_a_target_of_zero_proposes_nothing() -> None:
     p = propose(localities(), 0, YEARS)
     assert all(v == 0 for v in cells(p).values())
