@@ -167,8 +167,9 @@ LABELS: Final[dict[str, dict[str, str]]] = {
 
 def _serves_plans(request: Request) -> bool:
     """Whether this app also serves the placement service's `/api/plans` (the embedded
-    default): only then can the page post there (same origin, the page's CSP)."""
-    return any(getattr(route, "path", None) == PLANS_PATH for route in request.app.routes)
+    default): only then can the page post there (same origin, the page's CSP). Read from
+    the app's OpenAPI document (built once and cached by FastAPI)."""
+    return PLANS_PATH in request.app.openapi().get("paths", {})
 
 
 def _command(query: Any) -> PlannerRequest:
