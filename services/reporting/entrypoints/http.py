@@ -27,6 +27,7 @@ from services.reporting.entrypoints.login import (
     login_redirect,
     with_csrf,
 )
+from services.reporting.entrypoints.planner import build_planner_router
 from services.reporting.entrypoints.review import review_file
 from services.reporting.entrypoints.throttle import LoginThrottle
 from services.reporting.service_layer.ports import ReportingPorts
@@ -97,6 +98,8 @@ def build_router(
     async def session_reader(request: Request) -> Principal:
         # The sign-in cookie is good for reading the dashboard and the exports, nothing else.
         return await session_principal(request, sessions)
+
+    router.include_router(build_planner_router(ports, session_reader))
 
     @router.get("/api/reports/phases", response_model=list[Phase])
     async def phases(who: PrincipalDep) -> list[Phase]:

@@ -95,6 +95,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "exports": "Tải báo cáo",
         "review": "Báo cáo sơ kết, tổng kết (tiếng Việt)",
         "switch": "English",
+        "planner": "Đề xuất kế hoạch giai đoạn sau",
         "value": "Giá trị",
         "section": "Mục",
         "metric": "Chỉ tiêu",
@@ -105,6 +106,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     "en": {
         "title": "Secondment of ethnic-minority officials — Phase evaluation",
         "sign_out": "Sign out",
+        "planner": "Next-phase plan proposal",
         "report_title": "Phase evaluation report",
         "phase": "Phase",
         "provisional": "provisional, awaiting leadership's confirmation",
