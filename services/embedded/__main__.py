@@ -68,6 +68,7 @@ async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
                 f"  {report.needs} needs ({report.withdrawn} withdrawn), "
                 f"{report.secondments} secondments ({report.extended} extended, "
                 f"{report.ended} ended, {report.arranged} posts arranged, "
+                f"{report.promoted_later} promoted after the return, "
                 f"{report.cancelled} cancelled), {report.plans} locality plans, "
                 f"{len(report.refused)} refused by the rules",
                 flush=True,

@@ -66,6 +66,7 @@ class DemoReport:
     extended: int = 0
     ended: int = 0
     arranged: int = 0
+    promoted_later: int = 0
     cancelled: int = 0
     withdrawn: int = 0
     plans: int = 0
@@ -211,6 +212,19 @@ ARRANGEMENTS = ["RETURNED_TO_FORMER_POST", "RETURNED_TO_FORMER_POST", "PROMOTED"
 PROMOTION = {"PHO_TRUONG_PHONG": "TRUONG_PHONG", "TRUONG_PHONG": "PHO_CHU_TICH_UBND_HUYEN",
              "PHO_CHU_TICH_UBND_HUYEN": "CHU_TICH_UBND_HUYEN",
              "PHO_CHU_TICH_UBND_XA": "CHU_TICH_UBND_XA"}  # fmt: skip
+POST_TITLES = {"RETURNED_TO_FORMER_POST": "Phó Trưởng phòng Nội vụ (vị trí cũ)",
+               "PROMOTED": "Trưởng phòng Tài chính – Kế hoạch",
+               "TRANSFERRED": "Phó Trưởng phòng Văn hóa, Khoa học và Thông tin"}  # fmt: skip
+
+
+def _destination(home: str, on: dt.date) -> str | None:
+    """Where the official works after the return: the home unit, or after the 2025 reform its
+    first successor valid then (a district's officials go to a commune)."""
+    ref = reference_data()
+    if ref.unit(home, on) is not None:
+        return home
+    successors = ref.successors(home, on=on)
+    return successors[0].code if successors else None
 
 
 async def _live_through(
@@ -273,8 +287,31 @@ async def _live_through(
             "arrangement": "RETURNED_TO_FORMER_POST" if arrangement == "PROMOTED" else arrangement
         }
     post["effective_date"] = effective.isoformat()
+    # Destination, post and any later promotion draw from a stream of their own, so every
+    # other demo record stays as it was before they existed.
+    after = random.Random(f"after-{serial}")
+    destination = _destination(made["official"]["home_unit"]["code"], effective)
+    if destination is not None:
+        post |= {"destination_unit": destination, "post_title": POST_TITLES[post["arrangement"]]}
     (await client.post(f"{url}/post-arrangement", json=post, headers=home)).raise_for_status()
     report.arranged += 1
+    higher = PROMOTION.get(post.get("new_position_rank") or body["official"]["position_rank"])
+    promoted_on = effective + dt.timedelta(days=after.randint(45, 240))
+    new_rank = reference_data().rank(higher, promoted_on) if higher else None
+    if higher is None or new_rank is None or after.random() < 0.4 or promoted_on >= today:
+        return
+    decided = promoted_on - dt.timedelta(days=after.randint(3, 10))
+    promotion: dict[str, Any] = {
+        "new_position_rank": higher,
+        "promoted_on": promoted_on.isoformat(),
+        "decision": {"number": f"{serial}/QĐ-BN", "date": decided.isoformat()},
+    }
+    place = _destination(made["official"]["home_unit"]["code"], promoted_on)
+    if place is not None:
+        promotion |= {"destination_unit": place, "post_title": new_rank.name}
+    answer = await client.post(f"{url}/promotion", json=promotion, headers=home)
+    answer.raise_for_status()
+    report.promoted_later += 1
 
 
 async def _refusals(client: httpx.AsyncClient, agencies: Agencies, report: DemoReport) -> None:

@@ -5,7 +5,8 @@ Each need and secondment is an aggregate whose events come in version order (one
 one partition); dates follow the lifecycle loosely, and every kind of event appears:
 amendments (sometimes several, sometimes moving `raised_on`), withdrawals, fills and
 reopenings after cancellations, receptions, extensions (sometimes two), early and on-time ends,
-post arrangements and cancellations. Built as plain dicts and `json.dumps` (fast enough for a
+post arrangements, cancellations, later promotions, and the localities' secondment plans
+with their amendments. Built as plain dicts and `json.dumps` (fast enough for a
 million events); the projection validates them with the contract models.
 """
 
@@ -111,6 +112,7 @@ def generate(
     first_day: dt.date = dt.date(2024, 1, 1),
     last_day: dt.date = dt.date(2027, 6, 30),
     officials: int | None = None,
+    plans: bool = True,
 ) -> Generated:
     """`needs` needs with their secondments and every lifecycle event, deterministic by seed."""
     rng = random.Random(seed)
@@ -121,7 +123,78 @@ def generate(
     people: dict[int, tuple[str, str, str]] = {}
     for _ in range(needs):
         _need(stream, rng, first_day + dt.timedelta(days=rng.randrange(span)), pool, people)
+    if plans:
+        # Last, and from a random stream of their own, so every other event of a seed stays
+        # as it was before plans existed.
+        _plans(stream, random.Random(f"plans-{seed}"), needs)
     return out
+
+
+PLAN_HOMES = {  # phase → (localities, adoption window); HIEP_DUC sends no one here
+    "2024-2025": ([code for code, _ in HOMES_BEFORE] + ["HIEP_DUC"], dt.date(2024, 1, 10)),
+    "2026-2030": ([code for code, _ in HOMES_AFTER], dt.date(2026, 1, 10)),
+}
+PLAN_SECTORS = ["HEALTH", "EDUCATION", "FINANCE"]
+
+
+def _plan_targets(rng: random.Random, years: range, per_year: int) -> list[dict[str, Any]]:
+    """Officials per year around `per_year` (some localities ahead, some behind), part of
+    some years split by sector."""
+    targets = []
+    for year in years:
+        officials = max(0, round(per_year * rng.uniform(0.4, 1.7)))
+        by_sector: list[dict[str, Any]] = []
+        if officials and rng.random() < 0.5:
+            left = officials
+            for sector in rng.sample(PLAN_SECTORS, rng.randint(1, 2)):
+                share = rng.randint(0, left)
+                left -= share
+                by_sector.append({"sector": sector, "officials": share})
+        targets.append({"year": year, "officials": officials, "by_sector": by_sector})
+    return targets
+
+
+def _plans(s: _Stream, rng: random.Random, needs: int) -> None:
+    """Each locality's plan per phase, adopted on a day of the phase's first months and
+    amended 0–2 times (sometimes twice on one day: the later version is in force)."""
+    per_year = max(1, round(needs * 0.065))  # about what one locality sends in a year
+    for phase_id, (homes, first) in PLAN_HOMES.items():
+        start_year = int(phase_id[:4])
+        years = range(start_year, int(phase_id[5:]) + 1)
+        for home in homes:
+            plan_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            decided = first + dt.timedelta(days=rng.randrange(240))
+            version = 1
+            s.emit(
+                PLACEMENTS_TOPIC,
+                PLACEMENT_SOURCE,
+                "SecondmentPlanAdopted",
+                plan_id,
+                version,
+                {
+                    "plan_id": plan_id,
+                    "home_unit": {"code": home, "name": home},
+                    "phase_id": phase_id,
+                    "targets": _plan_targets(rng, years, per_year),
+                    "decision": _decision(10 + version, decided),
+                },
+            )
+            for _ in range(rng.choice([0, 1, 1, 2])):
+                version += 1
+                decided += dt.timedelta(days=rng.choice([0, rng.randint(30, 400)]))
+                s.emit(
+                    PLACEMENTS_TOPIC,
+                    PLACEMENT_SOURCE,
+                    "SecondmentPlanAmended",
+                    plan_id,
+                    version,
+                    {
+                        "plan_id": plan_id,
+                        "targets": _plan_targets(rng, years, per_year),
+                        "decision": _decision(10 + version, decided),
+                        "reason": "Điều chỉnh chỉ tiêu",
+                    },
+                )
 
 
 def _need(

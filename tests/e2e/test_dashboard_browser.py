@@ -1,6 +1,8 @@
 """The dashboard in a real browser (Debian's headless Chromium driven by Playwright): a leader
 opens it on the embedded default with its demo data, switches to English, changes the phase
-and the "as of" date, and sees the numbers change to what the API answers.
+and the "as of" date, and sees the numbers change to what the API answers; the locality
+plans (chart, table, `behind_plan` alert) and what became of the officials (later promotions,
+outcome tables per group) render the API's figures.
 
 Screenshots go to $SECONDMENT_SCREENSHOTS (docs/screenshots/ when regenerating them), else to
 the test's temporary directory.
@@ -18,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from services.embedded.app import keys_dir
-from services.reporting.entrypoints.i18n import format_number
+from services.reporting.entrypoints.i18n import format_number, format_percent
 from shared.http.tokens import DevIssuer
 from tests import auth
 from tests.e2e.test_embedded_default import embedded
@@ -162,4 +164,88 @@ def test_the_export_links_download_the_report_of_what_is_on_screen(
     assert href is not None
     assert "as_of=2025-12-31" in href
     assert "rollup=successor" in href
+    page.close()
+
+
+def test_the_plans_and_the_outcomes_render_the_figures_of_the_api(
+    browser: Browser, system: System, tmp_path: Path
+) -> None:
+    """The demo's plans and later promotions, on screen as the API answers them."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="vi-VN")
+    _sign_in(page, system, "/?phase=2024-2025&as_of=2025-12-31")
+    page.wait_for_function("window.Chart !== undefined && Chart.instances !== undefined")
+    ev = _evaluation(system, "2024-2025", "2025-12-31")
+    plans = ev["plans"]
+    assert plans["localities"], "the demo has plans"
+
+    # The progress chart: the province, then each locality; planned, expected, seconded.
+    drawn = page.evaluate(
+        "(() => { const c = Chart.getChart(document.getElementById('chart-plans'));"
+        " return {labels: c.data.labels, data: c.data.datasets.map(d => d.data),"
+        " width: c.width}; })()"
+    )
+    rows = [plans["province"], *plans["localities"].values()]
+    assert drawn["labels"][0] == "Toàn tỉnh"
+    assert len(drawn["labels"]) == len(rows)
+    assert drawn["data"] == [
+        [r[m] for r in rows] for m in ("planned", "expected_to_date", "seconded")
+    ]
+    assert drawn["width"] > 0
+
+    # The table: one row per locality and the province, behind ones marked.
+    for code, p in [("province", plans["province"]), *plans["localities"].items()]:
+        row = page.locator(f'#plans tr[data-plan="{code}"]')
+        assert row.is_visible(), code
+        cells = [c.strip() for c in row.locator("td").all_inner_texts()]
+        assert cells[-4:] == [
+            format_number(p["seconded"], "vi"),
+            format_number(p["expected_to_date"], "vi"),
+            format_number(p["planned"], "vi"),
+            format_percent(p["progress"], "vi"),
+        ], code
+        years = [f"{format_number(y['seconded'], 'vi')} / {format_number(y['planned'], 'vi')}"
+                 for y in p["years"]]  # fmt: skip
+        assert cells[1:-4] == years, code
+        assert ("behind" in (row.get_attribute("class") or "")) == p["behind_plan"], code
+        assert ("(Chậm tiến độ)" in cells[0]) == p["behind_plan"], code
+
+    # The alert: the localities behind their pace (no roll-up), largest shortfall first.
+    alerts = httpx.get(
+        f"{system.url}/api/reports/alerts",
+        params={"as_of": "2025-12-31", "limit": 10},
+        headers=system.reader(),
+    ).json()
+    behind = alerts["behind_plan"]
+    assert behind, "the demo has localities behind their plan"
+    title = page.locator("#behind-plan b").inner_text()
+    assert f"({format_number(alerts['counts']['behind_plan'], 'vi')})" in title
+    items = page.locator("#behind-plan li").all_inner_texts()
+    assert len(items) == len(behind)
+    for item, b in zip(items, behind, strict=True):
+        assert f"thiếu {b['shortfall']} người so với tiến độ" in item
+        assert f"Đã biệt phái {format_number(b['seconded'], 'vi')}" in item
+
+    # What became of the officials: later promotions and their delay, outcomes per group.
+    assert ev["promoted_after_return"] > 0, "the demo records later promotions"
+    assert _metric(page, "promoted_after_return") == format_number(
+        ev["promoted_after_return"], "vi"
+    )
+    assert _metric(page, "promotion_delay_days.median") == format_number(
+        ev["promotion_delay_days"]["median"], "vi"
+    )
+    for dim in ("home_unit", "host_unit", "sector"):
+        table = page.locator(f"#outcomes_by_{dim}")
+        assert table.is_visible(), dim
+        groups = {k: g for k, g in ev[f"by_{dim}"].items() if g["outcomes"]}
+        assert groups, dim
+        assert table.locator("tr[data-group]").count() == len(groups)
+        for code, g in groups.items():
+            cells = table.locator(f'tr[data-group="{code}"] td').all_inner_texts()
+            o = g["outcomes"]
+            assert [c.strip() for c in cells[-2:]] == [
+                format_number(o["promoted_after_return"], "vi"),
+                format_percent(o["promotion_rate"], "vi"),
+            ], (dim, code)
+            assert cells[5].strip() == format_number(o["end_reasons"]["TERMINATED_EARLY"], "vi")
+    page.locator("#plans").screenshot(path=str(_shots(tmp_path) / "plans-vi.png"))
     page.close()

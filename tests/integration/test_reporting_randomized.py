@@ -1,7 +1,8 @@
 """Every figure of the evaluation, over the real broker, against an independent computation.
 
 More than 10,000 random lifecycle events (amendments, withdrawals, fills and reopenings,
-extensions, early ends, post arrangements, cancellations) go to the prefixed topics with
+extensions, early ends, post arrangements, cancellations, later promotions, and the
+localities' plans with their amendments) go to the prefixed topics with
 aiokafka, with duplicates re-sent later and the topics interleaved so that many secondments
 (and their endings) land before their needs. The reporting service (batch consumption into
 PostgreSQL) must then answer exactly what tests/bench/oracle.py computes from the generated
@@ -114,6 +115,12 @@ async def test_every_figure_matches_an_independent_computation_after_random_deli
             assert full["secondments"]["overdue"] > 0
             assert full["needs"]["withdrawn"] > 0
             assert full["promoted_after_return"] > 0
+            # Plans went through the PostgreSQL live projection: some localities are behind
+            # their pace and some are not, an amendment is in force somewhere.
+            behind = {u: p["behind_plan"] for u, p in full["plans"]["localities"].items()}
+            assert set(behind.values()) == {True, False}, behind
+            decisions = [d for p in full["plans"]["localities"].values() for d in p["decisions"]]
+            assert any(d != "11/QĐ-UBND" for d in decisions), decisions
             assert suppressed  # small cells were withheld in at least one case
     finally:
         await producer.stop()

@@ -1,5 +1,8 @@
 """The evaluation as CSV, XLSX and a PDF phase-review report (Vietnamese by default).
 
+The locality plans (`plans`) are in all three: the province's figures in the summary (group
+empty), each locality's under its code, and a plan-against-actual table by year.
+
 The PDF embeds DejaVu Sans (vendored in `static/`, Bitstream Vera licence), which covers
 every Vietnamese letter and tone mark, so the report reads the same on any machine.
 """
@@ -16,6 +19,7 @@ from fpdf.fonts import FontFace
 from openpyxl import Workbook
 
 from services.reporting.domain.evaluation import Evaluation
+from services.reporting.domain.plans import PlanProgressRow
 from services.reporting.entrypoints.i18n import LABELS, format_date, format_number, format_percent
 from shared.reference import reference_data
 from shared.spreadsheets import neutralised
@@ -24,7 +28,8 @@ STATIC = Path(__file__).parent / "static"
 FONT_REGULAR = STATIC / "DejaVuSans.ttf"
 FONT_BOLD = STATIC / "DejaVuSans-Bold.ttf"
 BREAKDOWNS = ("by_home_unit", "by_host_unit", "by_sector", "by_ethnicity", "by_gender")
-RATES = {"fill_rate", "promotion_rate"}
+RATES = {"fill_rate", "promotion_rate", "progress"}
+LABEL_KEYS = {"behind_plan": "behind"}  # a locality's flag, not the alert's list
 OUTCOME_BREAKDOWNS = ("by_home_unit", "by_host_unit", "by_sector")
 
 
@@ -71,6 +76,22 @@ def rows(ev: Evaluation) -> Iterator[tuple[str, str, str, Any]]:
         for code, group in getattr(ev, name).items():
             for measure, value in group_measures(group.model_dump()):
                 yield name, code, measure, value
+    if ev.plans is not None:
+        for measure, value in plan_measures(ev.plans.province):
+            yield "plans", "", measure, value
+        for code, locality in ev.plans.localities.items():
+            for measure, value in plan_measures(locality):
+                yield "plans", code, measure, value
+            yield "plans", code, "decisions", "; ".join(locality.decisions)
+
+
+def plan_measures(row: PlanProgressRow) -> Iterator[tuple[str, Any]]:
+    """Plan against actual for a locality or the province: the totals, then each year."""
+    for key in ("planned", "expected_to_date", "seconded", "behind_plan", "progress"):
+        yield key, getattr(row, key)
+    for year in row.years:
+        yield f"years.{year.year}.planned", year.planned
+        yield f"years.{year.year}.seconded", year.seconded
 
 
 def group_measures(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -90,7 +111,7 @@ def group_measures(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
 
 def _label(measure: str, lang: str) -> str:
     t = LABELS[lang]
-    return " · ".join(t.get(part, part) for part in measure.split("."))
+    return " · ".join(t.get(LABEL_KEYS.get(part, part), part) for part in measure.split("."))
 
 
 def to_csv(ev: Evaluation, lang: str = "vi") -> bytes:
@@ -146,9 +167,25 @@ def to_xlsx(ev: Evaluation, lang: str = "vi") -> bytes:
             values = [_pick(data, m) for m in measures]
             sheet.append(_cells([group_name(dimension, code, lang), code, *values]))
         sheet.column_dimensions["A"].width = 36
+    if ev.plans is not None:
+        _plans_sheet(book.create_sheet("plans"), ev, lang)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _plans_sheet(sheet: Any, ev: Evaluation, lang: str) -> None:
+    """One row per locality with a plan in force, then the province: totals and each year."""
+    t = LABELS[lang]
+    assert ev.plans is not None
+    measures = [m for m, _ in plan_measures(ev.plans.province)]
+    sheet.append(_cells([t["locality"], "code", *(_label(m, lang) for m in measures)]))
+    sheet.append(_cells(["", "", *measures]))
+    for code, locality in ev.plans.localities.items():
+        values = [v for _, v in plan_measures(locality)]
+        sheet.append(_cells([group_name("home_unit", code, lang), code, *values]))
+    sheet.append(_cells([t["province"], "", *(v for _, v in plan_measures(ev.plans.province))]))
+    sheet.column_dimensions["A"].width = 36
 
 
 def _pick(data: dict[str, Any], measure: str) -> Any:
@@ -171,6 +208,8 @@ def _filters_text(ev: Evaluation, lang: str) -> str:
 
 
 def _value_text(measure: str, value: Any, lang: str) -> str:
+    if isinstance(value, bool):
+        return LABELS[lang]["behind"] if value else "—"
     if measure.split(".")[-1] in RATES:
         return format_percent(value, lang)
     return format_number(value, lang)
@@ -266,7 +305,48 @@ def to_pdf(ev: Evaluation, lang: str = "vi", generated_on: dt.date | None = None
             pdf.set_font("DejaVu", size=8)
             note = t["suppressed_note"].format(n=ev.small_cell_threshold - 1)
             pdf.multi_cell(0, 5, note, new_x="LMARGIN", new_y="NEXT")
+    if ev.plans is not None and ev.plans.localities:
+        heading(t["plans"])
+        header, body = plans_table(ev, lang)
+        table(header, body, (4, *(2,) * (len(header) - 1)))
     return bytes(pdf.output())
+
+
+def plans_table(ev: Evaluation, lang: str) -> tuple[list[str], list[list[str]]]:
+    """Plan against actual per locality and for the province: each year's planned / seconded,
+    the phase's planned, the pace expected by `as_of`, seconded, progress, behind or not."""
+    t = LABELS[lang]
+    assert ev.plans is not None
+    years = [y.year for y in ev.plans.province.years]
+    header = [
+        t["locality"],
+        *(t["plan_year"].format(year=y) for y in years),
+        t["planned"],
+        t["expected_to_date"],
+        t["seconded"],
+        t["progress"],
+        t["behind"],
+    ]
+
+    def line(name: str, row: PlanProgressRow) -> list[str]:
+        return [
+            name,
+            *(
+                f"{format_number(y.planned, lang)} / {format_number(y.seconded, lang)}"
+                for y in row.years
+            ),
+            format_number(row.planned, lang),
+            format_number(row.expected_to_date, lang),
+            format_number(row.seconded, lang),
+            format_percent(row.progress, lang),
+            _value_text("behind_plan", row.behind_plan, lang),
+        ]
+
+    body = [
+        line(group_name("home_unit", code, lang), row) for code, row in ev.plans.localities.items()
+    ]
+    body.append(line(t["province"], ev.plans.province))
+    return header, body
 
 
 def _outcomes_table(ev: Evaluation, name: str, lang: str, table: Any) -> None:

@@ -231,3 +231,48 @@ async def test_what_became_of_each_official_is_on_the_dashboard_and_in_the_expor
     assert 'id="outcomes_by_gender"' not in vi.text
     pdf = await client.get(EVALUATION + ".pdf", params=QUERY)
     assert pdf.status_code == 200
+
+
+async def test_the_locality_plans_are_in_every_export(client: httpx.AsyncClient) -> None:
+    """Plan against actual per locality and for the province, by year, and who is behind:
+    the CSV and the XLSX hold the JSON's figures, the PDF its table."""
+    ev = await _json(client, EVALUATION, **QUERY)
+    plans = ev["plans"]
+    behind = [code for code, p in plans["localities"].items() if p["behind_plan"]]
+    assert 0 < len(behind) < len(plans["localities"])  # the generator plans both
+    response = await client.get(EVALUATION + ".csv", params=QUERY)
+    lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    figures = {(r[0], r[1], r[2]): r[4] for r in lines[2:]}
+    province = plans["province"]
+    for key in ("planned", "expected_to_date", "seconded", "progress", "behind_plan"):
+        assert figures[("plans", "", key)] == str(province[key]), key
+    for code, p in plans["localities"].items():
+        assert figures[("plans", code, "behind_plan")] == str(p["behind_plan"])
+        assert figures[("plans", code, "decisions")] == "; ".join(p["decisions"])
+        for year in p["years"]:
+            assert figures[("plans", code, f"years.{year['year']}.planned")] == str(year["planned"])
+            assert figures[("plans", code, f"years.{year['year']}.seconded")] == str(
+                year["seconded"]
+            )
+    book = load_workbook(io.BytesIO((await client.get(EVALUATION + ".xlsx", params=QUERY)).content))
+    sheet = book["plans"]
+    measures = [c.value for c in sheet[2]]
+    rows = list(sheet.iter_rows(min_row=3, values_only=True))
+    assert [r[1] for r in rows] == [*plans["localities"], None]  # the province last
+    for row in rows:
+        p = plans["localities"][row[1]] if row[1] else province
+        assert row[measures.index("seconded")] == p["seconded"]
+        assert row[measures.index("expected_to_date")] == p["expected_to_date"]
+        assert row[measures.index("behind_plan")] == p["behind_plan"]
+        assert row[measures.index("years.2025.planned")] == p["years"][1]["planned"]
+    pdf = await client.get(EVALUATION + ".pdf", params=QUERY)
+    pages = PdfReader(io.BytesIO(pdf.content)).pages
+    text = " ".join(" ".join(page.extract_text() for page in pages).split())  # cells wrap
+    assert "Kế hoạch biệt phái của các địa phương" in text
+    assert "2025: kế hoạch / đã cử" in text
+    n = format_number
+    cells = " ".join(
+        f"{n(y['planned'], 'vi')} / {n(y['seconded'], 'vi')}" for y in province["years"]
+    )
+    assert f"Toàn tỉnh {cells} {format_number(province['planned'], 'vi')}" in text
+    assert text.count("Chậm tiến độ") >= len(behind) + 1  # the column's title, then each one

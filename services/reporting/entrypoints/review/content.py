@@ -3,9 +3,8 @@ shows, and the previous phase as `compare` gives it): title page, introduction, 
 charts, tables per locality and per group, findings, signature.
 
 `SECTIONS` lists the sections in order; each is a function of the figures returning its
-blocks (none to leave it out). A section for figures another change adds to the evaluation
-(district plans, outcome breakdowns) is one more function there, returning [] while
-`getattr(figures.evaluation, "<field>", None)` is None.
+blocks (none to leave it out): the localities' plans and the outcomes are two of them
+(`review/plans.py`).
 """
 
 import datetime as dt
@@ -23,6 +22,7 @@ from services.reporting.entrypoints.review.document import (
     TitlePage,
     numbered,
 )
+from services.reporting.entrypoints.review.plans import outcomes_section, plans_section
 from services.reporting.entrypoints.review.tables import (
     by_group,
     by_locality,
@@ -164,7 +164,14 @@ def introduction(f: ReviewFigures, generated_on: dt.date) -> list[Block]:
 
 
 Section = Callable[[ReviewFigures], list[Block]]
-SECTIONS: list[Section] = [results, by_locality, by_group, findings_section]
+SECTIONS: list[Section] = [
+    results,
+    by_locality,
+    plans_section,
+    outcomes_section,
+    by_group,
+    findings_section,
+]
 """After the introduction, in order; a function returning [] leaves its section out."""
 
 

@@ -2,8 +2,8 @@
 report does ("Có 3 lượt kết thúc trước hạn, chiếm 12,5 % số lượt đã kết thúc.").
 
 Each function of `FINDINGS` reads `ReviewFigures` and returns its sentences (none when it has
-nothing to say): a finding about figures other helpers add to the evaluation (district plans,
-outcome breakdowns) is one more function that returns [] while the field is absent.
+nothing to say); those on the localities' plans and on later promotions, receptions and time
+to fill live beside their sections (`review/plans.py`).
 
 Small cells: the only protected breakdown is `by_ethnicity`, whose withheld cells are null.
 A sentence states only cells that are shown, and never a sum or a difference of ethnic cells,
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from services.reporting.domain.evaluation import ratio
 from services.reporting.entrypoints.exports import group_name
 from services.reporting.entrypoints.review.localities import localities
+from services.reporting.entrypoints.review.plans import outcome_findings, plan_findings
 from services.reporting.entrypoints.review.vietnamese import (
     in_sentence,
     listing,
@@ -167,7 +168,7 @@ def promotions(f: ReviewFigures) -> list[str]:
                 "sau biệt phái"
             )
         ]
-    promoted = ev.post_arrangements.get("PROMOTED", 0)
+    promoted = ev.promoted  # at the arrangement or later, as promotion_rate counts them
     text = (
         f"Sau biệt phái, {num(promoted)} lượt cán bộ được bổ nhiệm vào chức vụ cao hơn, "
         f"đạt tỷ lệ {pct(ev.promotion_rate)} số lượt đã kết thúc"
@@ -258,9 +259,11 @@ FINDINGS: list[Finding] = [
     overview,
     needs,
     behind,
+    plan_findings,
     early_ends,
     ratings,
     promotions,
+    outcome_findings,
     pace,
     duration,
     groups,

@@ -161,7 +161,7 @@ def by_locality(f: ReviewFigures) -> list[Block]:
             num(s.ended),
             num(s.terminated_early),
             num(s.overdue),
-            num(ev.post_arrangements.get("PROMOTED", 0)),
+            num(ev.promoted),
             pct(ev.promotion_rate),
         )
     )
