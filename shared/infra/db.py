@@ -146,10 +146,20 @@ def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+RESTARTING = frozenset({"57P01", "57P02", "57P03"})
+"""SQLSTATEs of a server shutting down, crashed, or not yet accepting connections."""
+
+
 def unavailable(exc: BaseException) -> bool:
     """The database cannot be reached or dropped the connection (a restart, a failover): what
     was being done did not happen or is safe to do again shortly; waiting is the cure."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    # The server's own word, raised by the driver as it connects (not always wrapped by
+    # SQLAlchemy): a connection failure (class 08) or the server shutting down, crashed or
+    # not yet accepting connections during a restart or recovery (57P01-57P03).
+    state = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if isinstance(state, str) and (state.startswith("08") or state in RESTARTING):
         return True
     return isinstance(
         exc,
