@@ -45,11 +45,8 @@ class PlacementSettings(BaseServiceSettings):
         """The master keys these settings name; None without a master key."""
         if not self.master_key:
             return None
-        keys = {self.master_key_id: parse_key(self.master_key)}
-        for kid, key in parse_key_ring(
-            self.previous_master_keys, "PLACEMENT_PREVIOUS_MASTER_KEYS"
-        ).items():
-            keys.setdefault(kid, key)
+        current = (self.master_key_id, parse_key(self.master_key))
+        keys = parse_key_ring(self.previous_master_keys, "PLACEMENT_PREVIOUS_MASTER_KEYS", current)
         return MasterKeys(self.master_key_id, keys)
 
     intake_key: str | None = None

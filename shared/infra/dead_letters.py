@@ -12,8 +12,10 @@ operator does with dead-lettered records, one DLQ at a time, with `--dry-run` to
   retention is the audit trail).
 
 "Handled" is the committed offset of the tool's own consumer group for that DLQ
-(`<prefix>dead-letters`), so two operators never replay a record twice and a run stopped
-half-way goes on where it stopped. The connection comes from `DLQ_KAFKA_BOOTSTRAP` and the
+(`<prefix>dead-letters`), committed after each record sent, so a run stopped half-way goes on
+after the last record it sent. Run one at a time per DLQ: the tool reads by assignment, not
+as a group member, so two runs at once would both send what neither had marked yet.
+The connection comes from `DLQ_KAFKA_BOOTSTRAP` and the
 usual Kafka security variables with the `DLQ_` prefix (`DLQ_KAFKA_SECURITY_PROTOCOL`,
 `DLQ_KAFKA_USERNAME`, …): a user that may read the DLQ and write the source topic.
 """
@@ -143,13 +145,18 @@ async def handle(
                     if record.offset < ends[tp]:
                         pending.append((record, describe(record)))
         if action != "list" and not dry_run:
-            for record, letter in pending:
-                if producer is not None:
+            if producer is not None:
+                for _, letter in pending:  # all checked before any is sent
                     if not letter.source_topic:
                         raise SystemExit(
                             f"{letter.partition}:{letter.offset} names no source topic"
                         )
+            for record, letter in pending:
+                if producer is not None:
                     await producer.send_and_wait(letter.source_topic, record.value, key=record.key)
+                # Each record marked handled once sent: a run stopped half-way goes on after it.
+                tp = TopicPartition(record.topic, record.partition)
+                await consumer.commit({tp: record.offset + 1})
             await consumer.commit({tp: ends[tp] for tp in partitions})
         return [letter for _, letter in pending]
     finally:

@@ -163,4 +163,4 @@ class AggregateRepository(Generic[A]):
         stored = await self._store.append(
             aggregate.stream_id, start, envelopes, data_subject=aggregate.data_subject
         )
-        return envelopes if stored is envelopes else list(stored)
+        return list(stored)

@@ -132,19 +132,14 @@ class CommandTopics:
     async def _consume(self, consumer: AIOKafkaConsumer, group: str, handler: RawHandler) -> None:
         while True:
             record = await consumer.getone()
-            if tracing.enabled():
-                with tracing.consuming_record(record.headers, record.topic, group):
-                    await self._deliver(record.topic, group, record.value or b"", handler)
-            else:  # a command's path pays nothing for tracing off
+            with tracing.consuming_record(record.headers, record.topic, group):
                 await self._deliver(record.topic, group, record.value or b"", handler)
             tp = TopicPartition(record.topic, record.partition)
             end = consumer.highwater(tp)
             if end is not None:
                 observe_lag(group, record.topic, record.partition, end - record.offset - 1)
             try:
-                await consumer.commit(
-                    {TopicPartition(record.topic, record.partition): record.offset + 1}
-                )
+                await consumer.commit({tp: record.offset + 1})
             except Exception:
                 # A rebalance took the partition: its new owner gets the record again and
                 # the command log answers it with the stored reply.

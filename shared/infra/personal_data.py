@@ -116,10 +116,13 @@ class PersonalDataCodec:
         return await self._identities.key_for(official_id, create=False)
 
 
-def parse_key_ring(text: str | None, setting: str) -> dict[str, bytes]:
-    """Keys given as `id=base64,id=base64` (a rotation's other keys) by key id; `setting`
-    names the variable in the error, which never repeats a value."""
-    keys: dict[str, bytes] = {}
+def parse_key_ring(
+    text: str | None, setting: str, current: tuple[str, bytes] | None = None
+) -> dict[str, bytes]:
+    """The `current` key (id, key) and the keys given as `id=base64,id=base64` (a rotation's
+    other keys), by key id, the current one winning; `setting` names the variable in the
+    error, which never repeats a value."""
+    keys: dict[str, bytes] = dict([current]) if current else {}
     for item in (text or "").split(","):
         if item.strip():
             kid, _, value = item.strip().partition("=")
@@ -145,8 +148,8 @@ class PersonalDataKeys(BaseSettings):
 
     def personal_data_codec(self) -> PersonalDataCodec:
         """The codec for these keys; without a key nothing sealed can be read."""
-        keys = {self.programme_key_id: parse_key(self.programme_key)} if self.programme_key else {}
-        others = parse_key_ring(self.previous_programme_keys, "*_PREVIOUS_PROGRAMME_KEYS")
-        for kid, key in others.items():
-            keys.setdefault(kid, key)
+        current = (
+            (self.programme_key_id, parse_key(self.programme_key)) if self.programme_key else None
+        )
+        keys = parse_key_ring(self.previous_programme_keys, "*_PREVIOUS_PROGRAMME_KEYS", current)
         return PersonalDataCodec(self.programme_key_id, keys)

@@ -244,7 +244,7 @@ def relaying(messages: Sequence[Outgoing]) -> Iterator[list[Context] | None]:
     tracer = _state.tracer
     spans: list[Span] = []
     for message in messages:
-        parent = _payload_context(message.payload) if b'"traceparent"' in message.payload else None
+        parent = _payload_context(message.payload)
         spans.append(
             tracer.start_span(
                 f"publish {message.topic}",

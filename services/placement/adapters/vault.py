@@ -186,9 +186,8 @@ class KeyVault:
         return key
 
     async def _find(self, official_id: str) -> bytes | None:
-        find = _FIND
         async with self._sessions() as session:
-            row = (await session.execute(find, {"b_official_id": official_id})).first()
+            row = (await session.execute(_FIND, {"b_official_id": official_id})).first()
         if row is None:
             return None
         return self.masters.unwrap(official_id, row.master_kid, row.nonce, row.wrapped_key)
