@@ -92,6 +92,10 @@ def check_locality(code: str, on: dt.date, phase: Phase) -> UnitRef:
     return UnitRef(code=unit.code, name=unit.name)
 
 
+MAX_OFFICIALS = 10_000
+"""The most officials a plan's year or sector may name (the contract's bound on `officials`)."""
+
+
 def checked_targets(targets: Sequence[PlanTargetIn], phase: Phase, on: dt.date) -> list[PlanTarget]:
     """The targets as recorded, once every rule holds: years within the phase, each once;
     counts not negative; sectors known on the decision date, each once a year, together at
@@ -110,9 +114,16 @@ def checked_targets(targets: Sequence[PlanTargetIn], phase: Phase, on: dt.date) 
         if t.year in seen:
             raise DomainError(RuleCode.PLAN_TARGET_INVALID, f"year {t.year} is given twice")
         seen.add(t.year)
-        if t.officials < 0 or any(s.officials < 0 for s in t.by_sector):
+        counts = [t.officials, *(s.officials for s in t.by_sector)]
+        if any(c < 0 for c in counts):
             raise DomainError(
                 RuleCode.PLAN_TARGET_INVALID, f"a count of {t.year} is negative", year=t.year
+            )
+        if any(c > MAX_OFFICIALS for c in counts):
+            raise DomainError(
+                RuleCode.PLAN_TARGET_INVALID,
+                f"a count of {t.year} is above {MAX_OFFICIALS:,}",
+                year=t.year,
             )
         sectors = [s.sector for s in t.by_sector]
         for sector in sectors:

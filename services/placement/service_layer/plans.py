@@ -16,7 +16,7 @@ from shared.contract.envelope import CloudEvent, read_event
 from shared.contract.events import PlanTarget, SecondmentPlanAdopted, SecondmentPlanAmended
 from shared.contract.rules import RuleCode
 from shared.contract.types import Decision, UnitRef
-from shared.seedwork.errors import DomainError, NotFound
+from shared.seedwork.errors import DomainError, NotFound, found
 from shared.seedwork.ports import RequestContext
 
 
@@ -102,10 +102,7 @@ async def adopt_plan(
 
 
 async def _load(uow: PlansUnitOfWork, plan_id: str) -> SecondmentPlan:
-    plan = await uow.plans.get(plan_id)
-    if plan is None:
-        raise NotFound("plan", plan_id)
-    return plan
+    return found(await uow.plans.get(plan_id), "plan", plan_id)
 
 
 async def amend_plan(

@@ -18,6 +18,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 from openpyxl import Workbook
 
+from services.reporting.domain.counts import ARRANGEMENTS, RATINGS
 from services.reporting.domain.evaluation import Evaluation
 from services.reporting.domain.plans import PlanProgressRow
 from services.reporting.entrypoints.i18n import LABELS, format_date, format_number, format_percent
@@ -352,8 +353,7 @@ def plans_table(ev: Evaluation, lang: str) -> tuple[list[str], list[list[str]]]:
 def _outcomes_table(ev: Evaluation, name: str, lang: str, table: Any) -> None:
     """What became of each group's officials: ratings, early ends, posts, promotion rate."""
     t = LABELS[lang]
-    ratings = ("EXCELLENT", "GOOD", "COMPLETED", "NOT_COMPLETED")
-    posts = ("RETURNED_TO_FORMER_POST", "PROMOTED", "TRANSFERRED", "OTHER")
+    ratings, posts = RATINGS, ARRANGEMENTS
     header = [
         f"{t['group']} · {t['outcomes_by']}",
         *(t[r] for r in ratings),

@@ -8,6 +8,7 @@ import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -245,7 +246,7 @@ def build_planner_router(
                 "a": answer,
                 "error": error,
                 "q": query,
-                "switch_query": "&".join(f"{k}={v}" for k, v in query.items()),
+                "switch_query": urlencode(query),
                 "name": lambda code: group_name("home_unit", code, lang),
                 "same_origin": _serves_plans(request),
                 "requests": json.dumps(

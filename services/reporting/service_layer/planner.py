@@ -113,7 +113,7 @@ class PlannerAnswer(BaseModel):
 
 
 def _days_within(unit: Unit, phase: Phase) -> list[dt.date]:
-    first = max(phase.starts_on, unit.valid_from)
+    first = max(phase.starts_on, unit.valid_from or phase.starts_on)
     last = min(phase.ends_on, unit.valid_to or phase.ends_on)
     return [first, last] if first <= last else []
 

@@ -62,6 +62,7 @@ def test_a_year_outside_the_phase_is_refused() -> None:
     "targets",
     [
         [{"year": 2024, "officials": -1}],
+        [{"year": 2024, "officials": 20_000}],
         [{"year": 2024, "officials": 2, "by_sector": [{"sector": "HEALTH", "officials": -1}]}],
         [{"year": 2024, "officials": 1}, {"year": 2024, "officials": 2}],
         [{"year": 2024, "officials": 1, "by_sector": [{"sector": "HEALTH", "officials": 2}]}],
@@ -76,7 +77,14 @@ def test_a_year_outside_the_phase_is_refused() -> None:
             }
         ],
     ],
-    ids=["negative", "negative sector", "year twice", "sectors over the year", "sector twice"],
+    ids=[
+        "negative",
+        "above the bound",
+        "negative sector",
+        "year twice",
+        "sectors over the year",
+        "sector twice",
+    ],
 )
 def test_invalid_targets_are_refused(targets: list[dict[str, Any]]) -> None:
     refused(RuleCode.PLAN_TARGET_INVALID, adopt(targets=targets))

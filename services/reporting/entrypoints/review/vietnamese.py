@@ -3,7 +3,7 @@ unit names as they read inside a sentence ("huyện Nam Giang", not "Huyện Nam
 
 import datetime as dt
 
-from services.reporting.entrypoints.i18n import format_number, format_percent
+from services.reporting.entrypoints.i18n import format_date, format_number, format_percent
 
 MAX_NAMED = 8
 """A list names at most this many and counts the rest ("và 3 địa phương khác")."""
@@ -79,5 +79,5 @@ def long_date(day: dt.date) -> str:
 
 
 def short_date(day: dt.date) -> str:
-    """dd/mm/yyyy."""
-    return day.strftime("%d/%m/%Y")
+    """dd/mm/yyyy, as the dashboard writes it."""
+    return format_date(day, "vi")
