@@ -51,7 +51,7 @@ class NeedsService(CommandTakingService):
                 SqlNeedsUnitOfWork,
                 self.runtime.sessions,
                 topic_prefix=settings.topic_prefix,
-                on_commit=self.runtime.relay.wake,
+                on_commit=self.runtime.wake,
             ),
             phases=phases,
         )

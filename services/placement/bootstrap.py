@@ -87,7 +87,7 @@ class PlacementService(CommandTakingService):
                 SqlPlacementUnitOfWork,
                 self.runtime.sessions,
                 topic_prefix=settings.topic_prefix,
-                on_commit=self.runtime.relay.wake,
+                on_commit=self.runtime.wake,
                 codec=sealing,
                 vault=vault,
             ),
@@ -101,7 +101,7 @@ class PlacementService(CommandTakingService):
                 self.runtime.sessions,
                 core,
                 topic_prefix=settings.topic_prefix,
-                on_commit=self.runtime.relay.wake,
+                on_commit=self.runtime.wake,
             ),
             phases=phases,
         )

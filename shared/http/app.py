@@ -158,6 +158,9 @@ def compose_app(
     routers = [s.routers for s in services]
     runtimes = [r for r in (getattr(s, "runtime", None) for s in services)
                 if isinstance(r, ServiceRuntime)]  # fmt: skip
+    if audit is not None:
+        for runtime in runtimes:
+            runtime.forward_audit_to(audit)
     names = [r.name for r in runtimes]
     service_name = names[0] if len(names) == 1 else "embedded"
     if tracing.configure_from_env(service_name):

@@ -18,15 +18,18 @@ answer is a 503 problem instead. Commands are never blocked by the audit store (
 committed by then); a failed write is logged as an error.
 """
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.authz import Action, Principal, authorize
@@ -42,6 +45,7 @@ from shared.infra.audit_entries import (
     Channel,
     Outcome,
 )
+from shared.infra.audit_outbox import PendingAudit, auditing
 from shared.seedwork.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, cut_page, decode_cursor
 
 log = logging.getLogger(__name__)
@@ -160,12 +164,20 @@ class AuditMiddleware:
             return
         scope.setdefault("state", {})
         exchange = _Exchange()
+        pending = None
+        if scope["method"] not in READS and audit.forwarded_from_services:
+            # A command that commits commits its entry with it (`shared.infra.audit_outbox`).
+            pending = PendingAudit(partial(self._committed_entry, scope, exchange))
         try:
-            await self.app(scope, exchange.receiving(receive), exchange.send)
+            with auditing(pending) if pending else contextlib.nullcontext():
+                await self.app(scope, exchange.receiving(receive), exchange.send)
         except Exception:
             exchange.status = 500
             await self._write(audit, self._entry(scope, exchange, failed=True))
             raise
+        if pending is not None and pending.committed and exchange.status < 400:
+            await exchange.forward(send)
+            return
         entry = self._entry(scope, exchange)
         if entry is not None:
             written = await self._write(audit, entry)
@@ -179,6 +191,8 @@ class AuditMiddleware:
         if entry is None:
             return True
         try:
+            if audit.forwarded_from_services:
+                await audit.forward_committed()  # so that the log keeps the order of events
             if entry.agency is None and entry.outcome is Outcome.REFUSED:
                 await audit.record_unauthenticated(entry)  # counted: anyone can send these
             else:
@@ -188,9 +202,17 @@ class AuditMiddleware:
             return False
         return True
 
+    def _committed_entry(
+        self, scope: Scope, exchange: _Exchange, answer: BaseModel | None
+    ) -> AuditRecord:
+        """The entry of a command as its unit of work commits: accepted, with the status its
+        route answers and the ids of its answer."""
+        status = getattr(scope.get("route"), "status_code", None) or 200
+        response = answer.model_dump(mode="json") if answer is not None else None
+        return self._record(scope, exchange, status, Outcome.ACCEPTED, response)
+
     def _entry(self, scope: Scope, exchange: _Exchange, failed: bool = False) -> AuditRecord | None:
         route = scope.get("route")
-        template = getattr(route, "path", None)
         spec = audit_spec(getattr(route, "endpoint", None))
         method: str = scope["method"] if scope["method"] in METHODS else "OTHER"
         status = exchange.status
@@ -205,6 +227,15 @@ class AuditMiddleware:
         else:
             outcome = Outcome.ACCEPTED
         response = _json(exchange.body) if exchange.body else None
+        return self._record(scope, exchange, status, outcome, response)
+
+    def _record(
+        self, scope: Scope, exchange: _Exchange, status: int, outcome: Outcome, response: Any
+    ) -> AuditRecord:
+        route = scope.get("route")
+        template = getattr(route, "path", None)
+        spec = audit_spec(getattr(route, "endpoint", None))
+        method: str = scope["method"] if scope["method"] in METHODS else "OTHER"
         records = [
             *_ids_in_path(scope.get("path_params") or {}),
             *_ids_in(_json(exchange.request_body) if exchange.request_body else None),

@@ -21,7 +21,7 @@ import datetime as dt
 import logging
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -56,6 +56,16 @@ INSERT_RECORDS = insert(audit_records)
 
 _Waiting = tuple[AuditRecord, dt.datetime, "asyncio.Future[int]"]
 """An entry, its time, and the caller waiting for its position."""
+
+
+@dataclass(frozen=True)
+class ForwardedEntry:
+    """An entry a service committed with its command (`shared.infra.audit_outbox`)."""
+
+    entry_id: str
+    """Unique in the store: forwarded twice, kept once."""
+    entry: AuditRecord
+    occurred_at: dt.datetime
 
 
 def _resolve(future: "asyncio.Future[int]", position: int) -> None:
@@ -94,6 +104,33 @@ class AuditLog:
         self._counting: dict[tuple[object, ...], _Window] = {}
         self._counting_lock = asyncio.Lock()
         self._flusher: asyncio.Task[None] | None = None
+        self._sources: list[Callable[[], Awaitable[int]]] = []
+
+    def add_source(self, forward: Callable[[], Awaitable[int]]) -> None:
+        """A service's forwarder of committed entries: run before every read, so that a
+        command's entry is in what the same process reads right after it."""
+        self._sources.append(forward)
+
+    @property
+    def forwarded_from_services(self) -> bool:
+        """True while a service of this process commits its commands' entries itself
+        (`shared.infra.audit_outbox`)."""
+        return bool(self._sources)
+
+    async def forward_committed(self) -> None:
+        """Bring in the entries this process's services committed with their commands: before
+        a read (it sees them) and before an entry written here directly (the log keeps the
+        order in which things happened). A forwarder that fails leaves them for later."""
+        for forward in list(self._sources):
+            try:
+                await forward()
+            except Exception:  # the read or write goes on; the forwarder retries
+                log.warning("audit: could not forward committed entries", exc_info=True)
+
+    def remove_source(self, forward: Callable[[], Awaitable[int]]) -> None:
+        """The forwarder stopped."""
+        with contextlib.suppress(ValueError):
+            self._sources.remove(forward)
 
     async def start(self) -> None:
         """Create or migrate the store (idempotent; serialised across services), then write
@@ -202,13 +239,42 @@ class AuditLog:
                 _resolve(future, position)
 
     async def _insert(self, batch: Sequence[_Waiting]) -> list[int]:
+        async with self._sessions() as session, session.begin():
+            return await self._insert_in(session, [(entry, at, None) for entry, at, _ in batch])
+
+    async def append_forwarded(self, batch: Sequence[ForwardedEntry]) -> int:
+        """Append entries committed by a service, in one transaction, skipping those already
+        here (a forwarder that stopped before deleting its rows sends them again); returns
+        how many were new."""
+        async with self._sessions() as session, session.begin():
+            ids = [f.entry_id for f in batch]
+            known = set(
+                (
+                    await session.scalars(
+                        select(audit_log.c.entry_id).where(audit_log.c.entry_id.in_(ids))
+                    )
+                ).all()
+            )
+            fresh, seen = [], set(known)
+            for f in batch:
+                if f.entry_id not in seen:
+                    seen.add(f.entry_id)
+                    fresh.append((f.entry, _utc(f.occurred_at), f.entry_id))
+            await self._insert_in(session, fresh)
+        return len(fresh)
+
+    @staticmethod
+    async def _insert_in(
+        session: AsyncSession, batch: Sequence[tuple[AuditRecord, dt.datetime, str | None]]
+    ) -> list[int]:
         positions: list[int] = []
         records: list[dict[str, object]] = []
-        async with self._sessions() as session, session.begin():
-            for entry, at, _ in batch:
+        if batch:
+            for entry, at, entry_id in batch:
                 position = await session.scalar(
                     INSERT_ENTRY,
                     {
+                        "entry_id": entry_id,
                         "occurred_at": at,
                         "channel": entry.channel.value,
                         "agency": entry.agency,
@@ -242,7 +308,9 @@ class AuditLog:
         record: str | None = None,
         since: dt.datetime | None = None,
     ) -> list[AuditEntry]:
-        """Entries after a position, oldest first, filtered."""
+        """Entries after a position, oldest first, filtered; this process's services first
+        forward the entries they committed."""
+        await self.forward_committed()
         t = audit_log
         query = select(t).where(t.c.position > after)
         if agency:

@@ -23,6 +23,10 @@ audit_log = Table(
     Column("rule", String(64), nullable=True),
     Column("route", String(200), nullable=True),
     Column("count", Integer, nullable=False, server_default="1"),
+    # Set when a service committed the entry with its command (`audit_outbox`): forwarded
+    # twice, kept once.
+    Column("entry_id", String(36), nullable=True),
+    Index("ix_audit_log_entry_id", "entry_id", unique=True),
     Index("ix_audit_log_agency", "agency", "position"),
     Index("ix_audit_log_action", "action", "position"),
     Index("ix_audit_log_occurred_at", "occurred_at"),

@@ -120,6 +120,17 @@ def create_command_answers_v1() -> None:
     op.create_index("ix_command_answers_expires_at", "command_answers", ["expires_at"])
 
 
+def create_audit_outbox_v1() -> None:
+    """DDL of `audit_outbox` (commands' audit entries on their way to the audit store)."""
+    op.create_table(
+        "audit_outbox",
+        sa.Column("position", position_type(), primary_key=True, autoincrement=True),
+        sa.Column("entry_id", sa.String(36), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("entry", sa.Text, nullable=False),
+    )
+
+
 async def upgrade_when_reachable(
     engine: AsyncEngine,
     script_location: Path,

@@ -1,4 +1,5 @@
-"""What every service runs on: its database engine, migrations and outbox relay."""
+"""What every service runs on: its database engine, migrations, outbox relay and, with an
+audit store, the forwarder of its commands' audit entries."""
 
 import logging
 import zlib
@@ -8,6 +9,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.infra.audit import AuditLog
+from shared.infra.audit_outbox import AuditForwarder
 from shared.infra.db import make_engine, make_sessions
 from shared.infra.migrations import upgrade_when_reachable
 from shared.infra.outbox import OutboxRelay, Publisher
@@ -36,6 +39,8 @@ class ServiceRuntime:
         self.engine = make_engine(database_url)
         self.sessions: async_sessionmaker[AsyncSession] = make_sessions(self.engine)
         self._migrations = migrations
+        self._tables = tables
+        self.audit_forwarder: AuditForwarder | None = None
         self.relay = OutboxRelay(
             self.sessions,
             tables,
@@ -62,6 +67,20 @@ class ServiceRuntime:
             publisher=transport.publisher(),
         )
 
+    def forward_audit_to(self, audit: AuditLog) -> None:
+        """Forward the audit entries this service's commands commit to `audit` (a service
+        without an `audit_outbox` has its requests audited by the middleware alone)."""
+        if self._tables.audit_outbox is not None:
+            self.audit_forwarder = AuditForwarder(
+                self.name, self.sessions, self._tables.audit_outbox, audit
+            )
+
+    def wake(self) -> None:
+        """A commit queued rows: events or a reply for the relay, an audit entry."""
+        self.relay.wake()
+        if self.audit_forwarder is not None:
+            self.audit_forwarder.wake()
+
     async def migrate(self, within: float = 60.0) -> None:
         """Bring the database to the newest revision (and any separate history it holds).
         A database that cannot be reached yet (starting, restarting) is waited for up to
@@ -73,12 +92,16 @@ class ServiceRuntime:
             )
 
     async def start(self) -> None:
-        """Migrate, then start relaying."""
+        """Migrate, then start relaying (and forwarding audit entries)."""
         await self.migrate()
         self.relay.start()
+        if self.audit_forwarder is not None:
+            self.audit_forwarder.start()
 
     async def stop(self) -> None:
-        """Stop relaying and close connections."""
+        """Stop forwarding (what is waiting first) and relaying, and close connections."""
+        if self.audit_forwarder is not None:
+            await self.audit_forwarder.stop()
         await self.relay.stop()
         await self.engine.dispose()
 

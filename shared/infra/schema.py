@@ -26,10 +26,14 @@ class CoreTables:
     events: Table
     outbox: Table
     processed: Table
+    audit_outbox: Table | None = None
+    """Commands' audit entries on their way to the audit store (`shared.infra.audit_outbox`),
+    in the services that take commands."""
 
 
-def define_core_tables(metadata: MetaData) -> CoreTables:
-    """Declare the core tables on a service's own metadata."""
+def define_core_tables(metadata: MetaData, *, audit_outbox: bool = False) -> CoreTables:
+    """Declare the core tables on a service's own metadata (with `audit_outbox` for a
+    service that takes commands)."""
     events = Table(
         "event_store",
         metadata,
@@ -64,4 +68,21 @@ def define_core_tables(metadata: MetaData) -> CoreTables:
         Column("payload_sha256", String(64), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
-    return CoreTables(events=events, outbox=outbox, processed=processed)
+    return CoreTables(
+        events=events,
+        outbox=outbox,
+        processed=processed,
+        audit_outbox=define_audit_outbox(metadata) if audit_outbox else None,
+    )
+
+
+def define_audit_outbox(metadata: MetaData) -> Table:
+    """A service's audit entries committed with their commands, not yet in the audit store."""
+    return Table(
+        "audit_outbox",
+        metadata,
+        Column("position", Position, primary_key=True, autoincrement=True),
+        Column("entry_id", String(36), nullable=False),
+        Column("occurred_at", DateTime(timezone=True), nullable=False),
+        Column("entry", Text, nullable=False),
+    )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contract.envelope import CloudEvent
 from shared.infra.answers import write_pending_answer
+from shared.infra.audit_outbox import write_pending_audit
 from shared.infra.eventstore import EventStore
 from shared.infra.outbox import OUTBOX_CHANNEL
 from shared.infra.personal_data import PersonalDataCodec
@@ -203,11 +204,15 @@ class SqlUnitOfWork:
         answered = await write_pending_answer(
             self.session, self._sessions, answer, self.events.appended
         )
+        audited = await write_pending_audit(self.session, self._tables.audit_outbox, answer)
         if self.events.appended and self.session.bind.dialect.name == "postgresql":
             # Delivered at commit, to every relay listening (other replicas included).
             await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self.session.commit()
-        if self.events.appended or answered:  # the outbox has rows (events, a Kafka reply)
-            # A transaction that queued nothing (a consumer's projection, say) has nothing for
-            # the relay: waking it would cost a transaction and a query for every event.
+        if audited is not None:
+            audited.committed = True  # the request's entry is in: the middleware writes none
+        if self.events.appended or answered or audited:
+            # The outboxes have rows (events, a Kafka reply, an audit entry). A transaction
+            # that queued nothing (a consumer's projection, say) has nothing for the relay:
+            # waking it would cost a transaction and a query for every event.
             self._on_commit()

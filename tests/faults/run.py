@@ -67,6 +67,10 @@ class Result:
     ledger: Ledger | None = None
     unexplained_5xx: int = 0
     server_errors: int = 0
+    audit_missing: int = 0
+    """Accepted needs and secondments without their command's ACCEPTED audit entry."""
+    audit_doubled: int = 0
+    """… or with more than one."""
 
     @property
     def ok(self) -> bool:
@@ -74,6 +78,8 @@ class Result:
             not self.problems
             and self.lost == 0
             and self.duplicated == 0
+            and self.audit_missing == 0
+            and self.audit_doubled == 0
             and self.converged_in is not None
         )
 
@@ -84,6 +90,7 @@ class Result:
             f"faults: {f['process_kill']} process kills, {f['broker_kill']} broker kills, "
             f"{f['postgres_restart']} postgres restarts, {f['rebalance']} rebalances; "
             f"accepted {self.accepted}; lost {self.lost}; duplicated {self.duplicated}; "
+            f"audit entries missing {self.audit_missing}, doubled {self.audit_doubled}; "
             f"converged in {converged}"
         )
 
@@ -99,6 +106,8 @@ class Result:
             "accepted_by_kind": dict(self.ledger.accepted) if self.ledger else {},
             "lost": self.lost,
             "duplicated": self.duplicated,
+            "audit_missing": self.audit_missing,
+            "audit_doubled": self.audit_doubled,
             "converged_s": self.converged_in,
             "server_errors_retried": self.server_errors,
             "unexplained_5xx": self.unexplained_5xx,
@@ -436,6 +445,9 @@ class Checker:
             )
             if pending[0]:
                 out.append(f"{service}: {pending[0]} outbox rows unpublished")
+            (waiting,) = await self._scalar_rows(service, "SELECT count(*) FROM audit_outbox")
+            if waiting[0]:
+                out.append(f"{service}: {waiting[0]} audit entries not yet in the audit store")
         figures = expected(self.ledger)
         async with httpx.AsyncClient(timeout=10.0) as client:
             token = self.d.issuer.mint("UBND_TINH", ("reports:read",))
@@ -535,6 +547,7 @@ class Checker:
                     f"{service}: {len(gaps)} aggregates with missing or doubled versions"
                 )
         result.lost += await self._by_id(problems)
+        await self._audited_once(result, problems)
         led = self.ledger
         result.server_errors = len(led.server_errors)
         unexplained = [e for e in led.server_errors if not self.faults.explains(e[0])]
@@ -558,6 +571,31 @@ class Checker:
         result.problems.extend(problems)
         for p in result.problems[:30]:
             print(f"  PROBLEM {p}", flush=True)
+
+    async def _audited_once(self, result: Result, problems: list[str]) -> None:
+        """Every accepted need and secondment has exactly one ACCEPTED entry of the command
+        that made it: the entry commits with the command, so a kill between the two cannot
+        lose it, and a forwarder killed half-way cannot write it twice."""
+        for action, kind, made in (
+            ("RaiseNeed", "need", set(self.ledger.needs)),
+            ("SecondOfficial", "secondment", set(self.ledger.secondments)),
+        ):
+            rows = await self._scalar_rows(
+                "audit",
+                "SELECT r.record_id, count(*) FROM audit_log l JOIN audit_records r "
+                f"ON r.position = l.position WHERE l.action = '{action}' "
+                f"AND l.outcome = 'ACCEPTED' AND r.kind = '{kind}' GROUP BY r.record_id",
+            )
+            entries = {str(record): int(n) for record, n in rows}
+            missing = [m for m in made if m not in entries]
+            doubled = [m for m in made if entries.get(m, 0) > 1]
+            result.audit_missing += len(missing)
+            result.audit_doubled += len(doubled)
+            if missing or doubled:
+                problems.append(
+                    f"{action}: {len(missing)} accepted without their audit entry "
+                    f"{missing[:3]}, {len(doubled)} with more than one {doubled[:3]}"
+                )
 
     async def _by_id(self, problems: list[str]) -> int:
         """GET every accepted need and secondment from its owning service, from whichever

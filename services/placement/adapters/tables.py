@@ -6,7 +6,7 @@ from shared.infra.answers import define_command_answers
 from shared.infra.schema import Position, define_core_tables
 
 metadata = MetaData()
-core = define_core_tables(metadata)
+core = define_core_tables(metadata, audit_outbox=True)
 command_answers = define_command_answers(metadata)
 """Answers to HTTP requests with an `Idempotency-Key` and to commands over Kafka."""
 

@@ -1,0 +1,249 @@
+"""A command's audit entry in the command's own transaction, forwarded to the audit store.
+
+The audit store is one database per deployment (`shared.infra.audit`). Writing a command's
+entry there after the command committed left a window: a process killed between the two
+commits kept the command and lost its entry, and every command paid a second transaction on
+a second database. Now the entrypoint (`shared.http.audit.AuditMiddleware`) hands the entry
+it will write to the unit of work (`auditing`), which writes it into the service's own
+`audit_outbox` table in the command's transaction (`write_pending_audit`): the command and
+its entry commit together or not at all. `AuditForwarder` then moves the rows to the audit
+store in batches, each under its `entry_id`, unique in the store: a forwarder stopped between
+the store's commit and the row's deletion forwards the row again, and the store keeps it once.
+
+Refusals, replays and failures change nothing in the service's database and are still written
+straight to the store by the middleware, as are commands over Kafka (a command redelivered
+after a crash is audited as replayed).
+"""
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.infra.audit import AuditLog, ForwardedEntry
+from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+"""Rows moved per transaction of the store."""
+STOP_WAIT = 10.0
+"""Seconds `stop` waits for the pass under way before cancelling it."""
+
+
+def _entry_json(entry: AuditRecord) -> str:
+    return json.dumps(asdict(entry), separators=(",", ":"))
+
+
+def _entry_of(raw: str) -> AuditRecord:
+    data: dict[str, Any] = json.loads(raw)
+    return AuditRecord(
+        **data
+        | {
+            "channel": Channel(data["channel"]),
+            "category": Category(data["category"]),
+            "outcome": Outcome(data["outcome"]),
+            "records": tuple((kind, record) for kind, record in data["records"]),
+        }
+    )
+
+
+@dataclass
+class PendingAudit:
+    """The entry a request will be audited with once its command commits."""
+
+    build: Callable[[BaseModel | None], AuditRecord]
+    """The entry, from the command's answer (the ids it names)."""
+    task: "asyncio.Task[Any] | None" = field(default_factory=asyncio.current_task)
+    """The request's task: a task it started (a relay woken, say) inherits the context but
+    does not run the request's command."""
+    committed: bool = False
+    """Set once a unit of work committed the entry: the middleware then writes nothing."""
+
+
+_PENDING: ContextVar[PendingAudit | None] = ContextVar("pending_audit", default=None)
+
+
+@contextlib.contextmanager
+def auditing(pending: PendingAudit) -> Iterator[PendingAudit]:
+    """Serve a request whose command, if it commits, commits its audit entry with it."""
+    token = _PENDING.set(pending)
+    try:
+        yield pending
+    finally:
+        _PENDING.reset(token)
+
+
+async def write_pending_audit(
+    session: AsyncSession, table: Table | None, answer: BaseModel | None
+) -> PendingAudit | None:
+    """Called by `SqlUnitOfWork.commit` before it commits: writes the request's entry in this
+    transaction; the caller marks it `committed` once the commit succeeded."""
+    pending = _PENDING.get()
+    if (
+        table is None
+        or pending is None
+        or pending.committed
+        or pending.task is not asyncio.current_task()
+    ):
+        return None
+    entry = pending.build(answer)
+    await session.execute(
+        _insert(table),
+        {
+            "entry_id": str(uuid.uuid4()),
+            "occurred_at": dt.datetime.now(dt.UTC),
+            "entry": _entry_json(entry),
+        },
+    )
+    return pending
+
+
+_INSERTS: dict[Table, Any] = {}
+
+
+def _insert(table: Table) -> Any:
+    """Built once per table (SQLAlchemy then reuses its compiled form)."""
+    if table not in _INSERTS:
+        _INSERTS[table] = insert(table)
+    return _INSERTS[table]
+
+
+class AuditForwarder:
+    """Moves one service's `audit_outbox` rows to the audit store, woken by commits that wrote
+    one (with a slow poll as a safety net, and one pass before every read of the store)."""
+
+    def __init__(
+        self,
+        name: str,
+        sessions: async_sessionmaker[AsyncSession],
+        table: Table,
+        audit: AuditLog,
+        *,
+        poll_interval: float = 5.0,
+        linger: float = 0.05,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._sessions = sessions
+        self._t = table
+        self._audit = audit
+        self._poll = poll_interval
+        self.linger = linger
+        """Seconds to wait after a wake-up, so the entries of that moment leave together."""
+        self._max_backoff = max_backoff
+        self._lock_key = zlib.crc32(f"audit-outbox:{name}".encode())
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._turn = asyncio.Lock()
+        self.forwarded = 0
+
+    def wake(self) -> None:
+        """A commit wrote an entry."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Forward in the background; the store reads what is waiting before it answers."""
+        self._audit.add_source(self.forward)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="audit-forwarder")
+
+    async def stop(self) -> None:
+        """Stop, forwarding what is waiting first when the store can take it."""
+        self._audit.remove_source(self.forward)
+        if self._task is not None:
+            # A flag and a wake-up rather than a cancellation: on Python 3.11 a cancellation
+            # arriving as `asyncio.timeout` expires can come out as a TimeoutError, which the
+            # loop takes for its poll, and it would wait on forever.
+            self._stopping = True
+            self._wake.set()
+            done, _ = await asyncio.wait([self._task], timeout=STOP_WAIT)
+            if not done:  # a pass stuck on an unreachable database: the rows stay
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            self._task = None
+            self._stopping = False
+        try:
+            await self.forward()
+        except Exception:  # the rows stay and the next start forwards them
+            log.warning("audit: entries left to forward at the next start", exc_info=True)
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.forward()
+                backoff = 0.1
+            except Exception:  # the rows stay; tried again after a pause
+                log.warning(
+                    "audit: cannot forward entries; retrying in %.1fs", backoff, exc_info=True
+                )
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(backoff):
+                        await self._wake.wait()  # `stop` ends the pause early
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()
+                    if self.linger > 0 and not self._stopping:
+                        await asyncio.sleep(self.linger)
+
+    async def forward(self) -> int:
+        """Move every row waiting now to the store; returns how many were moved."""
+        total = 0
+        async with self._turn:  # one pass at a time in this process
+            while True:
+                moved = await self._forward_batch()
+                total += moved
+                if moved < BATCH:
+                    self.forwarded += total
+                    return total
+
+    async def _forward_batch(self) -> int:
+        t = self._t
+        async with self._sessions() as session:
+            await session.begin()
+            on_postgres = session.bind.dialect.name == "postgresql"
+            if on_postgres and not await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self._lock_key}
+            ):
+                return 0  # another replica is forwarding this service's entries
+            rows = (
+                await session.execute(
+                    select(t.c.position, t.c.entry_id, t.c.occurred_at, t.c.entry)
+                    .order_by(t.c.position)
+                    .limit(BATCH)
+                )
+            ).all()
+            if not on_postgres:
+                await session.commit()  # SQLite: let writers in while the store is written
+            if not rows:
+                return 0
+            await self._audit.append_forwarded(
+                [ForwardedEntry(r.entry_id, _entry_of(r.entry), r.occurred_at) for r in rows]
+            )
+            if not session.in_transaction():
+                await session.begin()
+            await session.execute(delete(t).where(t.c.position.in_([r.position for r in rows])))
+            await session.commit()
+        return len(rows)
+
+    async def waiting(self) -> int:
+        """Rows not yet in the store (for tests and operators)."""
+        async with self._sessions() as session:
+            rows = await session.execute(select(self._t.c.position))
+            return len(rows.all())
