@@ -57,6 +57,13 @@ def phase_of(day: dt.date, phases: Sequence[Phase] = DEFAULT_PHASES) -> Phase | 
     return next((p for p in phases if p.starts_on <= day <= p.ends_on), None)
 
 
+def phase_before(phase: Phase, phases: Sequence[Phase] = DEFAULT_PHASES) -> Phase | None:
+    """The latest phase that ended before `phase` started (what a review compares with and
+    the planner learns from), or None for the first."""
+    earlier = [p for p in phases if p.ends_on < phase.starts_on]
+    return max(earlier, key=lambda p: p.ends_on) if earlier else None
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     """Same day `months` later; the month's last day when it has no such day."""
     index = day.month - 1 + months

@@ -33,6 +33,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pydantic_settings import SettingsConfigDict
 
 from shared.infra.kafka_auth import KafkaSecuritySettings
+from shared.infra.kafka_topics import TopicUnknown, topic_partitions
 
 GROUP = "dead-letters"
 
@@ -92,18 +93,17 @@ def describe(record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
 Action = Literal["list", "replay", "discard"]
 
 
-async def _partitions(settings: DeadLetterSettings, topic: str) -> list[int]:
+async def _partitions(settings: DeadLetterSettings, topic: str) -> list[TopicPartition]:
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap, **settings.kafka_auth().client_options()
     )
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([topic])
+        return await topic_partitions(admin, topic)
+    except TopicUnknown as unknown:
+        raise SystemExit(str(unknown)) from None
     finally:
         await admin.close()
-    if described["error_code"] != 0 or not described["partitions"]:
-        raise SystemExit(f"no topic {topic} (error {described['error_code']})")
-    return sorted(p["partition"] for p in described["partitions"])
 
 
 async def handle(
@@ -134,7 +134,7 @@ async def handle(
     if producer is not None:
         await producer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in await _partitions(settings, topic)]
+        partitions = await _partitions(settings, topic)
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         pending: list[tuple[ConsumerRecord[bytes, bytes], DeadLetter]] = []

@@ -23,7 +23,12 @@ from shared.infra import logs, tracing
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_producer import KafkaPublisher
 from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, deliver
-from shared.infra.kafka_topics import DEFAULT_TOPICS, bootstrap_hosts, ensure_topics
+from shared.infra.kafka_topics import (
+    DEFAULT_TOPICS,
+    bootstrap_hosts,
+    ensure_topics,
+    topic_partitions,
+)
 from shared.infra.metrics import dead_lettered, observe_lag
 from shared.infra.outbox import Publisher
 from shared.infra.personal_data import KeyUnavailable
@@ -148,14 +153,9 @@ class KafkaTransport:
         await probe.start()
         try:
             committed = await admin.list_consumer_group_offsets(group)
-            # The admin's answer, not `probe.partitions_for_topic`: that reads the consumer's
-            # own metadata cache, which holds only subscribed topics (None here), and an
-            # empty list would read as "caught up" (NEED_UNKNOWN for a need still on its way).
-            (described,) = await admin.describe_topics([topic])
-            partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-            if not partitions:
-                raise RuntimeError(f"topic {topic} has no partitions (error {described})")
-            ends = await probe.end_offsets(partitions)
+            # No partitions raises (TopicUnknown): an empty list would read as "caught up"
+            # (NEED_UNKNOWN for a need still on its way).
+            ends = await probe.end_offsets(await topic_partitions(admin, topic))
         finally:
             await probe.stop()
             await admin.close()

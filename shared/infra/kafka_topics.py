@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Sequence
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
@@ -92,3 +93,20 @@ async def _ensure_topics_once(
 def bootstrap_hosts(bootstrap: str) -> list[str]:
     """`host:port,host:port` as a list of addresses."""
     return [h.strip() for h in bootstrap.split(",") if h.strip()]
+
+
+class TopicUnknown(RuntimeError):
+    """The cluster's metadata has no partition of the topic (not created, or not yet in
+    every broker's metadata): a caller must not read that as "nothing in it"."""
+
+
+async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
+    """The topic's partitions, in order, as the cluster's metadata has them: the admin's
+    answer, not a consumer's `partitions_for_topic`, which reads the consumer's own metadata
+    cache (only subscribed topics there). TopicUnknown when there are none."""
+    (described,) = await admin.describe_topics([topic])
+    if described["error_code"] != 0 or not described["partitions"]:
+        raise TopicUnknown(f"no topic {topic} (error {described['error_code']})")
+    return [
+        TopicPartition(topic, p) for p in sorted(p["partition"] for p in described["partitions"])
+    ]

@@ -145,6 +145,15 @@ class ReferenceData:
         found = self.unit(code, on)
         return found is not None and found.mountainous
 
+    def mountainous_within(self, unit: Unit, start: dt.date, last: dt.date) -> bool:
+        """Whether the unit was mountainous on its first or last day in force within
+        `start`..`last` (a dated change may make it so part way); False when not in force."""
+        first = max(start, unit.valid_from or start)
+        final = min(last, unit.valid_to or last)
+        return first <= final and (
+            self.is_mountainous(unit.code, first) or self.is_mountainous(unit.code, final)
+        )
+
     def unit_ref(self, code: str, on: dt.date) -> UnitRefDict:
         """Code and name as on `on`, for an event to keep; raises if the unit did not exist."""
         self._require_unit(code)

@@ -6,7 +6,6 @@ from sqlalchemy.exc import IntegrityError
 
 from services.placement.adapters.tables import plans_index
 from services.placement.domain.plan import SecondmentPlan
-from shared.contract.envelope import CloudEvent
 from shared.contract.rules import RuleCode
 from shared.contract.topics import PLACEMENT_SOURCE
 from shared.infra.eventstore import AggregateRepository
@@ -50,7 +49,3 @@ class SqlPlansUnitOfWork(SqlUnitOfWork):
                 RuleCode.PLAN_ALREADY_ADOPTED,
                 f"{home} already has a plan for phase {phase}: amend it instead",
             ) from None
-
-    async def plan_history(self, plan_id: str) -> list[CloudEvent]:
-        """The plan's events, in version order."""
-        return await self.plans.history(plan_id)

@@ -76,7 +76,7 @@ def plan_view(plan: SecondmentPlan, history: list[CloudEvent]) -> PlanView:
 async def _save(uow: PlansUnitOfWork, plan: SecondmentPlan, ctx: RequestContext) -> PlanView:
     """Append the new events, then answer with the whole history (remembered with them)."""
     await uow.plans.save(plan, ctx)
-    view = plan_view(plan, await uow.plan_history(str(plan.plan_id)))
+    view = plan_view(plan, await uow.plans.history(str(plan.plan_id)))
     await uow.commit(answer=view)
     return view
 
@@ -123,7 +123,7 @@ async def get_plan(principal: Principal, plan_id: str, ports: PlanPorts) -> Plan
     uow = ports.uow()
     async with uow:
         plan = await _load(uow, plan_id)
-        history = await uow.plan_history(plan_id)
+        history = await uow.plans.history(plan_id)
     home = plan.adopted.home_unit.code
     if not (may_read(principal, [home]) or plans_for_province(principal.agency)):
         raise NotFound("plan", plan_id)

@@ -11,7 +11,6 @@ from typing import Protocol
 from services.placement.domain.plan import SecondmentPlan
 from services.placement.domain.secondment import Secondment
 from services.placement.domain.views import NeedSnapshot, OfficialSpell
-from shared.contract.envelope import CloudEvent
 from shared.contract.events import EventData
 from shared.contract.personal import Identity, IntakeSealed
 from shared.phases import Phase
@@ -119,10 +118,6 @@ class PlansUnitOfWork(UnitOfWork, Protocol):
     async def index_plan(self, plan: SecondmentPlan) -> None:
         """Record a new plan under its locality and phase; PLAN_ALREADY_ADOPTED when another
         request recorded one first."""
-        ...
-
-    async def plan_history(self, plan_id: str) -> list[CloudEvent]:
-        """The plan's events, in version order."""
         ...
 
 

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -15,12 +14,7 @@ from services.reporting.adapters.sessions import SignedOutSessions
 from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
 from services.reporting.entrypoints import exports
 from services.reporting.entrypoints.exports import group_name
-from services.reporting.entrypoints.i18n import (
-    LABELS,
-    format_date,
-    format_number,
-    format_percent,
-)
+from services.reporting.entrypoints.i18n import LABELS
 from services.reporting.entrypoints.login import (
     build_login_router,
     csrf_token,
@@ -29,6 +23,7 @@ from services.reporting.entrypoints.login import (
 )
 from services.reporting.entrypoints.planner import build_planner_router
 from services.reporting.entrypoints.review import review_file
+from services.reporting.entrypoints.templating import TEMPLATES
 from services.reporting.entrypoints.throttle import LoginThrottle
 from services.reporting.service_layer.ports import ReportingPorts
 from services.reporting.service_layer.reports import (
@@ -64,10 +59,6 @@ EXPORT_REVIEW = "ExportPhaseReview"
 
 Lang = Annotated[Literal["vi", "en"], Query(description="Language of labels (exports).")]
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-TEMPLATES.env.filters["num"] = format_number
-TEMPLATES.env.filters["pct"] = format_percent
-TEMPLATES.env.filters["vdate"] = format_date
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = {"chart.umd.min.js": "text/javascript"}
 MEDIA = {

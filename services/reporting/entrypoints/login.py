@@ -18,19 +18,17 @@ import datetime as dt
 import hmac
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Protocol
 from urllib.parse import quote, urlsplit
 
 import jwt
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
+from services.reporting.entrypoints.templating import TEMPLATES
 from services.reporting.entrypoints.throttle import LoginThrottle, address_key, user_key
 from shared.http.auth import SESSION_COOKIE, Unauthenticated, current_principal
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 COOKIE = SESSION_COOKIE
 CSRF_COOKIE = "__Host-csrf"
 

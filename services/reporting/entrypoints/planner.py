@@ -6,29 +6,22 @@ a `plans:write` token the user pastes; this service only prepares the requests
 
 import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from services.reporting.entrypoints.exports import group_name
-from services.reporting.entrypoints.i18n import format_date, format_number, format_percent
 from services.reporting.entrypoints.login import csrf_token, login_redirect, with_csrf
+from services.reporting.entrypoints.templating import TEMPLATES
 from services.reporting.service_layer.planner import PlannerAnswer, PlannerRequest, plan_proposal
 from services.reporting.service_layer.ports import ReportingPorts
 from shared.authz import Action, Principal, authorize
 from shared.clock import today
 from shared.http.auth import PrincipalDep, Unauthenticated
 from shared.seedwork.errors import DomainError
-
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-TEMPLATES.env.filters["num"] = format_number
-TEMPLATES.env.filters["pct"] = format_percent
-TEMPLATES.env.filters["vdate"] = format_date
 
 PLANS_PATH = "/api/plans"
 """The placement service's plans API: the page posts there when this app serves it too."""

@@ -19,9 +19,8 @@ from services.reporting.service_layer.reports import find_phase, phase_evaluatio
 from shared.clock import today
 from shared.contract.rules import RuleCode
 from shared.contract.types import Decision
-from shared.phases import Phase
+from shared.phases import Phase, phase_before
 from shared.reference import reference_data
-from shared.reference.models import Unit
 from shared.seedwork.errors import DomainError
 
 LOCALITY_KINDS = ("DISTRICT", "COMMUNE")
@@ -112,12 +111,6 @@ class PlannerAnswer(BaseModel):
     )
 
 
-def _days_within(unit: Unit, phase: Phase) -> list[dt.date]:
-    first = max(phase.starts_on, unit.valid_from or phase.starts_on)
-    last = min(phase.ends_on, unit.valid_to or phase.ends_on)
-    return [first, last] if first <= last else []
-
-
 def mountainous_during(code: str, phase: Phase) -> bool:
     """The unit is a locality (not a reporting area) mountainous on its first or last day
     within the phase (a dated change may make it mountainous part way)."""
@@ -125,7 +118,7 @@ def mountainous_during(code: str, phase: Phase) -> bool:
     unit = ref.unit(code)
     if unit is None or unit.reporting_only or unit.kind not in LOCALITY_KINDS:
         return False
-    return any(ref.is_mountainous(code, day) for day in _days_within(unit, phase))
+    return ref.mountainous_within(unit, phase.starts_on, phase.ends_on)
 
 
 def _history(area: str, previous: Phase, ev: Evaluation) -> AreaHistory | None:
@@ -154,14 +147,14 @@ def _candidates(phase: Phase, named: list[str]) -> list[str]:
 
 
 def _previous(ports: ReportingPorts, phase: Phase) -> Phase:
-    earlier = [p for p in ports.phases if p.ends_on < phase.starts_on]
-    if not earlier:
+    before = phase_before(phase, ports.phases)
+    if before is None:
         raise DomainError(
             RuleCode.INVALID_REQUEST,
             f"phase {phase.phase_id} has no phase before it to learn from",
             phase_id=phase.phase_id,
         )
-    return max(earlier, key=lambda p: p.ends_on)
+    return before
 
 
 def _requests(

@@ -9,7 +9,7 @@ from services.reporting.domain.evaluation import Evaluation, Filters, Rollup
 from services.reporting.service_layer.ports import ReportingPorts
 from services.reporting.service_layer.reports import compare, find_phase, phase_evaluation
 from shared.clock import today
-from shared.phases import Phase
+from shared.phases import Phase, phase_before
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,10 @@ async def phase_review(
     """The review's figures: this phase's evaluation, and the previous phase beside it."""
     phase = find_phase(ports, phase_id)
     day = as_of or today()
-    earlier = [p for p in ports.phases if p.ends_on < phase.starts_on]
-    if not earlier:
+    before = phase_before(phase, ports.phases)
+    if before is None:
         ev = await phase_evaluation(ports, phase_id, day, filters, rollup, sensitive=sensitive)
         return ReviewFigures(phase=phase, evaluation=ev)
-    before = max(earlier, key=lambda p: p.ends_on)
     both = await compare(
         ports, [before.phase_id, phase_id], day, filters, rollup, sensitive=sensitive
     )

@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 from services.reporting.domain.evaluation import ratio
 from services.reporting.entrypoints.exports import group_name
-from services.reporting.entrypoints.review.localities import localities
+from services.reporting.entrypoints.review.localities import Locality, localities
 from services.reporting.entrypoints.review.plans import outcome_findings, plan_findings
 from services.reporting.entrypoints.review.vietnamese import (
+    days,
     in_sentence,
     listing,
     more_or_less,
@@ -77,6 +78,15 @@ def needs(f: ReviewFigures) -> list[str]:
     return out
 
 
+def _leaders(rows: list[Locality], count: Callable[[Locality], int]) -> tuple[int, list[str], str]:
+    """The largest count, the localities that have it (named as in a sentence), and how the
+    sentence states it: "(5 lượt)", or "(mỗi địa phương 5 lượt)" when several share it."""
+    most = max(count(r) for r in rows)
+    top = [in_sentence(r.name) for r in rows if count(r) == most]
+    each = "mỗi địa phương " if len(top) > 1 else ""
+    return most, top, f"({each}{num(most)} lượt)"
+
+
 def behind(f: ReviewFigures) -> list[str]:
     """Localities that sent no one, or under half the average; the one that sent most."""
     rows = localities(f)
@@ -104,12 +114,9 @@ def behind(f: ReviewFigures) -> list[str]:
                 f"{num(round(mean, 1))} lượt mỗi địa phương"
             )
         )
-    most = max(r.started for r in rows)
+    most, top, amount = _leaders(rows, lambda r: r.started)
     if most:
-        top = [r for r in rows if r.started == most]
-        leaders = listing([in_sentence(r.name) for r in top], "địa phương")
-        each = "mỗi địa phương " if len(top) > 1 else ""
-        out.append(sentence(f"Địa phương cử nhiều nhất là {leaders} ({each}{num(most)} lượt)"))
+        out.append(sentence(f"Địa phương cử nhiều nhất là {listing(top, 'địa phương')} {amount}"))
     return out
 
 
@@ -126,11 +133,9 @@ def early_ends(f: ReviewFigures) -> list[str]:
             "đã kết thúc"
         )
         rows = [r for r in localities(f) if r.terminated_early]
-        most = max(r.terminated_early for r in rows)
-        top = [in_sentence(r.name) for r in rows if r.terminated_early == most]
+        _, top, amount = _leaders(rows, lambda r: r.terminated_early)
         if len(top) < len(rows):  # a locality stands out
-            each = "mỗi địa phương " if len(top) > 1 else ""
-            text += f"; nhiều nhất ở {listing(top, 'địa phương')} ({each}{num(most)} lượt)"
+            text += f"; nhiều nhất ở {listing(top, 'địa phương')} {amount}"
         out.append(sentence(text))
     if s.overdue:
         out.append(
@@ -220,12 +225,7 @@ def duration(f: ReviewFigures) -> list[str]:
     d = f.evaluation.duration_days
     if d.mean is None:
         return []
-    return [
-        sentence(
-            f"Thời gian biệt phái bình quân là {num(d.mean)} ngày (trung vị {num(d.median)} "
-            f"ngày, dài nhất {num(d.max)} ngày)"
-        )
-    ]
+    return [sentence(f"Thời gian biệt phái {days(d, 'bình quân là')}")]
 
 
 def groups(f: ReviewFigures) -> list[str]:

@@ -38,11 +38,7 @@ def _expected(start: dt.date, last: dt.date, successor: bool) -> tuple[str, ...]
     for unit in ref.units():
         if unit.kind not in HOME_KINDS or unit.illustrative or unit.reporting_only:
             continue
-        first = max(start, unit.valid_from) if unit.valid_from else start
-        final = min(last, unit.valid_to) if unit.valid_to else last
-        if first > final or not (
-            ref.is_mountainous(unit.code, first) or ref.is_mountainous(unit.code, final)
-        ):
+        if not ref.mountainous_within(unit, start, last):
             continue
         code = ref.rollup(unit.code) if successor else unit.code
         if code not in codes:

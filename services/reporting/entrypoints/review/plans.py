@@ -6,7 +6,7 @@ stated from them. Every figure is read from the evaluation (`plans`, `promoted`,
 dashboard shows it; the only arithmetic is presentation (a share of a shown total, a shortfall
 `expected_to_date − seconded` as the `behind_plan` alert states it)."""
 
-from services.reporting.domain.evaluation import DurationStats, ratio
+from services.reporting.domain.evaluation import ratio
 from services.reporting.domain.plans import LocalityPlanProgress, PlanProgressRow
 from services.reporting.entrypoints.exports import group_name
 from services.reporting.entrypoints.i18n import LABELS
@@ -14,6 +14,7 @@ from services.reporting.entrypoints.review.charts import bar_chart
 from services.reporting.entrypoints.review.document import Block, Figure, Heading, Paragraph, Table
 from services.reporting.entrypoints.review.localities import localities
 from services.reporting.entrypoints.review.vietnamese import (
+    days,
     in_sentence,
     listing,
     num,
@@ -45,6 +46,14 @@ def behind_localities(f: ReviewFigures) -> list[tuple[str, LocalityPlanProgress]
     return sorted(rows, key=lambda pair: (-shortfall(pair[1]), pair[0]))
 
 
+def _no_plans(f: ReviewFigures, day: str) -> str:
+    """The section's only paragraph and the finding when no locality's plan is in force."""
+    return sentence(
+        f"Đến ngày {day}, chưa có địa phương nào có kế hoạch biệt phái của giai đoạn "
+        f"{f.phase.phase_id} có hiệu lực"
+    )
+
+
 def plans_section(f: ReviewFigures) -> list[Block]:
     """Plan against actual per locality and for the province, by year, with a chart."""
     ev = f.evaluation
@@ -54,14 +63,7 @@ def plans_section(f: ReviewFigures) -> list[Block]:
     day = short_date(ev.as_of)
     blocks: list[Block] = [Heading("Thực hiện kế hoạch biệt phái của các địa phương")]
     if not plans.localities:
-        blocks.append(
-            Paragraph(
-                sentence(
-                    f"Đến ngày {day}, chưa có địa phương nào có kế hoạch biệt phái của giai "
-                    f"đoạn {f.phase.phase_id} có hiệu lực"
-                )
-            )
-        )
+        blocks.append(Paragraph(_no_plans(f, day)))
         return blocks
     blocks.append(
         Paragraph(
@@ -123,12 +125,6 @@ def plans_section(f: ReviewFigures) -> list[Block]:
         Figure("Kế hoạch, tiến độ cần đạt và số đã cử của các địa phương có kế hoạch", chart),
     ]
     return blocks
-
-
-def _days(d: DurationStats) -> str:
-    return (
-        f"bình quân {num(d.mean)} ngày (trung vị {num(d.median)} ngày, dài nhất {num(d.max)} ngày)"
-    )
 
 
 def outcomes_section(f: ReviewFigures) -> list[Block]:
@@ -204,12 +200,7 @@ def plan_findings(f: ReviewFigures) -> list[str]:
         return []
     day = short_date(ev.as_of)
     if not plans.localities:
-        return [
-            sentence(
-                f"Đến ngày {day}, chưa có địa phương nào có kế hoạch biệt phái của giai đoạn "
-                f"{f.phase.phase_id} có hiệu lực"
-            )
-        ]
+        return [_no_plans(f, day)]
     p, count = plans.province, len(plans.localities)
     out = [
         sentence(
@@ -245,7 +236,7 @@ def outcome_findings(f: ReviewFigures) -> list[str]:
             else f"Cả {num(ev.promoted)} lượt được bổ nhiệm đều được bổ nhiệm ngay khi bố trí "
             "công tác sau biệt phái"
         )
-        delay = _days(ev.promotion_delay_days)
+        delay = days(ev.promotion_delay_days)
         text += f"; thời gian từ khi kết thúc biệt phái đến khi được bổ nhiệm {delay}"
         out.append(sentence(text))
     if s.started:
@@ -259,7 +250,7 @@ def outcome_findings(f: ReviewFigures) -> list[str]:
         out.append(
             sentence(
                 "Thời gian từ khi đăng ký nhu cầu đến khi bố trí đủ người "
-                f"{_days(ev.time_to_fill_days)}"
+                f"{days(ev.time_to_fill_days)}"
             )
         )
     return out

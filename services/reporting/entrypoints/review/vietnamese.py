@@ -3,6 +3,7 @@ unit names as they read inside a sentence ("huyện Nam Giang", not "Huyện Nam
 
 import datetime as dt
 
+from services.reporting.domain.evaluation import DurationStats
 from services.reporting.entrypoints.i18n import format_date, format_number, format_percent
 
 MAX_NAMED = 8
@@ -22,6 +23,12 @@ def pct(value: float | None) -> str:
 def points(difference: float) -> str:
     """A difference of two rates in percentage points, without its sign."""
     return f"{num(round(abs(difference) * 100, 2))} điểm phần trăm"
+
+
+def days(d: DurationStats, lead: str = "bình quân") -> str:
+    """ "bình quân 12 ngày (trung vị 10 ngày, dài nhất 30 ngày)": a duration's figures as
+    every finding on one states them."""
+    return f"{lead} {num(d.mean)} ngày (trung vị {num(d.median)} ngày, dài nhất {num(d.max)} ngày)"
 
 
 def listing(items: list[str], noun: str = "") -> str:
