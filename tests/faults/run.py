@@ -90,7 +90,6 @@ class Result:
             f"faults: {f['process_kill']} process kills, {f['broker_kill']} broker kills, "
             f"{f['postgres_restart']} postgres restarts, {f['rebalance']} rebalances; "
             f"accepted {self.accepted}; lost {self.lost}; duplicated {self.duplicated}; "
-            f"audit entries missing {self.audit_missing}, doubled {self.audit_doubled}; "
             f"converged in {converged}"
         )
 
@@ -591,6 +590,11 @@ class Checker:
             doubled = [m for m in made if entries.get(m, 0) > 1]
             result.audit_missing += len(missing)
             result.audit_doubled += len(doubled)
+            print(
+                f"  audit: {len(made)} {kind}s accepted; without their {action} entry "
+                f"{len(missing)}, with more than one {len(doubled)}",
+                flush=True,
+            )
             if missing or doubled:
                 problems.append(
                     f"{action}: {len(missing)} accepted without their audit entry "
