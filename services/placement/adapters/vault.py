@@ -163,14 +163,21 @@ class KeyVault:
         await self.engine.dispose()
 
     async def key_for(self, official_id: str, *, create: bool) -> bytes | None:
-        """The official's data key; a new one if `create` and none exists; None if erased."""
-        found = await self._find(official_id)
-        if found is not None or not create:
-            return found
-        key = new_key()
-        nonce, wrapped = seal(self.masters.current, key, _context(official_id))
+        """The official's data key; a new one if `create` and none exists; None if erased.
+
+        With `create`, the look-up and the insert are one transaction: an official met for
+        the first time costs the vault one transaction, not two."""
+        if not create:
+            return await self._find(official_id)
         try:
             async with self._sessions() as session, session.begin():
+                row = (await session.execute(_FIND, {"b_official_id": official_id})).first()
+                if row is not None:
+                    return self.masters.unwrap(
+                        official_id, row.master_kid, row.nonce, row.wrapped_key
+                    )
+                key = new_key()
+                nonce, wrapped = seal(self.masters.current, key, _context(official_id))
                 await session.execute(
                     _INSERT,
                     {
