@@ -61,6 +61,18 @@ cmd_start() {
     fi
     pg_createcluster "$ver" "$CLUSTER" -p "$PORT" --start-conf=manual \
       "${durability[@]}" -o max_connections=200 >/dev/null
+  elif [[ "${PG_DURABLE:-0}" == 1 ]]; then
+    # A cluster made earlier on this port for tests (durability off) must not serve the
+    # fault suite as it is: its immediate restarts would lose acknowledged commits.
+    local changed=0 setting
+    for setting in fsync synchronous_commit full_page_writes; do
+      if [[ "$(pg_conftool -s "$ver" "$CLUSTER" show "$setting" 2>/dev/null)" != on ]]; then
+        pg_conftool "$ver" "$CLUSTER" set "$setting" on; changed=1
+      fi
+    done
+    if (( changed )) && ready "$ver"; then
+      pg_ctlcluster "$ver" "$CLUSTER" restart -m fast
+    fi
   fi
   local t0=$SECONDS
   if ! ready "$ver"; then

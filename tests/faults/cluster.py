@@ -111,6 +111,22 @@ class Postgres:
     def start(self) -> None:
         self._sh("install")
         self._sh("start")
+        self.check_durable()
+
+    def check_durable(self) -> None:
+        """Refuse a cluster that would lose acknowledged commits in an immediate restart
+        (one created earlier on the same port for tests, with durability off): every loss
+        the run then reported would be the cluster's, not the services'."""
+        out = subprocess.run(
+            ["psql", self.dsn, "-XAtc", "SELECT setting FROM pg_settings WHERE name IN "
+             "('fsync', 'synchronous_commit', 'full_page_writes') ORDER BY name"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        if out != ["on", "on", "on"]:
+            raise RuntimeError(
+                f"PostgreSQL on port {self.port} is not durable (fsync, full_page_writes, "
+                f"synchronous_commit: {out}); the fault suite needs them on"
+            )
 
     def stop(self) -> None:
         self._sh("stop")
