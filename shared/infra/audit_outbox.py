@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.infra.audit import AuditLog, ForwardedEntry
 from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
+from shared.infra.outbox import woken
 
 log = logging.getLogger(__name__)
 
@@ -196,11 +197,8 @@ class AuditForwarder:
                         await self._wake.wait()  # `stop` ends the pause early
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll):
-                    await self._wake.wait()
-                    if self.linger > 0 and not self._stopping:
-                        await asyncio.sleep(self.linger)
+            if not self._stopping:
+                await woken(self._wake, self._poll, self.linger)
 
     async def forward(self) -> int:
         """Move every row waiting now to the store; returns how many were moved."""

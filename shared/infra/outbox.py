@@ -190,13 +190,7 @@ class OutboxRelay:
                         await self._stop_signal.wait()  # `stop` ends the wait early
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
-            # that arrives as the wake-up completes, and `stop` would then wait forever.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_interval):
-                    await self._wake.wait()
-                    if self.linger > 0:
-                        await asyncio.sleep(self.linger)
+            await woken(self._wake, self._poll_interval, self.linger)
 
     async def drain(self) -> int:
         """Publish everything unpublished now; returns how many rows were published."""
@@ -306,6 +300,17 @@ class OutboxRelay:
                 select(func.count()).select_from(self._t).where(self._t.c.published_at.is_(None))
             )
             return int(count or 0)
+
+
+async def woken(wake: asyncio.Event, poll: float, linger: float) -> None:
+    """Wait for `wake` (at most `poll` seconds: the safety net), then `linger` seconds so that
+    the commits of that moment leave together. asyncio.timeout, not wait_for: on Python 3.11
+    wait_for swallows a cancellation that arrives as the wake-up completes."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(poll):
+            await wake.wait()
+            if linger > 0:
+                await asyncio.sleep(linger)
 
 
 def _set(event: asyncio.Event, *_: object) -> None:
