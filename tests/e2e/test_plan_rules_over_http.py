@@ -134,6 +134,10 @@ async def test_the_post_after_return_names_its_unit_and_a_later_promotion_must_r
         f"{url}/post-arrangement", json=unknown | {"destination_unit": "NOWHERE"}, headers=home
     )
     _problem(nowhere, "UNKNOWN_CODE")
+    area = await client.post(  # a reporting area holds no posts
+        f"{url}/post-arrangement", json=unknown | {"destination_unit": "KV_NAM_GIANG"}, headers=home
+    )
+    _problem(area, "UNKNOWN_CODE")
     arranged = await client.post(
         f"{url}/post-arrangement",
         json=unknown | {"destination_unit": "NAM_GIANG", "post_title": "Phó Trưởng phòng Nội vụ"},

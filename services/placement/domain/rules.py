@@ -196,10 +196,11 @@ def check_promotion_above(rank: str, at_secondment: str, earlier: Sequence[str])
 
 
 def unit_ref(code: str | None, on: dt.date) -> UnitRef | None:
-    """The unit a post is in, as named on the date; a code not valid then is refused."""
+    """The unit a post is in, as named on the date; a code not valid then is refused, as is
+    a reporting area (a former district's area for the reports holds no posts)."""
     if code is None:
         return None
     unit = reference_data().unit(code, on)
-    if unit is None:
+    if unit is None or unit.reporting_only:
         raise DomainError(RuleCode.UNKNOWN_CODE, f"unit {code} is not valid on {on}", code=code)
     return UnitRef(code=unit.code, name=unit.name)
