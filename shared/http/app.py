@@ -202,6 +202,9 @@ def _route_services(
 
 
 async def _read_outbox(runtime: ServiceRuntime) -> None:
-    """One service's outbox backlog and oldest row, for `/metrics`."""
+    """One service's outbox backlog and oldest row (and its audit entries'), for `/metrics`."""
     rows, oldest = await runtime.relay.backlog()
     observe_outbox(runtime.name, rows, oldest)
+    if runtime.audit_forwarder is not None:
+        rows, oldest = await runtime.audit_forwarder.backlog()
+        observe_outbox(runtime.name, rows, oldest, audit=True)

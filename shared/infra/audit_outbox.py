@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.infra.audit import AuditLog, ForwardedEntry
@@ -240,8 +240,10 @@ class AuditForwarder:
             await session.commit()
         return len(rows)
 
-    async def waiting(self) -> int:
-        """Rows not yet in the store (for tests and operators)."""
+    async def backlog(self) -> tuple[int, dt.datetime | None]:
+        """Entries not yet in the store and when the oldest was committed (for `/metrics`:
+        one query per scrape, never on a command's path)."""
+        t = self._t
         async with self._sessions() as session:
-            rows = await session.execute(select(self._t.c.position))
-            return len(rows.all())
+            row = (await session.execute(select(func.count(), func.min(t.c.occurred_at)))).one()
+        return int(row[0] or 0), row[1]

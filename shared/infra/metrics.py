@@ -65,6 +65,16 @@ OUTBOX_OLDEST_AGE = Gauge(
     "Age of the oldest unpublished outbox row, 0 when none (read when /metrics is scraped).",
     ["service"],
 )
+AUDIT_BACKLOG = Gauge(
+    "secondment_audit_outbox_backlog_rows",
+    "Commands' audit entries not yet forwarded to the audit store (read when scraped).",
+    ["service"],
+)
+AUDIT_OLDEST_AGE = Gauge(
+    "secondment_audit_outbox_oldest_age_seconds",
+    "Age of the oldest audit entry not yet in the audit store, 0 when none (read when scraped).",
+    ["service"],
+)
 READY = Gauge(
     "secondment_ready",
     "1 when every dependency answers (as /readyz), 0 otherwise (checked when scraped).",
@@ -84,6 +94,8 @@ METRIC_NAMES = frozenset(
         "secondment_dead_letters_total",
         "secondment_outbox_backlog_rows",
         "secondment_outbox_oldest_age_seconds",
+        "secondment_audit_outbox_backlog_rows",
+        "secondment_audit_outbox_oldest_age_seconds",
         "secondment_ready",
     }
 )
@@ -125,17 +137,24 @@ def dead_lettered(group: str, topic: str) -> None:
 
 
 def observe_outbox(
-    service: str, rows: int, oldest: dt.datetime | None, now: dt.datetime | None = None
+    service: str,
+    rows: int,
+    oldest: dt.datetime | None,
+    now: dt.datetime | None = None,
+    *,
+    audit: bool = False,
 ) -> None:
-    """The outbox's backlog as just read: its row count and when its oldest row was written."""
-    OUTBOX_BACKLOG.labels(service).set(rows)
+    """An outbox's backlog as just read: its row count and when its oldest row was written
+    (`audit`: the audit entries' outbox, `shared.infra.audit_outbox`)."""
+    (AUDIT_BACKLOG if audit else OUTBOX_BACKLOG).labels(service).set(rows)
+    aged = (AUDIT_OLDEST_AGE if audit else OUTBOX_OLDEST_AGE).labels(service)
     if oldest is None:
-        OUTBOX_OLDEST_AGE.labels(service).set(0)
+        aged.set(0)
         return
     if oldest.tzinfo is None:  # SQLite gives back naive UTC
         oldest = oldest.replace(tzinfo=dt.UTC)
     age = ((now or dt.datetime.now(dt.UTC)) - oldest).total_seconds()
-    OUTBOX_OLDEST_AGE.labels(service).set(max(age, 0.0))
+    aged.set(max(age, 0.0))
 
 
 def observe_ready(service: str, ready: bool) -> None:

@@ -78,6 +78,7 @@ def test_make_run_serves_the_metrics(tmp_path: Path) -> None:
         "secondment_events_projected_total",
         "secondment_consumer_lag",
         "secondment_outbox_backlog_rows",
+        "secondment_audit_outbox_backlog_rows",
         "secondment_ready",
     ):
         assert f"\n{name}{{" in scraped.text, name

@@ -76,6 +76,7 @@ def test_alert_rules_parse_and_cover_the_issue() -> None:
     assert {r["alert"] for r in rules} == {
         "SecondmentConsumerLagGrowing",
         "SecondmentOutboxStuck",
+        "SecondmentAuditBacklog",
         "SecondmentDeadLetters",
         "SecondmentNotReady",
     }
@@ -89,6 +90,8 @@ def test_alert_rules_parse_and_cover_the_issue() -> None:
     stuck = next(r for r in rules if r["alert"] == "SecondmentOutboxStuck")
     assert "secondment_outbox_oldest_age_seconds" in stuck["expr"]
     assert "> 60" in stuck["expr"]
+    audit = next(r for r in rules if r["alert"] == "SecondmentAuditBacklog")
+    assert "secondment_audit_outbox_oldest_age_seconds" in audit["expr"]
 
 
 def test_rules_dashboard_and_docs_name_the_metrics_the_code_defines() -> None:
