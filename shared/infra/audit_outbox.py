@@ -10,9 +10,9 @@ its entry commit together or not at all. `AuditForwarder` then moves the rows to
 store in batches, each under its `entry_id`, unique in the store: a forwarder stopped between
 the store's commit and the row's deletion forwards the row again, and the store keeps it once.
 
-Refusals, replays and failures change nothing in the service's database and are still written
-straight to the store by the middleware, as are commands over Kafka (a command redelivered
-after a crash is audited as replayed).
+A command over Kafka commits its entry with its reply the same way (`commit_entry`, from
+`shared.infra.commands`). Refusals, replays and failures change nothing in the service's
+database and are still written straight to the store.
 """
 
 import asyncio
@@ -99,7 +99,13 @@ async def write_pending_audit(
         or pending.task is not asyncio.current_task()
     ):
         return None
-    entry = pending.build(answer)
+    await commit_entry(session, table, pending.build(answer))
+    return pending
+
+
+async def commit_entry(session: AsyncSession, table: Table, entry: AuditRecord) -> None:
+    """Write `entry` into the service's `audit_outbox` in `session`'s transaction (an HTTP
+    request's, through `write_pending_audit`; a command's over Kafka, with its reply)."""
     await session.execute(
         _insert(table),
         {
@@ -108,7 +114,6 @@ async def write_pending_audit(
             "entry": _entry_json(entry),
         },
     )
-    return pending
 
 
 _INSERTS: dict[Table, Any] = {}

@@ -27,6 +27,8 @@ class Handled:
     outcome: Outcome
     rule: RuleCode | None
     records: tuple[tuple[str, str], ...]
+    committed: bool = False
+    """Its entry committed with its reply (`shared.infra.audit_outbox`): nothing to write."""
 
 
 def records_of(
@@ -58,7 +60,7 @@ async def audit_command(
     audit: AuditLog | None, agency: str, command_id: str, action: str, outcome: Handled
 ) -> None:
     """Write the command's audit entry (never raises: a failure is logged)."""
-    if audit is None or not audit.started:
+    if audit is None or not audit.started or outcome.committed:
         return
     records = outcome.records or (("command", command_id),)
     try:

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.authz import KAFKA_SUBJECT, Forbidden, Principal, kafka_principal
 from shared.contract.commands import (
+    COMMANDS_TOPIC,
     CommandAccepted,
     CommandEnvelope,
     CommandRejected,
@@ -48,7 +49,8 @@ from shared.contract.rules import RULES, RuleCode
 from shared.infra import logs
 from shared.infra.answers import Answer, AnswerExists, CommandAnswers, answering, request_digest
 from shared.infra.audit import AuditLog
-from shared.infra.audit_entries import Outcome
+from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
+from shared.infra.audit_outbox import commit_entry
 from shared.infra.command_audit import Handled, audit_command, records_of, refused_outcome
 from shared.infra.command_parsing import Refused, issues, parse
 from shared.infra.metrics import observe_command
@@ -110,11 +112,14 @@ class CommandProcessor:
         on_commit: Callable[[], None],
         ensure_topic: Callable[[str], Awaitable[None]],
         audit: AuditLog | None = None,
+        audit_table: Callable[[], Table | None] = lambda: None,
         rejects_unknown_types: bool = False,
         retry_for: float = 30.0,
         service: str = "",
     ) -> None:
-        """`service` labels the commands' metrics (`shared.infra.metrics`)."""
+        """`service` labels the commands' metrics (`shared.infra.metrics`); `audit_table`
+        is where an accepted command commits its audit entry with its reply (None: the
+        entry is written to `audit` after the command)."""
         self._service = service or source
         self._source = source
         self._routes = routes
@@ -125,6 +130,7 @@ class CommandProcessor:
         self._on_commit = on_commit
         self._ensure_topic = ensure_topic
         self._audit = audit
+        self._audit_table = audit_table
         self._rejects_unknown = rejects_unknown_types
         self._retry_for = retry_for
 
@@ -235,7 +241,8 @@ class CommandProcessor:
                 await pending.write(session, None, ())
             self._on_commit()
         assert pending.reply is not None
-        return Handled(Outcome.ACCEPTED, None, records_of(envelope, kind, pending.reply))
+        records = records_of(envelope, kind, pending.reply)
+        return Handled(Outcome.ACCEPTED, None, records, committed=pending.audited)
 
     async def _attempt(
         self,
@@ -349,6 +356,8 @@ class _Accepting:
         self._digest = digest
         self.target: str | None = None
         self.reply: CommandReply | None = None
+        self.audited = False
+        """The command's audit entry was written with its reply."""
 
     def applies_to(self, sessions: async_sessionmaker[AsyncSession]) -> bool:
         return self.reply is None and sessions is self._p._sessions
@@ -372,4 +381,18 @@ class _Accepting:
         answer = Answer(self._digest, ACCEPTED_STATUS, reply.model_dump_json())
         await self._p._answers.insert(session, self._caller, self._envelope.id, answer, ttl=None)
         await self._p._queue(session, self._agency, reply)
+        table = self._p._audit_table()
+        if table is not None:  # the entry commits with the command and its reply
+            entry = AuditRecord(
+                channel=Channel.KAFKA,
+                agency=self._agency,
+                subject=KAFKA_SUBJECT,
+                action=self._kind.value,
+                category=Category.COMMAND,
+                outcome=Outcome.ACCEPTED,
+                route=f"{COMMANDS_TOPIC}.{self._agency}",
+                records=records_of(self._envelope, self._kind, reply),
+            )
+            await commit_entry(session, table, entry)
+            self.audited = True
         self.reply = reply

@@ -208,9 +208,10 @@ def take_commands(
         answers=answers,
         outbox=outbox,
         topic_prefix=topic_prefix,
-        on_commit=runtime.relay.wake,
+        on_commit=runtime.wake,
         ensure_topic=command_topics.ensure_topic,
         audit=audit,
+        audit_table=runtime.audit_table,
         rejects_unknown_types=rejects_unknown_types,
         service=runtime.name,
     )

@@ -6,7 +6,7 @@ import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.infra.audit import AuditLog
@@ -74,6 +74,11 @@ class ServiceRuntime:
             self.audit_forwarder = AuditForwarder(
                 self.name, self.sessions, self._tables.audit_outbox, audit
             )
+
+    def audit_table(self) -> Table | None:
+        """Where this service's commands commit their audit entries, once a forwarder moves
+        them to the store (`forward_audit_to`); None before, or without an audit store."""
+        return self._tables.audit_outbox if self.audit_forwarder is not None else None
 
     def wake(self) -> None:
         """A commit queued rows: events or a reply for the relay, an audit entry."""

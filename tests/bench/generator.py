@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.placement.domain.plan import MAX_OFFICIALS
 from shared.contract.topics import NEEDS_SOURCE, NEEDS_TOPIC, PLACEMENT_SOURCE, PLACEMENTS_TOPIC
 
 HOSTS_BEFORE = [  # (code, name, sector) valid up to 2025-02-28 at least
@@ -142,7 +143,9 @@ def _plan_targets(rng: random.Random, years: range, per_year: int) -> list[dict[
     some years split by sector."""
     targets = []
     for year in years:
-        officials = max(0, round(per_year * rng.uniform(0.4, 1.7)))
+        # At most what a plan may record (the events' bound): the bench's million events
+        # make each locality send thousands a year.
+        officials = min(MAX_OFFICIALS, max(0, round(per_year * rng.uniform(0.4, 1.7))))
         by_sector: list[dict[str, Any]] = []
         if officials and rng.random() < 0.5:
             left = officials

@@ -231,3 +231,30 @@ async def test_invalid_commands_are_refused_and_parked_without_the_data_they_hel
     for text in (payload, str(parked.value), caplog.text):
         assert "Zơrâm" not in text
         assert "1979-11-23" not in text
+
+
+async def test_an_accepted_commands_audit_entry_commits_with_its_reply(needs: Needs) -> None:
+    """With an audit store forwarding from the service (`audit_table`), the entry of an
+    accepted command is in the service's `audit_outbox` with its events and reply; a refusal
+    and a replay write none there (they change nothing; the store gets them directly)."""
+    table = core.audit_outbox
+    assert table is not None
+    needs.processor._audit_table = lambda: table
+
+    await needs.send("SO_Y_TE", _command("RaiseNeed", need_body()))
+    await needs.send("SO_Y_TE", _command("RaiseNeed", need_body()))  # a replay
+    await needs.send("SO_Y_TE", _command("RaiseNeed", {"positions": 0}, command_id="c-2"))
+
+    async with needs.service.runtime.sessions() as session:
+        entries = list(await session.scalars(select(table.c.entry)))
+        need_id = await session.scalar(select(core.events.c.stream_id))
+    assert len(entries) == 1
+    entry = json.loads(entries[0])
+    assert (entry["channel"], entry["agency"], entry["action"], entry["outcome"]) == (
+        "kafka",
+        "SO_Y_TE",
+        "RaiseNeed",
+        "ACCEPTED",
+    )
+    assert ["need", need_id] in entry["records"]
+    assert ["command", "c-1"] in entry["records"]
