@@ -28,11 +28,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.infra.audit import AuditLog, ForwardedEntry
 from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
+from shared.infra.fast_insert import insert_rows
 from shared.infra.outbox import woken
 
 log = logging.getLogger(__name__)
@@ -106,24 +107,12 @@ async def write_pending_audit(
 async def commit_entry(session: AsyncSession, table: Table, entry: AuditRecord) -> None:
     """Write `entry` into the service's `audit_outbox` in `session`'s transaction (an HTTP
     request's, through `write_pending_audit`; a command's over Kafka, with its reply)."""
-    await session.execute(
-        _insert(table),
-        {
-            "entry_id": str(uuid.uuid4()),
-            "occurred_at": dt.datetime.now(dt.UTC),
-            "entry": _entry_json(entry),
-        },
-    )
-
-
-_INSERTS: dict[Table, Any] = {}
-
-
-def _insert(table: Table) -> Any:
-    """Built once per table (SQLAlchemy then reuses its compiled form)."""
-    if table not in _INSERTS:
-        _INSERTS[table] = insert(table)
-    return _INSERTS[table]
+    row = {
+        "entry_id": str(uuid.uuid4()),
+        "occurred_at": dt.datetime.now(dt.UTC),
+        "entry": _entry_json(entry),
+    }
+    await insert_rows(session, table, [row])
 
 
 class AuditForwarder:

@@ -1,11 +1,10 @@
 """Append-only event store with optimistic concurrency, writing the outbox in the same
 transaction, and a generic repository of event-sourced aggregates."""
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from sqlalchemy import Insert, Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,17 +13,12 @@ from shared.contract.events import EventData
 from shared.contract.topics import TOPIC_OF_EVENT, topic_name
 from shared.contract.upcasting import UPCASTERS, UpcasterRegistry
 from shared.infra import tracing
+from shared.infra.fast_insert import insert_rows
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
 from shared.seedwork.aggregate import Aggregate
 from shared.seedwork.errors import ConcurrencyConflict
 from shared.seedwork.ports import RequestContext, pending_envelopes
-
-
-@functools.cache
-def _insert_into(table: Table) -> Insert:
-    """One INSERT per table for the process: SQLAlchemy reuses its compiled form."""
-    return insert(table)
 
 
 class EventStore:
@@ -106,10 +100,10 @@ class EventStore:
                 }
             )
         try:
-            await self._session.execute(_insert_into(self._t.events), rows)
+            await insert_rows(self._session, self._t.events, rows)
         except IntegrityError as exc:
             raise ConcurrencyConflict(stream_id, expected_version) from exc
-        await self._session.execute(_insert_into(self._t.outbox), outbox_rows)
+        await insert_rows(self._session, self._t.outbox, outbox_rows)
         self.appended.extend(events)
 
     async def load(self, stream_id: str) -> list[CloudEvent]:

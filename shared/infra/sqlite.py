@@ -86,6 +86,14 @@ class LoopConnection(aiosqlite.Connection):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.1)
 
+    def executemany_now(self, sql: str, params: list[tuple[Any, ...]]) -> None:
+        """Run one statement for each parameter tuple, now, inside the transaction under way
+        (`shared.infra.fast_insert`): it holds the write lock already (`BEGIN IMMEDIATE`),
+        so SQLite cannot answer busy."""
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        self._connection.executemany(sql, params)
+
 
 def connect(database: str, **kwargs: Any) -> LoopConnection:
     """Like `aiosqlite.connect`, for SQLAlchemy's `async_creator`."""

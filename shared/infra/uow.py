@@ -16,6 +16,7 @@ from shared.contract.envelope import CloudEvent
 from shared.infra.answers import write_pending_answer
 from shared.infra.audit_outbox import write_pending_audit
 from shared.infra.eventstore import EventStore
+from shared.infra.fast_insert import insert_rows
 from shared.infra.outbox import OUTBOX_CHANNEL
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
@@ -126,7 +127,7 @@ class SqlUnitOfWork:
         when there was no row to update."""
         row = {key: stream_id, **values}
         if self.created(stream_id):
-            await self.session.execute(_insert(table), row)
+            await insert_rows(self.session, table, [row])
             return
         updated = await self.session.execute(_update(table, key), {"b_key": stream_id, **values})
         if getattr(updated, "rowcount", 0) == 0:

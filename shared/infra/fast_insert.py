@@ -1,0 +1,70 @@
+"""The command path's inserts on SQLite, run with the driver on the transaction's connection.
+
+On the embedded default a command's transaction runs four to six inserts (its events, their
+outbox rows, a list row, the audit entry), each through `session.execute(insert(table), rows)`:
+about 50 µs of CPU apiece above SQLite's own work, a tenth of the command (docs/performance.md,
+"Commands"). Here each table's INSERT for a set of columns is built once, its values are
+converted by SQLAlchemy's own bind processors (so they are stored exactly as SQLAlchemy stores
+them and read back alike), and sqlite3 runs it on the connection SQLAlchemy began the
+transaction on (`BEGIN IMMEDIATE`, `shared.infra.db`): same transaction, same commit.
+
+PostgreSQL keeps SQLAlchemy: asyncpg begins its transaction lazily, at SQLAlchemy's first
+statement, so a statement sent past it could run outside the transaction.
+"""
+
+import functools
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Insert, Table, insert
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.infra.sqlite import LoopConnection
+
+Processor = Callable[[Any], Any] | None
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    """Built once per table (SQLAlchemy then reuses its compiled form)."""
+    return insert(table)
+
+
+@functools.cache
+def _plan(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, list[Processor]]:
+    """The INSERT of `keys` into `table`, and each value's bind processor (None: as is)."""
+    quote = dialect.identifier_preparer.quote
+    columns = ", ".join(quote(k) for k in keys)
+    marks = ", ".join("?" for _ in keys)
+    sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"
+    return sql, [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
+
+
+async def insert_rows(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert `rows` (all with the same keys) in the session's transaction; a constraint
+    violation raises SQLAlchemy's IntegrityError, as `session.execute` would."""
+    if not rows:
+        return
+    conn = await session.connection()  # begins the transaction (SQLite: BEGIN IMMEDIATE)
+    if conn.dialect.name != "sqlite":
+        await session.execute(_insert(table), list(rows))
+        return
+    driver = (await conn.get_raw_connection()).driver_connection
+    if not isinstance(driver, LoopConnection):  # not the embedded default's connection
+        await session.execute(_insert(table), list(rows))
+        return
+    keys = tuple(rows[0])
+    sql, processors = _plan(table, keys, conn.dialect)
+    params = [
+        tuple(p(row[k]) if p else row[k] for k, p in zip(keys, processors, strict=True))
+        for row in rows
+    ]
+    try:
+        driver.executemany_now(sql, params)
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(sql, params, exc) from exc

@@ -1,0 +1,64 @@
+"""`insert_rows` on the embedded default's SQLite: rows stored as SQLAlchemy stores them (read
+back alike), inside the session's transaction (a rollback takes them away), and a constraint
+violation raised as SQLAlchemy's IntegrityError (the event store turns it into a conflict)."""
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.infra.db import make_engine, make_sessions
+from shared.infra.fast_insert import insert_rows
+
+metadata = MetaData()
+rows_table = Table(
+    "rows",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+Sessions = async_sessionmaker[AsyncSession]
+AT = dt.datetime(2026, 12, 4, 13, 5, 6, 789000, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[Sessions]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield make_sessions(engine)
+    await engine.dispose()
+
+
+async def test_rows_are_stored_as_sqlalchemy_stores_them(sessions: Sessions) -> None:
+    async with sessions() as session, session.begin():
+        await insert_rows(session, rows_table, [{"id": "a", "n": 1, "at": AT}])
+        await session.execute(insert(rows_table), {"id": "b", "n": 2, "at": AT})
+    async with sessions() as session:
+        got = (await session.execute(select(rows_table).order_by(rows_table.c.id))).all()
+        raw = (await session.connection()).exec_driver_sql("SELECT at FROM rows ORDER BY id")
+        stored = [r[0] for r in (await raw).all()]
+    assert [(r.id, r.n, r.at.replace(tzinfo=dt.UTC)) for r in got] == [("a", 1, AT), ("b", 2, AT)]
+    assert stored[0] == stored[1]  # the same text as SQLAlchemy's own insert
+
+
+async def test_the_rows_belong_to_the_sessions_transaction(sessions: Sessions) -> None:
+    async with sessions() as session:
+        await session.begin()
+        await insert_rows(session, rows_table, [{"id": "a", "n": 1, "at": AT}])
+        await session.rollback()
+    async with sessions() as session:
+        assert (await session.execute(select(rows_table))).all() == []
+
+
+async def test_a_duplicate_key_is_sqlalchemys_integrity_error(sessions: Sessions) -> None:
+    async with sessions() as session, session.begin():
+        await insert_rows(session, rows_table, [{"id": "a", "n": 1, "at": AT}])
+    async with sessions() as session, session.begin():
+        with pytest.raises(IntegrityError):
+            await insert_rows(session, rows_table, [{"id": "a", "n": 2, "at": AT}])
