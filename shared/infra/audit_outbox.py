@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.infra.audit import AuditLog, ForwardedEntry
 from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
-from shared.infra.fast_insert import insert_rows
+from shared.infra.fast_insert import Inserts
 from shared.infra.outbox import woken
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ def auditing(pending: PendingAudit) -> Iterator[PendingAudit]:
 
 
 async def write_pending_audit(
-    session: AsyncSession, table: Table | None, answer: BaseModel | None
+    inserts: Inserts, table: Table | None, answer: BaseModel | None
 ) -> PendingAudit | None:
     """Called by `SqlUnitOfWork.commit` before it commits: writes the request's entry in this
     transaction; the caller marks it `committed` once the commit succeeded."""
@@ -100,19 +100,19 @@ async def write_pending_audit(
         or pending.task is not asyncio.current_task()
     ):
         return None
-    await commit_entry(session, table, pending.build(answer))
+    await commit_entry(inserts, table, pending.build(answer))
     return pending
 
 
-async def commit_entry(session: AsyncSession, table: Table, entry: AuditRecord) -> None:
-    """Write `entry` into the service's `audit_outbox` in `session`'s transaction (an HTTP
-    request's, through `write_pending_audit`; a command's over Kafka, with its reply)."""
+async def commit_entry(inserts: Inserts, table: Table, entry: AuditRecord) -> None:
+    """Write `entry` into the service's `audit_outbox` in the transaction of `inserts` (an
+    HTTP request's, through `write_pending_audit`; a command's over Kafka, with its reply)."""
     row = {
         "entry_id": str(uuid.uuid4()),
         "occurred_at": dt.datetime.now(dt.UTC),
         "entry": _entry_json(entry),
     }
-    await insert_rows(session, table, [row])
+    await inserts.rows(table, [row])
 
 
 class AuditForwarder:

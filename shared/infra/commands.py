@@ -53,6 +53,7 @@ from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
 from shared.infra.audit_outbox import commit_entry
 from shared.infra.command_audit import Handled, audit_command, records_of, refused_outcome
 from shared.infra.command_parsing import Refused, issues, parse
+from shared.infra.fast_insert import Inserts
 from shared.infra.metrics import observe_command
 from shared.infra.redact import validation_issues
 from shared.seedwork.errors import DomainError
@@ -393,6 +394,6 @@ class _Accepting:
                 route=f"{COMMANDS_TOPIC}.{self._agency}",
                 records=records_of(self._envelope, self._kind, reply),
             )
-            await commit_entry(session, table, entry)
+            await commit_entry(Inserts(session), table, entry)
             self.audited = True
         self.reply = reply

@@ -13,7 +13,7 @@ from shared.contract.events import EventData
 from shared.contract.topics import TOPIC_OF_EVENT, topic_name
 from shared.contract.upcasting import UPCASTERS, UpcasterRegistry
 from shared.infra import tracing
-from shared.infra.fast_insert import insert_rows
+from shared.infra.fast_insert import Inserts
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
 from shared.seedwork.aggregate import Aggregate
@@ -30,11 +30,13 @@ class EventStore:
         tables: CoreTables,
         topic_prefix: str,
         codec: PersonalDataCodec | None = None,
+        inserts: Inserts | None = None,
     ) -> None:
         self._session = session
         self._t = tables
         self._prefix = topic_prefix
         self._codec = codec
+        self._inserts = inserts or Inserts(session)
         self.appended: list[CloudEvent] = []
         """Every envelope appended through this store (this transaction), in order."""
 
@@ -100,10 +102,10 @@ class EventStore:
                 }
             )
         try:
-            await insert_rows(self._session, self._t.events, rows)
+            await self._inserts.rows(self._t.events, rows)
         except IntegrityError as exc:
             raise ConcurrencyConflict(stream_id, expected_version) from exc
-        await insert_rows(self._session, self._t.outbox, outbox_rows)
+        await self._inserts.rows(self._t.outbox, outbox_rows)
         self.appended.extend(events)
 
     async def load(self, stream_id: str) -> list[CloudEvent]:

@@ -43,28 +43,51 @@ def _plan(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, l
     return sql, [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
 
 
+class Inserts:
+    """The inserts of one session's transactions; the driver connection is looked up once per
+    transaction (each look-up is two hops through SQLAlchemy's greenlet bridge)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._for: object | None = None
+        self._driver: LoopConnection | None = None
+        self._dialect: Dialect | None = None
+
+    async def _driver_now(self) -> LoopConnection | None:
+        """The sqlite3 connection of the transaction under way, None on PostgreSQL."""
+        if self._for is None or self._session.sync_session.get_transaction() is not self._for:
+            conn = await self._session.connection()  # begins it (SQLite: BEGIN IMMEDIATE)
+            driver = (await conn.get_raw_connection()).driver_connection
+            sqlite = conn.dialect.name == "sqlite" and isinstance(driver, LoopConnection)
+            self._driver = driver if sqlite else None
+            self._dialect = conn.dialect
+            self._for = self._session.sync_session.get_transaction()
+        return self._driver
+
+    async def rows(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert `rows` (all with the same keys) in the transaction; a constraint violation
+        raises SQLAlchemy's IntegrityError, as `session.execute` would."""
+        if not rows:
+            return
+        driver = await self._driver_now()
+        if driver is None:
+            await self._session.execute(_insert(table), list(rows))
+            return
+        assert self._dialect is not None
+        keys = tuple(rows[0])
+        sql, processors = _plan(table, keys, self._dialect)
+        params = [
+            tuple(p(row[k]) if p else row[k] for k, p in zip(keys, processors, strict=True))
+            for row in rows
+        ]
+        try:
+            driver.executemany_now(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(sql, params, exc) from exc
+
+
 async def insert_rows(
     session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> None:
-    """Insert `rows` (all with the same keys) in the session's transaction; a constraint
-    violation raises SQLAlchemy's IntegrityError, as `session.execute` would."""
-    if not rows:
-        return
-    conn = await session.connection()  # begins the transaction (SQLite: BEGIN IMMEDIATE)
-    if conn.dialect.name != "sqlite":
-        await session.execute(_insert(table), list(rows))
-        return
-    driver = (await conn.get_raw_connection()).driver_connection
-    if not isinstance(driver, LoopConnection):  # not the embedded default's connection
-        await session.execute(_insert(table), list(rows))
-        return
-    keys = tuple(rows[0])
-    sql, processors = _plan(table, keys, conn.dialect)
-    params = [
-        tuple(p(row[k]) if p else row[k] for k, p in zip(keys, processors, strict=True))
-        for row in rows
-    ]
-    try:
-        driver.executemany_now(sql, params)
-    except sqlite3.IntegrityError as exc:
-        raise IntegrityError(sql, params, exc) from exc
+    """`Inserts.rows` for a single use."""
+    await Inserts(session).rows(table, rows)

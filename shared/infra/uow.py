@@ -16,7 +16,7 @@ from shared.contract.envelope import CloudEvent
 from shared.infra.answers import write_pending_answer
 from shared.infra.audit_outbox import write_pending_audit
 from shared.infra.eventstore import EventStore
-from shared.infra.fast_insert import insert_rows
+from shared.infra.fast_insert import Inserts
 from shared.infra.outbox import OUTBOX_CHANNEL
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
@@ -75,6 +75,7 @@ class SqlUnitOfWork:
 
     session: AsyncSession
     events: EventStore
+    inserts: Inserts
 
     def __init__(
         self,
@@ -95,7 +96,8 @@ class SqlUnitOfWork:
         self.session = self._sessions()
         await self.session.begin()
         codec = self._codec(self.session) if self._codec else None
-        self.events = EventStore(self.session, self._tables, self._prefix, codec)
+        self.inserts = Inserts(self.session)
+        self.events = EventStore(self.session, self._tables, self._prefix, codec, self.inserts)
         self._started()
         return self
 
@@ -127,7 +129,7 @@ class SqlUnitOfWork:
         when there was no row to update."""
         row = {key: stream_id, **values}
         if self.created(stream_id):
-            await insert_rows(self.session, table, [row])
+            await self.inserts.rows(table, [row])
             return
         updated = await self.session.execute(_update(table, key), {"b_key": stream_id, **values})
         if getattr(updated, "rowcount", 0) == 0:
@@ -205,7 +207,7 @@ class SqlUnitOfWork:
         answered = await write_pending_answer(
             self.session, self._sessions, answer, self.events.appended
         )
-        audited = await write_pending_audit(self.session, self._tables.audit_outbox, answer)
+        audited = await write_pending_audit(self.inserts, self._tables.audit_outbox, answer)
         if self.events.appended and self.session.bind.dialect.name == "postgresql":
             # Delivered at commit, to every relay listening (other replicas included).
             await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
