@@ -14,8 +14,9 @@ the status and rule code, and the ids of the records involved (path parameters, 
 body), never a personal value.
 
 Personal data and exports are never shown unaudited: when their entry cannot be written the
-answer is a 503 problem instead. Commands are never blocked by the audit store (they have
-committed by then); a failed write is logged as an error.
+answer is a 503 problem instead. A command that commits commits its entry with it, in the
+service's own database (`shared.infra.audit_outbox`), so the audit store's availability never
+blocks it; a failed direct write (a refusal's) is logged as an error.
 """
 
 import contextlib
@@ -191,7 +192,7 @@ class AuditMiddleware:
         if entry is None:
             return True
         try:
-            if audit.forwarded_from_services:
+            if audit.forwarded_from_services and entry.agency is not None:
                 await audit.forward_committed()  # so that the log keeps the order of events
             if entry.agency is None and entry.outcome is Outcome.REFUSED:
                 await audit.record_unauthenticated(entry)  # counted: anyone can send these

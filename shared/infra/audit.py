@@ -78,6 +78,12 @@ def _fail(future: "asyncio.Future[int]", exc: Exception) -> None:
         future.set_exception(exc)
 
 
+def _fit(value: str | None, size: int) -> str | None:
+    """A value cut to its column's size: a token's overlong subject must not cost the entry
+    (PostgreSQL refuses the row; SQLite would keep it whole)."""
+    return value if value is None or len(value) <= size else value[: size - 1] + "…"
+
+
 def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
@@ -246,6 +252,8 @@ class AuditLog:
         """Append entries committed by a service, in one transaction, skipping those already
         here (a forwarder that stopped before deleting its rows sends them again); returns
         how many were new."""
+        if not batch:
+            return 0
         async with self._sessions() as session, session.begin():
             ids = [f.entry_id for f in batch]
             known = set(
@@ -277,14 +285,14 @@ class AuditLog:
                         "entry_id": entry_id,
                         "occurred_at": at,
                         "channel": entry.channel.value,
-                        "agency": entry.agency,
-                        "subject": entry.subject,
-                        "action": entry.action,
+                        "agency": _fit(entry.agency, 64),
+                        "subject": _fit(entry.subject, 200),
+                        "action": _fit(entry.action, 100),
                         "category": entry.category.value,
                         "outcome": entry.outcome.value,
                         "status": entry.status,
-                        "rule": entry.rule,
-                        "route": entry.route,
+                        "rule": _fit(entry.rule, 64),
+                        "route": _fit(entry.route, 200),
                         "count": entry.count,
                     },
                 )

@@ -24,7 +24,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from pydantic import BaseModel
@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.infra.audit import AuditLog, ForwardedEntry
 from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
+from shared.infra.db import unavailable
 from shared.infra.fast_insert import Inserts
 from shared.infra.outbox import woken
 
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 """Rows moved per transaction of the store."""
+REQUEST_BATCHES = 4
+"""Batches a read or a direct write forwards before it goes on (`forward_if_dirty`)."""
 STOP_WAIT = 10.0
 """Seconds `stop` waits for the pass under way before cancelling it."""
 
@@ -48,8 +51,13 @@ def _entry_json(entry: AuditRecord) -> str:
     return json.dumps(asdict(entry), separators=(",", ":"))
 
 
+_FIELDS = frozenset(f.name for f in fields(AuditRecord))
+
+
 def _entry_of(raw: str) -> AuditRecord:
-    data: dict[str, Any] = json.loads(raw)
+    """The entry as committed; fields a later release added are left out (a rolling
+    deployment: an older replica may forward a newer one's rows)."""
+    data: dict[str, Any] = {k: v for k, v in json.loads(raw).items() if k in _FIELDS}
     return AuditRecord(
         **data
         | {
@@ -141,37 +149,48 @@ class AuditForwarder:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stop_signal = asyncio.Event()
         self._turn = asyncio.Lock()
+        self.dirty = True
+        """A commit of this process may have written an entry not yet forwarded (True at
+        start: rows left by an earlier run). Reads and direct writes of the store forward
+        first only then, so that a flood of refusals or reads costs the service's database
+        nothing."""
         self.forwarded = 0
 
     def wake(self) -> None:
         """A commit wrote an entry."""
+        self.dirty = True
         self._wake.set()
 
     def start(self) -> None:
         """Forward in the background; the store reads what is waiting before it answers."""
-        self._audit.add_source(self.forward)
+        self._audit.add_source(self.forward_if_dirty)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="audit-forwarder")
 
     async def stop(self) -> None:
         """Stop, forwarding what is waiting first when the store can take it."""
-        self._audit.remove_source(self.forward)
-        if self._task is not None:
+        self._audit.remove_source(self.forward_if_dirty)
+        task, self._task = self._task, None
+        if task is not None:
             # A flag and a wake-up rather than a cancellation: on Python 3.11 a cancellation
             # arriving as `asyncio.timeout` expires can come out as a TimeoutError, which the
             # loop takes for its poll, and it would wait on forever.
             self._stopping = True
+            self._stop_signal.set()
             self._wake.set()
-            done, _ = await asyncio.wait([self._task], timeout=STOP_WAIT)
-            if not done:  # a pass stuck on an unreachable database: the rows stay
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
-            self._task = None
+            done, _ = await asyncio.wait([task], timeout=STOP_WAIT)
             self._stopping = False
+            self._stop_signal.clear()
+            if not done:  # a pass stuck on an unreachable database: the rows stay
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                return
         try:
-            await self.forward()
+            async with asyncio.timeout(STOP_WAIT):
+                await self.forward()
         except Exception:  # the rows stay and the next start forwards them
             log.warning("audit: entries left to forward at the next start", exc_info=True)
 
@@ -188,22 +207,35 @@ class AuditForwarder:
                 )
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(backoff):
-                        await self._wake.wait()  # `stop` ends the pause early
+                        await self._stop_signal.wait()  # not commits: `stop` ends it early
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
             if not self._stopping:
                 await woken(self._wake, self._poll, self.linger)
 
-    async def forward(self) -> int:
-        """Move every row waiting now to the store; returns how many were moved."""
-        total = 0
+    async def forward(self, *, most: int | None = None) -> int:
+        """Move the rows waiting now to the store (at most `most` batches); returns how many
+        were moved."""
+        total, batches = 0, 0
         async with self._turn:  # one pass at a time in this process
+            self.dirty = False  # a commit from now on sets it again
             while True:
-                moved = await self._forward_batch()
-                total += moved
-                if moved < BATCH:
+                try:
+                    moved = await self._forward_batch()
+                except BaseException:
+                    self.dirty = True
+                    raise
+                total, batches = total + moved, batches + 1
+                if moved < BATCH or (most is not None and batches >= most):
+                    self.dirty = self.dirty or moved == BATCH
                     self.forwarded += total
                     return total
+
+    async def forward_if_dirty(self) -> int:
+        """Before a read or a direct write of the store: forward what this process committed,
+        if anything, a few batches at most (after an outage the background pass drains the
+        rest; a request does not wait for all of it)."""
+        return await self.forward(most=REQUEST_BATCHES) if self.dirty else 0
 
     async def _forward_batch(self) -> int:
         t = self._t
@@ -225,14 +257,39 @@ class AuditForwarder:
                 await session.commit()  # SQLite: let writers in while the store is written
             if not rows:
                 return 0
-            await self._audit.append_forwarded(
-                [ForwardedEntry(r.entry_id, _entry_of(r.entry), r.occurred_at) for r in rows]
-            )
+            entries = []
+            for r in rows:
+                try:
+                    entries.append(ForwardedEntry(r.entry_id, _entry_of(r.entry), r.occurred_at))
+                except (ValueError, TypeError, KeyError):
+                    log.error("audit: entry %s cannot be read; dropped", r.entry_id)
+            try:
+                await self._audit.append_forwarded(entries)
+            except Exception as exc:
+                if unavailable(exc) or len(entries) <= 1:
+                    raise
+                await self._one_by_one(entries)  # one entry refused must not stop the others
             if not session.in_transaction():
                 await session.begin()
             await session.execute(delete(t).where(t.c.position.in_([r.position for r in rows])))
             await session.commit()
         return len(rows)
+
+    async def _one_by_one(self, entries: list[ForwardedEntry]) -> None:
+        """Each entry of a batch the store refused, alone; one it refuses by itself is logged
+        (its id and action, nothing personal) and dropped, as a direct write's would be."""
+        for entry in entries:
+            try:
+                await self._audit.append_forwarded([entry])
+            except Exception as exc:
+                if unavailable(exc):
+                    raise
+                log.error(
+                    "audit: the store refused entry %s (%s); dropped",
+                    entry.entry_id,
+                    entry.entry.action,
+                    exc_info=True,
+                )
 
     async def backlog(self) -> tuple[int, dt.datetime | None]:
         """Entries not yet in the store and when the oldest was committed (for `/metrics`:

@@ -4,6 +4,7 @@ once even when forwarded twice, and survives a failure between the commit and th
 (Killed processes: the fault suite checks every accepted need and secondment has exactly one
 ACCEPTED entry, `tests/faults/run.py` `_audited_once`.)"""
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,31 @@ async def test_a_refusal_changes_nothing_and_is_written_straight_to_the_store(ap
     async with app.audit._sessions() as session:
         outcomes = (await session.scalars(select(audit_log.c.outcome))).all()
     assert "REFUSED" in outcomes
+
+
+async def test_an_entry_that_cannot_be_read_does_not_hold_the_others_back(app: App) -> None:
+    await _held(app)
+    need_id = (await app.raise_need()).json()["need_id"]
+    async with app.runtime.sessions() as session, session.begin():  # before it, in order
+        await session.execute(
+            insert(app.forwarder._t).values(
+                position=0, entry_id="broken", occurred_at=dt.datetime.now(dt.UTC), entry="{"
+            )
+        )
+
+    await app.forwarder.forward()
+
+    assert await app.accepted(need_id) == ["ACCEPTED"]
+    assert await app.outbox() == []
+
+
+async def test_reads_and_refusals_forward_only_when_a_command_committed_an_entry(
+    app: App,
+) -> None:
+    await app.forwarder.forward()
+    assert not app.forwarder.dirty  # nothing committed since: a read costs the service nothing
+    (await app.raise_need()).json()
+    assert app.forwarder.dirty
+    await app.audit.forward_committed()  # what a read or a direct write does first
+    assert not app.forwarder.dirty
+    assert await app.outbox() == []
