@@ -12,6 +12,11 @@ from services.reporting.domain.columnar.asof import (
 )
 from services.reporting.domain.columnar.store import Snapshot
 
+EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+"""numpy's day 0 as a proleptic ordinal (the snapshot's dates are ordinals)."""
+YEAR_SPAN = 10_000
+"""Years fit below it: (unit, year) as one integer key, `unit * YEAR_SPAN + year`."""
+
 
 def seconded_by_unit_year(
     snapshot: Snapshot, selection: Selection, key: Callable[[str], str]
@@ -23,11 +28,14 @@ def seconded_by_unit_year(
     if len(rows) == 0:
         return {}
     mapping, names = snapshot.units.groups(key)
-    units = mapping[s["home"][rows]]
-    years = np.fromiter(
-        (dt.date.fromordinal(int(d)).year for d in s["start"][rows]), dtype=np.int32
-    )
-    pairs, counts = np.unique(np.stack([units, years]), axis=1, return_counts=True)
+    units = mapping[s["home"][rows]].astype(np.int64)
+    # Years straight from the day numbers (proleptic ordinals), in numpy: a Python date per
+    # secondment cost about 100 ms per evaluation on the million-event bench.
+    days = (s["start"][rows].astype(np.int64) - EPOCH_ORDINAL).astype("datetime64[D]")
+    years = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    kept = units >= 0
+    keys, counts = np.unique(units[kept] * YEAR_SPAN + years[kept], return_counts=True)
     return {
-        (names[int(u)], int(y)): int(n) for (u, y), n in zip(pairs.T, counts, strict=True) if u >= 0
+        (names[int(k // YEAR_SPAN)], int(k % YEAR_SPAN)): int(n)
+        for k, n in zip(keys, counts, strict=True)
     }
