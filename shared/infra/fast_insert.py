@@ -84,10 +84,3 @@ class Inserts:
             driver.executemany_now(sql, params)
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(sql, params, exc) from exc
-
-
-async def insert_rows(
-    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """`Inserts.rows` for a single use."""
-    await Inserts(session).rows(table, rows)

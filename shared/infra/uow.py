@@ -33,12 +33,6 @@ def _claim_statements(processed: Table) -> tuple[Select[tuple[str]], Insert]:
 
 
 @functools.cache
-def _insert(table: Table) -> Insert:
-    """Built once per table (SQLAlchemy then reuses its compiled form)."""
-    return insert(table)
-
-
-@functools.cache
 def _update(table: Table, key: str) -> Update:
     """The update of one row by its `key` column (bound as `b_key`; the values name the
     columns to set), built once per table."""
@@ -133,7 +127,7 @@ class SqlUnitOfWork:
             return
         updated = await self.session.execute(_update(table, key), {"b_key": stream_id, **values})
         if getattr(updated, "rowcount", 0) == 0:
-            await self.session.execute(_insert(table), row)
+            await self.inserts.rows(table, [row])
 
     async def claim(self, consumer: str, envelope: CloudEvent) -> bool:
         """Record that `consumer` processes this event, in this transaction.

@@ -1,4 +1,4 @@
-"""`insert_rows` on the embedded default's SQLite: rows stored as SQLAlchemy stores them (read
+"""`Inserts.rows` on the embedded default's SQLite: rows stored as SQLAlchemy stores them (read
 back alike), inside the session's transaction (a rollback takes them away), and a constraint
 violation raised as SQLAlchemy's IntegrityError (the event store turns it into a conflict)."""
 
@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.infra.db import make_engine, make_sessions
-from shared.infra.fast_insert import insert_rows
+from shared.infra.fast_insert import Inserts
 
 metadata = MetaData()
 rows_table = Table(
@@ -37,7 +37,7 @@ async def sessions(tmp_path: Path) -> AsyncIterator[Sessions]:
 
 async def test_rows_are_stored_as_sqlalchemy_stores_them(sessions: Sessions) -> None:
     async with sessions() as session, session.begin():
-        await insert_rows(session, rows_table, [{"id": "a", "n": 1, "at": AT}])
+        await Inserts(session).rows(rows_table, [{"id": "a", "n": 1, "at": AT}])
         await session.execute(insert(rows_table), {"id": "b", "n": 2, "at": AT})
     async with sessions() as session:
         got = (await session.execute(select(rows_table).order_by(rows_table.c.id))).all()
@@ -50,7 +50,7 @@ async def test_rows_are_stored_as_sqlalchemy_stores_them(sessions: Sessions) -> 
 async def test_the_rows_belong_to_the_sessions_transaction(sessions: Sessions) -> None:
     async with sessions() as session:
         await session.begin()
-        await insert_rows(session, rows_table, [{"id": "a", "n": 1, "at": AT}])
+        await Inserts(session).rows(rows_table, [{"id": "a", "n": 1, "at": AT}])
         await session.rollback()
     async with sessions() as session:
         assert (await session.execute(select(rows_table))).all() == []
@@ -58,7 +58,7 @@ async def test_the_rows_belong_to_the_sessions_transaction(sessions: Sessions) -
 
 async def test_a_duplicate_key_is_sqlalchemys_integrity_error(sessions: Sessions) -> None:
     async with sessions() as session, session.begin():
-        await insert_rows(session, rows_table, [{"id": "a", "n": 1, "at": AT}])
+        await Inserts(session).rows(rows_table, [{"id": "a", "n": 1, "at": AT}])
     async with sessions() as session, session.begin():
         with pytest.raises(IntegrityError):
-            await insert_rows(session, rows_table, [{"id": "a", "n": 2, "at": AT}])
+            await Inserts(session).rows(rows_table, [{"id": "a", "n": 2, "at": AT}])
