@@ -86,3 +86,27 @@ def test_a_replaced_history_gives_the_latest_extension_by_date() -> None:
     t = tally(snap, on, lambda c: c)
     assert t.secondments["overdue"] == 1  # s1: planned end 30 Sep (decided 20 Aug); s2: 31 Dec
     assert len(snap.extensions) == 3
+
+
+def test_distinct_officials_follow_secondments_added_between_evaluations() -> None:
+    """The order by official is kept between evaluations; a refresh that adds or changes
+    secondments must not count against the old order."""
+    snap = Snapshot()
+    snap.put_secondments([_secondment("s1", "o1", "SO_Y_TE", "HEALTH")])
+    assert tally(snap, SELECTION, lambda c: c).groups["host_unit"]["SO_Y_TE"]["officials"] == 1
+    snap.put_secondments(
+        [
+            _secondment("s2", "o2", "SO_Y_TE", "HEALTH"),
+            _secondment("s3", "o1", "SO_GD_DT", "EDUCATION", start_date=D(2025, 3, 1)),
+        ]
+    )
+    t = tally(snap, SELECTION, lambda c: c)
+    assert t.secondments["officials"] == 2
+    assert t.groups["host_unit"]["SO_Y_TE"]["officials"] == 2
+    assert t.groups["host_unit"]["SO_GD_DT"]["officials"] == 1
+    # s1 re-read with o2 (same rows, other officials): o1 now counts only in education
+    snap.put_secondments([_secondment("s1", "o2", "SO_Y_TE", "HEALTH")])
+    t = tally(snap, SELECTION, lambda c: c)
+    assert t.secondments["officials"] == 2
+    assert t.groups["sector"]["HEALTH"]["officials"] == 1
+    assert t.groups["sector"]["EDUCATION"]["officials"] == 1

@@ -31,7 +31,11 @@ def among(vocabulary: Vocabulary, wanted: Collection[str]) -> Array:
 
 
 def equal(codes: Array, vocabulary: Vocabulary, wanted: str) -> Array:
-    return np.isin(codes, among(vocabulary, (wanted,)))
+    """Where the codes stand for `wanted` (nowhere if it was never seen)."""
+    code = vocabulary.find(wanted)
+    if code < 0:
+        return np.zeros(len(codes), dtype=np.bool_)
+    return codes == code  # type: ignore[no-any-return]
 
 
 def counted_secondments(snapshot: Snapshot) -> Array:

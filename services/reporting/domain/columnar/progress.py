@@ -14,8 +14,6 @@ from services.reporting.domain.columnar.store import Snapshot
 
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 """numpy's day 0 as a proleptic ordinal (the snapshot's dates are ordinals)."""
-YEAR_SPAN = 10_000
-"""Years fit below it: (unit, year) as one integer key, `unit * YEAR_SPAN + year`."""
 
 
 def seconded_by_unit_year(
@@ -34,8 +32,14 @@ def seconded_by_unit_year(
     days = (s["start"][rows].astype(np.int64) - EPOCH_ORDINAL).astype("datetime64[D]")
     years = days.astype("datetime64[Y]").astype(np.int64) + 1970
     kept = units >= 0
-    keys, counts = np.unique(units[kept] * YEAR_SPAN + years[kept], return_counts=True)
+    units, years = units[kept], years[kept]
+    if len(years) == 0:
+        return {}
+    # counted per (unit, year) with a bincount over a small grid (units × the years seen)
+    first = int(years.min())
+    span = int(years.max()) - first + 1
+    counts = np.bincount(units * span + (years - first), minlength=len(names) * span)
     return {
-        (names[int(k // YEAR_SPAN)], int(k % YEAR_SPAN)): int(n)
-        for k, n in zip(keys, counts, strict=True)
+        (names[int(k // span)], first + int(k % span)): int(counts[k])
+        for k in np.flatnonzero(counts)
     }

@@ -82,6 +82,17 @@ class Snapshot:
         default_factory=lambda: History(("host", "sector", "positions", "raised"))
     )
     fills: History = field(default_factory=lambda: History(("kind",)))
+    _by_official: Array | None = field(default=None, init=False, repr=False, compare=False)
+
+    def by_official(self) -> Array:
+        """Every secondment's row number, ordered by official (stable). Kept until the
+        secondments change, so the evaluations between two refreshes share one sort where
+        each counted distinct officials with sorts of its own (a third of an evaluation's
+        time at the bench's million events)."""
+        official = self.secondments.columns["official"]
+        if self._by_official is None or len(self._by_official) != len(official):
+            self._by_official = np.argsort(official, kind="stable")
+        return self._by_official
 
     # ----- loading: rows as the adapter reads them, in the documented column order -----
 
@@ -93,6 +104,7 @@ class Snapshot:
         if not rows:
             return np.zeros(0, dtype=np.int64)
         c = list(zip(*rows, strict=True))
+        self._by_official = None
         positions = self.secondments.positions(c[0])
         need_rows = self.needs.positions([n for n in c[1] if n is not None])
         need = np.full(len(rows), -1, dtype=np.int64)

@@ -19,9 +19,9 @@ from services.reporting.domain.columnar.asof import (
 from services.reporting.domain.columnar.columns import NEVER, Array, KeyOf, Vocabulary
 from services.reporting.domain.columnar.counting import (
     Counts,
+    DistinctCounter,
     FlagCounter,
     count_by,
-    distinct,
     histogram,
     named,
 )
@@ -70,7 +70,8 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
     s = snapshot.secondments.columns
     n_sec = len(snapshot.secondments)
     counted = counted_secondments(snapshot)
-    rows = np.flatnonzero(chosen_secondments(snapshot, selection, counted))
+    chosen = chosen_secondments(snapshot, selection, counted)
+    rows = np.flatnonzero(chosen)
 
     def col(name: str) -> Array:
         return s[name][rows]
@@ -109,10 +110,14 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         "promoted_after_return": later,
         "received": col("received") <= on,
     }
-    officials = col("official").astype(np.int64)
+    # the selection's rows (numbered as in `rows`) in the snapshot's order by official
+    by_official = snapshot.by_official()
+    officials = DistinctCounter(
+        col("official"), (np.cumsum(chosen) - 1)[by_official[chosen[by_official]]]
+    )
     total: Counts = {"started": len(rows)}
     total.update({k: int(np.count_nonzero(v)) for k, v in measures.items()})
-    total["officials"] = len(distinct(officials))
+    total["officials"] = officials.total()
 
     groups: dict[str, dict[str, Counts]] = {}
     outcomes: dict[str, dict[str, dict[str, Counts]]] = {}
@@ -127,9 +132,7 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         size = len(names)
         counts = counter.by(keys, size)
         started = counts["started"] = counts.pop("rows")
-        width = max(size, 1)
-        pairs = distinct((officials * width + keys)[keys >= 0])
-        counts["officials"] = count_by(pairs % width, size)
+        counts["officials"] = officials.by(keys, size)
         groups[dimension] = {
             names[g]: {k: int(v[g]) for k, v in counts.items()} for g in np.flatnonzero(started)
         }
