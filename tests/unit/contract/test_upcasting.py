@@ -219,3 +219,19 @@ async def test_an_event_store_load_of_an_old_version_envelope_yields_the_current
         assert need.seen == [expected_current()]
         assert need.version == 1
     assert calls.log == ["NeedRaised v0→v1", "NeedRaised v0→v1"]
+
+
+def test_to_json_writes_the_bytes_model_dump_json_wrote() -> None:
+    """Digests in consumers' claims were taken of `model_dump_json()`: the direct serializer
+    must give the same bytes, with and without the optional attributes."""
+    plain = envelope(V0_NEED_RAISED | {"description": "Tăng cường"}, dataversion=None)
+    traced = plain.model_copy(
+        update={
+            "dataversion": 0,
+            "personaldata": "sealed-v1",
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        }
+    )
+    for e in (plain, traced):
+        assert e.to_json() == e.model_dump_json().encode()
+        assert CloudEvent.from_json(e.to_json()) == CloudEvent.model_validate_json(e.to_json())
