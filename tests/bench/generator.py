@@ -338,6 +338,7 @@ def _secondment(
     """Emit one secondment's events; returns its cancellation date if it was cancelled."""
     sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     official_id, official = _official(rng, pool, people, start)
+    host_ref = {"code": host, "name": host_name}
     months = rng.randint(3, 6)
     planned = start + dt.timedelta(days=30 * months - 1)
     decided = start - dt.timedelta(days=rng.randint(3, 20))
@@ -447,6 +448,10 @@ def _secondment(
                     "arrangement": arrangement,
                     "new_position_rank": "TRUONG_PHONG" if arrangement == "PROMOTED" else None,
                     "effective_date": _d(ended_on + dt.timedelta(days=rng.randint(0, 40))),
+                    # from a generator of its own: every other event of a seed stays as it was
+                    "destination_unit": random.Random(f"destination-{sid}-{v}").choice(
+                        [None, official["home_unit"], official["home_unit"], host_ref]
+                    ),
                 },
             )
         # Later promotions draw from their own generator, so every other event of a seed stays

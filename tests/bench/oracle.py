@@ -53,6 +53,7 @@ class World:
             lambda: {
                 "extensions": [],
                 "arrangements": [],
+                "destinations": [],
                 "promotions": [],
                 "ended": None,
                 "cancelled": False,
@@ -111,6 +112,10 @@ class World:
             elif kind == "PostSecondmentArranged":
                 self.secondments[d["secondment_id"]]["arrangements"].append(
                     (D(d["effective_date"]), v, d["arrangement"])
+                )
+                where = d.get("destination_unit")
+                self.secondments[d["secondment_id"]]["destinations"].append(
+                    (D(d["effective_date"]), v, where["code"] if where else None)
                 )
             elif kind == "SecondmentCancelled":
                 self.secondments[d["secondment_id"]]["cancelled"] = True
@@ -196,6 +201,7 @@ class World:
         durations: list[int] = []
         ratings: Counter[str] = Counter()
         arrangements: Counter[str] = Counter()
+        destinations: dict[str, Counter[str]] = defaultdict(Counter)
         delays: list[int] = []
         codes: dict[str, dict[str, dict[str, Counter[str]]]] = {
             d: defaultdict(lambda: {"ratings": Counter(), "post_arrangements": Counter()})
@@ -251,6 +257,9 @@ class World:
                         codes[d][keys[d]]["post_arrangements"][arrangement] += 1
                 if arrangement is not None:
                     arrangements[arrangement] += 1
+                    went = _latest(s["destinations"], as_of)
+                    if went is not None:
+                        destinations[group_of(went)][arrangement] += 1
                 if promoted:
                     delays.append((promoted_on - s["ended"][0]).days)
 
@@ -350,6 +359,9 @@ class World:
             "duration_days": stats(durations),
             "ratings": {r: ratings[r] for r in rating_codes},
             "post_arrangements": {a: arrangements[a] for a in arrangement_codes},
+            "post_arrangements_by_destination": {
+                unit: dict(codes_) for unit, codes_ in sorted(destinations.items())
+            },
             "promoted": total["promoted"],
             "promoted_after_return": total["promoted_after_return"],
             "promotion_rate": round(total["promoted"] / ended_count, 4) if ended_count else None,

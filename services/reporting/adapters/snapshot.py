@@ -66,6 +66,7 @@ def _secondment_columns(t: ReadModels) -> Select[Any]:
         s.arrangement,
         s.arr_effective,
         s.received_on,
+        s.arr_destination,
     )
 
 
@@ -100,7 +101,7 @@ def _queries(t: ReadModels) -> dict[str, tuple[Select[Any], Any]]:
             x.secondment_id,
         ),
         "arrangements": (
-            select(a.secondment_id, a.version, a.effective_date, a.arrangement),
+            select(a.secondment_id, a.version, a.effective_date, a.arrangement, a.destination_unit),
             a.secondment_id,
         ),
         "promotions": (select(p.secondment_id, p.version, p.promoted_on), p.secondment_id),

@@ -176,6 +176,7 @@ def define_read_models(md: MetaData, suffix: str = "", tag: str | None = None) -
         Column("arrangement", String(32)),
         Column("new_position_rank", String(64)),
         Column("arr_effective", Date),
+        Column("arr_destination", String(64)),
         Column("arr_multi", Boolean, nullable=False, server_default=false(), default=False),
         Column("version", Integer),
         _pk(tag, "rm_secondments", "secondment_id"),
@@ -199,6 +200,7 @@ def define_read_models(md: MetaData, suffix: str = "", tag: str | None = None) -
         Column("arrangement", String(32), nullable=False),
         Column("new_position_rank", String(64)),
         Column("effective_date", Date, nullable=False),
+        Column("destination_unit", String(64)),
         _pk(tag, "rm_arrangements", "secondment_id", "version"),
     )
     promotions = Table(

@@ -138,6 +138,12 @@ class Evaluation(BaseModel):
     duration_days: DurationStats
     ratings: dict[str, int]
     post_arrangements: dict[str, int]
+    post_arrangements_by_destination: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="where the officials went: destination unit (under the roll-up) → post "
+        "arrangement → ended secondments whose arrangement in effect names that unit; "
+        "arrangements recorded without a destination are only in `post_arrangements`",
+    )
     promoted: int = Field(
         default=0,
         description="ended secondments promoted by as_of: at the post arrangement, or later",
@@ -321,6 +327,7 @@ def assemble(
         duration_days=duration_stats(tally.durations),
         ratings=ratings,
         post_arrangements=arrangements,
+        post_arrangements_by_destination=dict(sorted(tally.destinations.items())),
         promoted=tally.secondments["promoted"],
         promoted_after_return=tally.secondments["promoted_after_return"],
         promotion_rate=ratio(tally.secondments["promoted"], tally.secondments["ended"]),

@@ -56,7 +56,9 @@ NEED_AMENDMENT = Group(
 NEED_FILL = Group("fill_version", ("filled_on",), "reopened")
 EXTENSION = Group("ext_version", ("ext_decided_on", "ext_planned_end"), "ext_multi")
 ARRANGEMENT = Group(
-    "arr_version", ("arrangement", "new_position_rank", "arr_effective"), "arr_multi"
+    "arr_version",
+    ("arrangement", "new_position_rank", "arr_effective", "arr_destination"),
+    "arr_multi",
 )
 
 NEED_BASE_COLUMNS = ("host_unit", "host_unit_name", "sector", "positions", "raised_on")

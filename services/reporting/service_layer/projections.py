@@ -173,6 +173,7 @@ def _secondment_ended(c: Changes, e: SecondmentEnded, v: int) -> None:
 
 def _post_arranged(c: Changes, e: PostSecondmentArranged, v: int) -> None:
     sid = str(e.secondment_id)
+    destination = e.destination_unit.code if e.destination_unit else None
     c.add(
         "arrangement",
         {
@@ -181,6 +182,7 @@ def _post_arranged(c: Changes, e: PostSecondmentArranged, v: int) -> None:
             "arrangement": e.arrangement,
             "new_position_rank": e.new_position_rank,
             "effective_date": e.effective_date,
+            "destination_unit": destination,
         },
     )
     c.add(
@@ -191,6 +193,7 @@ def _post_arranged(c: Changes, e: PostSecondmentArranged, v: int) -> None:
             "arrangement": e.arrangement,
             "new_position_rank": e.new_position_rank,
             "arr_effective": e.effective_date,
+            "arr_destination": destination,
             "version": v,
         },
     )

@@ -32,6 +32,7 @@ def _secondment(
         "arrangement": None,
         "arr_effective": None,
         "received_on": None,
+        "arr_destination": None,
     } | kw
     return (sid, row["need_id"], official, row["home_unit"], host, sector, *list(row.values())[2:])
 

@@ -48,6 +48,7 @@ SECONDMENT_CODES = (
     "reason",
     "rating",
     "arrangement",
+    "destination",
 )
 NEED_DATES = ("raised", "withdrawn", "filled", "amended", "am_raised")
 NEED_CODES = ("host", "sector", "positions", "am_host", "am_sector", "am_positions")
@@ -75,7 +76,7 @@ class Snapshot:
         default_factory=lambda: Keyed(_defaults(NEED_DATES, NEED_CODES, ("reopened", "am_multi")))
     )
     extensions: History = field(default_factory=lambda: History(("end",)))
-    arrangement_history: History = field(default_factory=lambda: History(("code",)))
+    arrangement_history: History = field(default_factory=lambda: History(("code", "destination")))
     promotions: History = field(default_factory=lambda: History(()))
     """Promotions after the return: only their dates count."""
     amendments: History = field(
@@ -100,7 +101,7 @@ class Snapshot:
         """Rows of (secondment_id, need_id, official_id, home_unit, host_unit, sector,
         ethnicity, gender, start_date, planned_end_date, ended_on, end_reason, rating,
         cancelled_on, ext_multi, ext_decided_on, ext_planned_end, arr_multi, arrangement,
-        arr_effective, received_on); returns their row numbers."""
+        arr_effective, received_on, arr_destination); returns their row numbers."""
         if not rows:
             return np.zeros(0, dtype=np.int64)
         c = list(zip(*rows, strict=True))
@@ -132,6 +133,7 @@ class Snapshot:
                 "arrangement": self.arrangements.codes(c[18]),
                 "arr_on": days(c[19]),
                 "received": days(c[20]),
+                "destination": self.units.codes(c[21]),
             },
         )
         return positions
@@ -179,8 +181,8 @@ class Snapshot:
         )
 
     def put_arrangements(self, owners: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Rows of (secondment_id, version, effective_date, arrangement)."""
-        c = _columns(rows, 4)
+        """Rows of (secondment_id, version, effective_date, arrangement, destination_unit)."""
+        c = _columns(rows, 5)
         self.arrangement_history.replace(
             self.secondments.positions(owners),
             {
@@ -188,6 +190,7 @@ class Snapshot:
                 "version": ints(c[1]),
                 "on": days(c[2]),
                 "code": self.arrangements.codes(c[3]),
+                "destination": self.units.codes(c[4]),
             },
         )
 

@@ -54,6 +54,9 @@ class Tally:
     ratings: Counts
     arrangements: Counts
     """post arrangements in effect by `as_of`, of ended secondments"""
+    destinations: dict[str, Counts]
+    """destination unit (under the roll-up) → post arrangement code → ended secondments whose
+    arrangement in effect names that unit (arrangements naming none are not in it)"""
     outcomes: dict[str, dict[str, dict[str, Counts]]]
     """`home_unit` / `host_unit` / `sector` → group → `ratings` / `post_arrangements` → code →
     ended secondments"""
@@ -96,6 +99,11 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
     later_on = snapshot.promotions.first_on(n_sec)[rows]
     later = ended & ~at_arrangement & (later_on <= on)
     promoted = at_arrangement | later
+    destination = np.where(
+        col("arr_multi"),
+        snapshot.arrangement_history.latest(n_sec, on, "destination")[rows],
+        np.where(col("arr_on") <= on, col("destination"), -1),
+    )
     arranged_on = np.where(
         col("arr_multi"), snapshot.arrangement_history.latest(n_sec, on, "on")[rows], col("arr_on")
     )
@@ -150,6 +158,16 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
     durations = histogram((col("ended") - col("start"))[ended])
     ratings = named(snapshot.ratings, col("rating")[ended])
     arrangements = named(snapshot.arrangements, arrangement[ended])
+    destinations = {
+        unit_names[g]: counts
+        for g, counts in _cross(
+            unit_groups[destination],
+            len(unit_names),
+            arrangement,
+            snapshot.arrangements,
+            ended,
+        ).items()
+    }
     delays = histogram((promoted_on - col("ended"))[promoted])
 
     # ----- needs
@@ -164,6 +182,7 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
         durations=durations,
         ratings=ratings,
         arrangements=arrangements,
+        destinations=destinations,
         outcomes=outcomes,
         promotion_delays=delays,
         fill_days=fill_days,
