@@ -247,5 +247,18 @@ def test_the_plans_and_the_outcomes_render_the_figures_of_the_api(
                 format_percent(o["promotion_rate"], "vi"),
             ], (dim, code)
             assert cells[5].strip() == format_number(o["end_reasons"]["TERMINATED_EARLY"], "vi")
+
+    # Where the officials went: one row per destination unit, a column per arrangement.
+    destinations = ev["post_arrangements_by_destination"]
+    assert destinations, "the demo records destinations"
+    table = page.locator("#destinations")
+    assert table.is_visible()
+    assert table.locator("tr[data-group]").count() == len(destinations)
+    posts = ("RETURNED_TO_FORMER_POST", "PROMOTED", "TRANSFERRED", "OTHER")
+    for code, codes in destinations.items():
+        cells = table.locator(f'tr[data-group="{code}"] td').all_inner_texts()
+        assert [c.strip() for c in cells[1:]] == [
+            format_number(codes.get(p, 0), "vi") for p in posts
+        ], code
     page.locator("#plans").screenshot(path=str(_shots(tmp_path) / "plans-vi.png"))
     page.close()

@@ -66,6 +66,9 @@ def rows(ev: Evaluation) -> Iterator[tuple[str, str, str, Any]]:
         yield "ratings", "", key, value
     for key, value in ev.post_arrangements.items():
         yield "post_arrangements", "", key, value
+    for unit, codes in ev.post_arrangements_by_destination.items():
+        for key, value in codes.items():
+            yield "post_arrangements_by_destination", unit, key, value
     yield "outcomes", "", "promotion_rate", ev.promotion_rate
     yield "outcomes", "", "promoted", ev.promoted
     yield "outcomes", "", "promoted_after_return", ev.promoted_after_return
@@ -168,11 +171,24 @@ def to_xlsx(ev: Evaluation, lang: str = "vi") -> bytes:
             values = [_pick(data, m) for m in measures]
             sheet.append(_cells([group_name(dimension, code, lang), code, *values]))
         sheet.column_dimensions["A"].width = 36
+    _destinations_sheet(book.create_sheet("by_destination"), ev, lang)
     if ev.plans is not None:
         _plans_sheet(book.create_sheet("plans"), ev, lang)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _destinations_sheet(sheet: Any, ev: Evaluation, lang: str) -> None:
+    """One row per destination unit: ended secondments per post arrangement that went there."""
+    t = LABELS[lang]
+    posts = list(ev.post_arrangements)
+    sheet.append(_cells([t["destination"], "code", *(t.get(p, p) for p in posts)]))
+    sheet.append(_cells(["", "", *posts]))
+    for code, codes in ev.post_arrangements_by_destination.items():
+        counts = [codes.get(p, 0) for p in posts]
+        sheet.append(_cells([group_name("host_unit", code, lang), code, *counts]))
+    sheet.column_dimensions["A"].width = 36
 
 
 def _plans_sheet(sheet: Any, ev: Evaluation, lang: str) -> None:

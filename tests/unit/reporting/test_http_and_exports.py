@@ -276,3 +276,28 @@ async def test_the_locality_plans_are_in_every_export(client: httpx.AsyncClient)
     )
     assert f"Toàn tỉnh {cells} {format_number(province['planned'], 'vi')}" in text
     assert text.count("Chậm tiến độ") >= len(behind) + 1  # the column's title, then each one
+
+
+async def test_where_the_officials_went_is_in_the_csv_and_the_xlsx(
+    client: httpx.AsyncClient,
+) -> None:
+    """Destination unit × post arrangement: the JSON's figures in the CSV rows and the XLSX's
+    `by_destination` sheet (the generator records a destination for most arrangements)."""
+    ev = await _json(client, EVALUATION, **QUERY)
+    destinations = ev["post_arrangements_by_destination"]
+    assert len(destinations) > 1
+    arranged = sum(ev["post_arrangements"].values())
+    assert 0 < sum(sum(c.values()) for c in destinations.values()) < arranged
+    response = await client.get(EVALUATION + ".csv", params=QUERY)
+    lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    got = {(r[1], r[2]): int(r[4]) for r in lines[2:] if r[0] == "post_arrangements_by_destination"}
+    assert got == {(u, a): n for u, codes in destinations.items() for a, n in codes.items()}
+    book = load_workbook(io.BytesIO((await client.get(EVALUATION + ".xlsx", params=QUERY)).content))
+    sheet = book["by_destination"]
+    posts = [c.value for c in sheet[2]][2:]
+    rows = list(sheet.iter_rows(min_row=3, values_only=True))
+    assert [r[1] for r in rows] == list(destinations)
+    for row in rows:
+        assert dict(zip(posts, row[2:], strict=True)) == {
+            p: destinations[row[1]].get(p, 0) for p in posts
+        }
