@@ -155,6 +155,25 @@ async def test_the_plans_and_outcomes_sections_state_the_independent_figures(
         "Thời gian từ khi đăng ký nhu cầu đến khi bố trí đủ người bình quân "
         f"{_vi(fill['mean'])} ngày (trung vị {_vi(fill['median'])} ngày"
     ) in text
+    # Where the officials went: the finding names the most frequent destinations, the table
+    # holds each one's arrangements and promotions.
+    went = expected["post_arrangements_by_destination"]
+    counts = sorted(
+        ((_name(code), sum(c.values())) for code, c in went.items()),
+        key=lambda pair: (-pair[1], pair[0].lower()),
+    )
+    top = [f"{in_sentence(n)} ({_vi(k)} lượt)" for n, k in counts[:3]]
+    assert (
+        f"Có {_vi(sum(k for _, k in counts))}/{_vi(sum(expected['post_arrangements'].values()))} "
+        f"lượt bố trí công tác sau biệt phái ghi rõ cơ quan, đơn vị đến công tác; nhiều nhất là "
+        f"{listing(top)}."
+    ) in text
+    where = next(
+        t for t in document.tables if t.rows[0].cells[0].text == "Cơ quan, đơn vị đến công tác"
+    )
+    assert {r.cells[0].text: [c.text for c in r.cells[1:]] for r in where.rows[1:]} == {
+        _name(code): [_vi(sum(c.values())), _vi(c.get("PROMOTED", 0))] for code, c in went.items()
+    }
 
 
 def test_names_and_lists_read_as_vietnamese() -> None:

@@ -203,6 +203,33 @@ def promotions(f: ReviewFigures) -> list[str]:
     return out
 
 
+DESTINATIONS_NAMED = 3
+"""How many destination units the finding names, the most frequent first."""
+
+
+def destinations(f: ReviewFigures) -> list[str]:
+    """Where the officials went: the arrangements that name a unit, and the units most named."""
+    went = {
+        code: sum(codes.values())
+        for code, codes in f.evaluation.post_arrangements_by_destination.items()
+    }
+    total = sum(went.values())
+    if not total:
+        return []
+    named = sorted(
+        ((group_name("host_unit", code, "vi"), n) for code, n in went.items()),
+        key=lambda pair: (-pair[1], pair[0].lower()),
+    )[:DESTINATIONS_NAMED]
+    arranged = sum(f.evaluation.post_arrangements.values())
+    return [
+        sentence(
+            f"Có {num(total)}/{num(arranged)} lượt bố trí công tác sau biệt phái ghi rõ cơ quan, "
+            f"đơn vị đến công tác; nhiều nhất là "
+            f"{listing([f'{in_sentence(name)} ({num(n)} lượt)' for name, n in named])}"
+        )
+    ]
+
+
 def pace(f: ReviewFigures) -> list[str]:
     """Secondments per year against the previous phase (phases differ in length)."""
     if f.previous_phase is None or not f.per_year:
@@ -264,6 +291,7 @@ FINDINGS: list[Finding] = [
     ratings,
     promotions,
     outcome_findings,
+    destinations,
     pace,
     duration,
     groups,

@@ -60,6 +60,14 @@ def results(f: ReviewFigures) -> list[Block]:
     arrangements.append(
         ("Chưa có quyết định bố trí", num(unarranged), pct(ratio(unarranged, s.ended)))
     )
+    went = [
+        (
+            group_name("host_unit", code, "vi"),
+            num(sum(codes.values())),
+            num(codes.get("PROMOTED", 0)),
+        )
+        for code, codes in ev.post_arrangements_by_destination.items()
+    ]
     blocks: list[Block] = [
         Heading("Kết quả thực hiện"),
         Heading("Nhu cầu tiếp nhận", 2),
@@ -75,6 +83,14 @@ def results(f: ReviewFigures) -> list[Block]:
         ),
         Paragraph(f"{T['promotion_rate']}: {pct(ev.promotion_rate)}."),
     ]
+    if went:
+        blocks.append(
+            Table(
+                (T["destination"], "Số lượt bố trí", "Trong đó bổ nhiệm cao hơn"),
+                tuple(went),
+                (3, 1, 1),
+            )
+        )
     if rated:
         names = [RATING_NAMES[k].capitalize() for k in ev.ratings]
         png = bar_chart(names, [("Số lượt", list(ev.ratings.values()))])
