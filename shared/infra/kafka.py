@@ -25,6 +25,7 @@ from shared.infra.kafka_producer import KafkaPublisher
 from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, deliver
 from shared.infra.kafka_topics import (
     DEFAULT_TOPICS,
+    ForgetLagOnRevoke,
     bootstrap_hosts,
     ensure_topics,
     topic_partitions,
@@ -88,6 +89,7 @@ class KafkaTransport:
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            listener=ForgetLagOnRevoke(group),
         )
 
         async def on_message(msg: KafkaMessage) -> None:

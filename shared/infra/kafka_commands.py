@@ -29,7 +29,7 @@ from shared.infra.audit import AuditLog
 from shared.infra.commands import CommandProcessor, CommandRoute, PoisonCommand
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, deliver, stop_consuming
-from shared.infra.kafka_topics import ensure_topics
+from shared.infra.kafka_topics import ForgetLagOnRevoke, ensure_topics
 from shared.infra.metrics import dead_lettered, observe_lag
 from shared.infra.runtime import ServiceRuntime
 
@@ -112,7 +112,9 @@ class CommandTopics:
                 metadata_max_age_ms=self._refresh_ms,
                 **self._auth.client_options(),
             )
-            consumer.subscribe(pattern=commands_topic_pattern(self.prefix))
+            consumer.subscribe(
+                pattern=commands_topic_pattern(self.prefix), listener=ForgetLagOnRevoke(group)
+            )
             await consumer.start()
             self._consumers.append(consumer)
             self._tasks.append(

@@ -8,11 +8,12 @@ import logging
 import time
 from collections.abc import Sequence
 
-from aiokafka import TopicPartition
+from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
+from shared.infra.metrics import forget_lag
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +111,19 @@ async def topic_partitions(admin: AIOKafkaAdminClient, topic: str) -> list[Topic
     return [
         TopicPartition(topic, p) for p in sorted(p["partition"] for p in described["partitions"])
     ]
+
+
+class ForgetLagOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Drops the lag gauge of partitions taken from this member: their lag is their next
+    owner's to report, and a gauge left behind would show the lag it had when it moved, for
+    as long as the process lives (a lag alert that never clears)."""
+
+    def __init__(self, group: str) -> None:
+        self._group = group
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        for tp in revoked:
+            forget_lag(self._group, tp.topic, tp.partition)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None
