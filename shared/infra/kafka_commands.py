@@ -8,9 +8,12 @@ created later (a new unit, a new partner system) is picked up at the next metada
 
 Like `KafkaTransport.subscribe`, a record's offset is committed only after its handler
 returned (the handler's database transaction committed), so a crash redelivers, and the
-command log (`shared.infra.answers`) makes the redelivery harmless. Infrastructure errors are
-retried with backoff forever (the partition waits); a record the handler calls poison (not
-JSON, no usable command id) goes to `<topic>.dlq` with the reason in headers.
+command log (`shared.infra.answers`) makes the redelivery harmless. The records of one fetch
+(at most `BATCH_RECORDS`) are handled in order and their offsets committed together: a commit
+is a round trip to the group coordinator, and one per command cost more than the command.
+Infrastructure errors are retried with backoff forever (the partition waits); a record the
+handler calls poison (not JSON, no usable command id) goes to `<topic>.dlq` with the reason
+in headers.
 """
 
 import asyncio
@@ -32,6 +35,10 @@ from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, deliver, stop_consum
 from shared.infra.kafka_topics import ForgetLagOnRevoke, ensure_topics
 from shared.infra.metrics import dead_lettered, observe_lag
 from shared.infra.runtime import ServiceRuntime
+
+BATCH_RECORDS = 100
+"""Records handled between two offset commits at most: what a crash may hand again to the
+command log (answered from it, never applied twice)."""
 
 log = logging.getLogger(__name__)
 
@@ -133,19 +140,25 @@ class CommandTopics:
 
     async def _consume(self, consumer: AIOKafkaConsumer, group: str, handler: RawHandler) -> None:
         while True:
-            record = await consumer.getone()
-            with tracing.consuming_record(record.headers, record.topic, group):
-                await self._deliver(record.topic, group, record.value or b"", handler)
-            tp = TopicPartition(record.topic, record.partition)
-            end = consumer.highwater(tp)
-            if end is not None:
-                observe_lag(group, record.topic, record.partition, end - record.offset - 1)
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=BATCH_RECORDS)
+            done: dict[TopicPartition, int] = {}
+            for tp, records in fetched.items():
+                for record in records:
+                    with tracing.consuming_record(record.headers, record.topic, group):
+                        await self._deliver(record.topic, group, record.value or b"", handler)
+                    done[tp] = record.offset + 1
+                end = consumer.highwater(tp)
+                if end is not None and tp in done:
+                    observe_lag(group, tp.topic, tp.partition, end - done[tp])
+            if not done:
+                continue
             try:
-                await consumer.commit({tp: record.offset + 1})
+                await consumer.commit(done)
             except Exception:
-                # A rebalance took the partition: its new owner gets the record again and
-                # the command log answers it with the stored reply.
-                log.warning("committing the offset of %s failed", record.topic, exc_info=True)
+                # A rebalance took a partition: its new owner gets the records again and
+                # the command log answers them with the stored replies.
+                log.warning("committing the offsets of %d partitions failed", len(done),
+                            exc_info=True)  # fmt: skip
 
     async def _deliver(self, topic: str, group: str, body: bytes, handler: RawHandler) -> None:
         async def dead_letter(reason: str) -> None:
