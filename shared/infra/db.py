@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from asyncpg.exceptions import InternalClientError
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import ExceptionContext, make_url
@@ -138,6 +139,17 @@ def _checked_when_idle(engine: AsyncEngine) -> AsyncEngine:
         except Exception as exc:
             raise sa_exc.DisconnectionError("a resting connection went stale") from exc
 
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _left_mid_operation(context: ExceptionContext) -> None:
+        """asyncpg's "cannot switch to state N; another operation is in progress": the
+        connection's protocol was left mid-operation (a query cut short as the server shut
+        down). SQLAlchemy does not count it a disconnect, so the connection went back to the
+        pool and failed the next transactions as well, each a 500 (seen in the fault suite's
+        PostgreSQL restarts). As a disconnect it is thrown away with the pool's other
+        connections, and `unavailable` answers 503 with Retry-After."""
+        if isinstance(context.original_exception, InternalClientError):
+            context.is_disconnect = True  # type: ignore[misc]  # documented as settable here
+
     return engine
 
 
@@ -163,7 +175,8 @@ def unavailable(exc: BaseException) -> bool:
         return True
     return isinstance(
         exc,
-        sa_exc.OperationalError
+        InternalClientError  # a connection left mid-operation (`_left_mid_operation`)
+        | sa_exc.OperationalError
         | sa_exc.InterfaceError
         | sa_exc.TimeoutError
         | ConnectionError

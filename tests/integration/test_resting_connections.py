@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+from asyncpg.exceptions import InternalClientError
 from sqlalchemy import text
 
 import shared.infra.db as db
@@ -59,6 +60,38 @@ async def test_a_busy_connection_is_not_pinged(
             async with engine.connect() as conn:
                 await conn.scalar(text("SELECT 1"))
         assert pings == 0
+    finally:
+        await engine.dispose()
+        await drop_database(pg_dsn, name)
+
+
+async def test_a_connection_left_mid_operation_is_thrown_away_and_reads_unavailable(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asyncpg's "cannot switch to state 15" (a protocol left mid-operation when the server
+    shut down, seen in the fault suite) is not a disconnect to SQLAlchemy: the connection
+    went back to the pool and failed the next transactions too, each a 500."""
+    name = f"rest_{uuid.uuid4().hex[:8]}"
+    url = await create_database(pg_dsn, name)
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            pid = await conn.scalar(text("SELECT pg_backend_pid()"))
+
+        def left_mid_operation(*_args: Any, **_kwargs: Any) -> None:
+            raise InternalClientError(
+                "cannot switch to state 15; another operation (2) is in progress"
+            )
+
+        with monkeypatch.context() as patch:
+            patch.setattr(engine.dialect, "do_execute", left_mid_operation)
+            with pytest.raises(InternalClientError) as caught:
+                async with engine.connect() as conn:
+                    await conn.scalar(text("SELECT :one"), {"one": 1})
+        assert db.unavailable(caught.value)  # 503 with Retry-After, not a 500
+
+        async with engine.connect() as conn:  # a new connection, not the broken one
+            assert await conn.scalar(text("SELECT pg_backend_pid()")) != pid
     finally:
         await engine.dispose()
         await drop_database(pg_dsn, name)
