@@ -146,12 +146,22 @@ class CommandTopics:
             done: dict[TopicPartition, int] = {}
             for tp, records in fetched.items():
                 for record in records:
+                    # A rebalance while the fetch is handled may take the partition: its new
+                    # owner starts from the committed offset, so leave it the rest (and its
+                    # lag: `highwater` of a partition no longer assigned fails).
+                    if tp not in consumer.assignment():
+                        break
                     with tracing.consuming_record(record.headers, record.topic, group):
                         await self._deliver(record.topic, group, record.value or b"", handler)
                     done[tp] = record.offset + 1
-                end = consumer.highwater(tp)
-                if end is not None and tp in done:
-                    observe_lag(group, tp.topic, tp.partition, end - done[tp])
+                else:
+                    if tp not in consumer.assignment():  # taken while its last record ran
+                        continue
+                    end = consumer.highwater(tp)
+                    if end is not None and tp in done:
+                        observe_lag(group, tp.topic, tp.partition, end - done[tp])
+            owned = consumer.assignment()
+            done = {tp: offset for tp, offset in done.items() if tp in owned}
             if not done:
                 continue
             try:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer
+from asyncpg.exceptions import InternalClientError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from shared.infra.redact import describe
@@ -26,6 +27,8 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     DBAPIError,
     OSError,
     TimeoutError,
+    # asyncpg's connection left mid-operation, unwrapped by SQLAlchemy (`shared.infra.db`)
+    InternalClientError,
 )
 """The database's and the network's errors; each consumer adds what else it waits out."""
 

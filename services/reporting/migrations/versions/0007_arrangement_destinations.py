@@ -4,8 +4,10 @@ each post arrangement, in its history row and on the secondment's latest.
 Revision ID: 0007
 Revises: 0006
 
-Arrangements projected before this revision read as "destination unknown" until a rebuild
-projects them again (their events carry `destination_unit` when it was recorded).
+Arrangements projected before this revision, or by a replica of the earlier release during a
+rolling upgrade, read as "destination unknown" until a rebuild projects them again (their
+events carry `destination_unit` when it was recorded): rebuild once no replica of the earlier
+release runs, and none of its rebuilds is in progress (its fresh tables lack the columns).
 """
 
 import sqlalchemy as sa
