@@ -1,5 +1,6 @@
 """Valid request bodies to start from; tests change one thing to see one rule at work."""
 
+import json
 from typing import Any
 
 
@@ -56,3 +57,23 @@ def ending_body(**changes: Any) -> dict[str, Any]:
         "decision": {"number": "45/QĐ-UBND", "date": "2025-02-20"},
     }
     return body | changes
+
+
+def agency_command(
+    agency: str,
+    kind: str,
+    data: dict[str, Any],
+    command_id: str,
+    attrs: dict[str, Any] | None = None,
+) -> bytes:
+    """A command as an agency writes it on its commands topic (CloudEvents, structured JSON);
+    `attrs` adds or replaces envelope attributes."""
+    envelope = {
+        "specversion": "1.0",
+        "id": command_id,
+        "source": f"/agencies/{agency}/tests",
+        "type": kind,
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    return json.dumps(envelope | (attrs or {})).encode()

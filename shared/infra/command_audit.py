@@ -56,26 +56,29 @@ def refused_outcome(refusal: Refused, records: tuple[tuple[str, str], ...] = ())
     return Handled(Outcome.REFUSED, refusal.rule, records)
 
 
+def command_entry(agency: str, command_id: str, action: str, outcome: Handled) -> AuditRecord:
+    """The audit entry of a command over Kafka: written after it (`audit_command`), or
+    committed with its reply (`shared.infra.commands`)."""
+    return AuditRecord(
+        channel=Channel.KAFKA,
+        agency=agency,
+        subject=KAFKA_SUBJECT,
+        action=action,
+        category=Category.COMMAND,
+        outcome=outcome.outcome,
+        rule=outcome.rule.value if outcome.rule else None,
+        route=f"{COMMANDS_TOPIC}.{agency}",
+        records=outcome.records or (("command", command_id),),
+    )
+
+
 async def audit_command(
     audit: AuditLog | None, agency: str, command_id: str, action: str, outcome: Handled
 ) -> None:
     """Write the command's audit entry (never raises: a failure is logged)."""
     if audit is None or not audit.started or outcome.committed:
         return
-    records = outcome.records or (("command", command_id),)
     try:
-        await audit.record(
-            AuditRecord(
-                channel=Channel.KAFKA,
-                agency=agency,
-                subject=KAFKA_SUBJECT,
-                action=action,
-                category=Category.COMMAND,
-                outcome=outcome.outcome,
-                rule=outcome.rule.value if outcome.rule else None,
-                route=f"{COMMANDS_TOPIC}.{agency}",
-                records=records,
-            )
-        )
+        await audit.record(command_entry(agency, command_id, action, outcome))
     except Exception:
         log.exception("could not write the audit entry of command %s", command_id)

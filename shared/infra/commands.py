@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.authz import KAFKA_SUBJECT, Forbidden, Principal, kafka_principal
 from shared.contract.commands import (
-    COMMANDS_TOPIC,
     CommandAccepted,
     CommandEnvelope,
     CommandRejected,
@@ -49,9 +48,15 @@ from shared.contract.rules import RULES, RuleCode
 from shared.infra import logs
 from shared.infra.answers import Answer, AnswerExists, CommandAnswers, answering, request_digest
 from shared.infra.audit import AuditLog
-from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
+from shared.infra.audit_entries import Outcome
 from shared.infra.audit_outbox import commit_entry
-from shared.infra.command_audit import Handled, audit_command, records_of, refused_outcome
+from shared.infra.command_audit import (
+    Handled,
+    audit_command,
+    command_entry,
+    records_of,
+    refused_outcome,
+)
 from shared.infra.command_parsing import Refused, issues, parse
 from shared.infra.fast_insert import Inserts
 from shared.infra.metrics import observe_command
@@ -384,16 +389,10 @@ class _Accepting:
         await self._p._queue(session, self._agency, reply)
         table = self._p._audit_table()
         if table is not None:  # the entry commits with the command and its reply
-            entry = AuditRecord(
-                channel=Channel.KAFKA,
-                agency=self._agency,
-                subject=KAFKA_SUBJECT,
-                action=self._kind.value,
-                category=Category.COMMAND,
-                outcome=Outcome.ACCEPTED,
-                route=f"{COMMANDS_TOPIC}.{self._agency}",
-                records=records_of(self._envelope, self._kind, reply),
+            accepted = Handled(
+                Outcome.ACCEPTED, None, records_of(self._envelope, self._kind, reply)
             )
+            entry = command_entry(self._agency, str(self._envelope.id), self._kind.value, accepted)
             await commit_entry(Inserts(session), table, entry)
             self.audited = True
         self.reply = reply

@@ -154,11 +154,9 @@ class CommandTopics:
                     with tracing.consuming_record(record.headers, record.topic, group):
                         await self._deliver(record.topic, group, record.value or b"", handler)
                     done[tp] = record.offset + 1
-                else:
-                    if tp not in consumer.assignment():  # taken while its last record ran
-                        continue
+                if tp in done and tp in consumer.assignment():
                     end = consumer.highwater(tp)
-                    if end is not None and tp in done:
+                    if end is not None:
                         observe_lag(group, tp.topic, tp.partition, end - done[tp])
             owned = consumer.assignment()
             done = {tp: offset for tp, offset in done.items() if tp in owned}

@@ -3,7 +3,6 @@ started in the test process so tests can drive them over HTTP."""
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,6 +24,7 @@ from shared.http.app import compose_app
 from shared.http.auth import TokenVerifier, load_issuers
 from tests.auth import TEST_KEYS, dev_issuer
 from tests.infra import create_database, unique_name
+from tests.samples import agency_command
 
 
 @dataclass
@@ -158,17 +158,9 @@ class AgencyOnKafka:
     ) -> str:
         """Write one command (CloudEvents, structured JSON); returns its id."""
         command_id = command_id or str(uuid4())
-        envelope = {
-            "specversion": "1.0",
-            "id": command_id,
-            "source": f"/agencies/{self.code}/tests",
-            "type": kind,
-            "datacontenttype": "application/json",
-            "data": data,
-        } | attrs
         await self.producer.send_and_wait(
             commands_topic(self.code, self.prefix),
-            value=json.dumps(envelope).encode(),
+            value=agency_command(self.code, kind, data, command_id, attrs),
             key=command_id.encode(),
         )
         return command_id

@@ -6,7 +6,6 @@ command log with the need it created, never a second need (two runs on 4 Dec: 33
 the 300 commands, 36 of them such answers again)."""
 
 import asyncio
-import json
 import uuid
 from collections import defaultdict
 from pathlib import Path
@@ -22,7 +21,7 @@ from shared.infra.kafka_topics import ensure_topics
 from tests.bench.commands.__main__ import free_port
 from tests.faults.cluster import ServiceProcess
 from tests.infra import create_database, drop_database, unique_name
-from tests.samples import need_body
+from tests.samples import agency_command, need_body
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +29,6 @@ AGENCY = "SO_Y_TE"
 COMMANDS = 300
 KILL_AFTER = 60
 """Replies seen before the kill: the process is mid-stream, a fetch partly handled."""
-
-
-def _command(command_id: str) -> bytes:
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": command_id,
-            "source": f"/agencies/{AGENCY}/crash-test",
-            "type": "RaiseNeed",
-            "datacontenttype": "application/json",
-            "data": need_body(),
-        }
-    ).encode()
 
 
 async def test_a_killed_service_applies_each_kafka_command_once_and_answers_all(
@@ -81,7 +67,11 @@ async def test_a_killed_service_applies_each_kafka_command_once_and_answers_all(
         await producer.start()
         ids = [str(uuid.uuid4()) for _ in range(COMMANDS)]
         for command_id in ids:
-            await producer.send(commands, _command(command_id), key=command_id.encode())
+            await producer.send(
+                commands,
+                agency_command(AGENCY, "RaiseNeed", need_body(), command_id),
+                key=command_id.encode(),
+            )
         await producer.flush()
 
         answered: dict[str, set[str | None]] = defaultdict(set)

@@ -42,7 +42,7 @@ from tests.bench.commands.__main__ import (
 from tests.bench.commands.measure import Target, cpu_seconds, rss_mib
 from tests.faults.cluster import Postgres, ServiceProcess
 from tests.infra import LOCAL_PG_DSN, create_database, drop_database
-from tests.samples import need_body
+from tests.samples import agency_command, need_body
 
 SERVICES = ("needs", "placement", "reporting")
 PG_FACTS = ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers", "server_version")
@@ -245,16 +245,7 @@ async def _lags(dsn: str, sql: str, since: float) -> list[float]:
 
 
 def _command(command_id: str) -> bytes:
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": command_id,
-            "source": f"/agencies/{AGENCY}/bench",
-            "type": "RaiseNeed",
-            "datacontenttype": "application/json",
-            "data": need_body(),
-        }
-    ).encode()
+    return agency_command(AGENCY, "RaiseNeed", need_body(), command_id)
 
 
 async def _produce(bootstrap: str, topic: str, count: int) -> float:

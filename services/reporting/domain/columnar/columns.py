@@ -166,12 +166,23 @@ class History:
         mask = c["on"] <= on
         if known:
             mask &= c[value] != -1
+        return self._last_of(mask, size, (value,))[value]
+
+    def latest_each(self, size: int, on: int, values: tuple[str, ...]) -> dict[str, Array]:
+        """`latest` of several values of the same rows, the rows found once."""
+        return self._last_of(self.columns["on"] <= on, size, values)
+
+    def _last_of(self, mask: Array, size: int, values: tuple[str, ...]) -> dict[str, Array]:
+        c = self.columns
         rows = np.flatnonzero(mask)
         owners = c["owner"][rows]
         last = np.ones(len(rows), dtype=np.bool_)
         last[:-1] = owners[1:] != owners[:-1]
-        out = np.full(size, -1, dtype=np.int32)
-        out[owners[last]] = c[value][rows[last]]
+        at, chosen = owners[last], rows[last]
+        out = {}
+        for value in values:
+            out[value] = np.full(size, -1, dtype=np.int32)
+            out[value][at] = c[value][chosen]
         return out
 
     def first_on(self, size: int) -> Array:

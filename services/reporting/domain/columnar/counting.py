@@ -21,8 +21,7 @@ class DistinctCounter:
         self.values = values[order].astype(np.int64)
 
     def total(self) -> int:
-        v = self.values
-        return 0 if len(v) == 0 else 1 + int(np.count_nonzero(v[1:] != v[:-1]))
+        return int(np.count_nonzero(_run_starts(self.values)))
 
     def by(self, keys: Array, size: int) -> Array:
         """Per group 0 … size − 1, its distinct values (rows of group -1 count nowhere)."""
@@ -30,12 +29,14 @@ class DistinctCounter:
         grouped = keys[self.order]
         valid = grouped >= 0
         pairs = np.sort((self.values * width + grouped)[valid], kind="stable")
-        if len(pairs) == 0:
-            return np.zeros(size, dtype=np.int64)
-        first = np.empty(len(pairs), dtype=np.bool_)
-        first[0] = True
-        np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
-        return count_by(pairs[first] % width, size)
+        return count_by(pairs[_run_starts(pairs)] % width, size)
+
+
+def _run_starts(ordered: Array) -> Array:
+    """Where each run of equal values of a sorted array starts (one per distinct value)."""
+    starts = np.ones(len(ordered), dtype=np.bool_)
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    return starts
 
 
 def count_by(groups: Array, size: int, weights: Array | None = None) -> Array:

@@ -87,26 +87,21 @@ def tally(snapshot: Snapshot, selection: Selection, unit_key: KeyOf) -> Tally:
     # planned end after the extensions decided by the day
     planned = planned_ends(snapshot, on, rows)
     overdue = active & (planned < on)
-    # post arrangement in effect by the day
-    latest_arrangement = snapshot.arrangement_history.latest(n_sec, on, "code")[rows]
+    # post arrangement in effect by the day, with its destination and date
+    history = snapshot.arrangement_history.latest_each(n_sec, on, ("code", "destination", "on"))
+    multi, single_in_effect = col("arr_multi"), col("arr_on") <= on
     arrangement = np.where(
-        col("arr_multi"),
-        latest_arrangement,
-        np.where(col("arr_on") <= on, col("arrangement"), -1),
+        multi, history["code"][rows], np.where(single_in_effect, col("arrangement"), -1)
     )
+    destination = np.where(
+        multi, history["destination"][rows], np.where(single_in_effect, col("destination"), -1)
+    )
+    arranged_on = np.where(multi, history["on"][rows], col("arr_on"))
     # promoted at the post arrangement, else by a later promotion dated by the day
     at_arrangement = ended & equal(arrangement, snapshot.arrangements, "PROMOTED")
     later_on = snapshot.promotions.first_on(n_sec)[rows]
     later = ended & ~at_arrangement & (later_on <= on)
     promoted = at_arrangement | later
-    destination = np.where(
-        col("arr_multi"),
-        snapshot.arrangement_history.latest(n_sec, on, "destination")[rows],
-        np.where(col("arr_on") <= on, col("destination"), -1),
-    )
-    arranged_on = np.where(
-        col("arr_multi"), snapshot.arrangement_history.latest(n_sec, on, "on")[rows], col("arr_on")
-    )
     promoted_on = np.where(at_arrangement, arranged_on, later_on)
     measures = {
         "active": active,
