@@ -187,6 +187,22 @@ class CommandAnswers:
                 body = await self._protection.open(session, body)
         return Answer(row.request_sha256, row.status, body)
 
+    async def answered(
+        self, caller: str, keys: Sequence[str], now: dt.datetime | None = None
+    ) -> set[str]:
+        """Which of `keys` already have an unexpired answer for `caller` (one statement)."""
+        now = now or dt.datetime.now(dt.UTC)
+        t = self._t
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(t.c.key).where(
+                    t.c.caller == caller,
+                    t.c.key.in_(keys),
+                    or_(t.c.expires_at.is_(None), t.c.expires_at > now),
+                )
+            )
+            return {str(key) for key in rows.scalars()}
+
     async def insert(
         self,
         session: AsyncSession,

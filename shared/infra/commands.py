@@ -14,21 +14,31 @@ For one record of `secondment.commands.v1.<UNIT>`:
 Transient refusals (`NEED_NOT_YET_KNOWN`, `CONCURRENT_UPDATE`) are retried for a while first,
 and are not remembered: the same command sent again runs again.
 
+A fetch of records is first tried as a whole (`CommandProcessor.handle_many`): the same steps
+for each command, in one transaction shared by their units of work; anything but the plain
+case (every command new and accepted) rolls it back and the records go one by one.
+
 Reading a command's `data` is `command_parsing.py`; its audit entry, `command_audit.py`.
+Longer than 400 lines: the one-by-one and the whole-fetch paths are the same job, run the same
+steps (parse, route, pending reply, audit, metrics) and share the processor's state; split,
+each would reach into the other's private parts.
 """
 
 import asyncio
+import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Table, insert
+from sqlalchemy import Insert, Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.authz import KAFKA_SUBJECT, Forbidden, Principal, kafka_principal
@@ -61,6 +71,7 @@ from shared.infra.command_parsing import Refused, issues, parse
 from shared.infra.fast_insert import Inserts
 from shared.infra.metrics import observe_command
 from shared.infra.redact import validation_issues
+from shared.infra.uow import SharedTransaction, sharing
 from shared.seedwork.errors import DomainError
 from shared.seedwork.ports import RequestContext
 
@@ -70,6 +81,17 @@ TRANSIENT = frozenset({RuleCode.NEED_NOT_YET_KNOWN, RuleCode.CONCURRENT_UPDATE})
 """Refusals that may not hold a moment later: retried, then answered but not remembered."""
 
 ACCEPTED_STATUS = 200
+
+COMMAND_TYPES = frozenset(CommandType)
+
+Span = Callable[[int], AbstractContextManager[None]]
+"""The tracing span of the i-th record of a fetch (`shared.infra.tracing.consuming_record`)."""
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    """Built once per table (SQLAlchemy then reuses its compiled form)."""
+    return insert(table)
 
 
 class PoisonCommand(Exception):
@@ -159,7 +181,7 @@ class CommandProcessor:
             await self._invalid_envelope(agency, raw, exc, started)
             return
         logs.bind_now(agency=agency, command_id=str(envelope.id), trace_id=envelope.correlationid)
-        if envelope.type not in set(CommandType):
+        if envelope.type not in COMMAND_TYPES:
             if self._rejects_unknown:
                 refused = Refused(RuleCode.INVALID_REQUEST, f"unknown command {envelope.type!r}")
                 await self._reject(agency, envelope.id, envelope.type, envelope, refused)
@@ -177,6 +199,107 @@ class CommandProcessor:
             raise
         await audit_command(self._audit, agency, envelope.id, kind.value, outcome)
         self._observe(kind, outcome, started)
+
+    async def handle_many(
+        self, topic: str, bodies: Sequence[bytes], span: Span | None = None
+    ) -> bool:
+        """Process a fetch of one commands topic's records in one transaction (one BEGIN, one
+        COMMIT, one look-up in the command log, one relay wake-up for all of them).
+
+        True when every record was handled as `handle` would have: each command applied and
+        answered, its audit entry committed with it. False when nothing was done and the
+        records must go through `handle` one by one. Only the common case is taken here:
+        every record a valid command, none of them seen before, each accepted. A refusal, a
+        command already answered, an id twice, anything `handle` would reject or dead-letter,
+        a conflict or any error rolls the whole fetch back and leaves it to `handle`, which
+        answers each record on its own (a refusal is not a fault of the others)."""
+        started = time.monotonic()
+        agency = agency_of(topic, self._prefix)
+        if agency is None or len(bodies) < 2:
+            return False
+        batch: list[tuple[int, CommandType, CommandEnvelope]] = []
+        for i, body in enumerate(bodies):
+            try:
+                raw = json.loads(body)
+                envelope = CommandEnvelope.model_validate(raw)
+            except (ValueError, ValidationError):  # handle() rejects or dead-letters it
+                return False
+            if envelope.type not in COMMAND_TYPES:
+                if self._rejects_unknown:
+                    return False
+                continue
+            kind = CommandType(envelope.type)
+            if kind in self._routes:  # else another service's command
+                batch.append((i, kind, envelope))
+        ids = [envelope.id for _, _, envelope in batch]
+        if len(set(ids)) < len(ids):
+            return False
+        if not batch:
+            return True
+        caller = f"kafka:{agency}"
+        try:
+            await self._ensure_topic(replies_topic(agency, self._prefix))
+            if await self._answers.answered(caller, ids):
+                return False
+            handled = await self._joined(agency, caller, batch, span)
+        except (DomainError, Forbidden, Refused, AnswerExists):
+            return False
+        except Exception:
+            log.warning("a fetch of %d commands of %s goes one by one after an error",
+                        len(bodies), topic, exc_info=True)  # fmt: skip
+            return False
+        if handled is None:
+            return False
+        self._on_commit()
+        for kind, envelope, outcome in handled:
+            await audit_command(self._audit, agency, envelope.id, kind.value, outcome)
+            self._observe(kind, outcome, started)
+        return True
+
+    async def _joined(
+        self,
+        agency: str,
+        caller: str,
+        batch: Sequence[tuple[int, CommandType, CommandEnvelope]],
+        span: Span | None,
+    ) -> list[tuple[CommandType, CommandEnvelope, Handled]] | None:
+        """Run `batch` in one shared transaction; None (rolled back) at the first refusal."""
+        shared = SharedTransaction(self._sessions)
+        handled: list[tuple[CommandType, CommandEnvelope, Handled]] = []
+        try:
+            await shared.session.begin()
+            with sharing(shared):
+                for i, kind, envelope in batch:
+                    with span(i) if span is not None else contextlib.nullcontext():
+                        logs.bind_now(agency=agency, command_id=str(envelope.id),
+                                      trace_id=envelope.correlationid)  # fmt: skip
+                        route = self._routes[kind]
+                        data = json.dumps(envelope.data, sort_keys=True)
+                        pending = _Accepting(self, agency, kind, envelope, caller,
+                                             request_digest(kind.value, data))  # fmt: skip
+                        pending.target, command = parse(kind, route.model, envelope.data)
+                        with answering(pending):
+                            await route.run(kafka_principal(agency), pending.target, command,
+                                            self._context(agency, envelope))  # fmt: skip
+                        if pending.reply is None:  # the handler committed nothing of ours
+                            await pending.write(shared.session, None, ())
+                            shared.queued = True
+                    assert pending.reply is not None
+                    records = records_of(envelope, kind, pending.reply)
+                    outcome = Handled(Outcome.ACCEPTED, None, records, committed=pending.audited)
+                    handled.append((kind, envelope, outcome))
+            await shared.commit()
+        finally:
+            await shared.close()
+        return handled
+
+    def _context(self, agency: str, envelope: CommandEnvelope) -> RequestContext:
+        return RequestContext(
+            actor=f"{agency}/{KAFKA_SUBJECT}",
+            correlation_id=envelope.correlationid or envelope.id,
+            causation_id=envelope.id,
+            now=dt.datetime.now(dt.UTC),
+        )
 
     def _observe(self, kind: CommandType | None, outcome: Handled, started: float) -> None:
         """Count and time one answered command; a type not ours is `unknown` (its name is
@@ -226,12 +349,7 @@ class CommandProcessor:
     ) -> Handled:
         route = self._routes[kind]
         principal = kafka_principal(agency)
-        ctx = RequestContext(
-            actor=f"{agency}/{KAFKA_SUBJECT}",
-            correlation_id=envelope.correlationid or envelope.id,
-            causation_id=envelope.id,
-            now=dt.datetime.now(dt.UTC),
-        )
+        ctx = self._context(agency, envelope)
         pending = _Accepting(self, agency, kind, envelope, caller, digest)
         try:
             target, command = parse(kind, route.model, envelope.data)
@@ -326,16 +444,18 @@ class CommandProcessor:
             await self._queue(session, agency, reply)
         self._on_commit()
 
-    async def _queue(self, session: AsyncSession, agency: str, reply: CommandReply) -> None:
-        await session.execute(
-            insert(self._outbox).values(
-                event_id=str(reply.id),
-                topic=replies_topic(agency, self._prefix),
-                key=reply.subject,
-                payload=reply.model_dump_json(),
-                created_at=dt.datetime.now(dt.UTC),
-            )
-        )
+    async def _queue(
+        self, session: AsyncSession, agency: str, reply: CommandReply, payload: str | None = None
+    ) -> None:
+        """Queue `reply` (rendered as `payload` when the caller has it already) in the outbox."""
+        row = {
+            "event_id": str(reply.id),
+            "topic": replies_topic(agency, self._prefix),
+            "key": reply.subject,
+            "payload": payload if payload is not None else reply.model_dump_json(),
+            "created_at": dt.datetime.now(dt.UTC),
+        }
+        await session.execute(_insert(self._outbox), row)
 
 
 def _since(started: float) -> float:
@@ -384,9 +504,10 @@ class _Accepting:
             now=dt.datetime.now(dt.UTC),
             reply_id=uuid4(),
         )
-        answer = Answer(self._digest, ACCEPTED_STATUS, reply.model_dump_json())
+        payload = reply.model_dump_json()
+        answer = Answer(self._digest, ACCEPTED_STATUS, payload)
         await self._p._answers.insert(session, self._caller, self._envelope.id, answer, ttl=None)
-        await self._p._queue(session, self._agency, reply)
+        await self._p._queue(session, self._agency, reply, payload)
         table = self._p._audit_table()
         if table is not None:  # the entry commits with the command and its reply
             accepted = Handled(

@@ -12,7 +12,10 @@ command log (`shared.infra.answers`) makes the redelivery harmless. The records 
 (at most `BATCH_RECORDS`) are handled in order and their offsets committed together: one
 coordinator round trip per fetch instead of one per command (on this machine the command
 rate moved within its noise, 135 → 135–163/s for the needs service alone; the coordinator's
-load is what drops).
+load is what drops). A partition's fetched records are first offered together to the batch
+handler (`CommandProcessor.handle_many`: one database transaction for all of them, 151 →
+373 commands/s and 5.4 → 2.2 ms of CPU per command for the needs service alone); when it
+declines, they go one by one.
 Infrastructure errors are retried with backoff forever (the partition waits); a record the
 handler calls poison (not JSON, no usable command id) goes to `<topic>.dlq` with the reason
 in headers.
@@ -21,9 +24,10 @@ in headers.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from sqlalchemy import Table
 
@@ -31,7 +35,7 @@ from shared.contract.commands import CommandType, commands_topic_pattern
 from shared.infra import tracing
 from shared.infra.answers import CommandAnswers
 from shared.infra.audit import AuditLog
-from shared.infra.commands import CommandProcessor, CommandRoute, PoisonCommand
+from shared.infra.commands import CommandProcessor, CommandRoute, PoisonCommand, Span
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, deliver, stop_consuming
 from shared.infra.kafka_topics import ForgetLagOnRevoke, ensure_topics
@@ -46,6 +50,11 @@ log = logging.getLogger(__name__)
 
 RawHandler = Callable[[str, bytes], Awaitable[None]]
 """(topic, record value): processes one command; returns after its transaction committed."""
+
+BatchHandler = Callable[[str, Sequence[bytes], Span], Awaitable[bool]]
+"""(topic, the values of one partition's fetched records, their spans): processes them all in
+one transaction and returns True, or does nothing and returns False (then `RawHandler` takes
+them one by one). `CommandProcessor.handle_many`."""
 
 COMMAND_INFRASTRUCTURE_ERRORS = (*INFRASTRUCTURE_ERRORS, KafkaError)
 """A command's handler also waits out Kafka (its reply and dead-letter topics made on demand)."""
@@ -70,16 +79,17 @@ class CommandTopics:
         self._auth = auth
         self._policy = topics or TopicPolicy()
         self._refresh_ms = refresh_ms
-        self._subscriptions: list[tuple[str, RawHandler]] = []
+        self._subscriptions: list[tuple[str, RawHandler, BatchHandler | None]] = []
         self._consumers: list[AIOKafkaConsumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._producer: AIOKafkaProducer | None = None
         self._existing: set[str] = set()
         self._topic_lock = asyncio.Lock()
 
-    def subscribe(self, group: str, handler: RawHandler) -> None:
-        """Deliver every command of every agency to `handler`, consumer group `group`."""
-        self._subscriptions.append((group, handler))
+    def subscribe(self, group: str, handler: RawHandler, batch: BatchHandler | None = None) -> None:
+        """Deliver every command of every agency to `handler`, consumer group `group`; a
+        partition's fetched records first to `batch` when given."""
+        self._subscriptions.append((group, handler, batch))
 
     async def ensure_topic(self, name: str) -> None:
         """Create `name` if missing (replies and dead letters; remembered once seen), kept
@@ -110,7 +120,7 @@ class CommandTopics:
         )
         await producer.start()
         self._producer = producer
-        for group, handler in self._subscriptions:
+        for group, handler, batch in self._subscriptions:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self._bootstrap,
                 group_id=group,
@@ -127,7 +137,7 @@ class CommandTopics:
             await consumer.start()
             self._consumers.append(consumer)
             self._tasks.append(
-                asyncio.create_task(self._consume(consumer, group, handler), name=f"{group}")
+                asyncio.create_task(self._consume(consumer, group, handler, batch), name=f"{group}")
             )
 
     async def stop(self) -> None:
@@ -140,24 +150,25 @@ class CommandTopics:
         self._consumers.clear()
         self._producer = None
 
-    async def _consume(self, consumer: AIOKafkaConsumer, group: str, handler: RawHandler) -> None:
+    async def _consume(
+        self,
+        consumer: AIOKafkaConsumer,
+        group: str,
+        handler: RawHandler,
+        batch: BatchHandler | None,
+    ) -> None:
         while True:
             fetched = await consumer.getmany(timeout_ms=1000, max_records=BATCH_RECORDS)
             done: dict[TopicPartition, int] = {}
             for tp, records in fetched.items():
-                for record in records:
-                    # A rebalance while the fetch is handled may take the partition: its new
-                    # owner starts from the committed offset, so leave it the rest (and its
-                    # lag: `highwater` of a partition no longer assigned fails).
-                    if tp not in consumer.assignment():
-                        break
-                    with tracing.consuming_record(record.headers, record.topic, group):
-                        await self._deliver(record.topic, group, record.value or b"", handler)
-                    done[tp] = record.offset + 1
-                if tp in done and tp in consumer.assignment():
+                offset = await self._partition(consumer, group, tp, records, handler, batch)
+                if offset is None:
+                    continue
+                done[tp] = offset
+                if tp in consumer.assignment():
                     end = consumer.highwater(tp)
                     if end is not None:
-                        observe_lag(group, tp.topic, tp.partition, end - done[tp])
+                        observe_lag(group, tp.topic, tp.partition, end - offset)
             owned = consumer.assignment()
             done = {tp: offset for tp, offset in done.items() if tp in owned}
             if not done:
@@ -169,6 +180,37 @@ class CommandTopics:
                 # the command log answers them with the stored replies.
                 log.warning("committing the offsets of %d partitions failed", len(done),
                             exc_info=True)  # fmt: skip
+
+    async def _partition(
+        self,
+        consumer: AIOKafkaConsumer,
+        group: str,
+        tp: TopicPartition,
+        records: list[ConsumerRecord[bytes, bytes]],
+        handler: RawHandler,
+        batch: BatchHandler | None,
+    ) -> int | None:
+        """Handle one partition's fetched records in order: all together when `batch` takes
+        them, else one by one. Returns the offset to commit after them (None: none handled)."""
+        if batch is not None and len(records) > 1 and tp in consumer.assignment():
+            values = [record.value or b"" for record in records]
+
+            def span(i: int) -> AbstractContextManager[None]:
+                return tracing.consuming_record(records[i].headers, tp.topic, group)
+
+            if await batch(tp.topic, values, span):
+                return int(records[-1].offset) + 1
+        done = None
+        for record in records:
+            # A rebalance while the fetch is handled may take the partition: its new owner
+            # starts from the committed offset, so leave it the rest (and its lag:
+            # `highwater` of a partition no longer assigned fails).
+            if tp not in consumer.assignment():
+                break
+            with tracing.consuming_record(record.headers, record.topic, group):
+                await self._deliver(record.topic, group, record.value or b"", handler)
+            done = int(record.offset) + 1
+        return done
 
     async def _deliver(self, topic: str, group: str, body: bytes, handler: RawHandler) -> None:
         async def dead_letter(reason: str) -> None:
@@ -240,5 +282,5 @@ def take_commands(
         rejects_unknown_types=rejects_unknown_types,
         service=runtime.name,
     )
-    command_topics.subscribe(f"{group}.commands", processor.handle)
+    command_topics.subscribe(f"{group}.commands", processor.handle, processor.handle_many)
     return processor

@@ -1,10 +1,12 @@
 """Unit of work: one database transaction for the aggregate's events, its outbox rows and
 any view rows; committing wakes the outbox relay."""
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Self
 
@@ -64,12 +66,61 @@ def batch_digests(envelopes: Sequence[CloudEvent]) -> tuple[dict[str, str], list
     return digests, fresh
 
 
+class SharedTransaction:
+    """One transaction that the units of work of several commands join (a fetch of Kafka
+    commands, `CommandProcessor.handle_many`): one BEGIN, one COMMIT and one relay wake-up for
+    all of them instead of one each. A unit of work that joins writes in it and does not
+    commit; whoever opened it commits once every command ran, or rolls all of them back."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self.session = sessions()
+        self.inserts = Inserts(self.session)
+        self.queued = False
+        """Some joined unit of work queued outbox rows (events, replies, audit entries)."""
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the shared transaction committed."""
+        self._after_commit.append(callback)
+
+    async def commit(self) -> None:
+        """Commit every joined unit of work's writes; tell the relays when rows were queued."""
+        if self.queued and self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
+        await self.session.commit()
+        for callback in self._after_commit:
+            callback()
+
+    async def close(self) -> None:
+        """Roll back what was not committed and give the connection back."""
+        try:
+            if self.session.in_transaction():
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+
+_SHARED: ContextVar[SharedTransaction | None] = ContextVar("shared_transaction", default=None)
+
+
+@contextlib.contextmanager
+def sharing(shared: SharedTransaction) -> Iterator[None]:
+    """Units of work on `shared.sessions` opened in this context join `shared`."""
+    token = _SHARED.set(shared)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 class SqlUnitOfWork:
     """Base unit of work; services subclass it to add their repositories and views."""
 
     session: AsyncSession
     events: EventStore
     inserts: Inserts
+    _shared: SharedTransaction | None = None
 
     def __init__(
         self,
@@ -87,10 +138,16 @@ class SqlUnitOfWork:
         self._codec = codec
 
     async def __aenter__(self) -> Self:
-        self.session = self._sessions()
-        await self.session.begin()
+        shared = _SHARED.get()
+        self._shared = shared if shared is not None and shared.sessions is self._sessions else None
+        if self._shared is not None:
+            self.session = self._shared.session
+            self.inserts = self._shared.inserts
+        else:
+            self.session = self._sessions()
+            await self.session.begin()
+            self.inserts = Inserts(self.session)
         codec = self._codec(self.session) if self._codec else None
-        self.inserts = Inserts(self.session)
         self.events = EventStore(self.session, self._tables, self._prefix, codec, self.inserts)
         self._started()
         return self
@@ -104,6 +161,8 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self._shared is not None:
+            return  # its opener commits or rolls back
         try:
             if self.session.in_transaction():
                 await self.session.rollback()
@@ -202,6 +261,11 @@ class SqlUnitOfWork:
             self.session, self._sessions, answer, self.events.appended
         )
         audited = await write_pending_audit(self.inserts, self._tables.audit_outbox, answer)
+        if self._shared is not None:  # its opener commits, once for every command
+            self._shared.queued |= bool(self.events.appended or answered or audited)
+            if audited is not None:
+                self._shared.after_commit(functools.partial(setattr, audited, "committed", True))
+            return
         if self.events.appended and self.session.bind.dialect.name == "postgresql":
             # Delivered at commit, to every relay listening (other replicas included).
             await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))

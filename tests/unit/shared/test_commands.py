@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from services.needs.adapters.tables import command_answers, core
 from services.needs.adapters.unit_of_work import SqlNeedsUnitOfWork
@@ -258,3 +258,103 @@ async def test_an_accepted_commands_audit_entry_commits_with_its_reply(needs: Ne
     )
     assert ["need", need_id] in entry["records"]
     assert ["command", "c-1"] in entry["records"]
+
+
+# ----- a fetch of commands in one transaction (`handle_many`) --------------------------------
+
+
+async def _fetch(needs: Needs, agency: str, commands: list[Any]) -> bool:
+    bodies = [json.dumps(c).encode() for c in commands]
+    return await needs.processor.handle_many(commands_topic(agency), bodies)
+
+
+def _commits(needs: Needs) -> list[int]:
+    """Counts the transactions committed on the service's database from now on."""
+    counted: list[int] = []
+    engine = needs.service.runtime.engine.sync_engine
+    event.listen(engine, "commit", lambda _: counted.append(1))
+    return counted
+
+
+async def test_a_fetch_of_commands_commits_once_and_answers_each_as_one_by_one_would(
+    needs: Needs,
+) -> None:
+    table = core.audit_outbox
+    assert table is not None
+    needs.processor._audit_table = lambda: table
+    commits = _commits(needs)
+    ids = [f"c-{i}" for i in range(5)]
+    commands = [_command("RaiseNeed", need_body(positions=i + 1), c) for i, c in enumerate(ids)]
+    other = _command("EndSecondment", {"secondment_id": "x"}, "c-other")  # placement's
+
+    assert await _fetch(needs, "SO_Y_TE", [*commands[:2], other, *commands[2:]])
+
+    assert len(commits) == 1
+    replies = [CommandReply.model_validate_json(p) for p in await needs.replies("SO_Y_TE")]
+    assert [r.subject for r in replies] == ids
+    async with needs.service.runtime.sessions() as session:
+        streams = list(await session.scalars(select(core.events.c.stream_id)))
+        entries = [json.loads(e) for e in await session.scalars(select(table.c.entry))]
+    for reply, stream in zip(replies, streams, strict=True):
+        accepted = reply.accepted()
+        assert accepted is not None
+        assert accepted.record_id == stream
+    assert [e["outcome"] for e in entries] == ["ACCEPTED"] * 5
+    assert await needs.count(command_answers) == 5
+
+    for command in commands:  # the fetch redelivered after a crash: answered, applied once
+        await needs.send("SO_Y_TE", command)
+    again = await needs.replies("SO_Y_TE")
+    assert again[5:] == again[:5]
+    assert await needs.count(core.events) == 5
+
+
+@pytest.mark.parametrize(
+    "odd_one",
+    [
+        _command("RaiseNeed", need_body(sector="NOPE"), "c-1"),  # refused
+        _command("RaiseNeed", need_body(), "c-0"),  # the same id twice
+        _command("Reorganise", {}, "c-1"),  # unknown: refused by this service
+        {"id": "c-1", "type": "RaiseNeed"},  # invalid envelope
+    ],
+)
+async def test_a_fetch_with_anything_but_new_accepted_commands_changes_nothing_and_goes_one_by_one(
+    needs: Needs, odd_one: Any
+) -> None:
+    commands = [_command("RaiseNeed", need_body(), "c-0"), odd_one]
+    commands.append(_command("RaiseNeed", need_body(), "c-2"))
+
+    assert not await _fetch(needs, "SO_Y_TE", commands)
+    assert await needs.replies("SO_Y_TE") == []
+    assert await needs.count(core.events) == 0
+    assert await needs.count(command_answers) == 0
+
+
+async def test_a_fetch_with_a_command_answered_before_goes_one_by_one(needs: Needs) -> None:
+    await needs.send("SO_Y_TE", _command("RaiseNeed", need_body(), "c-1"))
+    commands = [_command("RaiseNeed", need_body(), f"c-{i}") for i in range(3)]
+
+    assert not await _fetch(needs, "SO_Y_TE", commands)
+    assert len(await needs.replies("SO_Y_TE")) == 1
+    assert await needs.count(core.events) == 1
+
+
+async def test_an_error_in_the_middle_of_a_fetch_rolls_all_of_it_back(
+    needs: Needs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    write_view = SqlNeedsUnitOfWork.write_view
+
+    async def third_fails(self: SqlNeedsUnitOfWork, *args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the database went away")
+        await write_view(self, *args)
+
+    monkeypatch.setattr(SqlNeedsUnitOfWork, "write_view", third_fails)
+    commands = [_command("RaiseNeed", need_body(), f"c-{i}") for i in range(4)]
+
+    assert not await _fetch(needs, "SO_Y_TE", commands)
+    assert await needs.replies("SO_Y_TE") == []
+    assert await needs.count(core.events) == 0
+    assert await needs.count(command_answers) == 0
