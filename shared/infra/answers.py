@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import TextClause
 
 from shared.contract.envelope import CloudEvent
+from shared.infra.fast_insert import Inserts
 
 HTTP_ANSWER_TTL = dt.timedelta(hours=24)
 """How long a retry with the same `Idempotency-Key` gets the first answer."""
@@ -237,6 +238,30 @@ class CommandAnswers:
             raise AnswerExists(caller, key) from exc
         if getattr(written, "rowcount", 1) == 0:  # a live answer is there: nothing written
             raise AnswerExists(caller, key)
+
+    async def insert_new(
+        self,
+        inserts: Inserts,
+        session: AsyncSession,
+        caller: str,
+        key: str,
+        answer: Answer,
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Remember, through `inserts` (held back in a shared transaction), the answer to a key
+        known to have none (`answered`); losing a race for it to another consumer fails that
+        transaction at its next statement or commit instead of raising AnswerExists here."""
+        now = now or dt.datetime.now(dt.UTC)
+        row = {
+            "caller": caller,
+            "key": key,
+            "request_sha256": answer.request_sha256,
+            "status": answer.status,
+            "answer": await self._sealed(session, answer.body),
+            "created_at": now,
+            "expires_at": None,
+        }
+        await inserts.rows(self._t, [row])
 
     async def remember(
         self, caller: str, key: str, answer: Answer, *, ttl: dt.timedelta | None

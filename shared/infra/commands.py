@@ -277,6 +277,7 @@ class CommandProcessor:
                         data = json.dumps(envelope.data, sort_keys=True)
                         pending = _Accepting(self, agency, kind, envelope, caller,
                                              request_digest(kind.value, data))  # fmt: skip
+                        pending.inserts = shared.inserts
                         pending.target, command = parse(kind, route.model, envelope.data)
                         with answering(pending):
                             await route.run(kafka_principal(agency), pending.target, command,
@@ -448,14 +449,19 @@ class CommandProcessor:
         self, session: AsyncSession, agency: str, reply: CommandReply, payload: str | None = None
     ) -> None:
         """Queue `reply` (rendered as `payload` when the caller has it already) in the outbox."""
-        row = {
+        await session.execute(_insert(self._outbox), self._reply_row(agency, reply, payload))
+
+    def _reply_row(
+        self, agency: str, reply: CommandReply, payload: str | None = None
+    ) -> dict[str, object]:
+        """The outbox row of `reply`, to the agency's replies topic."""
+        return {
             "event_id": str(reply.id),
             "topic": replies_topic(agency, self._prefix),
             "key": reply.subject,
             "payload": payload if payload is not None else reply.model_dump_json(),
             "created_at": dt.datetime.now(dt.UTC),
         }
-        await session.execute(_insert(self._outbox), row)
 
 
 def _since(started: float) -> float:
@@ -484,6 +490,8 @@ class _Accepting:
         self.reply: CommandReply | None = None
         self.audited = False
         """The command's audit entry was written with its reply."""
+        self.inserts: Inserts | None = None
+        """A shared transaction's (`handle_many`): the rows go through it, held back."""
 
     def applies_to(self, sessions: async_sessionmaker[AsyncSession]) -> bool:
         return self.reply is None and sessions is self._p._sessions
@@ -506,14 +514,21 @@ class _Accepting:
         )
         payload = reply.model_dump_json()
         answer = Answer(self._digest, ACCEPTED_STATUS, payload)
-        await self._p._answers.insert(session, self._caller, self._envelope.id, answer, ttl=None)
-        await self._p._queue(session, self._agency, reply, payload)
+        answers, key = self._p._answers, self._envelope.id
+        if self.inserts is not None:  # a fetch's shared transaction: no answer there yet
+            await answers.insert_new(self.inserts, session, self._caller, key, answer)
+            await self.inserts.rows(
+                self._p._outbox, [self._p._reply_row(self._agency, reply, payload)]
+            )
+        else:
+            await answers.insert(session, self._caller, key, answer, ttl=None)
+            await self._p._queue(session, self._agency, reply, payload)
         table = self._p._audit_table()
         if table is not None:  # the entry commits with the command and its reply
             accepted = Handled(
                 Outcome.ACCEPTED, None, records_of(self._envelope, self._kind, reply)
             )
             entry = command_entry(self._agency, str(self._envelope.id), self._kind.value, accepted)
-            await commit_entry(Inserts(session), table, entry)
+            await commit_entry(self.inserts or Inserts(session), table, entry)
             self.audited = True
         self.reply = reply

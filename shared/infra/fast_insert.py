@@ -10,6 +10,12 @@ transaction on (`BEGIN IMMEDIATE`, `shared.infra.db`): same transaction, same co
 
 PostgreSQL keeps SQLAlchemy: asyncpg begins its transaction lazily, at SQLAlchemy's first
 statement, so a statement sent past it could run outside the transaction.
+
+A transaction shared by several commands (`shared.infra.uow.SharedTransaction`) holds its
+inserts back (`deferred`): each table's rows go in one statement when any other statement of
+the transaction is about to run (so every read sees them) and before it commits, instead of
+one statement per command and table. A constraint violation then fails that later statement
+or the commit: the shared transaction is rolled back whole, and its commands run one by one.
 """
 
 import functools
@@ -17,10 +23,11 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, Table, insert
+from sqlalchemy import Insert, Table, event, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState
 
 from shared.infra.sqlite import LoopConnection
 
@@ -47,11 +54,16 @@ class Inserts:
     """The inserts of one session's transactions; the driver connection is looked up once per
     transaction (each look-up is two hops through SQLAlchemy's greenlet bridge)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, deferred: bool = False) -> None:
         self._session = session
         self._for: object | None = None
         self._driver: LoopConnection | None = None
         self._dialect: Dialect | None = None
+        self._deferred = deferred
+        self._held: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
+        """Rows held back, by table and columns, in the order they were first given."""
+        if deferred:
+            event.listen(session.sync_session, "do_orm_execute", self._before_statement)
 
     async def _driver_now(self) -> LoopConnection | None:
         """The sqlite3 connection of the transaction under way, None on PostgreSQL."""
@@ -69,6 +81,25 @@ class Inserts:
         raises SQLAlchemy's IntegrityError, as `session.execute` would."""
         if not rows:
             return
+        if self._deferred:
+            self._held.setdefault((table, tuple(rows[0])), []).extend(rows)
+            return
+        await self._now(table, rows)
+
+    async def flush(self) -> None:
+        """Write the rows held back (a deferred transaction's, before it commits)."""
+        held, self._held = self._held, {}
+        for (table, _), rows in held.items():
+            await self._now(table, rows)
+
+    def _before_statement(self, state: ORMExecuteState) -> None:
+        """Any other statement of the transaction runs after the rows held back (its own
+        `execute` reruns this hook, with nothing held any more)."""
+        held, self._held = self._held, {}
+        for (table, _), rows in held.items():
+            state.session.execute(_insert(table), list(rows))
+
+    async def _now(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         driver = await self._driver_now()
         if driver is None:
             await self._session.execute(_insert(table), list(rows))

@@ -75,7 +75,7 @@ class SharedTransaction:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self.session = sessions()
-        self.inserts = Inserts(self.session)
+        self.inserts = Inserts(self.session, deferred=True)
         self.queued = False
         """Some joined unit of work queued outbox rows (events, replies, audit entries)."""
         self._after_commit: list[Callable[[], None]] = []
@@ -86,6 +86,7 @@ class SharedTransaction:
 
     async def commit(self) -> None:
         """Commit every joined unit of work's writes; tell the relays when rows were queued."""
+        await self.inserts.flush()
         if self.queued and self.session.bind.dialect.name == "postgresql":
             await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self.session.commit()
