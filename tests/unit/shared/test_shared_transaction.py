@@ -55,7 +55,13 @@ async def test_a_later_unit_of_work_reads_what_an_earlier_one_held_back(
                 who, RaiseNeed(**need_body()), ports.uow(), CTX, today(), ports.phases
             )
             amended = await handlers.amend_need(
-                who, str(raised.need_id), AmendNeed(positions=5), ports.uow(), CTX, today(), ports.phases
+                who,
+                str(raised.need_id),
+                AmendNeed(positions=5),
+                ports.uow(),
+                CTX,
+                today(),
+                ports.phases,
             )
         await shared.commit()
     finally:
