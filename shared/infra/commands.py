@@ -202,59 +202,71 @@ class CommandProcessor:
 
     async def handle_many(
         self, topic: str, bodies: Sequence[bytes], span: Span | None = None
-    ) -> bool:
-        """Process a fetch of one commands topic's records in one transaction (one BEGIN, one
-        COMMIT, one look-up in the command log, one relay wake-up for all of them).
+    ) -> int:
+        """Process the first records of a fetch of one commands topic together, in one
+        transaction (one BEGIN, one COMMIT, one look-up in the command log, one relay wake-up
+        for all of them); returns how many records that was (0: none).
 
-        True when every record was handled as `handle` would have: each command applied and
-        answered, its audit entry committed with it. False when nothing was done and the
-        records must go through `handle` one by one. Only the common case is taken here:
-        every record a valid command, none of them seen before, each accepted. A refusal, a
-        command already answered, an id twice, anything `handle` would reject or dead-letter,
-        a conflict or any error rolls the whole fetch back and leaves it to `handle`, which
-        answers each record on its own (a refusal is not a fault of the others)."""
+        Those records were handled as `handle` would have: each command applied and answered,
+        its audit entry committed with it (another service's command left alone). Only the
+        common case is taken together: a valid command of ours, never seen before, accepted.
+        The first record that is anything else (a refusal, a command already answered, an id
+        twice, anything `handle` would reject or dead-letter) ends the run: what came before it
+        commits, it is left to `handle` alone, and what follows can be offered again. Any
+        other error rolls everything back (0), and the records go one by one."""
         started = time.monotonic()
         agency = agency_of(topic, self._prefix)
-        if agency is None or len(bodies) < 2:
-            return False
-        batch: list[tuple[int, CommandType, CommandEnvelope]] = []
-        for i, body in enumerate(bodies):
-            try:
-                raw = json.loads(body)
-                envelope = CommandEnvelope.model_validate(raw)
-            except (ValueError, ValidationError):  # handle() rejects or dead-letters it
-                return False
-            if envelope.type not in COMMAND_TYPES:
-                if self._rejects_unknown:
-                    return False
-                continue
-            kind = CommandType(envelope.type)
-            if kind in self._routes:  # else another service's command
-                batch.append((i, kind, envelope))
-        ids = [envelope.id for _, _, envelope in batch]
-        if len(set(ids)) < len(ids):
-            return False
-        if not batch:
-            return True
+        if agency is None:
+            return 0
+        batch, limit = self._leading(bodies)
         caller = f"kafka:{agency}"
         try:
-            await self._ensure_topic(replies_topic(agency, self._prefix))
-            if await self._answers.answered(caller, ids):
-                return False
-            handled = await self._joined(agency, caller, batch, span)
-        except (DomainError, Forbidden, Refused, AnswerExists):
-            return False
+            if batch:
+                await self._ensure_topic(replies_topic(agency, self._prefix))
+                seen = await self._answers.answered(caller, [e.id for _, _, e in batch])
+                batch, limit = _before(batch, limit, lambda e: e.id in seen)
+            handled: list[tuple[CommandType, CommandEnvelope, Handled]] = []
+            try:
+                handled = await self._joined(agency, caller, batch, span)
+            except _Declined as declined:  # commit the commands before it, without it
+                batch, limit = batch[: declined.at], batch[declined.at][0]
+                handled = await self._joined(agency, caller, batch, span)
         except Exception:
             log.warning("a fetch of %d commands of %s goes one by one after an error",
                         len(bodies), topic, exc_info=True)  # fmt: skip
-            return False
-        if handled is None:
-            return False
-        self._on_commit()
+            return 0
+        if handled:
+            self._on_commit()
         for kind, envelope, outcome in handled:
             await audit_command(self._audit, agency, envelope.id, kind.value, outcome)
             self._observe(kind, outcome, started)
-        return True
+        return limit
+
+    def _leading(
+        self, bodies: Sequence[bytes]
+    ) -> tuple[list[tuple[int, CommandType, CommandEnvelope]], int]:
+        """The commands of ours among the leading records that can go together, and how many
+        records that is: up to the first one that is not a valid command of a known type,
+        or repeats an id."""
+        batch: list[tuple[int, CommandType, CommandEnvelope]] = []
+        ids: set[str] = set()
+        for i, body in enumerate(bodies):
+            try:
+                envelope = CommandEnvelope.model_validate(json.loads(body))
+            except (ValueError, ValidationError):  # handle() rejects or dead-letters it
+                return batch, i
+            if envelope.type not in COMMAND_TYPES:
+                if self._rejects_unknown:
+                    return batch, i
+                continue
+            kind = CommandType(envelope.type)
+            if kind not in self._routes:
+                continue  # another service's command
+            if envelope.id in ids:
+                return batch, i
+            ids.add(envelope.id)
+            batch.append((i, kind, envelope))
+        return batch, len(bodies)
 
     async def _joined(
         self,
@@ -262,37 +274,52 @@ class CommandProcessor:
         caller: str,
         batch: Sequence[tuple[int, CommandType, CommandEnvelope]],
         span: Span | None,
-    ) -> list[tuple[CommandType, CommandEnvelope, Handled]] | None:
-        """Run `batch` in one shared transaction; None (rolled back) at the first refusal."""
-        shared = SharedTransaction(self._sessions)
+    ) -> list[tuple[CommandType, CommandEnvelope, Handled]]:
+        """Run `batch` in one shared transaction and commit it; _Declined (all rolled back)
+        at the first command that is not accepted at once."""
         handled: list[tuple[CommandType, CommandEnvelope, Handled]] = []
+        if not batch:
+            return handled
+        shared = SharedTransaction(self._sessions)
         try:
             await shared.session.begin()
             with sharing(shared):
-                for i, kind, envelope in batch:
+                for at, (i, kind, envelope) in enumerate(batch):
                     with span(i) if span is not None else contextlib.nullcontext():
-                        logs.bind_now(agency=agency, command_id=str(envelope.id),
-                                      trace_id=envelope.correlationid)  # fmt: skip
-                        route = self._routes[kind]
-                        data = json.dumps(envelope.data, sort_keys=True)
-                        pending = _Accepting(self, agency, kind, envelope, caller,
-                                             request_digest(kind.value, data))  # fmt: skip
-                        pending.inserts = shared.inserts
-                        pending.target, command = parse(kind, route.model, envelope.data)
-                        with answering(pending):
-                            await route.run(kafka_principal(agency), pending.target, command,
-                                            self._context(agency, envelope))  # fmt: skip
-                        if pending.reply is None:  # the handler committed nothing of ours
-                            await pending.write(shared.session, None, ())
-                            shared.queued = True
-                    assert pending.reply is not None
-                    records = records_of(envelope, kind, pending.reply)
-                    outcome = Handled(Outcome.ACCEPTED, None, records, committed=pending.audited)
-                    handled.append((kind, envelope, outcome))
+                        try:
+                            handled.append(await self._joining(shared, agency, caller, kind,
+                                                               envelope))  # fmt: skip
+                        except (DomainError, Forbidden, Refused, AnswerExists) as exc:
+                            raise _Declined(at) from exc
             await shared.commit()
         finally:
             await shared.close()
         return handled
+
+    async def _joining(
+        self,
+        shared: SharedTransaction,
+        agency: str,
+        caller: str,
+        kind: CommandType,
+        envelope: CommandEnvelope,
+    ) -> tuple[CommandType, CommandEnvelope, Handled]:
+        """One command of a shared transaction, accepted (else the refusal is raised)."""
+        logs.bind_now(agency=agency, command_id=str(envelope.id), trace_id=envelope.correlationid)
+        route = self._routes[kind]
+        digest = request_digest(kind.value, json.dumps(envelope.data, sort_keys=True))
+        pending = _Accepting(self, agency, kind, envelope, caller, digest)
+        pending.inserts = shared.inserts
+        pending.target, command = parse(kind, route.model, envelope.data)
+        with answering(pending):
+            await route.run(kafka_principal(agency), pending.target, command,
+                            self._context(agency, envelope))  # fmt: skip
+        if pending.reply is None:  # the handler committed nothing of ours
+            await pending.write(shared.session, None, ())
+            shared.queued = True
+        assert pending.reply is not None
+        records = records_of(envelope, kind, pending.reply)
+        return kind, envelope, Handled(Outcome.ACCEPTED, None, records, committed=pending.audited)
 
     def _context(self, agency: str, envelope: CommandEnvelope) -> RequestContext:
         return RequestContext(
@@ -466,6 +493,26 @@ class CommandProcessor:
 
 def _since(started: float) -> float:
     return time.monotonic() - started
+
+
+class _Declined(Exception):
+    """The `at`-th command of a shared transaction was not accepted at once: all rolled back."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(at)
+        self.at = at
+
+
+def _before(
+    batch: list[tuple[int, CommandType, CommandEnvelope]],
+    limit: int,
+    stop: Callable[[CommandEnvelope], bool],
+) -> tuple[list[tuple[int, CommandType, CommandEnvelope]], int]:
+    """`batch` and `limit` cut before the first command for which `stop` holds."""
+    for at, (i, _, envelope) in enumerate(batch):
+        if stop(envelope):
+            return batch[:at], i
+    return batch, limit
 
 
 class _Accepting:

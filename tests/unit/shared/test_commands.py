@@ -263,7 +263,7 @@ async def test_an_accepted_commands_audit_entry_commits_with_its_reply(needs: Ne
 # ----- a fetch of commands in one transaction (`handle_many`) --------------------------------
 
 
-async def _fetch(needs: Needs, agency: str, commands: list[Any]) -> bool:
+async def _fetch(needs: Needs, agency: str, commands: list[Any]) -> int:
     bodies = [json.dumps(c).encode() for c in commands]
     return await needs.processor.handle_many(commands_topic(agency), bodies)
 
@@ -287,13 +287,14 @@ async def test_a_fetch_of_commands_commits_once_and_answers_each_as_one_by_one_w
     commands = [_command("RaiseNeed", need_body(positions=i + 1), c) for i, c in enumerate(ids)]
     other = _command("EndSecondment", {"secondment_id": "x"}, "c-other")  # placement's
 
-    assert await _fetch(needs, "SO_Y_TE", [*commands[:2], other, *commands[2:]])
+    assert await _fetch(needs, "SO_Y_TE", [*commands[:2], other, *commands[2:]]) == 6
 
     assert len(commits) == 1
     replies = [CommandReply.model_validate_json(p) for p in await needs.replies("SO_Y_TE")]
     assert [r.subject for r in replies] == ids
     async with needs.service.runtime.sessions() as session:
-        streams = list(await session.scalars(select(core.events.c.stream_id)))
+        in_order = select(core.events.c.stream_id).order_by(core.events.c.position)
+        streams = list(await session.scalars(in_order))
         entries = [json.loads(e) for e in await session.scalars(select(table.c.entry))]
     for reply, stream in zip(replies, streams, strict=True):
         accepted = reply.accepted()
@@ -312,31 +313,37 @@ async def test_a_fetch_of_commands_commits_once_and_answers_each_as_one_by_one_w
 @pytest.mark.parametrize(
     "odd_one",
     [
-        _command("RaiseNeed", need_body(sector="NOPE"), "c-1"),  # refused
+        _command("RaiseNeed", need_body(sector="NOPE"), "c-2"),  # refused
         _command("RaiseNeed", need_body(), "c-0"),  # the same id twice
-        _command("Reorganise", {}, "c-1"),  # unknown: refused by this service
-        {"id": "c-1", "type": "RaiseNeed"},  # invalid envelope
+        _command("Reorganise", {}, "c-2"),  # unknown: refused by this service
+        {"id": "c-2", "type": "RaiseNeed"},  # invalid envelope
+        _command("RaiseNeed", need_body(), "c-answered"),  # answered before
     ],
 )
-async def test_a_fetch_with_anything_but_new_accepted_commands_changes_nothing_and_goes_one_by_one(
+async def test_a_fetch_commits_the_plain_commands_before_anything_else_and_stops_there(
     needs: Needs, odd_one: Any
 ) -> None:
-    commands = [_command("RaiseNeed", need_body(), "c-0"), odd_one]
-    commands.append(_command("RaiseNeed", need_body(), "c-2"))
+    await needs.send("SO_Y_TE", _command("RaiseNeed", need_body(), "c-answered"))
+    commits = _commits(needs)
+    commands = [_command("RaiseNeed", need_body(), f"c-{i}") for i in range(2)]
+    commands += [odd_one, _command("RaiseNeed", need_body(), "c-3")]
 
-    assert not await _fetch(needs, "SO_Y_TE", commands)
+    assert await _fetch(needs, "SO_Y_TE", commands) == 2
+
+    assert len(commits) == 1
+    replies = [CommandReply.model_validate_json(p) for p in await needs.replies("SO_Y_TE")]
+    assert [r.subject for r in replies[1:]] == ["c-0", "c-1"]
+    assert await needs.count(core.events) == 3
+    assert await needs.count(command_answers) == 3
+
+
+async def test_a_fetch_that_starts_with_a_refusal_changes_nothing(needs: Needs) -> None:
+    commands = [_command("RaiseNeed", need_body(sector="NOPE"), "c-0")]
+    commands.append(_command("RaiseNeed", need_body(), "c-1"))
+
+    assert await _fetch(needs, "SO_Y_TE", commands) == 0
     assert await needs.replies("SO_Y_TE") == []
     assert await needs.count(core.events) == 0
-    assert await needs.count(command_answers) == 0
-
-
-async def test_a_fetch_with_a_command_answered_before_goes_one_by_one(needs: Needs) -> None:
-    await needs.send("SO_Y_TE", _command("RaiseNeed", need_body(), "c-1"))
-    commands = [_command("RaiseNeed", need_body(), f"c-{i}") for i in range(3)]
-
-    assert not await _fetch(needs, "SO_Y_TE", commands)
-    assert len(await needs.replies("SO_Y_TE")) == 1
-    assert await needs.count(core.events) == 1
 
 
 async def test_an_error_in_the_middle_of_a_fetch_rolls_all_of_it_back(
@@ -354,7 +361,7 @@ async def test_an_error_in_the_middle_of_a_fetch_rolls_all_of_it_back(
     monkeypatch.setattr(SqlNeedsUnitOfWork, "write_view", third_fails)
     commands = [_command("RaiseNeed", need_body(), f"c-{i}") for i in range(4)]
 
-    assert not await _fetch(needs, "SO_Y_TE", commands)
+    assert await _fetch(needs, "SO_Y_TE", commands) == 0
     assert await needs.replies("SO_Y_TE") == []
     assert await needs.count(core.events) == 0
     assert await needs.count(command_answers) == 0
