@@ -15,8 +15,9 @@ Transient refusals (`NEED_NOT_YET_KNOWN`, `CONCURRENT_UPDATE`) are retried for a
 and are not remembered: the same command sent again runs again.
 
 A fetch of records is first tried as a whole (`CommandProcessor.handle_many`): the same steps
-for each command, in one transaction shared by their units of work; anything but the plain
-case (every command new and accepted) rolls it back and the records go one by one.
+for each command, in one transaction shared by their units of work; a record that is not a
+plain case (a new command, accepted, or refused before it wrote anything) ends the run, and
+goes alone.
 
 Reading a command's `data` is `command_parsing.py`; its audit entry, `command_audit.py`.
 Longer than 400 lines: the one-by-one and the whole-fetch paths are the same job, run the same
@@ -208,12 +209,14 @@ class CommandProcessor:
         for all of them); returns how many records that was (0: none).
 
         Those records were handled as `handle` would have: each command applied and answered,
-        its audit entry committed with it (another service's command left alone). Only the
-        common case is taken together: a valid command of ours, never seen before, accepted.
-        The first record that is anything else (a refusal, a command already answered, an id
-        twice, anything `handle` would reject or dead-letter) ends the run: what came before it
-        commits, it is left to `handle` alone, and what follows can be offered again. Any
-        other error rolls everything back (0), and the records go one by one."""
+        its audit entry committed with it, or refused and its rejection remembered (another
+        service's command left alone). Only the plain cases are taken together: a valid
+        command of ours, never seen before, accepted or refused before it wrote anything. The
+        first record that is anything else (a command already answered, an id twice, anything
+        `handle` would reject or dead-letter, a transient refusal, a refusal after the command
+        wrote) ends the run: what came before it commits, it is left to `handle` alone, and
+        what follows can be offered again. Any other error rolls everything back (0), and the
+        records go one by one."""
         started = time.monotonic()
         agency = agency_of(topic, self._prefix)
         if agency is None:
@@ -286,10 +289,17 @@ class CommandProcessor:
             with sharing(shared):
                 for at, (i, kind, envelope) in enumerate(batch):
                     with span(i) if span is not None else contextlib.nullcontext():
+                        writes = shared.inserts.writes
                         try:
                             handled.append(await self._joining(shared, agency, caller, kind,
                                                                envelope))  # fmt: skip
-                        except (DomainError, Forbidden, Refused, AnswerExists) as exc:
+                        except (DomainError, Forbidden, Refused) as exc:
+                            refused = _refusal(exc)
+                            if refused.rule in TRANSIENT or shared.inserts.writes != writes:
+                                raise _Declined(at) from exc
+                            handled.append(await self._refused_in(shared, agency, caller, kind,
+                                                                  envelope, refused))  # fmt: skip
+                        except AnswerExists as exc:
                             raise _Declined(at) from exc
             await shared.commit()
         finally:
@@ -320,6 +330,26 @@ class CommandProcessor:
         assert pending.reply is not None
         records = records_of(envelope, kind, pending.reply)
         return kind, envelope, Handled(Outcome.ACCEPTED, None, records, committed=pending.audited)
+
+    async def _refused_in(
+        self,
+        shared: SharedTransaction,
+        agency: str,
+        caller: str,
+        kind: CommandType,
+        envelope: CommandEnvelope,
+        refused: Refused,
+    ) -> tuple[CommandType, CommandEnvelope, Handled]:
+        """A command of a shared transaction refused before it wrote anything: its rejection
+        and its memory are written there, as `_reject` writes them alone."""
+        reply = self._rejection(envelope.id, kind.value, envelope, refused)
+        payload = reply.model_dump_json()
+        digest = request_digest(kind.value, json.dumps(envelope.data, sort_keys=True))
+        answer = Answer(digest, RULES[refused.rule].status, payload)
+        await self._answers.insert_new(shared.inserts, shared.session, caller, envelope.id, answer)
+        await shared.inserts.rows(self._outbox, [self._reply_row(agency, reply, payload)])
+        shared.queued = True
+        return kind, envelope, refused_outcome(refused, records_of(envelope, kind, None))
 
     def _context(self, agency: str, envelope: CommandEnvelope) -> RequestContext:
         return RequestContext(
@@ -417,9 +447,9 @@ class CommandProcessor:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 2.0)
                     continue
-                raise Refused(exc.rule, exc.detail) from exc
+                raise _refusal(exc) from exc
             except Forbidden as exc:
-                raise Refused(RuleCode.FORBIDDEN, str(exc)) from exc
+                raise _refusal(exc) from exc
 
     async def _invalid_envelope(
         self, agency: str, raw: dict[str, Any], exc: ValidationError, started: float
@@ -451,7 +481,20 @@ class CommandProcessor:
         refused: Refused,
         remember: tuple[str, str] | None = None,
     ) -> None:
-        reply = new_reply(
+        reply = self._rejection(command_id, kind, envelope, refused)
+        async with self._sessions() as session, session.begin():
+            if remember is not None:
+                caller, digest = remember
+                answer = Answer(digest, RULES[refused.rule].status, reply.model_dump_json())
+                await self._answers.insert(session, caller, command_id, answer, ttl=None)
+            await self._queue(session, agency, reply)
+        self._on_commit()
+
+    def _rejection(
+        self, command_id: str, kind: str, envelope: CommandEnvelope | None, refused: Refused
+    ) -> CommandReply:
+        """The `CommandRejected` reply to a command."""
+        return new_reply(
             source=self._source,
             data=CommandRejected(
                 command_id=command_id,
@@ -464,13 +507,6 @@ class CommandProcessor:
             now=dt.datetime.now(dt.UTC),
             reply_id=uuid4(),
         )
-        async with self._sessions() as session, session.begin():
-            if remember is not None:
-                caller, digest = remember
-                answer = Answer(digest, RULES[refused.rule].status, reply.model_dump_json())
-                await self._answers.insert(session, caller, command_id, answer, ttl=None)
-            await self._queue(session, agency, reply)
-        self._on_commit()
 
     async def _queue(
         self, session: AsyncSession, agency: str, reply: CommandReply, payload: str | None = None
@@ -493,6 +529,15 @@ class CommandProcessor:
 
 def _since(started: float) -> float:
     return time.monotonic() - started
+
+
+def _refusal(exc: DomainError | Forbidden | Refused) -> Refused:
+    """What the agency is told about a command its handler refused."""
+    if isinstance(exc, DomainError):
+        return Refused(exc.rule, exc.detail)
+    if isinstance(exc, Forbidden):
+        return Refused(RuleCode.FORBIDDEN, str(exc))
+    return exc
 
 
 class _Declined(Exception):

@@ -62,6 +62,10 @@ class Inserts:
         self._deferred = deferred
         self._held: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
         """Rows held back, by table and columns, in the order they were first given."""
+        self._flushing = False
+        self.writes = 0
+        """Rows held back and statements other than a SELECT run in the transaction so far
+        (deferred only): a command that moved it wrote something."""
         if deferred:
             event.listen(session.sync_session, "do_orm_execute", self._before_statement)
 
@@ -83,6 +87,7 @@ class Inserts:
             return
         if self._deferred:
             self._held.setdefault((table, tuple(rows[0])), []).extend(rows)
+            self.writes += len(rows)
             return
         await self._now(table, rows)
 
@@ -93,11 +98,18 @@ class Inserts:
             await self._now(table, rows)
 
     def _before_statement(self, state: ORMExecuteState) -> None:
-        """Any other statement of the transaction runs after the rows held back (its own
-        `execute` reruns this hook, with nothing held any more)."""
+        """Any other statement of the transaction runs after the rows held back."""
+        if self._flushing:
+            return  # one of the held inserts, being written
+        if not state.is_select:
+            self.writes += 1
         held, self._held = self._held, {}
-        for (table, _), rows in held.items():
-            state.session.execute(_insert(table), list(rows))
+        self._flushing = True
+        try:
+            for (table, _), rows in held.items():
+                state.session.execute(_insert(table), list(rows))
+        finally:
+            self._flushing = False
 
     async def _now(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         driver = await self._driver_now()

@@ -3,10 +3,10 @@ process, is killed (SIGKILL) while an agency's RaiseNeed commands stream in, the
 again. Every command is applied exactly once and answered; a command handled before the kill
 but not yet committed (offsets are committed per fetch) comes again and is answered from the
 command log with the need it created, never a second need (two runs on 4 Dec: 336 replies for
-the 300 commands, 36 of them such answers again). One command in ten is refused: the runs of
-commands a fetch commits together (`CommandProcessor.handle_many`) end at it, it is answered
-alone, and a redelivered run is cut where the command log already has an answer (two runs
-since: 2,048 and 2,062 replies for 2,000 commands, 17 s each)."""
+the 300 commands, 36 of them such answers again). One command in ten is refused: its
+rejection commits with the run of commands a fetch takes together
+(`CommandProcessor.handle_many`), and a redelivered run is cut where the command log already
+has an answer (two runs since: 2,048 and 2,062 replies for 2,000 commands, 17 s each)."""
 
 import asyncio
 import uuid

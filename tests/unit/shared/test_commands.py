@@ -25,9 +25,12 @@ from shared.contract.commands import (
     commands_topic,
     replies_topic,
 )
+from shared.contract.rules import RuleCode
 from shared.contract.topics import NEEDS_SOURCE
 from shared.infra.commands import CommandProcessor, PoisonCommand
+from shared.infra.eventstore import AggregateRepository
 from shared.infra.transport import InProcessBus
+from shared.seedwork.errors import DomainError
 from tests.samples import need_body
 
 
@@ -313,7 +316,6 @@ async def test_a_fetch_of_commands_commits_once_and_answers_each_as_one_by_one_w
 @pytest.mark.parametrize(
     "odd_one",
     [
-        _command("RaiseNeed", need_body(sector="NOPE"), "c-2"),  # refused
         _command("RaiseNeed", need_body(), "c-0"),  # the same id twice
         _command("Reorganise", {}, "c-2"),  # unknown: refused by this service
         {"id": "c-2", "type": "RaiseNeed"},  # invalid envelope
@@ -337,13 +339,67 @@ async def test_a_fetch_commits_the_plain_commands_before_anything_else_and_stops
     assert await needs.count(command_answers) == 3
 
 
-async def test_a_fetch_that_starts_with_a_refusal_changes_nothing(needs: Needs) -> None:
+async def test_a_refusal_before_any_write_is_answered_with_the_run_and_the_run_goes_on(
+    needs: Needs,
+) -> None:
+    commits = _commits(needs)
     commands = [_command("RaiseNeed", need_body(sector="NOPE"), "c-0")]
-    commands.append(_command("RaiseNeed", need_body(), "c-1"))
+    commands += [_command("RaiseNeed", need_body(), f"c-{i}") for i in (1, 2)]
+    commands.insert(2, _command("RaiseNeed", need_body(host_unit="NAM_GIANG"), "c-x"))
 
-    assert await _fetch(needs, "SO_Y_TE", commands) == 0
-    assert await needs.replies("SO_Y_TE") == []
-    assert await needs.count(core.events) == 0
+    assert await _fetch(needs, "SO_Y_TE", commands) == 4
+
+    assert len(commits) == 1
+    replies = [CommandReply.model_validate_json(p) for p in await needs.replies("SO_Y_TE")]
+    assert [(r.subject, r.type) for r in replies] == [
+        ("c-0", "CommandRejected"),
+        ("c-1", "CommandAccepted"),
+        ("c-x", "CommandRejected"),
+        ("c-2", "CommandAccepted"),
+    ]
+    rules = [r.rejected().rule for r in replies if r.rejected() is not None]  # type: ignore[union-attr]
+    assert rules == ["UNKNOWN_CODE", "FORBIDDEN"]
+    assert await needs.count(core.events) == 2
+    assert await needs.count(command_answers) == 4
+    await needs.send("SO_Y_TE", commands[0])  # redelivered: the same rejection, from memory
+    assert (await needs.replies("SO_Y_TE"))[-1] == (await needs.replies("SO_Y_TE"))[0]
+
+
+@pytest.mark.parametrize(
+    ("rule", "after_writing"),
+    [(RuleCode.NEED_NOT_OPEN, True), (RuleCode.NEED_NOT_YET_KNOWN, False)],
+)
+async def test_a_refusal_after_a_write_or_a_transient_one_ends_the_run_before_it(
+    needs: Needs, monkeypatch: pytest.MonkeyPatch, rule: RuleCode, after_writing: bool
+) -> None:
+    """A refusal that may not hold a moment later is retried alone; one raised after the
+    command wrote in the shared transaction cannot be taken out of it: the commands before it
+    are run again without it."""
+    calls: list[int] = []
+    write_view = SqlNeedsUnitOfWork.write_view
+    save = AggregateRepository.save
+
+    def refusing_second(real: Any) -> Any:
+        async def maybe(*args: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 2:
+                raise DomainError(rule, "refused")
+            return await real(*args)
+
+        return maybe
+
+    if after_writing:
+        monkeypatch.setattr(SqlNeedsUnitOfWork, "write_view", refusing_second(write_view))
+    else:
+        monkeypatch.setattr(AggregateRepository, "save", refusing_second(save))
+    commands = [_command("RaiseNeed", need_body(), f"c-{i}") for i in range(3)]
+
+    assert await _fetch(needs, "SO_Y_TE", commands) == 1
+
+    assert [
+        CommandReply.model_validate_json(p).subject for p in await needs.replies("SO_Y_TE")
+    ] == ["c-0"]
+    assert await needs.count(core.events) == 1
 
 
 async def test_an_error_in_the_middle_of_a_fetch_rolls_all_of_it_back(
