@@ -45,7 +45,8 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    """An engine tuned per dialect.
+    """An engine tuned per dialect, that never writes a statement's parameters into its
+    errors or logs (they hold personal data: an error's text reaches the logs).
 
     SQLite gets WAL (readers do not block the writer), `BEGIN IMMEDIATE` (a writer takes
     the lock up front, so two writers wait for each other instead of failing half-way), and one
@@ -55,7 +56,11 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     if not is_sqlite(url):
         return _checked_when_idle(
             create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, poolclass=FairAsyncQueuePool
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                poolclass=FairAsyncQueuePool,
+                hide_parameters=True,
             )
         )
     database = make_url(url).database
@@ -76,6 +81,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     engine = create_async_engine(
         url,
         async_creator=partial(sqlite.connect, database or ":memory:", check_same_thread=False),
+        hide_parameters=True,
         **one_connection,
     )
 

@@ -126,4 +126,4 @@ class Inserts:
         try:
             driver.executemany_now(sql, params)
         except sqlite3.IntegrityError as exc:
-            raise IntegrityError(sql, params, exc) from exc
+            raise IntegrityError(sql, params, exc, hide_parameters=True) from exc

@@ -62,3 +62,26 @@ async def test_a_duplicate_key_is_sqlalchemys_integrity_error(sessions: Sessions
     async with sessions() as session, session.begin():
         with pytest.raises(IntegrityError):
             await Inserts(session).rows(rows_table, [{"id": "a", "n": 2, "at": AT}])
+
+
+@pytest.mark.parametrize("through", ["inserts", "sqlalchemy"])
+async def test_a_constraint_violation_names_no_value_it_was_given(
+    sessions: Sessions, through: str
+) -> None:
+    """A database error's text reaches the logs (a 500's traceback, a consumer's retry): the
+    values of the statement, personal data among them, must not be in it."""
+    secret = "Zơrâm-Thị-Bí-Mật"
+
+    async def insert_twice() -> None:
+        async with sessions() as session, session.begin():
+            for _ in range(2):
+                row = {"id": secret, "n": 1, "at": AT}
+                if through == "inserts":
+                    await Inserts(session).rows(rows_table, [row])
+                else:
+                    await session.execute(insert(rows_table), row)
+
+    with pytest.raises(IntegrityError) as raised:
+        await insert_twice()
+    assert "UNIQUE" in str(raised.value)
+    assert secret not in str(raised.value)
