@@ -28,7 +28,6 @@ each would reach into the other's private parts.
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import json
 import logging
 import time
@@ -39,7 +38,7 @@ from typing import Any
 from uuid import uuid4
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Insert, Table, insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.authz import KAFKA_SUBJECT, Forbidden, Principal, kafka_principal
@@ -69,7 +68,7 @@ from shared.infra.command_audit import (
     refused_outcome,
 )
 from shared.infra.command_parsing import Refused, issues, parse
-from shared.infra.fast_insert import Inserts
+from shared.infra.fast_insert import Inserts, insert_of
 from shared.infra.metrics import observe_command
 from shared.infra.redact import validation_issues
 from shared.infra.uow import SharedTransaction, sharing
@@ -87,12 +86,6 @@ COMMAND_TYPES = frozenset(CommandType)
 
 Span = Callable[[int], AbstractContextManager[None]]
 """The tracing span of the i-th record of a fetch (`shared.infra.tracing.consuming_record`)."""
-
-
-@functools.cache
-def _insert(table: Table) -> Insert:
-    """Built once per table (SQLAlchemy then reuses its compiled form)."""
-    return insert(table)
 
 
 class PoisonCommand(Exception):
@@ -221,9 +214,9 @@ class CommandProcessor:
         agency = agency_of(topic, self._prefix)
         if agency is None:
             return 0
-        batch, limit = self._leading(bodies)
         caller = f"kafka:{agency}"
         try:
+            batch, limit = self._leading(bodies)
             if batch:
                 await self._ensure_topic(replies_topic(agency, self._prefix))
                 seen = await self._answers.answered(caller, [e.id for _, _, e in batch])
@@ -258,7 +251,7 @@ class CommandProcessor:
         for i, body in enumerate(bodies):
             try:
                 envelope = CommandEnvelope.model_validate(json.loads(body))
-            except (ValueError, ValidationError):  # handle() rejects or dead-letters it
+            except Exception:  # noqa: BLE001 - not JSON, too deep, invalid: handle() decides
                 return batch, i
             if envelope.type not in COMMAND_TYPES:
                 if self._rejects_unknown:
@@ -280,8 +273,9 @@ class CommandProcessor:
         batch: Sequence[tuple[int, CommandType, CommandEnvelope]],
         span: Span | None,
     ) -> list[tuple[CommandType, CommandEnvelope, Handled]]:
-        """Run `batch` in one shared transaction and commit it; _Declined (all rolled back)
-        at the first command that is not accepted at once."""
+        """Run `batch` in one shared transaction and commit it: each command accepted, or
+        refused before it wrote anything; _Declined (all rolled back) at the first that is
+        neither, or refused as transient."""
         handled: list[tuple[CommandType, CommandEnvelope, Handled]] = []
         if not batch:
             return handled
@@ -301,10 +295,11 @@ class CommandProcessor:
                                 raise _Declined(at) from exc
                             handled.append(await self._refused_in(shared, agency, caller, kind,
                                                                   envelope, refused))  # fmt: skip
-                        except AnswerExists as exc:
-                            raise _Declined(at) from exc
             await shared.commit()
-        finally:
+        except BaseException:
+            await shared.close()
+            raise
+        with contextlib.suppress(Exception):  # committed: a failed hand-back changes nothing
             await shared.close()
         return handled
 
@@ -514,7 +509,7 @@ class CommandProcessor:
         self, session: AsyncSession, agency: str, reply: CommandReply, payload: str | None = None
     ) -> None:
         """Queue `reply` (rendered as `payload` when the caller has it already) in the outbox."""
-        await session.execute(_insert(self._outbox), self._reply_row(agency, reply, payload))
+        await session.execute(insert_of(self._outbox), self._reply_row(agency, reply, payload))
 
     def _reply_row(
         self, agency: str, reply: CommandReply, payload: str | None = None

@@ -46,7 +46,8 @@ def is_sqlite(url: str) -> bool:
 
 def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     """An engine tuned per dialect, that never writes a statement's parameters into its
-    errors or logs (they hold personal data: an error's text reaches the logs).
+    errors or logs (they hold personal data). PostgreSQL's own message can still name the
+    row (`DETAIL`): logs and dead letters tell such errors through `redact.describe`.
 
     SQLite gets WAL (readers do not block the writer), `BEGIN IMMEDIATE` (a writer takes
     the lock up front, so two writers wait for each other instead of failing half-way), and one

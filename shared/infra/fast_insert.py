@@ -35,7 +35,7 @@ Processor = Callable[[Any], Any] | None
 
 
 @functools.cache
-def _insert(table: Table) -> Insert:
+def insert_of(table: Table) -> Insert:
     """Built once per table (SQLAlchemy then reuses its compiled form)."""
     return insert(table)
 
@@ -107,14 +107,14 @@ class Inserts:
         self._flushing = True
         try:
             for (table, _), rows in held.items():
-                state.session.execute(_insert(table), list(rows))
+                state.session.execute(insert_of(table), list(rows))
         finally:
             self._flushing = False
 
     async def _now(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         driver = await self._driver_now()
         if driver is None:
-            await self._session.execute(_insert(table), list(rows))
+            await self._session.execute(insert_of(table), list(rows))
             return
         assert self._dialect is not None
         keys = tuple(rows[0])

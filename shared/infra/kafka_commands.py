@@ -194,19 +194,22 @@ class CommandTopics:
         """Handle one partition's fetched records in order: runs of them together when
         `batch` takes them, the others one by one. Returns the offset to commit after them
         (None: none handled)."""
-        done, i, alone = None, 0, False
+        done, i, alone, misses = None, 0, False, 0
         while i < len(records):
             # A rebalance while the fetch is handled may take the partition: its new owner
             # starts from the committed offset, so leave it the rest (and its lag:
             # `highwater` of a partition no longer assigned fails).
             if tp not in consumer.assignment():
                 break
-            if batch is not None and not alone and len(records) - i > 1:
+            if batch is not None and not alone and misses < 2 and len(records) - i > 1:
                 taken = await batch(tp.topic, [r.value or b"" for r in records[i:]],
                                     self._spans(records[i:], group))  # fmt: skip
                 i += taken
                 if taken:
                     done = int(records[i - 1].offset) + 1
+                # Twice nothing (a redelivered fetch, answered record after record): the rest
+                # of the fetch goes one by one rather than be parsed again for every record.
+                misses = 0 if taken else misses + 1
                 alone = True  # the record that stopped the run goes on its own
                 continue
             record = records[i]

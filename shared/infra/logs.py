@@ -6,7 +6,8 @@ one request can be followed across the services' logs.
 The fields come from context variables bound where a request or a message is handled
 (`bind`), never from the message text; they hold codes and ids only. An official's name or
 identity never reaches a log: messages name ids (tests/integration/test_personal_data.py
-searches every log record, DEBUG included).
+searches every log record, DEBUG included); a database error's traceback keeps its frames
+and loses its messages, which name the row (`redact.safe_traceback`).
 
 With tracing on (`shared.infra.tracing`), a record logged inside a span says that span's
 `trace_id` and `span_id` (so a log line leads to its trace), and the correlation id moves to
@@ -26,6 +27,7 @@ from typing import Final, Literal
 from pythonjsonlogger.json import JsonFormatter
 
 from shared.infra import tracing
+from shared.infra.redact import safe_traceback
 
 FORMAT_ENV: Final = "SECONDMENT_LOG_FORMAT"
 LEVEL_ENV: Final = "SECONDMENT_LOG_LEVEL"
@@ -70,6 +72,10 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
         record.__dict__.pop("color_message", None)  # uvicorn's terminal copy of the message
+        if record.exc_info and record.exc_info[1] is not None:
+            safe = safe_traceback(record.exc_info[1])
+            if safe is not None:  # a database error's text names the row (`redact`)
+                record.exc_info, record.exc_text = None, safe
         for name, value in _context.get().items():
             setattr(record, name, value)
         ids = tracing.current_ids()

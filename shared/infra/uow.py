@@ -153,6 +153,11 @@ class SqlUnitOfWork:
         self._started()
         return self
 
+    @property
+    def shared(self) -> bool:
+        """It joined a `SharedTransaction` (commits with the commands around it)."""
+        return self._shared is not None
+
     def _started(self) -> None:
         """Hook for subclasses to bind repositories to the new session."""
 

@@ -89,6 +89,12 @@ class UnitOfWork(Protocol):
         the request being served waits for it (idempotency)."""
         ...
 
+    @property
+    def shared(self) -> bool:
+        """Its transaction is shared with other commands (a fetch of Kafka commands) and
+        commits after them: waiting in it for another writer's commit cannot succeed."""
+        ...
+
     async def claim_many(self, consumer: str, envelopes: Sequence[CloudEvent]) -> list[CloudEvent]:
         """Record, in this transaction, that `consumer` processes these events; the new ones
         (a redelivery is left out, so a consumer counts nothing twice)."""

@@ -77,6 +77,8 @@ class FakeUnitOfWork:
 
     work: Store
 
+    shared = False
+
     def __init__(self, store: Store) -> None:
         self.store = store
 

@@ -96,9 +96,10 @@ async def _wait_for_new_need(uow: PlacementUnitOfWork, need_id: UUID) -> None:
     """A need raised a moment ago is usually on its way: wait a little for it (each look in
     its own short transaction) rather than answer 503 to every client that just raised it.
     Called only when the command's transaction did not find the need (no extra look when it
-    is known, as it nearly always is)."""
+    is known, as it nearly always is). Not in a shared transaction: the need could not
+    arrive before it commits; the command is refused as not yet known and retried alone."""
     born = created_at(need_id)
-    if born is None or abs(dt.datetime.now(dt.UTC) - born) > RECENT:
+    if uow.shared or born is None or abs(dt.datetime.now(dt.UTC) - born) > RECENT:
         return
     for _ in range(NEW_NEED_LOOKS):
         async with uow:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
-from services.needs.adapters.tables import command_answers, core
+from services.needs.adapters.tables import command_answers, core, needs_view
 from services.needs.adapters.unit_of_work import SqlNeedsUnitOfWork
 from services.needs.bootstrap import NeedsService
 from services.needs.config import NeedsSettings
@@ -267,7 +267,7 @@ async def test_an_accepted_commands_audit_entry_commits_with_its_reply(needs: Ne
 
 
 async def _fetch(needs: Needs, agency: str, commands: list[Any]) -> int:
-    bodies = [json.dumps(c).encode() for c in commands]
+    bodies = [c if isinstance(c, bytes) else json.dumps(c).encode() for c in commands]
     return await needs.processor.handle_many(commands_topic(agency), bodies)
 
 
@@ -319,6 +319,7 @@ async def test_a_fetch_of_commands_commits_once_and_answers_each_as_one_by_one_w
         _command("RaiseNeed", need_body(), "c-0"),  # the same id twice
         _command("Reorganise", {}, "c-2"),  # unknown: refused by this service
         {"id": "c-2", "type": "RaiseNeed"},  # invalid envelope
+        b"[" * 100_000 + b"]" * 100_000,  # too deep for the JSON parser (RecursionError)
         _command("RaiseNeed", need_body(), "c-answered"),  # answered before
     ],
 )
@@ -421,3 +422,27 @@ async def test_an_error_in_the_middle_of_a_fetch_rolls_all_of_it_back(
     assert await needs.replies("SO_Y_TE") == []
     assert await needs.count(core.events) == 0
     assert await needs.count(command_answers) == 0
+
+
+async def test_a_refusal_after_an_update_ends_the_run_before_it(
+    needs: Needs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes that are not held inserts count too: a refusal after an UPDATE cannot be
+    answered inside the run."""
+    calls: list[int] = []
+    save = AggregateRepository.save
+
+    async def updates_then_refuses(self: AggregateRepository[Any], *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            await self._store._session.execute(
+                update(needs_view).where(needs_view.c.need_id == "none").values(status="X")
+            )
+            raise DomainError(RuleCode.NEED_NOT_OPEN, "refused")
+        return await save(self, *args)
+
+    monkeypatch.setattr(AggregateRepository, "save", updates_then_refuses)
+    commands = [_command("RaiseNeed", need_body(), f"c-{i}") for i in range(3)]
+
+    assert await _fetch(needs, "SO_Y_TE", commands) == 1
+    assert await needs.count(core.events) == 1
