@@ -63,6 +63,8 @@ class Inserts:
         self._held: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
         """Rows held back, by table and columns, in the order they were first given."""
         self._flushing = False
+        self.failed = False
+        """Writing held rows failed once: even if the error was caught, some are lost."""
         self.writes = 0
         """Rows held back and statements other than a SELECT run in the transaction so far
         (deferred only): a command that moved it wrote something."""
@@ -94,8 +96,12 @@ class Inserts:
     async def flush(self) -> None:
         """Write the rows held back (a deferred transaction's, before it commits)."""
         held, self._held = self._held, {}
-        for (table, _), rows in held.items():
-            await self._now(table, rows)
+        try:
+            for (table, _), rows in held.items():
+                await self._now(table, rows)
+        except BaseException:
+            self.failed = True
+            raise
 
     def _before_statement(self, state: ORMExecuteState) -> None:
         """Any other statement of the transaction runs after the rows held back."""
@@ -108,6 +114,9 @@ class Inserts:
         try:
             for (table, _), rows in held.items():
                 state.session.execute(insert_of(table), list(rows))
+        except BaseException:
+            self.failed = True  # the rows are gone from here: the transaction must not commit
+            raise
         finally:
             self._flushing = False
 

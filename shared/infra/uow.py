@@ -87,6 +87,8 @@ class SharedTransaction:
     async def commit(self) -> None:
         """Commit every joined unit of work's writes; tell the relays when rows were queued."""
         await self.inserts.flush()
+        if self.inserts.failed:  # an error someone caught took held rows with it
+            raise RuntimeError("held inserts failed: the shared transaction cannot commit")
         if self.queued and self.session.bind.dialect.name == "postgresql":
             await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self.session.commit()

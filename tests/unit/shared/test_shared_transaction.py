@@ -2,6 +2,7 @@
 the ones before it wrote though their inserts are held back until the shared commit, and a
 conflict between two of them fails the whole transaction."""
 
+import contextlib
 import copy
 import datetime as dt
 from collections.abc import AsyncIterator
@@ -86,6 +87,27 @@ async def test_two_units_of_work_appending_the_same_version_fail_the_shared_comm
                     await uow.needs.save(copy.deepcopy(need), CTX)
                     await uow.commit()
         with pytest.raises(IntegrityError):
+            await shared.commit()
+    finally:
+        await shared.close()
+
+    assert await _events(service) == 0
+
+
+async def test_held_rows_lost_to_a_caught_error_stop_the_commit(service: NeedsService) -> None:
+    """A handler that catches a database error (as a savepoint pattern does) must not let the
+    shared transaction commit without the rows that went down with it."""
+    shared = SharedTransaction(service.runtime.sessions)
+    await shared.session.begin()
+    need = Need.raise_need(RaiseNeed(**need_body()), today(), service.ports.phases)
+    try:
+        with sharing(shared):
+            for _ in range(2):
+                async with service.ports.uow() as uow:
+                    await uow.needs.save(copy.deepcopy(need), CTX)
+            with contextlib.suppress(IntegrityError):  # the held twins meet at the next read
+                await shared.session.execute(select(func.count()).select_from(core.events))
+        with pytest.raises(RuntimeError, match="cannot commit"):
             await shared.commit()
     finally:
         await shared.close()
