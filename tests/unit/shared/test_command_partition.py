@@ -49,9 +49,7 @@ class Calls:
 async def _partition(calls: Calls, consumer: Consumer, n: int) -> int | None:
     topics = CommandTopics("unused:9092", "test")
     records = _records(n)
-    return await topics._partition(
-        consumer, "g", TP, records, calls.alone, calls.batch
-    )
+    return await topics._partition(consumer, "g", TP, records, calls.alone, calls.batch)
 
 
 async def test_a_run_then_the_record_that_ended_it_alone_then_the_rest_as_a_run() -> None:
