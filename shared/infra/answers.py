@@ -220,20 +220,9 @@ class CommandAnswers:
         overwrites only an expired row).
         """
         now = now or dt.datetime.now(dt.UTC)
+        row = await self._row(session, caller, key, answer, now, ttl)
         try:
-            written = await session.execute(
-                self._insert,
-                {
-                    "caller": caller,
-                    "key": key,
-                    "request_sha256": answer.request_sha256,
-                    "status": answer.status,
-                    "answer": await self._sealed(session, answer.body),
-                    "created_at": now,
-                    "expires_at": None if ttl is None else now + ttl,
-                    "b_now": now,
-                },
-            )
+            written = await session.execute(self._insert, {**row, "b_now": now})
         except IntegrityError as exc:
             raise AnswerExists(caller, key) from exc
         if getattr(written, "rowcount", 1) == 0:  # a live answer is there: nothing written
@@ -252,16 +241,27 @@ class CommandAnswers:
         known to have none (`answered`); losing a race for it to another consumer fails that
         transaction at its next statement or commit instead of raising AnswerExists here."""
         now = now or dt.datetime.now(dt.UTC)
-        row = {
+        await inserts.rows(self._t, [await self._row(session, caller, key, answer, now, None)])
+
+    async def _row(
+        self,
+        session: AsyncSession,
+        caller: str,
+        key: str,
+        answer: Answer,
+        now: dt.datetime,
+        ttl: dt.timedelta | None,
+    ) -> dict[str, object]:
+        """The stored row of an answer (its body sealed when answers are protected)."""
+        return {
             "caller": caller,
             "key": key,
             "request_sha256": answer.request_sha256,
             "status": answer.status,
             "answer": await self._sealed(session, answer.body),
             "created_at": now,
-            "expires_at": None,
+            "expires_at": None if ttl is None else now + ttl,
         }
-        await inserts.rows(self._t, [row])
 
     async def remember(
         self, caller: str, key: str, answer: Answer, *, ttl: dt.timedelta | None

@@ -285,16 +285,17 @@ class CommandProcessor:
             with sharing(shared):
                 for at, (i, kind, envelope) in enumerate(batch):
                     with span(i) if span is not None else contextlib.nullcontext():
+                        data = json.dumps(envelope.data, sort_keys=True)
+                        one = _InRun(shared, agency, caller, kind, envelope,
+                                     request_digest(kind.value, data))  # fmt: skip
                         writes = shared.inserts.writes
                         try:
-                            handled.append(await self._joining(shared, agency, caller, kind,
-                                                               envelope))  # fmt: skip
+                            handled.append(await self._joining(one))
                         except (DomainError, Forbidden, Refused) as exc:
                             refused = _refusal(exc)
                             if refused.rule in TRANSIENT or shared.inserts.writes != writes:
                                 raise _Declined(at) from exc
-                            handled.append(await self._refused_in(shared, agency, caller, kind,
-                                                                  envelope, refused))  # fmt: skip
+                            handled.append(await self._refused_in(one, refused))
             await shared.commit()
         except BaseException:
             await shared.close()
@@ -303,49 +304,35 @@ class CommandProcessor:
             await shared.close()
         return handled
 
-    async def _joining(
-        self,
-        shared: SharedTransaction,
-        agency: str,
-        caller: str,
-        kind: CommandType,
-        envelope: CommandEnvelope,
-    ) -> tuple[CommandType, CommandEnvelope, Handled]:
+    async def _joining(self, one: "_InRun") -> tuple[CommandType, CommandEnvelope, Handled]:
         """One command of a shared transaction, accepted (else the refusal is raised)."""
+        agency, kind, envelope = one.agency, one.kind, one.envelope
         logs.bind_now(agency=agency, command_id=str(envelope.id), trace_id=envelope.correlationid)
         route = self._routes[kind]
-        digest = request_digest(kind.value, json.dumps(envelope.data, sort_keys=True))
-        pending = _Accepting(self, agency, kind, envelope, caller, digest)
-        pending.inserts = shared.inserts
+        pending = _Accepting(self, agency, kind, envelope, one.caller, one.digest)
+        pending.inserts = one.shared.inserts
         pending.target, command = parse(kind, route.model, envelope.data)
         with answering(pending):
             await route.run(kafka_principal(agency), pending.target, command,
                             self._context(agency, envelope))  # fmt: skip
         if pending.reply is None:  # the handler committed nothing of ours
-            await pending.write(shared.session, None, ())
-            shared.queued = True
+            await pending.write(one.shared.session, None, ())
         assert pending.reply is not None
         records = records_of(envelope, kind, pending.reply)
         return kind, envelope, Handled(Outcome.ACCEPTED, None, records, committed=pending.audited)
 
     async def _refused_in(
-        self,
-        shared: SharedTransaction,
-        agency: str,
-        caller: str,
-        kind: CommandType,
-        envelope: CommandEnvelope,
-        refused: Refused,
+        self, one: "_InRun", refused: Refused
     ) -> tuple[CommandType, CommandEnvelope, Handled]:
         """A command of a shared transaction refused before it wrote anything: its rejection
         and its memory are written there, as `_reject` writes them alone."""
+        kind, envelope, inserts = one.kind, one.envelope, one.shared.inserts
         reply = self._rejection(envelope.id, kind.value, envelope, refused)
         payload = reply.model_dump_json()
-        digest = request_digest(kind.value, json.dumps(envelope.data, sort_keys=True))
-        answer = Answer(digest, RULES[refused.rule].status, payload)
-        await self._answers.insert_new(shared.inserts, shared.session, caller, envelope.id, answer)
-        await shared.inserts.rows(self._outbox, [self._reply_row(agency, reply, payload)])
-        shared.queued = True
+        answer = Answer(one.digest, RULES[refused.rule].status, payload)
+        await self._answers.insert_new(inserts, one.shared.session, one.caller, envelope.id,
+                                       answer)  # fmt: skip
+        await inserts.rows(self._outbox, [self._reply_row(one.agency, reply, payload)])
         return kind, envelope, refused_outcome(refused, records_of(envelope, kind, None))
 
     def _context(self, agency: str, envelope: CommandEnvelope) -> RequestContext:
@@ -535,6 +522,18 @@ def _refusal(exc: DomainError | Forbidden | Refused) -> Refused:
     if isinstance(exc, Forbidden):
         return Refused(RuleCode.FORBIDDEN, str(exc))
     return exc
+
+
+@dataclass(frozen=True)
+class _InRun:
+    """One command of a shared transaction (`handle_many`), with its request digest."""
+
+    shared: SharedTransaction
+    agency: str
+    caller: str
+    kind: CommandType
+    envelope: CommandEnvelope
+    digest: str
 
 
 class _Declined(Exception):

@@ -70,30 +70,22 @@ class SharedTransaction:
     """One transaction that the units of work of several commands join (a fetch of Kafka
     commands, `CommandProcessor.handle_many`): one BEGIN, one COMMIT and one relay wake-up for
     all of them instead of one each. A unit of work that joins writes in it and does not
-    commit; whoever opened it commits once every command ran, or rolls all of them back."""
+    commit; whoever opened it commits once every command ran, or rolls all of them back.
+    Every command of a run queues its reply, so its commit always wakes the relays."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self.session = sessions()
         self.inserts = Inserts(self.session, deferred=True)
-        self.queued = False
-        """Some joined unit of work queued outbox rows (events, replies, audit entries)."""
-        self._after_commit: list[Callable[[], None]] = []
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        """Run `callback` once the shared transaction committed."""
-        self._after_commit.append(callback)
 
     async def commit(self) -> None:
-        """Commit every joined unit of work's writes; tell the relays when rows were queued."""
+        """Commit every joined unit of work's writes and tell the relays."""
         await self.inserts.flush()
         if self.inserts.failed:  # an error someone caught took held rows with it
             raise RuntimeError("held inserts failed: the shared transaction cannot commit")
-        if self.queued and self.session.bind.dialect.name == "postgresql":
+        if self.session.bind.dialect.name == "postgresql":
             await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self.session.commit()
-        for callback in self._after_commit:
-            callback()
 
     async def close(self) -> None:
         """Roll back what was not committed and give the connection back."""
@@ -268,12 +260,9 @@ class SqlUnitOfWork:
         answered = await write_pending_answer(
             self.session, self._sessions, answer, self.events.appended
         )
+        if self._shared is not None:  # its opener commits, once for every command (a Kafka
+            return  # command's audit entry is written with its reply: no request's to write)
         audited = await write_pending_audit(self.inserts, self._tables.audit_outbox, answer)
-        if self._shared is not None:  # its opener commits, once for every command
-            self._shared.queued |= bool(self.events.appended or answered or audited)
-            if audited is not None:
-                self._shared.after_commit(functools.partial(setattr, audited, "committed", True))
-            return
         if self.events.appended and self.session.bind.dialect.name == "postgresql":
             # Delivered at commit, to every relay listening (other replicas included).
             await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
