@@ -78,7 +78,7 @@ class PlacementService(CommandTakingService):
                 raise RuntimeError(
                     "PLACEMENT_MASTER_KEY is not set: personal data cannot be sealed"
                 )
-            return codec.with_identity_keys(vault.for_transaction(session))
+            return codec.with_identity_keys(vault.for_command(session))
 
         needs_topic = topic_name(NEEDS_TOPIC, settings.topic_prefix)
         group = settings.group

@@ -18,6 +18,7 @@ from shared.infra.audit import AuditLog
 from shared.infra.deployment import refuse_without_secrets
 from shared.infra.kafka import KafkaTransport
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
+from shared.infra.kafka_batches import BatchingKafkaTransport
 from shared.infra.kafka_commands import CommandTopics
 
 S = TypeVar("S", bound=BaseServiceSettings)
@@ -53,8 +54,10 @@ def kafka_app(
 ) -> FastAPI:
     """The app of one service talking to Kafka (as the principal `kafka_auth` names), writing
     the deployment's audit store."""
-    transport = KafkaTransport(
-        bootstrap, client_id=name, auth=kafka_auth, topics=topics or TopicPolicy()
+    # Events in batches, one transaction per fetch, a batch at a time (the services'
+    # consumers keep per-record order across batches; reporting's overlap, hence its own).
+    transport = BatchingKafkaTransport(
+        bootstrap, client_id=name, auth=kafka_auth, topics=topics or TopicPolicy(), in_flight=1
     )
     transport.declare(*produces)
     return compose_app(

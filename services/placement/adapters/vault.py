@@ -136,6 +136,14 @@ class KeyVault:
             keys = self._transactions[transaction] = TransactionKeys(self)
         return keys
 
+    def for_command(self, transaction: object) -> "TransactionKeys":
+        """`for_transaction` for a command starting on it: a cache of its own. Several commands
+        share one transaction (a fetch of Kafka commands, ADR 0008); a key one of them read
+        must not outlive it, or a command later in the run could seal or open with a key an
+        erasure deleted meanwhile."""
+        keys = self._transactions[transaction] = TransactionKeys(self)
+        return keys
+
     @classmethod
     def open(cls, url: str, masters: MasterKeys) -> "KeyVault":
         """The vault at `url` (created on `migrate`); SQLite files scrub what they delete."""
