@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import TextClause
 
 from shared.contract.envelope import CloudEvent
-from shared.infra.fast_insert import Inserts
+from shared.infra.fast_insert import HELD_ROWS_WAIT, Inserts
 
 HTTP_ANSWER_TTL = dt.timedelta(hours=24)
 """How long a retry with the same `Idempotency-Key` gets the first answer."""
@@ -222,7 +222,13 @@ class CommandAnswers:
         now = now or dt.datetime.now(dt.UTC)
         row = await self._row(session, caller, key, answer, now, ttl)
         try:
-            written = await session.execute(self._insert, {**row, "b_now": now})
+            written = await session.execute(
+                # It reads none of the rows a command's transaction holds back (`fast_insert`):
+                # they may go after it, with the commit, in one statement.
+                self._insert,
+                {**row, "b_now": now},
+                execution_options={HELD_ROWS_WAIT: True},
+            )
         except IntegrityError as exc:
             raise AnswerExists(caller, key) from exc
         if getattr(written, "rowcount", 1) == 0:  # a live answer is there: nothing written

@@ -1,8 +1,8 @@
 """Append-only event store with optimistic concurrency, writing the outbox in the same
 transaction, and a generic repository of event-sourced aggregates."""
 
-from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,11 @@ from shared.seedwork.errors import ConcurrencyConflict
 from shared.seedwork.ports import RequestContext, pending_envelopes
 
 
+def _lost_race(rows: Sequence[Mapping[str, Any]]) -> ConcurrencyConflict:
+    """A held event row's (stream, version) taken by the time it went: another command won."""
+    return ConcurrencyConflict(str(rows[0]["stream_id"]), int(rows[0]["version"]) - 1)
+
+
 class EventStore:
     """One service's event store, bound to the unit of work's session."""
 
@@ -37,6 +42,7 @@ class EventStore:
         self._prefix = topic_prefix
         self._codec = codec
         self._inserts = inserts or Inserts(session)
+        self._inserts.on_violation(tables.events, _lost_race)
         self.appended: list[CloudEvent] = []
         """Every envelope appended through this store (this transaction), in order."""
 

@@ -11,27 +11,45 @@ transaction on (`BEGIN IMMEDIATE`, `shared.infra.db`): same transaction, same co
 PostgreSQL keeps SQLAlchemy: asyncpg begins its transaction lazily, at SQLAlchemy's first
 statement, so a statement sent past it could run outside the transaction.
 
-A transaction shared by several commands (`shared.infra.uow.SharedTransaction`) holds its
-inserts back (`deferred`): each table's rows go in one statement when any other statement of
-the transaction is about to run (so every read sees them) and before it commits, instead of
-one statement per command and table. A constraint violation then fails that later statement
-or the commit: the shared transaction is rolled back whole, and its commands run one by one.
+On PostgreSQL every command's transaction holds its inserts back (`deferred`), and so does a
+transaction shared by several commands (`shared.infra.uow.SharedTransaction`, either store): the
+rows go when any other statement of the transaction is about to run (so every read sees them)
+and before it commits. On PostgreSQL they go in **one statement** for all tables (each table's
+INSERT a data-modifying `WITH` part), the commit's `pg_notify` in it too: a statement costs
+about 0.3 ms of CPU whatever it carries (SQLAlchemy, asyncpg, TLS, the socket; docs/performance.md),
+and `POST /api/needs` ran eight. A constraint violation then fails that later statement or the
+commit, translated by the table's `on_violation` (the event store's into ConcurrencyConflict,
+as at once); a shared transaction is rolled back whole, and its commands run one by one.
+A statement may let the held rows wait (`HELD_ROWS_WAIT` in its execution options) when it
+reads none of them: the remembered answer's insert, say.
 """
 
 import functools
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Insert, Table, event, insert
+from sqlalchemy import Insert, Table, TextClause, bindparam, event, insert, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from shared.infra.sqlite import LoopConnection
 
 Processor = Callable[[Any], Any] | None
+
+HELD_ROWS_WAIT = "held_rows_wait"
+"""Execution option of a statement that reads none of the held rows: they need not go first."""
+
+MAX_PARAMETERS = 30_000
+"""Parameters per combined statement (PostgreSQL's protocol allows 32,767)."""
+
+Held = dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]]
+"""Rows held back, by table and columns, in the order they were first given."""
+
+Violation = Callable[[Sequence[Mapping[str, Any]]], Exception]
+"""What a constraint violation on a table means, given the table's rows that were written."""
 
 
 @functools.cache
@@ -50,6 +68,89 @@ def _plan(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, l
     return sql, [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
 
 
+@functools.lru_cache(maxsize=256)
+def _combined(
+    shape: tuple[tuple[Table, tuple[str, ...], int], ...], dialect: Dialect, notify: bool
+) -> TextClause:
+    """One PostgreSQL statement inserting `count` rows of `keys` into each table (a
+    data-modifying WITH part each, all run to completion), and `pg_notify` when asked; built
+    once per shape (SQLAlchemy and asyncpg then reuse its compiled and prepared forms)."""
+    quote = dialect.identifier_preparer.quote
+    parts: list[str] = []
+    binds = []
+    for i, (table, keys, count) in enumerate(shape):
+        columns = ", ".join(quote(k) for k in keys)
+        values = ", ".join(
+            "(" + ", ".join(f":h{i}_{r}_{j}" for j in range(len(keys))) + ")" for r in range(count)
+        )
+        parts.append(f"h{i} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES {values})")
+        binds += [
+            bindparam(f"h{i}_{r}_{j}", type_=table.c[k].type)
+            for r in range(count)
+            for j, k in enumerate(keys)
+        ]
+    if notify:
+        binds.append(bindparam("notify_channel"))
+    last = "SELECT pg_notify(:notify_channel, '')" if notify else "SELECT 1"
+    return text(f"WITH {', '.join(parts)} {last}").bindparams(*binds)
+
+
+def _chunks(held: Held) -> Iterator[Held]:
+    """The held rows in parts of at most `MAX_PARAMETERS` parameters each."""
+    part: Held = {}
+    size = 0
+    for (table, keys), rows in held.items():
+        for row in rows:
+            if part and size + len(keys) > MAX_PARAMETERS:
+                yield part
+                part, size = {}, 0
+            part.setdefault((table, keys), []).append(row)
+            size += len(keys)
+    yield part
+
+
+def _combined_statements(
+    held: Held, dialect: Dialect, notify: str | None
+) -> Iterator[tuple[TextClause, dict[str, Any]]]:
+    """The held rows as combined statements and their parameters; the last one notifies."""
+    parts = list(_chunks(held)) if held else []
+    if not parts and notify is not None:
+        yield text("SELECT pg_notify(:notify_channel, '')"), {"notify_channel": notify}
+        return
+    for n, part in enumerate(parts):
+        last = n == len(parts) - 1 and notify is not None
+        shape = tuple((table, keys, len(rows)) for (table, keys), rows in part.items())
+        params: dict[str, Any] = {"notify_channel": notify} if last else {}
+        for i, ((_, keys), rows) in enumerate(part.items()):
+            for r, row in enumerate(rows):
+                for j, key in enumerate(keys):
+                    params[f"h{i}_{r}_{j}"] = row[key]
+        yield _combined(shape, dialect, last), params
+
+
+def _violated(exc: IntegrityError, held: Held, meanings: Mapping[Table, Violation]) -> None:
+    """Raise what a violation of one of `meanings`' tables' constraints means, if it is one."""
+    names: set[str] = set()
+    sqlite_says = ""
+    current: BaseException | None = exc
+    while current is not None:
+        orig = getattr(current, "orig", None) or current
+        name = getattr(orig, "constraint_name", None)  # asyncpg's
+        if name:
+            names.add(name)
+        if isinstance(orig, sqlite3.IntegrityError):  # "UNIQUE constraint failed: t.a, t.b"
+            sqlite_says = str(orig)
+        current = current.__cause__ or current.__context__
+    for (table, _), rows in held.items():
+        meaning = meanings.get(table)
+        if meaning is None:
+            continue
+        if names & {c.name for c in table.constraints if c.name} or (
+            f"failed: {table.name}." in sqlite_says
+        ):
+            raise meaning(rows) from exc
+
+
 class Inserts:
     """The inserts of one session's transactions; the driver connection is looked up once per
     transaction (each look-up is two hops through SQLAlchemy's greenlet bridge)."""
@@ -60,8 +161,8 @@ class Inserts:
         self._driver: LoopConnection | None = None
         self._dialect: Dialect | None = None
         self._deferred = deferred
-        self._held: dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
-        """Rows held back, by table and columns, in the order they were first given."""
+        self._held: Held = {}
+        self._meanings: dict[Table, Violation] = {}
         self._flushing = False
         self.failed = False
         """Writing held rows failed once: even if the error was caught, some are lost."""
@@ -82,6 +183,10 @@ class Inserts:
             self._for = self._session.sync_session.get_transaction()
         return self._driver
 
+    def on_violation(self, table: Table, meaning: Violation) -> None:
+        """What a constraint violation on `table` means when its rows went later (held)."""
+        self._meanings[table] = meaning
+
     async def rows(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert `rows` (all with the same keys) in the transaction; a constraint violation
         raises SQLAlchemy's IntegrityError, as `session.execute` would."""
@@ -93,12 +198,26 @@ class Inserts:
             return
         await self._now(table, rows)
 
-    async def flush(self) -> None:
-        """Write the rows held back (a deferred transaction's, before it commits)."""
+    async def flush(self, *, notify: str | None = None) -> None:
+        """Write the rows held back (a deferred transaction's, before it commits); on
+        PostgreSQL in one statement, with `pg_notify(notify)` when given."""
         held, self._held = self._held, {}
+        dialect = self._session.bind.dialect
         try:
-            for (table, _), rows in held.items():
-                await self._now(table, rows)
+            if dialect.name == "postgresql":
+                self._flushing = True
+                try:
+                    for statement, params in _combined_statements(held, dialect, notify):
+                        await self._session.execute(statement, params)
+                finally:
+                    self._flushing = False
+            else:
+                for (table, _), rows in held.items():
+                    await self._now(table, rows)
+        except IntegrityError as exc:
+            self.failed = True
+            _violated(exc, held, self._meanings)
+            raise
         except BaseException:
             self.failed = True
             raise
@@ -109,16 +228,35 @@ class Inserts:
             return  # one of the held inserts, being written
         if not state.is_select:
             self.writes += 1
+        if not self._held or state.execution_options.get(HELD_ROWS_WAIT):
+            return
+        if state.session.in_nested_transaction():
+            # A savepoint rolled back would take them: they must have gone before it began.
+            self.failed = True
+            raise RuntimeError("rows were held back when a savepoint began")
         held, self._held = self._held, {}
         self._flushing = True
         try:
-            for (table, _), rows in held.items():
-                state.session.execute(insert_of(table), list(rows))
+            self._write_now(state.session, held)
+        except IntegrityError as exc:
+            self.failed = True
+            _violated(exc, held, self._meanings)
+            raise
         except BaseException:
             self.failed = True  # the rows are gone from here: the transaction must not commit
             raise
         finally:
             self._flushing = False
+
+    @staticmethod
+    def _write_now(session: Session, held: Held) -> None:
+        dialect = session.get_bind().dialect
+        if dialect.name == "postgresql":
+            for statement, params in _combined_statements(held, dialect, None):
+                session.execute(statement, params)
+            return
+        for (table, _), rows in held.items():
+            session.execute(insert_of(table), list(rows))
 
     async def _now(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         driver = await self._driver_now()

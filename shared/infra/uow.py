@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Self
 
 from pydantic import BaseModel
-from sqlalchemy import Insert, Select, Table, Update, bindparam, func, insert, select, update
+from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.contract.envelope import CloudEvent
@@ -80,11 +80,10 @@ class SharedTransaction:
 
     async def commit(self) -> None:
         """Commit every joined unit of work's writes and tell the relays."""
-        await self.inserts.flush()
+        postgres = self.session.bind.dialect.name == "postgresql"
+        await self.inserts.flush(notify=OUTBOX_CHANNEL if postgres else None)
         if self.inserts.failed:  # an error someone caught took held rows with it
             raise RuntimeError("held inserts failed: the shared transaction cannot commit")
-        if self.session.bind.dialect.name == "postgresql":
-            await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
         await self.session.commit()
 
     async def close(self) -> None:
@@ -141,7 +140,9 @@ class SqlUnitOfWork:
         else:
             self.session = self._sessions()
             await self.session.begin()
-            self.inserts = Inserts(self.session)
+            # PostgreSQL: the command's rows go in one statement (`fast_insert`).
+            postgres = self.session.bind.dialect.name == "postgresql"
+            self.inserts = Inserts(self.session, deferred=postgres)
         codec = self._codec(self.session) if self._codec else None
         self.events = EventStore(self.session, self._tables, self._prefix, codec, self.inserts)
         self._started()
@@ -263,9 +264,14 @@ class SqlUnitOfWork:
         if self._shared is not None:  # its opener commits, once for every command (a Kafka
             return  # command's audit entry is written with its reply: no request's to write)
         audited = await write_pending_audit(self.inserts, self._tables.audit_outbox, answer)
-        if self.events.appended and self.session.bind.dialect.name == "postgresql":
-            # Delivered at commit, to every relay listening (other replicas included).
-            await self.session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
+        postgres = self.session.bind.dialect.name == "postgresql"
+        # The held rows, and (for new events) a notification delivered at commit to every
+        # relay listening, other replicas included: one statement on PostgreSQL.
+        await self.inserts.flush(
+            notify=OUTBOX_CHANNEL if self.events.appended and postgres else None
+        )
+        if self.inserts.failed:  # an error someone caught took held rows with it
+            raise RuntimeError("held inserts failed: the transaction cannot commit")
         await self.session.commit()
         if audited is not None:
             audited.committed = True  # the request's entry is in: the middleware writes none

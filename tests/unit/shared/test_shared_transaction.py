@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from services.needs.adapters.tables import core
 from services.needs.bootstrap import NeedsService
@@ -22,6 +21,7 @@ from shared.authz import kafka_principal
 from shared.clock import today
 from shared.infra.transport import InProcessBus
 from shared.infra.uow import SharedTransaction, sharing
+from shared.seedwork.errors import ConcurrencyConflict
 from shared.seedwork.ports import RequestContext
 from tests.samples import need_body
 
@@ -86,7 +86,7 @@ async def test_two_units_of_work_appending_the_same_version_fail_the_shared_comm
                 async with service.ports.uow() as uow:
                     await uow.needs.save(copy.deepcopy(need), CTX)
                     await uow.commit()
-        with pytest.raises(IntegrityError):
+        with pytest.raises(ConcurrencyConflict):  # the event store's meaning of the violation
             await shared.commit()
     finally:
         await shared.close()
@@ -105,8 +105,28 @@ async def test_held_rows_lost_to_a_caught_error_stop_the_commit(service: NeedsSe
             for _ in range(2):
                 async with service.ports.uow() as uow:
                     await uow.needs.save(copy.deepcopy(need), CTX)
-            with contextlib.suppress(IntegrityError):  # the held twins meet at the next read
+            with contextlib.suppress(ConcurrencyConflict):  # the held twins meet at a read
                 await shared.session.execute(select(func.count()).select_from(core.events))
+        with pytest.raises(RuntimeError, match="cannot commit"):
+            await shared.commit()
+    finally:
+        await shared.close()
+
+    assert await _events(service) == 0
+
+
+async def test_rows_held_when_a_savepoint_begins_stop_the_commit(service: NeedsService) -> None:
+    """Written inside the savepoint, a rolled-back savepoint would take them with it."""
+    shared = SharedTransaction(service.runtime.sessions)
+    await shared.session.begin()
+    need = Need.raise_need(RaiseNeed(**need_body()), today(), service.ports.phases)
+    try:
+        with sharing(shared):
+            async with service.ports.uow() as uow:
+                await uow.needs.save(need, CTX)
+                with pytest.raises(RuntimeError, match="savepoint"):
+                    async with shared.session.begin_nested():  # the unit of work's session
+                        await shared.session.execute(select(func.count()).select_from(core.events))
         with pytest.raises(RuntimeError, match="cannot commit"):
             await shared.commit()
     finally:

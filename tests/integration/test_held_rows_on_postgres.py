@@ -1,0 +1,103 @@
+"""On PostgreSQL a command's inserts are held back and go in one statement with the commit's
+notification (`shared.infra.fast_insert`): what a command does must not change with it. Its
+rows all commit, a read in the command sees what it wrote, a lost race on a stream is still a
+CONCURRENT_UPDATE (not a database error), and nothing of the loser is left behind."""
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from services.needs.adapters.tables import core, needs_view
+from services.needs.bootstrap import NeedsService
+from services.needs.domain.commands import RaiseNeed
+from services.needs.domain.need import Need
+from shared.infra.transport import InProcessBus
+from shared.seedwork.errors import ConcurrencyConflict
+from shared.seedwork.ports import RequestContext
+from tests.integration.system import new_deployment
+from tests.samples import need_body
+
+pytestmark = pytest.mark.integration
+
+CTX = RequestContext("test", "c", "c", dt.datetime.now(dt.UTC))
+
+
+@pytest.fixture
+async def service(pg_dsn: str) -> AsyncIterator[NeedsService]:
+    d = await new_deployment("unused:9092", pg_dsn)
+    running = NeedsService(d.needs_settings(), InProcessBus())
+    await running.migrate()
+    yield running
+    await running.stop()
+
+
+def _need() -> Need:
+    return Need.raise_need(RaiseNeed.model_validate(need_body(positions=1)), dt.date(2024, 8, 1))
+
+
+async def test_a_commands_rows_go_in_one_statement_and_all_commit(service: NeedsService) -> None:
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = service.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        need = _need()
+        async with service.ports.uow() as uow:
+            await uow.needs.save(need, CTX)
+            await uow.write_view(need, {"need_id": need.stream_id})
+            await uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    written = [s for s in statements if "INSERT" in s]
+    assert len(written) == 1, statements
+    assert all(t in written[0] for t in ("event_store", "outbox", "needs_view", "pg_notify"))
+
+    async with service.ports.uow() as check:
+        assert [e.type for e in await check.needs.history(need.stream_id)] == ["NeedRaised"]
+    async with service.runtime.sessions() as session:
+        views = await session.scalar(
+            select(func.count()).where(needs_view.c.need_id == need.stream_id)
+        )
+    assert views == 1
+
+
+async def test_a_read_in_the_command_sees_the_rows_it_holds(service: NeedsService) -> None:
+    need = _need()
+    async with service.ports.uow() as uow:
+        await uow.needs.save(need, CTX)
+        loaded = await uow.needs.get(need.stream_id)
+        assert loaded is not None
+        assert loaded.version == 1
+        await uow.commit()
+
+
+async def test_a_lost_race_is_a_concurrent_update_and_leaves_nothing(
+    service: NeedsService,
+) -> None:
+    need = _need()
+    async with service.ports.uow() as first:
+        await first.needs.save(need, CTX)
+        await first.commit()
+    async with service.ports.uow() as winner, service.ports.uow() as loser:
+        for uow in (winner, loser):
+            copy = await uow.needs.get(need.stream_id)
+            assert copy is not None
+            copy.record_filled_positions(1, dt.date(2024, 9, 1))
+            await uow.needs.save(copy, CTX)
+        await winner.commit()
+        with pytest.raises(ConcurrencyConflict) as lost:
+            await loser.commit()
+    assert lost.value.rule.value == "CONCURRENT_UPDATE"
+
+    async with service.ports.uow() as check:
+        history = await check.needs.history(need.stream_id)
+    async with service.runtime.sessions() as session:
+        queued = await session.scalar(select(func.count()).select_from(core.outbox))
+    assert len(history) == 2  # raised, and the winner's
+    assert queued == 2
