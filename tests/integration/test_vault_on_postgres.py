@@ -1,0 +1,71 @@
+"""The key vault on PostgreSQL looks a key up and makes a new one in statements that each
+commit on their own (no transaction around them): an official's key is made once, also when
+two commands meet the official at the same moment, and an erased key is gone for good."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import event
+
+from services.placement.adapters.vault import KeyVault, MasterKeys
+from shared.contract.crypto import new_key
+from tests.infra import create_database, drop_database, unique_name
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def vault(pg_dsn: str) -> AsyncIterator[KeyVault]:
+    name = unique_name("vault")
+    url = await create_database(pg_dsn, name)
+    opened = KeyVault.open(url, MasterKeys("m1", {"m1": new_key()}))
+    await opened.migrate()
+    yield opened
+    await opened.close()
+    await drop_database(pg_dsn, name)
+
+
+async def test_a_new_officials_key_is_made_once_and_found_again(
+    vault: KeyVault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []  # the statements, and each BEGIN the driver sends
+
+    def statement(_conn: Any, _cursor: Any, text: str, *_: Any) -> None:
+        sent.append(text.split()[0])
+
+    begin = asyncpg.transaction.Transaction.start
+
+    async def counted_begin(self: asyncpg.transaction.Transaction) -> None:
+        sent.append("BEGIN")
+        await begin(self)
+
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counted_begin)
+    event.listen(vault.engine.sync_engine, "before_cursor_execute", statement)
+    try:
+        made = await vault.key_for("NG-NEW", create=True)
+        assert sent == ["SELECT", "INSERT"]  # two round trips, no transaction around them
+        sent.clear()
+        again = await vault.key_for("NG-NEW", create=True)
+        assert sent == ["SELECT"]
+    finally:
+        event.remove(vault.engine.sync_engine, "before_cursor_execute", statement)
+    assert made is not None
+    assert again == made
+    assert await vault.key_for("NG-NEW", create=False) == made
+    assert await vault.key_for("NG-UNKNOWN", create=False) is None
+
+
+async def test_two_commands_meeting_a_new_official_at_once_get_one_key(vault: KeyVault) -> None:
+    keys = await asyncio.gather(*(vault.key_for("NG-RACE", create=True) for _ in range(8)))
+    assert len(set(keys)) == 1
+    assert keys[0] == await vault.key_for("NG-RACE", create=False)
+
+
+async def test_an_erased_key_is_not_found_and_a_new_one_is_another(vault: KeyVault) -> None:
+    first = await vault.key_for("NG-ERASE", create=True)
+    assert await vault.erase("NG-ERASE")
+    assert await vault.key_for("NG-ERASE", create=False) is None
+    assert await vault.key_for("NG-ERASE", create=True) != first
