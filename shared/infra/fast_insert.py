@@ -187,6 +187,10 @@ class Inserts:
         """What a constraint violation on `table` means when its rows went later (held)."""
         self._meanings[table] = meaning
 
+    def holds(self, table: Table) -> bool:
+        """Rows of `table` are held back (a statement on it must not let them wait)."""
+        return any(held is table for held, _ in self._held)
+
     async def rows(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert `rows` (all with the same keys) in the transaction; a constraint violation
         raises SQLAlchemy's IntegrityError, as `session.execute` would."""

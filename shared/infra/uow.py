@@ -18,7 +18,7 @@ from shared.contract.envelope import CloudEvent
 from shared.infra.answers import write_pending_answer
 from shared.infra.audit_outbox import write_pending_audit
 from shared.infra.eventstore import EventStore
-from shared.infra.fast_insert import Inserts
+from shared.infra.fast_insert import HELD_ROWS_WAIT, Inserts
 from shared.infra.outbox import OUTBOX_CHANNEL
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.schema import CoreTables
@@ -185,7 +185,12 @@ class SqlUnitOfWork:
         if self.created(stream_id):
             await self.inserts.rows(table, [row])
             return
-        updated = await self.session.execute(_update(table, key), {"b_key": stream_id, **values})
+        updated = await self.session.execute(
+            _update(table, key),
+            {"b_key": stream_id, **values},
+            # It reads its own table only: rows held for others may go later, with the commit.
+            execution_options={HELD_ROWS_WAIT: not self.inserts.holds(table)},
+        )
         if getattr(updated, "rowcount", 0) == 0:
             await self.inserts.rows(table, [row])
 

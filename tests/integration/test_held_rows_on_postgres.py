@@ -101,3 +101,41 @@ async def test_a_lost_race_is_a_concurrent_update_and_leaves_nothing(
         queued = await session.scalar(select(func.count()).select_from(core.outbox))
     assert len(history) == 2  # raised, and the winner's
     assert queued == 2
+
+
+async def test_a_view_update_lets_held_rows_wait_unless_they_are_its_own(
+    service: NeedsService,
+) -> None:
+    need = _need()
+    async with service.ports.uow() as first:
+        await first.needs.save(need, CTX)
+        await first.commit()  # no view row: as for a stream whose row went missing
+
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split()[0])
+
+    engine = service.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with service.ports.uow() as uow:
+            loaded = await uow.needs.get(need.stream_id)
+            assert loaded is not None
+            loaded.record_filled_positions(1, dt.date(2024, 9, 1))
+            await uow.needs.save(loaded, CTX)
+            await uow.write_view(loaded, {"need_id": need.stream_id, "seen": 1})
+            await uow.write_view(loaded, {"need_id": need.stream_id, "seen": 2})
+            await uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    # The first update changes nothing and holds an insert; the second must see that row.
+    assert statements == ["SELECT", "UPDATE", "WITH", "UPDATE", "SELECT"], statements  # notify
+    async with service.runtime.sessions() as session:
+        bodies = (
+            await session.scalars(
+                select(needs_view.c.body).where(needs_view.c.need_id == need.stream_id)
+            )
+        ).all()
+    assert len(bodies) == 1
+    assert '"seen": 2' in bodies[0]
