@@ -4,7 +4,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import bindparam, insert, or_, select, text, update
+from sqlalchemy import BigInteger, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.placement.adapters.answer_identity import STEPS
@@ -40,6 +40,9 @@ _TAKE_POSITION = (
     )
     .values(taken=needs_view.c.taken + 1)
 )
+_LOCK_OFFICIAL = select(func.pg_advisory_xact_lock(bindparam("b_key", type_=BigInteger)))
+"""A SELECT construct, not text: a shared transaction counts it as a read (`fast_insert`), so a
+refusal after it is answered inside a run of Kafka commands (ADR 0008)."""
 _SPELLS = select(
     secondments_view.c.secondment_id,
     secondments_view.c.start_date,
@@ -137,7 +140,7 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
         """
         if self.session.bind.dialect.name == "postgresql":
             key = zlib.crc32(f"official:{official_id}".encode())
-            await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            await self.session.execute(_LOCK_OFFICIAL, {"b_key": key})
         rows = await self.session.execute(
             _SPELLS, {"b_official_id": official_id, "b_home_units": sorted(home_units)}
         )
