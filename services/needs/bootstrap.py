@@ -20,7 +20,7 @@ from shared.infra.audit import AuditLog
 from shared.infra.kafka_commands import CommandTopics
 from shared.infra.runtime import ServiceRuntime
 from shared.infra.service import CommandTakingService
-from shared.infra.transport import Transport, subscribe_events
+from shared.infra.transport import CONSUMER_BATCH, Transport, subscribe_events
 from shared.phases import DEFAULT_PHASES, Phase
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -63,6 +63,7 @@ class NeedsService(CommandTakingService):
             settings.group,
             self._on_placement_event,
             self._on_placement_events,
+            max_records=CONSUMER_BATCH,
         )
 
         self._take_commands(

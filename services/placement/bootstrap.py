@@ -32,7 +32,7 @@ from shared.infra.kafka_commands import CommandTopics
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.runtime import ServiceRuntime
 from shared.infra.service import CommandTakingService
-from shared.infra.transport import Transport, subscribe_events
+from shared.infra.transport import CONSUMER_BATCH, Transport, subscribe_events
 from shared.phases import DEFAULT_PHASES, Phase
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,14 @@ class PlacementService(CommandTakingService):
             phases=phases,
         )
         """The locality secondment plans: same database, outbox and remembered answers."""
-        subscribe_events(transport, needs_topic, group, self._on_need_event, self._on_need_events)
+        subscribe_events(
+            transport,
+            needs_topic,
+            group,
+            self._on_need_event,
+            self._on_need_events,
+            max_records=CONSUMER_BATCH,
+        )
 
         self._take_commands(
             command_topics,

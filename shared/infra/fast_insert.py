@@ -42,8 +42,12 @@ Processor = Callable[[Any], Any] | None
 HELD_ROWS_WAIT = "held_rows_wait"
 """Execution option of a statement that reads none of the held rows: they need not go first."""
 
-MAX_PARAMETERS = 30_000
-"""Parameters per combined statement (PostgreSQL's protocol allows 32,767)."""
+COMBINED_ROWS = 16
+"""Rows one combined statement carries at most: a command's few. More (a large shared run) go
+one statement per table, so that the caches of statements (ours, SQLAlchemy's compiled ones,
+asyncpg's prepared ones per connection) only ever keep small shapes."""
+
+_NOTIFY = text("SELECT pg_notify(:notify_channel, '')")
 
 Held = dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]]
 """Rows held back, by table and columns, in the order they were first given."""
@@ -68,7 +72,7 @@ def _plan(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, l
     return sql, [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=512)
 def _combined(
     shape: tuple[tuple[Table, tuple[str, ...], int], ...], dialect: Dialect, notify: bool
 ) -> TextClause:
@@ -95,37 +99,38 @@ def _combined(
     return text(f"WITH {', '.join(parts)} {last}").bindparams(*binds)
 
 
-def _chunks(held: Held) -> Iterator[Held]:
-    """The held rows in parts of at most `MAX_PARAMETERS` parameters each."""
-    part: Held = {}
-    size = 0
-    for (table, keys), rows in held.items():
-        for row in rows:
-            if part and size + len(keys) > MAX_PARAMETERS:
-                yield part
-                part, size = {}, 0
-            part.setdefault((table, keys), []).append(row)
-            size += len(keys)
-    yield part
+@functools.cache
+def _columns(table: Table, keys: frozenset[str]) -> tuple[str, ...]:
+    """`keys` in the table's column order: rows given with their keys in another order join the
+    same statement part, in the order they were given. A key that is no column is a bug: said
+    at once, not when the rows go (as a KeyError a consumer would take for a poison event)."""
+    columns = [c.key for c in table.c]
+    unknown = keys - set(columns)
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+    return tuple(k for k in columns if k in keys)
 
 
-def _combined_statements(
-    held: Held, dialect: Dialect, notify: str | None
-) -> Iterator[tuple[TextClause, dict[str, Any]]]:
-    """The held rows as combined statements and their parameters; the last one notifies."""
-    parts = list(_chunks(held)) if held else []
-    if not parts and notify is not None:
-        yield text("SELECT pg_notify(:notify_channel, '')"), {"notify_channel": notify}
+def _statements(held: Held, dialect: Dialect, notify: str | None) -> Iterator[tuple[Any, Any]]:
+    """The held rows as PostgreSQL statements and their parameters, then the notification:
+    one combined statement for a command's few rows, one per table for more."""
+    if sum(len(rows) for rows in held.values()) > COMBINED_ROWS:
+        for (table, _), rows in held.items():
+            yield insert_of(table), list(rows)
+        if notify is not None:
+            yield _NOTIFY, {"notify_channel": notify}
         return
-    for n, part in enumerate(parts):
-        last = n == len(parts) - 1 and notify is not None
-        shape = tuple((table, keys, len(rows)) for (table, keys), rows in part.items())
-        params: dict[str, Any] = {"notify_channel": notify} if last else {}
-        for i, ((_, keys), rows) in enumerate(part.items()):
-            for r, row in enumerate(rows):
-                for j, key in enumerate(keys):
-                    params[f"h{i}_{r}_{j}"] = row[key]
-        yield _combined(shape, dialect, last), params
+    if not held:
+        if notify is not None:
+            yield _NOTIFY, {"notify_channel": notify}
+        return
+    shape = tuple((table, keys, len(rows)) for (table, keys), rows in held.items())
+    params: dict[str, Any] = {} if notify is None else {"notify_channel": notify}
+    for i, ((_, keys), rows) in enumerate(held.items()):
+        for r, row in enumerate(rows):
+            for j, key in enumerate(keys):
+                params[f"h{i}_{r}_{j}"] = row[key]
+    yield _combined(shape, dialect, notify is not None), params
 
 
 def _violated(exc: IntegrityError, held: Held, meanings: Mapping[Table, Violation]) -> None:
@@ -196,8 +201,13 @@ class Inserts:
         raises SQLAlchemy's IntegrityError, as `session.execute` would."""
         if not rows:
             return
+        keys = _columns(table, frozenset(rows[0]))
         if self._deferred:
-            self._held.setdefault((table, tuple(rows[0])), []).extend(rows)
+            if self._session.sync_session.in_nested_transaction():
+                # Held inside a savepoint, they would outlive its rollback.
+                self.failed = True
+                raise RuntimeError("rows were held back inside a savepoint")
+            self._held.setdefault((table, keys), []).extend(rows)
             self.writes += len(rows)
             return
         await self._now(table, rows)
@@ -211,7 +221,7 @@ class Inserts:
             if dialect.name == "postgresql":
                 self._flushing = True
                 try:
-                    for statement, params in _combined_statements(held, dialect, notify):
+                    for statement, params in _statements(held, dialect, notify):
                         await self._session.execute(statement, params)
                 finally:
                     self._flushing = False
@@ -256,7 +266,7 @@ class Inserts:
     def _write_now(session: Session, held: Held) -> None:
         dialect = session.get_bind().dialect
         if dialect.name == "postgresql":
-            for statement, params in _combined_statements(held, dialect, None):
+            for statement, params in _statements(held, dialect, None):
                 session.execute(statement, params)
             return
         for (table, _), rows in held.items():

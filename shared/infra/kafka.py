@@ -8,6 +8,7 @@ partition keeps flowing; infrastructure errors are retried with backoff, never s
 Topics are created by `kafka_topics.py`; batch consumption is `kafka_batches.py`.
 """
 
+import asyncio
 import logging
 from typing import Any
 
@@ -22,7 +23,7 @@ from shared.contract.envelope import CloudEvent
 from shared.infra import logs, tracing
 from shared.infra.kafka_auth import NO_AUTH, KafkaAuth, TopicPolicy
 from shared.infra.kafka_producer import KafkaPublisher
-from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, deliver
+from shared.infra.kafka_retry import INFRASTRUCTURE_ERRORS, backoff, deliver
 from shared.infra.kafka_topics import (
     DEFAULT_TOPICS,
     ForgetLagOnRevoke,
@@ -131,12 +132,24 @@ class KafkaTransport:
         )
 
     async def _dead_letter(self, topic: str, group: str, body: bytes, reason: str) -> None:
+        """Park the record on `<topic>.dlq`; a failed publish (the broker unreachable) is
+        retried with backoff until it succeeds: the partition waits, the record is neither
+        skipped nor lost, and the consumer's loop does not end on it."""
         log.error("dead-lettering a message of %s for %s: %s", topic, group, reason)
-        await self.broker.publish(
-            body,
-            topic=f"{topic}.dlq",
-            headers={"x-dlq-reason": reason[:1000], "x-dlq-group": group, "x-dlq-topic": topic},
-        )
+        headers = {"x-dlq-reason": reason[:1000], "x-dlq-group": group, "x-dlq-topic": topic}
+        attempt = 0
+        while True:
+            try:
+                await self.broker.publish(body, topic=f"{topic}.dlq", headers=headers)
+                break
+            except Exception as exc:  # noqa: BLE001 - any failure: wait, then again
+                attempt += 1
+                delay = backoff(attempt)
+                log.warning(
+                    "dead-lettering to %s.dlq failed (%s); retry in %.1fs",
+                    topic, describe(exc), delay,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
         dead_lettered(group, topic)
 
     async def caught_up(self, topic: str, group: str) -> bool:

@@ -54,6 +54,13 @@ class Transport(Protocol):
         """Disconnect without acknowledging anything in flight."""
 
 
+CONSUMER_BATCH = 500
+"""Events per transaction for the needs and placement services' consumers: large enough that
+a backlog costs a transaction per few hundred events, small enough that the rows a batch locks
+(a need's position count) are not held from commands for long. Reporting's projections, which
+lock nothing a command waits for, take 5,000."""
+
+
 def subscribe_events(
     transport: Transport,
     topic: str,

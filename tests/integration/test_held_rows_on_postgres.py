@@ -139,3 +139,31 @@ async def test_a_view_update_lets_held_rows_wait_unless_they_are_its_own(
         ).all()
     assert len(bodies) == 1
     assert '"seen": 2' in bodies[0]
+
+
+async def test_many_held_rows_go_one_statement_per_table(service: NeedsService) -> None:
+    """A large shared run's rows: only a command's few are combined (so the statement caches
+    keep small shapes); the rest go table by table, all in the transaction."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement.split()[0])
+
+    needs = [_need() for _ in range(10)]  # 30 rows: event, outbox row, list row each
+    engine = service.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with service.ports.uow() as uow:
+            for need in needs:
+                await uow.needs.save(need, CTX)
+                await uow.write_view(need, {"need_id": need.stream_id})
+            await uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert "WITH" not in statements
+    assert statements.count("INSERT") == 3, statements
+    async with service.runtime.sessions() as session:
+        views = await session.scalar(
+            select(func.count()).where(needs_view.c.need_id.in_([n.stream_id for n in needs]))
+        )
+    assert views == 10

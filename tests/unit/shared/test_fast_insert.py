@@ -85,3 +85,36 @@ async def test_a_constraint_violation_names_no_value_it_was_given(
         await insert_twice()
     assert "UNIQUE" in str(raised.value)
     assert secret not in str(raised.value)
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+async def test_a_key_that_is_no_column_is_refused_at_once(
+    sessions: Sessions, deferred: bool
+) -> None:
+    """Not later, when held rows go (as a KeyError, which a consumer takes for poison)."""
+    async with sessions() as session, session.begin():
+        inserts = Inserts(session, deferred=deferred)
+        with pytest.raises(ValueError, match="rows has no column nn"):
+            await inserts.rows(rows_table, [{"id": "a", "nn": 1, "at": AT}])
+
+
+async def test_rows_held_inside_a_savepoint_stop_the_transaction(sessions: Sessions) -> None:
+    """A rolled-back savepoint would not take rows that had not gone yet: refused."""
+    async with sessions() as session, session.begin():
+        inserts = Inserts(session, deferred=True)
+        async with session.begin_nested():
+            with pytest.raises(RuntimeError, match="inside a savepoint"):
+                await inserts.rows(rows_table, [{"id": "a", "n": 1, "at": AT}])
+        assert inserts.failed
+
+
+async def test_rows_given_with_their_keys_in_another_order_go_together_in_order(
+    sessions: Sessions,
+) -> None:
+    async with sessions() as session, session.begin():
+        inserts = Inserts(session, deferred=True)
+        await inserts.rows(rows_table, [{"id": "a", "n": 1, "at": AT}])
+        await inserts.rows(rows_table, [{"at": AT, "n": 2, "id": "b"}])
+        await inserts.flush()
+        stored = (await session.execute(select(rows_table.c.id, rows_table.c.n))).all()
+    assert [tuple(r) for r in stored] == [("a", 1), ("b", 2)]
