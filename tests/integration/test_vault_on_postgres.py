@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from services.placement.adapters.vault import KeyVault, MasterKeys
 from shared.contract.crypto import new_key
@@ -69,3 +69,38 @@ async def test_an_erased_key_is_not_found_and_a_new_one_is_another(vault: KeyVau
     assert await vault.erase("NG-ERASE")
     assert await vault.key_for("NG-ERASE", create=False) is None
     assert await vault.key_for("NG-ERASE", create=True) != first
+
+
+async def _file_of_keys(vault: KeyVault) -> bytes:
+    async with vault.engine.connect() as conn:
+        raw = await conn.scalar(
+            text("SELECT pg_read_binary_file(pg_relation_filepath('official_keys'))")
+        )
+    return bytes(raw)
+
+
+async def test_an_erasure_waits_out_an_older_snapshot_before_its_scrub_counts(
+    vault: KeyVault, pg_dsn: str
+) -> None:
+    """`VACUUM FULL` keeps a deleted row any open snapshot of the database may still see (an
+    analyse by autovacuum, a slow reader): the scrub must try again until the row is gone,
+    not leave the wrapped key in the table's file."""
+    await vault.key_for("NG-SNAPSHOT", create=True)
+    async with vault.engine.connect() as conn:
+        wrapped = await conn.scalar(
+            text("SELECT wrapped_key FROM official_keys WHERE official_id = 'NG-SNAPSHOT'")
+        )
+    url = vault.engine.url.set(drivername="postgresql")
+    reader = await asyncpg.connect(url.render_as_string(hide_password=False))
+    try:
+        old = reader.transaction(isolation="repeatable_read")
+        await old.start()
+        await reader.fetchval("SELECT 1")  # its snapshot, taken now (no lock on the keys)
+        erasing = asyncio.create_task(vault.erase("NG-SNAPSHOT"))
+        await asyncio.sleep(1.0)
+        assert not erasing.done()  # still waiting for the old snapshot to go
+        await old.rollback()
+        assert await asyncio.wait_for(erasing, 30)
+    finally:
+        await reader.close()
+    assert wrapped.encode() not in await _file_of_keys(vault)
