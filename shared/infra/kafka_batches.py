@@ -86,6 +86,14 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
 
+def _said_if_failed(task: "asyncio.Task[None]") -> None:
+    """A batch consumer's loop that ended on an error is logged (by the error's kind only:
+    its message may carry a record's data); `/readyz` then answers 503 (`consuming`)."""
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        log.error("%s stopped: %s", task.get_name(), type(error).__name__)
+
+
 class BatchingKafkaTransport(KafkaTransport):
     """KafkaTransport that can also deliver events in batches (`subscribe_batch`).
 
@@ -169,11 +177,16 @@ class BatchingKafkaTransport(KafkaTransport):
             consumer.subscribe(sorted(spec.handlers), listener=_CommitOnRevoke(self, spec.group))
             self._batch_consumers[spec.group] = consumer
             self._in_flight[spec.group] = collections.deque()
-            self._batch_tasks.append(
-                asyncio.create_task(
-                    self._consume_batches(consumer, spec), name=f"batch-consumer-{spec.group}"
-                )
+            task = asyncio.create_task(
+                self._consume_batches(consumer, spec), name=f"batch-consumer-{spec.group}"
             )
+            task.add_done_callback(_said_if_failed)
+            self._batch_tasks.append(task)
+
+    async def consuming(self) -> bool:
+        """Every batch consumer's loop still runs (a readiness check: a loop that ended on an
+        unexpected error consumes nothing more, and nothing restarts it but a new process)."""
+        return not any(task.done() for task in self._batch_tasks)
 
     async def stop(self) -> None:
         await stop_consuming(self._batch_tasks, self._batch_consumers.values(), "batch")

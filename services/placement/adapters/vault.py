@@ -7,20 +7,14 @@ so that a backup of the service's data holds no key, and it scrubs what it delet
 - SQLite: `secure_delete` zeroes deleted content in the file, and a `wal_checkpoint(TRUNCATE)`
   after each erasure empties the write-ahead log that still held the page before;
 - PostgreSQL: `VACUUM FULL` of the (small) key table after each erasure rewrites it without
-  the dead row (a plain VACUUM may leave its bytes in the page's free space). It keeps a dead
-  row that an open snapshot of the database may still see (an autovacuum analyse, a slow
-  reader), and says so (`VERBOSE`): the scrub is then run again, backing off, until none is
-  kept (at most `SCRUB_WITHIN` seconds; seen under the test suite's load).
+  the dead row (a plain VACUUM may leave its bytes in the page's free space), again while an
+  open snapshot of the database keeps it (`scrub.py`).
 Backups and WAL archives taken before an erasure still hold the wrapped key: they are useless
 once the master key that wrapped it is rotated away (`rotate_master_key`, runbook in
 docs/runbooks/master-key-rotation.md), which is why every row names its master key.
 """
 
-import asyncio
 import datetime as dt
-import logging
-import re
-import sqlite3
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -44,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from services.placement.adapters.scrub import sqlite_compact, vacuum_full_until_clean
 from shared.contract.crypto import new_key, open_sealed, seal
 from shared.infra.db import make_engine, make_sessions
 from shared.infra.migrations import upgrade_when_reachable
@@ -101,15 +96,6 @@ _INSERT_NEW = text(
 ).bindparams(*(bindparam(c.name, type_=c.type) for c in official_keys.c))
 """PostgreSQL: a new key unless a concurrent command made one first (as text: the dialect's
 upsert construct has no cache key and would be compiled every time)."""
-
-
-log = logging.getLogger(__name__)
-
-SCRUB_WITHIN = 30.0
-"""Seconds an erasure waits, at most, for the snapshots that keep its deleted key's row."""
-
-_KEPT = re.compile(r"(\d+) dead row versions cannot be removed yet")
-"""PostgreSQL's `VACUUM VERBOSE` detail (English messages) on the rows it had to keep."""
 
 
 class TransactionKeys:
@@ -278,47 +264,8 @@ class KeyVault:
         """Leave no deleted or replaced key in the store's files (see the module's doc)."""
         if self.engine.dialect.name == "sqlite":
             await sqlite_compact(self.engine, vacuum=False)
-            return
-        delay = 0.05
-        deadline = asyncio.get_running_loop().time() + SCRUB_WITHIN
-        while True:
-            kept = await self._vacuum_full()
-            if kept == 0:
-                return
-            if kept is None:  # the server's words unread: one more pass a moment later
-                await asyncio.sleep(0.5)
-                await self._vacuum_full()
-                return
-            if asyncio.get_running_loop().time() + delay > deadline:
-                # Said without which official: the next erasure's scrub takes it.
-                log.warning("the key vault's scrub left %s deleted key(s) in its files", kept)
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
-
-    async def _vacuum_full(self) -> int | None:
-        """`VACUUM (FULL, VERBOSE)` of the key table: how many deleted rows it had to keep (an
-        open snapshot of the database might still see them: an autovacuum analyse, a slow
-        reader), None when the server did not say in words we read (another `lc_messages`)."""
-        said: list[str] = []
-        async with self.engine.connect() as conn:
-            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            driver = (await auto.get_raw_connection()).driver_connection
-            assert driver is not None  # asyncpg's connection, on PostgreSQL
-
-            def listen(_conn: object, message: Any) -> None:
-                said.append(f"{getattr(message, 'message', '')} {getattr(message, 'detail', '')}")
-
-            driver.add_log_listener(listen)
-            try:
-                await auto.execute(text("VACUUM (FULL, VERBOSE) official_keys"))
-            finally:
-                driver.remove_log_listener(listen)
-        for line in said:
-            found = _KEPT.search(line)
-            if found:
-                return int(found.group(1))
-        return None
+        else:
+            await vacuum_full_until_clean(self.engine, official_keys.name)
 
     async def rewrap(
         self, batch: int = 500, progress: Callable[[int, int], None] | None = None
@@ -390,27 +337,5 @@ async def adopt_keys(vault: KeyVault, service_engine: AsyncEngine) -> int:
     if service_engine.dialect.name == "sqlite":
         await sqlite_compact(service_engine, vacuum=True)
     else:
-        async with service_engine.connect() as conn:
-            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await auto.execute(text("VACUUM FULL official_keys"))
+        await vacuum_full_until_clean(service_engine, official_keys.name)
     return len(rows)
-
-
-async def sqlite_compact(engine: AsyncEngine, *, vacuum: bool) -> None:
-    """Empty a SQLite file's write-ahead log into it (and with `vacuum` rewrite the file), on
-    a connection of its own outside any transaction (the engine's begin every transaction)."""
-    path = engine.url.database
-    if not path or path == ":memory:":
-        return
-
-    def compact() -> None:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-        try:
-            conn.execute("PRAGMA secure_delete=ON")
-            if vacuum:
-                conn.execute("VACUUM")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
-
-    await asyncio.to_thread(compact)
