@@ -3,6 +3,7 @@ notification (`shared.infra.fast_insert`): what a command does must not change w
 rows all commit, a read in the command sees what it wrote, a lost race on a stream is still a
 CONCURRENT_UPDATE (not a database error), and nothing of the loser is left behind."""
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
@@ -89,7 +90,9 @@ async def test_a_lost_race_is_a_concurrent_update_and_leaves_nothing(
             copy = await uow.needs.get(need.stream_id)
             assert copy is not None
             copy.record_filled_positions(1, dt.date(2024, 9, 1))
-            await uow.needs.save(copy, CTX)
+            # Held, the save sends nothing; sent at once, the loser's would wait on the
+            # winner's uncommitted row for good: fail fast instead of hanging.
+            await asyncio.wait_for(uow.needs.save(copy, CTX), 10)
         await winner.commit()
         with pytest.raises(ConcurrencyConflict) as lost:
             await loser.commit()
