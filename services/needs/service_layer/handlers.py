@@ -141,13 +141,17 @@ async def on_placement_events(envelopes: Sequence[CloudEvent], uow: NeedsUnitOfW
         # batch locks its needs up front, in one order, so two batches cannot deadlock.
         for need_id in sorted({str(event.need_id) for _, event in fresh}):
             await uow.lock_need(need_id)
+        loaded: dict[str, Need | None] = {}  # a need several events of the batch touch: once
         for envelope, event in fresh:
-            await _count_position(envelope, event, uow)
+            await _count_position(envelope, event, uow, loaded)
         await uow.commit()
 
 
 async def _count_position(
-    envelope: CloudEvent, event: OfficerSeconded | SecondmentCancelled, uow: NeedsUnitOfWork
+    envelope: CloudEvent,
+    event: OfficerSeconded | SecondmentCancelled,
+    uow: NeedsUnitOfWork,
+    loaded: dict[str, Need | None],
 ) -> None:
     need_id = str(event.need_id)
     if isinstance(event, OfficerSeconded):
@@ -156,7 +160,9 @@ async def _count_position(
     else:
         on = event.cancelled_on
         await uow.remove_fill(need_id, str(event.secondment_id))
-    need = await uow.needs.get(need_id)
+    if need_id not in loaded:  # saved below, the aggregate stays as its stream now is
+        loaded[need_id] = await uow.needs.get(need_id)
+    need = loaded[need_id]
     if need is not None:
         need.record_filled_positions(await uow.filled_positions(need_id), on)
         ctx = RequestContext(

@@ -108,6 +108,30 @@ async def test_seconding_officials_fills_the_need_and_a_redelivery_counts_once(
     assert [e.type for e in store.outbox][-1] == "NeedReopened"
 
 
+async def test_one_batch_of_fills_and_a_cancellation_on_one_need_counts_as_one_by_one(
+    ports: NeedsPorts, store: Store
+) -> None:
+    """The batch loads the need once and carries it from event to event: its new events
+    follow each other in version order, as they would one batch each."""
+    need_id = await raise_one(ports, positions=2)
+    first, second, third = uuid4(), uuid4(), uuid4()
+    batch = [
+        placement_event("OfficerSeconded", need_id, first),
+        placement_event("OfficerSeconded", need_id, second),
+        placement_event(
+            "SecondmentCancelled", need_id, second, cancelled_on="2024-09-02", reason="nhầm"
+        ),
+        placement_event("OfficerSeconded", need_id, third),
+    ]
+    await handlers.on_placement_events(batch, ports.uow())
+
+    need = await handlers.get_need(HEALTH, need_id, ports.uow())
+    assert (need.positions_filled, need.status) == (2, NeedStatus.FILLED)
+    mine = [e for e in store.outbox if e.subject == need_id]
+    assert [e.type for e in mine] == ["NeedRaised", "NeedFilled", "NeedReopened", "NeedFilled"]
+    assert [e.aggregateversion for e in mine] == [1, 2, 3, 4]
+
+
 async def test_a_withdrawn_need_is_listed_as_withdrawn_and_only_to_its_parties(
     ports: NeedsPorts,
 ) -> None:
