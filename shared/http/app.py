@@ -128,12 +128,6 @@ def answer_stores(
     return out
 
 
-def _consuming(transport: Transport) -> list[Callable[[], Awaitable[bool]]]:
-    """The transport's own readiness, when it has one (its consumers' loops still running)."""
-    consuming = getattr(transport, "consuming", None)
-    return [consuming] if consuming is not None else []
-
-
 def compose_app(
     title: str,
     services: Sequence[RunningService],
@@ -177,7 +171,7 @@ def compose_app(
         routers=[r for its in routers for r in its],
         start=start,
         stop=stop,
-        readiness=[s.ready for s in services] + _consuming(transport),
+        readiness=[*(s.ready for s in services), transport.consuming],
         verifier=verifier,
         answer_stores=answer_stores(services, routers),
         audit=audit,

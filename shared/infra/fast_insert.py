@@ -24,6 +24,7 @@ A statement may let the held rows wait (`HELD_ROWS_WAIT` in its execution option
 reads none of them: the remembered answer's insert, say.
 """
 
+import contextlib
 import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -33,7 +34,7 @@ from sqlalchemy import Insert, Table, TextClause, bindparam, event, insert, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState
 
 from shared.infra.sqlite import LoopConnection
 
@@ -95,7 +96,7 @@ def _combined(
         ]
     if notify:
         binds.append(bindparam("notify_channel"))
-    last = "SELECT pg_notify(:notify_channel, '')" if notify else "SELECT 1"
+    last = _NOTIFY.text if notify else "SELECT 1"
     return text(f"WITH {', '.join(parts)} {last}").bindparams(*binds)
 
 
@@ -114,13 +115,9 @@ def _columns(table: Table, keys: frozenset[str]) -> tuple[str, ...]:
 def _statements(held: Held, dialect: Dialect, notify: str | None) -> Iterator[tuple[Any, Any]]:
     """The held rows as PostgreSQL statements and their parameters, then the notification:
     one combined statement for a command's few rows, one per table for more."""
-    if sum(len(rows) for rows in held.values()) > COMBINED_ROWS:
+    if not held or sum(len(rows) for rows in held.values()) > COMBINED_ROWS:
         for (table, _), rows in held.items():
             yield insert_of(table), list(rows)
-        if notify is not None:
-            yield _NOTIFY, {"notify_channel": notify}
-        return
-    if not held:
         if notify is not None:
             yield _NOTIFY, {"notify_channel": notify}
         return
@@ -210,31 +207,20 @@ class Inserts:
             self._held.setdefault((table, keys), []).extend(rows)
             self.writes += len(rows)
             return
-        await self._now(table, rows)
+        await self._now(table, keys, rows)
 
     async def flush(self, *, notify: str | None = None) -> None:
         """Write the rows held back (a deferred transaction's, before it commits); on
-        PostgreSQL in one statement, with `pg_notify(notify)` when given."""
+        PostgreSQL in one statement, with `pg_notify(notify)` when given (SQLite has none)."""
         held, self._held = self._held, {}
         dialect = self._session.bind.dialect
-        try:
+        with self._writing(held):
             if dialect.name == "postgresql":
-                self._flushing = True
-                try:
-                    for statement, params in _statements(held, dialect, notify):
-                        await self._session.execute(statement, params)
-                finally:
-                    self._flushing = False
+                for statement, params in _statements(held, dialect, notify):
+                    await self._session.execute(statement, params)
             else:
-                for (table, _), rows in held.items():
-                    await self._now(table, rows)
-        except IntegrityError as exc:
-            self.failed = True
-            _violated(exc, held, self._meanings)
-            raise
-        except BaseException:
-            self.failed = True
-            raise
+                for (table, keys), rows in held.items():
+                    await self._now(table, keys, rows)
 
     def _before_statement(self, state: ORMExecuteState) -> None:
         """Any other statement of the transaction runs after the rows held back."""
@@ -249,36 +235,41 @@ class Inserts:
             self.failed = True
             raise RuntimeError("rows were held back when a savepoint began")
         held, self._held = self._held, {}
+        dialect = state.session.get_bind().dialect
+        with self._writing(held):
+            if dialect.name == "postgresql":
+                for statement, params in _statements(held, dialect, None):
+                    state.session.execute(statement, params)
+            else:
+                for (table, _), rows in held.items():
+                    state.session.execute(insert_of(table), list(rows))
+
+    @contextlib.contextmanager
+    def _writing(self, held: Held) -> Iterator[None]:
+        """Around writing `held`: the statements are ours (the hook lets them pass); a failure
+        leaves the transaction unable to commit (the rows are gone from here, even if someone
+        catches the error), a constraint violation is said as its table means it."""
         self._flushing = True
         try:
-            self._write_now(state.session, held)
+            yield
         except IntegrityError as exc:
             self.failed = True
             _violated(exc, held, self._meanings)
             raise
         except BaseException:
-            self.failed = True  # the rows are gone from here: the transaction must not commit
+            self.failed = True
             raise
         finally:
             self._flushing = False
 
-    @staticmethod
-    def _write_now(session: Session, held: Held) -> None:
-        dialect = session.get_bind().dialect
-        if dialect.name == "postgresql":
-            for statement, params in _statements(held, dialect, None):
-                session.execute(statement, params)
-            return
-        for (table, _), rows in held.items():
-            session.execute(insert_of(table), list(rows))
-
-    async def _now(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    async def _now(
+        self, table: Table, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+    ) -> None:
         driver = await self._driver_now()
         if driver is None:
             await self._session.execute(insert_of(table), list(rows))
             return
         assert self._dialect is not None
-        keys = tuple(rows[0])
         sql, processors = _plan(table, keys, self._dialect)
         params = [
             tuple(p(row[k]) if p else row[k] for k, p in zip(keys, processors, strict=True))

@@ -152,6 +152,10 @@ class KafkaTransport:
                 await asyncio.sleep(delay)
         dead_lettered(group, topic)
 
+    async def consuming(self) -> bool:
+        """FastStream's subscribers keep going on their own."""
+        return True
+
     async def caught_up(self, topic: str, group: str) -> bool:
         """Compare the group's committed offsets with the partitions' ends. Offsets are
         committed only after processing, so equality means every event was processed."""

@@ -47,6 +47,10 @@ class Transport(Protocol):
     async def caught_up(self, topic: str, group: str) -> bool:
         """True when `group` has processed every event published to `topic` so far."""
 
+    async def consuming(self) -> bool:
+        """Its consumers are still at work (a readiness check: one that stopped on an error
+        takes nothing more until the process is replaced)."""
+
     async def start(self) -> None:
         """Connect; subscriptions must be registered before."""
 
@@ -105,6 +109,10 @@ class InProcessBus:
         """Every subscriber has an event once its outbox row is marked published."""
         pending = self._sources.get(topic)
         return pending is None or await pending() == 0
+
+    async def consuming(self) -> bool:
+        """The relay calls the subscribers: nothing of its own can stop."""
+        return True
 
     def publisher(self) -> Publisher:
         return self

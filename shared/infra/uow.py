@@ -80,8 +80,7 @@ class SharedTransaction:
 
     async def commit(self) -> None:
         """Commit every joined unit of work's writes and tell the relays."""
-        postgres = self.session.bind.dialect.name == "postgresql"
-        await self.inserts.flush(notify=OUTBOX_CHANNEL if postgres else None)
+        await self.inserts.flush(notify=OUTBOX_CHANNEL)
         if self.inserts.failed:  # an error someone caught took held rows with it
             raise RuntimeError("held inserts failed: the shared transaction cannot commit")
         await self.session.commit()
@@ -269,12 +268,9 @@ class SqlUnitOfWork:
         if self._shared is not None:  # its opener commits, once for every command (a Kafka
             return  # command's audit entry is written with its reply: no request's to write)
         audited = await write_pending_audit(self.inserts, self._tables.audit_outbox, answer)
-        postgres = self.session.bind.dialect.name == "postgresql"
         # The held rows, and (for new events) a notification delivered at commit to every
         # relay listening, other replicas included: one statement on PostgreSQL.
-        await self.inserts.flush(
-            notify=OUTBOX_CHANNEL if self.events.appended and postgres else None
-        )
+        await self.inserts.flush(notify=OUTBOX_CHANNEL if self.events.appended else None)
         if self.inserts.failed:  # an error someone caught took held rows with it
             raise RuntimeError("held inserts failed: the transaction cannot commit")
         await self.session.commit()

@@ -4,8 +4,9 @@ rows all commit, a read in the command sees what it wrote, a lost race on a stre
 CONCURRENT_UPDATE (not a database error), and nothing of the loser is left behind."""
 
 import asyncio
+import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from services.needs.adapters.tables import core, needs_view
 from services.needs.bootstrap import NeedsService
 from services.needs.domain.commands import RaiseNeed
 from services.needs.domain.need import Need
+from shared.infra.fast_insert import Inserts
 from shared.infra.transport import InProcessBus
 from shared.seedwork.errors import ConcurrencyConflict
 from shared.seedwork.ports import RequestContext
@@ -35,11 +37,10 @@ async def service(pg_dsn: str) -> AsyncIterator[NeedsService]:
     await running.stop()
 
 
-def _need() -> Need:
-    return Need.raise_need(RaiseNeed.model_validate(need_body(positions=1)), dt.date(2024, 8, 1))
-
-
-async def test_a_commands_rows_go_in_one_statement_and_all_commit(service: NeedsService) -> None:
+@contextlib.contextmanager
+def sent(service: NeedsService) -> Iterator[list[str]]:
+    """The statements the service's engine sends meanwhile (BEGIN and COMMIT are not among
+    them: asyncpg sends those itself)."""
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -48,13 +49,26 @@ async def test_a_commands_rows_go_in_one_statement_and_all_commit(service: Needs
     engine = service.runtime.engine.sync_engine
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        need = _need()
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def _verbs(statements: list[str]) -> list[str]:
+    return [s.split()[0] for s in statements]
+
+
+def _need() -> Need:
+    return Need.raise_need(RaiseNeed.model_validate(need_body(positions=1)), dt.date(2024, 8, 1))
+
+
+async def test_a_commands_rows_go_in_one_statement_and_all_commit(service: NeedsService) -> None:
+    need = _need()
+    with sent(service) as statements:
         async with service.ports.uow() as uow:
             await uow.needs.save(need, CTX)
             await uow.write_view(need, {"need_id": need.stream_id})
             await uow.commit()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     written = [s for s in statements if "INSERT" in s]
     assert len(written) == 1, statements
     assert all(t in written[0] for t in ("event_store", "outbox", "needs_view", "pg_notify"))
@@ -114,14 +128,7 @@ async def test_a_view_update_lets_held_rows_wait_unless_they_are_its_own(
         await first.needs.save(need, CTX)
         await first.commit()  # no view row: as for a stream whose row went missing
 
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement.split()[0])
-
-    engine = service.runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with sent(service) as statements:
         async with service.ports.uow() as uow:
             loaded = await uow.needs.get(need.stream_id)
             assert loaded is not None
@@ -130,10 +137,8 @@ async def test_a_view_update_lets_held_rows_wait_unless_they_are_its_own(
             await uow.write_view(loaded, {"need_id": need.stream_id, "seen": 1})
             await uow.write_view(loaded, {"need_id": need.stream_id, "seen": 2})
             await uow.commit()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     # The first update changes nothing and holds an insert; the second must see that row.
-    assert statements == ["SELECT", "UPDATE", "WITH", "UPDATE", "SELECT"], statements  # notify
+    assert _verbs(statements) == ["SELECT", "UPDATE", "WITH", "UPDATE", "SELECT"]  # notify
     async with service.runtime.sessions() as session:
         bodies = (
             await session.scalars(
@@ -147,26 +152,40 @@ async def test_a_view_update_lets_held_rows_wait_unless_they_are_its_own(
 async def test_many_held_rows_go_one_statement_per_table(service: NeedsService) -> None:
     """A large shared run's rows: only a command's few are combined (so the statement caches
     keep small shapes); the rest go table by table, all in the transaction."""
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement.split()[0])
-
     needs = [_need() for _ in range(10)]  # 30 rows: event, outbox row, list row each
-    engine = service.runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with sent(service) as statements:
         async with service.ports.uow() as uow:
             for need in needs:
                 await uow.needs.save(need, CTX)
                 await uow.write_view(need, {"need_id": need.stream_id})
             await uow.commit()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    assert "WITH" not in statements
-    assert statements.count("INSERT") == 3, statements
+    assert "WITH" not in _verbs(statements)
+    assert _verbs(statements).count("INSERT") == 3, statements
     async with service.runtime.sessions() as session:
         views = await session.scalar(
             select(func.count()).where(needs_view.c.need_id.in_([n.stream_id for n in needs]))
         )
     assert views == 10
+
+
+async def test_rows_given_with_their_keys_in_another_order_share_one_part(
+    service: NeedsService,
+) -> None:
+    """Keyed by the table's column order: one INSERT part, the rows in the order given (the
+    parts of one statement run in no set order, so two parts could reorder the outbox)."""
+    now = dt.datetime.now(dt.UTC)
+    first = {"event_id": "e-1", "topic": "t", "key": "k", "payload": "{}", "created_at": now}
+    second = {"created_at": now, "payload": "{}", "key": "k", "topic": "t", "event_id": "e-2"}
+    with sent(service) as statements:
+        async with service.runtime.sessions() as session, session.begin():
+            inserts = Inserts(session, deferred=True)
+            await inserts.rows(core.outbox, [first])
+            await inserts.rows(core.outbox, [second])
+            await inserts.flush()
+    [combined] = statements
+    assert combined.count("INSERT INTO") == 1, combined
+    async with service.runtime.sessions() as session:
+        stored = (
+            await session.scalars(select(core.outbox.c.event_id).order_by(core.outbox.c.position))
+        ).all()
+    assert list(stored) == ["e-1", "e-2"]

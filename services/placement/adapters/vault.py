@@ -17,6 +17,7 @@ docs/runbooks/master-key-rotation.md), which is why every row names its master k
 import datetime as dt
 import weakref
 from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +36,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.placement.adapters.scrub import sqlite_compact, vacuum_full_until_clean
 from shared.contract.crypto import new_key, open_sealed, seal
@@ -87,15 +87,14 @@ class MasterKeys:
 _FIND = select(
     official_keys.c.nonce, official_keys.c.wrapped_key, official_keys.c.master_kid
 ).where(official_keys.c.official_id == bindparam("b_official_id"))
-_INSERT = insert(official_keys)
-"""Built once: SQLAlchemy reuses their compiled form."""
+"""Built once: SQLAlchemy reuses its compiled form."""
 _INSERT_NEW = text(
     "INSERT INTO official_keys (official_id, nonce, wrapped_key, created_at, master_kid) "
     "VALUES (:official_id, :nonce, :wrapped_key, :created_at, :master_kid) "
     "ON CONFLICT (official_id) DO NOTHING"
 ).bindparams(*(bindparam(c.name, type_=c.type) for c in official_keys.c))
-"""PostgreSQL: a new key unless a concurrent command made one first (as text: the dialect's
-upsert construct has no cache key and would be compiled every time)."""
+"""A new key unless a concurrent command made one first (the same SQL on PostgreSQL and SQLite;
+as text: the dialects' upsert constructs have no cache key and would be compiled every time)."""
 
 
 class TransactionKeys:
@@ -130,11 +129,7 @@ class KeyVault:
         self.engine = engine
         self._sessions: async_sessionmaker[AsyncSession] = make_sessions(engine)
         self.masters = masters
-        self._autocommit = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else None
-        )
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._transactions: weakref.WeakKeyDictionary[object, TransactionKeys] = (
             weakref.WeakKeyDictionary()
         )
@@ -185,43 +180,12 @@ class KeyVault:
     async def key_for(self, official_id: str, *, create: bool) -> bytes | None:
         """The official's data key; a new one if `create` and none exists; None if erased.
 
-        With `create`, the look-up and the insert are one transaction: an official met for
-        the first time costs the vault one transaction, not two."""
-        if self._autocommit is not None:
-            return await self._key_on_postgres(official_id, create)
-        if not create:
-            return await self._find(official_id)
-        try:
-            async with self._sessions() as session, session.begin():
-                row = (await session.execute(_FIND, {"b_official_id": official_id})).first()
-                if row is not None:
-                    return self.masters.unwrap(
-                        official_id, row.master_kid, row.nonce, row.wrapped_key
-                    )
-                key = new_key()
-                nonce, wrapped = seal(self.masters.current, key, _context(official_id))
-                await session.execute(
-                    _INSERT,
-                    {
-                        "official_id": official_id,
-                        "nonce": nonce,
-                        "wrapped_key": wrapped,
-                        "created_at": dt.datetime.now(dt.UTC),
-                        "master_kid": self.masters.current_id,
-                    },
-                )
-        except IntegrityError:
-            return await self._find(official_id)  # a concurrent command made it first
-        return key
-
-    async def _key_on_postgres(self, official_id: str, create: bool) -> bytes | None:
-        """`key_for` in statements that each commit on their own: the look-up, and for an
-        official met the first time the insert, which leaves a key a concurrent command made
-        first in place (then read). Two round trips for a new official and one for a known
-        one, where a transaction around them took four and three (a statement costs about
-        0.3 ms of CPU: docs/performance.md); nothing is lost, each statement is atomic."""
-        assert self._autocommit is not None
-        async with self._autocommit.connect() as conn:
+        The look-up, and for an official met the first time the insert, which leaves a key a
+        concurrent command made first in place (then read). On PostgreSQL each statement
+        commits on its own: two round trips for a new official, one for a known one, where a
+        transaction around them took four and three (a statement costs about 0.3 ms of CPU:
+        docs/performance.md). On SQLite they are one transaction: one synced commit."""
+        async with self._statements() as conn:
             row = (await conn.execute(_FIND, {"b_official_id": official_id})).first()
             if row is None and create:
                 key = new_key()
@@ -243,12 +207,12 @@ class KeyVault:
             return None
         return self.masters.unwrap(official_id, row.master_kid, row.nonce, row.wrapped_key)
 
-    async def _find(self, official_id: str) -> bytes | None:
-        async with self._sessions() as session:
-            row = (await session.execute(_FIND, {"b_official_id": official_id})).first()
-        if row is None:
-            return None
-        return self.masters.unwrap(official_id, row.master_kid, row.nonce, row.wrapped_key)
+    def _statements(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """Where `key_for` runs: PostgreSQL, statements that commit each on its own; SQLite,
+        one transaction (its commits are synced: one instead of two)."""
+        if self.engine.dialect.name == "postgresql":
+            return self._autocommit.connect()
+        return self.engine.begin()
 
     async def erase(self, official_id: str) -> bool:
         """Delete the official's key and scrub it from the store's files; False when there

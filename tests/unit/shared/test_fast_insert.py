@@ -106,15 +106,3 @@ async def test_rows_held_inside_a_savepoint_stop_the_transaction(sessions: Sessi
             with pytest.raises(RuntimeError, match="inside a savepoint"):
                 await inserts.rows(rows_table, [{"id": "a", "n": 1, "at": AT}])
         assert inserts.failed
-
-
-async def test_rows_given_with_their_keys_in_another_order_go_together_in_order(
-    sessions: Sessions,
-) -> None:
-    async with sessions() as session, session.begin():
-        inserts = Inserts(session, deferred=True)
-        await inserts.rows(rows_table, [{"id": "a", "n": 1, "at": AT}])
-        await inserts.rows(rows_table, [{"at": AT, "n": 2, "id": "b"}])
-        await inserts.flush()
-        stored = (await session.execute(select(rows_table.c.id, rows_table.c.n))).all()
-    assert [tuple(r) for r in stored] == [("a", 1), ("b", 2)]
