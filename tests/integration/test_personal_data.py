@@ -129,6 +129,18 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
             lambda r: r.status_code != 503,
         )
         assert mistaken.status_code == 201, mistaken.text
+
+        async def counted(filled: int) -> None:
+            """Wait until the needs service has counted the positions taken: the two
+            secondments' events travel on different partitions, and counted in the other order
+            the need would have been full for a moment (NeedFilled, then NeedReopened dated
+            today, which an evaluation as of 2025 would count as filled)."""
+            await eventually(
+                lambda: needs.get(f"/api/needs/{need_id}", headers=auth.host()),
+                lambda r: r.json()["positions_filled"] == filled,
+            )
+
+        await counted(1)
         cancelled = await placement.post(
             f"/api/secondments/{mistaken.json()['secondment_id']}/cancellation",
             json={"reason": reason},
@@ -136,6 +148,7 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
         )
         assert cancelled.status_code == 200, cancelled.text
         assert cancelled.json()["cancellation"]["reason"] == reason
+        await counted(0)
         retry_key = {"Idempotency-Key": f"second-{uuid.uuid4()}"} | auth.home()
         made = await eventually(
             lambda: placement.post("/api/secondments", json=body, headers=retry_key),
@@ -165,7 +178,11 @@ async def test_an_erased_official_cannot_be_identified_anywhere_and_the_figures_
             result: dict[str, Any] = response.json()
             return result
 
-        before = await eventually(evaluation, lambda e: e["secondments"]["ended"] == 1)
+        await counted(1)
+        before = await eventually(
+            evaluation,
+            lambda e: e["secondments"]["ended"] == 1 and e["needs"]["positions_filled"] == 1,
+        )
         exports_before = await _exports(reporting)
 
         # Sealed from the start: never in clear in an event store, an outbox, a list, a
