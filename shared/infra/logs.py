@@ -7,7 +7,8 @@ The fields come from context variables bound where a request or a message is han
 (`bind`), never from the message text; they hold codes and ids only. An official's name or
 identity never reaches a log: messages name ids (tests/integration/test_personal_data.py
 searches every log record, DEBUG included); a database error's traceback keeps its frames
-and loses its messages, which name the row (`redact.safe_traceback`).
+and loses its messages, which name the row, and so does another library's error while a
+request or record is in hand, whose message may quote it (`redact.safe_traceback`).
 
 With tracing on (`shared.infra.tracing`), a record logged inside a span says that span's
 `trace_id` and `span_id` (so a log line leads to its trace), and the correlation id moves to
@@ -73,8 +74,9 @@ class ContextFilter(logging.Filter):
         record.service = self.service
         record.__dict__.pop("color_message", None)  # uvicorn's terminal copy of the message
         if record.exc_info and record.exc_info[1] is not None:
-            safe = safe_traceback(record.exc_info[1])
-            if safe is not None:  # a database error's text names the row (`redact`)
+            in_hand = bool(_context.get())  # a request's or a record's work is bound
+            safe = safe_traceback(record.exc_info[1], record_in_hand=in_hand)
+            if safe is not None:  # an error's text may quote the data (`redact`)
                 record.exc_info, record.exc_text = None, safe
         for name, value in _context.get().items():
             setattr(record, name, value)
