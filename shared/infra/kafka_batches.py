@@ -87,11 +87,16 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 def _said_if_failed(task: "asyncio.Task[None]") -> None:
-    """A batch consumer's loop that ended on an error is logged (by the error's kind only:
-    its message may carry a record's data); `/readyz` then answers 503 (`consuming`)."""
+    """A batch consumer's supervisor that ended on an error is logged (by the error's kind
+    only: its message may carry a record's data); `/readyz` then answers 503 (`consuming`)."""
     error = None if task.cancelled() else task.exception()
     if error is not None:
         log.error("%s stopped: %s", task.get_name(), type(error).__name__)
+
+
+STEADY_AFTER = 60.0
+"""Seconds a restarted loop must run before a new failure starts the backoff from the first
+delay again."""
 
 
 class BatchingKafkaTransport(KafkaTransport):
@@ -133,6 +138,10 @@ class BatchingKafkaTransport(KafkaTransport):
         self._batch_consumers: dict[str, AIOKafkaConsumer] = {}
         self._batch_tasks: list[asyncio.Task[None]] = []
         self._in_flight: dict[str, collections.deque[_InFlight]] = {}
+        self._failing: set[str] = set()
+        """Groups whose loop failed and has not fetched again since (not ready meanwhile)."""
+        self.restarts = 0
+        """Loops restarted after an error, all groups (for tests and the log)."""
         self._done: dict[str, dict[TopicPartition, int]] = collections.defaultdict(dict)
         """Per group, the next offset to process of each partition seen (for the lag)."""
 
@@ -159,40 +168,79 @@ class BatchingKafkaTransport(KafkaTransport):
         if self._batch_groups:
             tune_gc()
         for spec in self._batch_groups.values():
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap,
-                group_id=spec.group,
-                client_id=f"{spec.group}-batch",
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                isolation_level="read_committed",
-                max_poll_records=spec.max_records,
-                fetch_max_bytes=64 * 1024 * 1024,
-                max_partition_fetch_bytes=16 * 1024 * 1024,
-                # A batch (and a rebalance waiting for it) may take a while on a busy database.
-                max_poll_interval_ms=600_000,
-                **self._auth.client_options(),
-            )
-            await consumer.start()
-            consumer.subscribe(sorted(spec.handlers), listener=_CommitOnRevoke(self, spec.group))
-            self._batch_consumers[spec.group] = consumer
             self._in_flight[spec.group] = collections.deque()
-            task = asyncio.create_task(
-                self._consume_batches(consumer, spec), name=f"batch-consumer-{spec.group}"
-            )
+            await self._join(spec)  # the first start's errors are the caller's to see
+            task = asyncio.create_task(self._supervise(spec), name=f"batch-consumer-{spec.group}")
             task.add_done_callback(_said_if_failed)
             self._batch_tasks.append(task)
 
+    async def _join(self, spec: _BatchGroup) -> AIOKafkaConsumer:
+        """A started consumer of the group, subscribed to its topics."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=spec.group,
+            client_id=f"{spec.group}-batch",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=spec.max_records,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            # A batch (and a rebalance waiting for it) may take a while on a busy database.
+            max_poll_interval_ms=600_000,
+            **self._auth.client_options(),
+        )
+        await consumer.start()
+        consumer.subscribe(sorted(spec.handlers), listener=_CommitOnRevoke(self, spec.group))
+        self._batch_consumers[spec.group] = consumer
+        return consumer
+
+    async def _supervise(self, spec: _BatchGroup) -> None:
+        """Run the group's loop; when it ends on an error, leave the group (its partitions go
+        to another member, or come back to us: what was not committed is delivered again) and
+        join again after a backoff. Without this a failed loop would keep its partitions, its
+        consumer still heart-beating, and consume nothing until someone restarts the process."""
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            consumer = self._batch_consumers.get(spec.group)
+            started = loop.time()
+            try:
+                if consumer is None:
+                    consumer = await self._join(spec)
+                await self._consume_batches(consumer, spec)
+            except Exception as exc:  # noqa: BLE001 - every error restarts the loop
+                self._failing.add(spec.group)
+                attempt = 1 if loop.time() - started > STEADY_AFTER else attempt + 1
+                delay = backoff(attempt)
+                # By its kind only: the message may carry a record's data (`redact`).
+                log.error(
+                    "batch consumer %s stopped (%s); joining again in %.1fs",
+                    spec.group,
+                    describe(exc),
+                    delay,
+                )
+                self.restarts += 1
+                left = self._batch_consumers.get(spec.group)
+                if left is not None:
+                    try:
+                        await left.stop()  # leaves the group: its partitions are reassigned
+                    except Exception:  # noqa: BLE001 - it is being replaced
+                        log.warning("stopping the failed consumer of %s failed", spec.group)
+                    self._batch_consumers.pop(spec.group, None)
+                await asyncio.sleep(delay)
+
     async def consuming(self) -> bool:
-        """Every batch consumer's loop still runs (a readiness check: a loop that ended on an
-        unexpected error consumes nothing more, and nothing restarts it but a new process)."""
-        return not any(task.done() for task in self._batch_tasks)
+        """Every batch consumer's loop runs (a readiness check): none is waiting to join again
+        after an error, and no supervisor ended."""
+        return not self._failing and not any(task.done() for task in self._batch_tasks)
 
     async def stop(self) -> None:
         await stop_consuming(self._batch_tasks, self._batch_consumers.values(), "batch")
         self._batch_tasks.clear()
         self._batch_consumers.clear()
         self._in_flight.clear()
+        self._failing.clear()
         await super().stop()
 
     async def _settle(self, group: str, keep: int = 0) -> None:
@@ -218,6 +266,7 @@ class BatchingKafkaTransport(KafkaTransport):
         try:
             while True:
                 fetched = await consumer.getmany(timeout_ms=500, max_records=spec.max_records)
+                self._failing.discard(spec.group)
                 done = self._done[spec.group]
                 for tp, records in fetched.items():
                     done.setdefault(tp, records[0].offset)

@@ -1,5 +1,6 @@
-"""A batch consumer's loop that ends on an unexpected error consumes nothing more: the service
-says so on `/readyz` (503), and the error is logged by its kind, not its message."""
+"""A batch consumer whose supervisor ended (its loop is restarted after any error:
+`test_batch_consumer_restarts.py`) consumes nothing more: the service says so on `/readyz`
+(503), and the error is logged by its kind, not its message."""
 
 import asyncio
 import logging
