@@ -1,6 +1,7 @@
 """Use cases of the needs service: one small function per command or consumed event."""
 
 import datetime as dt
+import heapq
 from collections.abc import Sequence
 
 from services.needs.domain.commands import AmendNeed, RaiseNeed, WithdrawNeed
@@ -127,7 +128,7 @@ async def on_placement_event(envelope: CloudEvent, uow: NeedsUnitOfWork) -> None
 
 async def on_placement_events(envelopes: Sequence[CloudEvent], uow: NeedsUnitOfWork) -> None:
     """The same for a batch of events (in partition order), in one transaction."""
-    relevant = [e for e in envelopes if e.type in POSITION_EVENTS]
+    relevant = in_recorded_order([e for e in envelopes if e.type in POSITION_EVENTS])
     if not relevant:
         return
     async with uow:
@@ -145,6 +146,25 @@ async def on_placement_events(envelopes: Sequence[CloudEvent], uow: NeedsUnitOfW
         for envelope, event in fresh:
             await _count_position(envelope, event, uow, loaded)
         await uow.commit()
+
+
+def in_recorded_order(envelopes: Sequence[CloudEvent]) -> list[CloudEvent]:
+    """A fetch's events, each secondment's in its own (partition) order, merged across
+    secondments by when they were recorded.
+
+    Two secondments' events travel on different partitions, and a fetch hands them over
+    partition by partition: a mistaken secondment's cancellation may come after the next
+    secondment to its need, though decided before it. Counted in that order the need would be
+    full for a moment it never was (NeedFilled, then NeedReopened). Within a fetch the merge
+    counts them as they happened; across fetches the partitions' order is the broker's."""
+    streams: dict[str, list[CloudEvent]] = {}
+    for envelope in envelopes:
+        streams.setdefault(envelope.subject, []).append(envelope)
+    if len(streams) < 2:
+        return list(envelopes)
+    # heapq.merge compares only the streams' heads: each stream keeps its order, even where
+    # two replicas' clocks disagree about its events' times.
+    return list(heapq.merge(*streams.values(), key=lambda e: e.time))
 
 
 async def _count_position(

@@ -56,6 +56,12 @@ def placement_event(kind: str, need_id: str, secondment_id: UUID, **data: Any) -
     return CloudEvent.model_validate(body)
 
 
+def recorded(minutes: int, event: CloudEvent) -> CloudEvent:
+    """The event as recorded `minutes` into a morning (a fetch merges secondments by it)."""
+    at = dt.datetime(2024, 8, 20, 9, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes)
+    return event.model_copy(update={"time": at})
+
+
 async def test_raising_a_need_commits_its_event_to_the_outbox_and_its_answer(
     ports: NeedsPorts, store: Store
 ) -> None:
@@ -116,12 +122,15 @@ async def test_one_batch_of_fills_and_a_cancellation_on_one_need_counts_as_one_b
     need_id = await raise_one(ports, positions=2)
     first, second, third = uuid4(), uuid4(), uuid4()
     batch = [
-        placement_event("OfficerSeconded", need_id, first),
-        placement_event("OfficerSeconded", need_id, second),
-        placement_event(
-            "SecondmentCancelled", need_id, second, cancelled_on="2024-09-02", reason="nhầm"
+        recorded(0, placement_event("OfficerSeconded", need_id, first)),
+        recorded(1, placement_event("OfficerSeconded", need_id, second)),
+        recorded(
+            2,
+            placement_event(
+                "SecondmentCancelled", need_id, second, cancelled_on="2024-09-02", reason="nhầm"
+            ),
         ),
-        placement_event("OfficerSeconded", need_id, third),
+        recorded(3, placement_event("OfficerSeconded", need_id, third)),
     ]
     await handlers.on_placement_events(batch, ports.uow())
 
@@ -130,6 +139,49 @@ async def test_one_batch_of_fills_and_a_cancellation_on_one_need_counts_as_one_b
     mine = [e for e in store.outbox if e.subject == need_id]
     assert [e.type for e in mine] == ["NeedRaised", "NeedFilled", "NeedReopened", "NeedFilled"]
     assert [e.aggregateversion for e in mine] == [1, 2, 3, 4]
+
+
+async def test_a_fetch_counts_secondments_as_they_were_recorded_not_partition_by_partition(
+    ports: NeedsPorts, store: Store
+) -> None:
+    """A mistaken secondment, its cancellation, then the right one: the fetch brings the
+    right one's partition first. The need (two positions) was never full."""
+    need_id = await raise_one(ports, positions=2)
+    mistaken, right = uuid4(), uuid4()
+    fetch = [
+        recorded(2, placement_event("OfficerSeconded", need_id, right)),
+        recorded(0, placement_event("OfficerSeconded", need_id, mistaken)),
+        recorded(
+            1,
+            placement_event(
+                "SecondmentCancelled", need_id, mistaken, cancelled_on="2026-12-04", reason="nhầm"
+            ),
+        ),
+    ]
+    await handlers.on_placement_events(fetch, ports.uow())
+
+    need = await handlers.get_need(HEALTH, need_id, ports.uow())
+    assert (need.positions_filled, need.status) == (1, NeedStatus.OPEN)
+    assert [e.type for e in store.outbox if e.subject == need_id] == ["NeedRaised"]
+
+
+def test_each_secondments_events_keep_their_order_whatever_their_times() -> None:
+    """A clock that went back between two events of one secondment (another replica) does not
+    put its cancellation before its decision."""
+    need_id, one, other = str(uuid4()), uuid4(), uuid4()
+    at = dt.datetime(2024, 8, 20, 9, tzinfo=dt.UTC)
+    seconded = placement_event("OfficerSeconded", need_id, one)
+    cancelled = placement_event(
+        "SecondmentCancelled", need_id, one, cancelled_on="2024-09-02", reason="nhầm"
+    )
+    late = placement_event("OfficerSeconded", need_id, other)
+    fetch = [
+        seconded.model_copy(update={"time": at}),
+        cancelled.model_copy(update={"time": at - dt.timedelta(seconds=1)}),
+        late.model_copy(update={"time": at - dt.timedelta(seconds=5)}),
+    ]
+    ordered = handlers.in_recorded_order(fetch)
+    assert [e.id for e in ordered] == [late.id, seconded.id, cancelled.id]
 
 
 async def test_a_withdrawn_need_is_listed_as_withdrawn_and_only_to_its_parties(
