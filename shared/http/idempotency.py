@@ -47,6 +47,7 @@ from shared.infra.answers import (
     answering,
     request_digest,
 )
+from shared.infra.fast_insert import Inserts
 
 MAX_CALLER = 200
 """The answers table's caller column; a longer caller is stored by its hash."""
@@ -81,14 +82,20 @@ class _Pending:
         return not self.written and sessions is self.store.sessions
 
     async def write(
-        self, session: AsyncSession, result: BaseModel | None, events: Sequence[CloudEvent]
+        self,
+        session: AsyncSession,
+        result: BaseModel | None,
+        events: Sequence[CloudEvent],
+        inserts: Inserts | None = None,
     ) -> None:
         body = None if result is None else answer_json(result)
         # The route is matched by now: its declared status is the answer's (201 or 200).
         route = self.scope.get("route")
         status = int(getattr(route, "status_code", None) or 200)
+        answer = Answer(self.digest, status, body)
+        # With the command's held rows where it can (AnswerExists comes with the commit then).
         await self.store.insert(
-            session, self.caller, self.key, Answer(self.digest, status, body), ttl=HTTP_ANSWER_TTL
+            session, self.caller, self.key, answer, ttl=HTTP_ANSWER_TTL, inserts=inserts
         )
         self.written = True
         self.stored = (status, body)

@@ -585,7 +585,11 @@ class _Accepting:
         return self.reply is None and sessions is self._p._sessions
 
     async def write(
-        self, session: AsyncSession, result: BaseModel | None, events: Sequence[CloudEvent]
+        self,
+        session: AsyncSession,
+        result: BaseModel | None,
+        events: Sequence[CloudEvent],
+        inserts: Inserts | None = None,
     ) -> None:
         data: ReplyData = CommandAccepted(
             command_id=self._envelope.id,

@@ -21,13 +21,20 @@ and `POST /api/needs` ran eight. A constraint violation then fails that later st
 commit, translated by the table's `on_violation` (the event store's into ConcurrencyConflict,
 as at once); a shared transaction is rolled back whole, and its commands run one by one.
 A statement may let the held rows wait (`HELD_ROWS_WAIT` in its execution options) when it
-reads none of them: the remembered answer's insert, say.
+reads none of them.
+
+One insert of a transaction may be *guarded* (`Inserts.guard`): an insert that a conflict may
+leave undone (`ON CONFLICT … DO UPDATE … WHERE`), such as the remembered answer under an
+`Idempotency-Key`, whose caller must learn when it wrote nothing. It goes with the held rows,
+a `WITH` part of the same statement that says how many rows it wrote, and its `refused()`
+error is raised when none: one round trip fewer for every HTTP command with a key.
 """
 
 import contextlib
 import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Insert, Table, TextClause, bindparam, event, insert, text
@@ -57,6 +64,23 @@ Violation = Callable[[Sequence[Mapping[str, Any]]], Exception]
 """What a constraint violation on a table means, given the table's rows that were written."""
 
 
+@dataclass(frozen=True)
+class Guarded:
+    """An insert a conflict may leave undone, held with the others (`Inserts.guard`)."""
+
+    table: Table
+    row: Mapping[str, Any]
+    conflict: str
+    """What follows `VALUES (…)`: an `ON CONFLICT` clause; its parameters named `g_…`."""
+    params: Mapping[str, Any]
+    """The clause's parameters."""
+    refused: Callable[[], Exception]
+    """Raised when the insert wrote no row."""
+
+
+_GuardShape = tuple[Table, tuple[str, ...], str] | None
+
+
 @functools.cache
 def insert_of(table: Table) -> Insert:
     """Built once per table (SQLAlchemy then reuses its compiled form)."""
@@ -75,14 +99,27 @@ def _plan(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, l
 
 @functools.lru_cache(maxsize=512)
 def _combined(
-    shape: tuple[tuple[Table, tuple[str, ...], int], ...], dialect: Dialect, notify: bool
+    shape: tuple[tuple[Table, tuple[str, ...], int], ...],
+    dialect: Dialect,
+    notify: bool,
+    guard: _GuardShape = None,
 ) -> TextClause:
     """One PostgreSQL statement inserting `count` rows of `keys` into each table (a
-    data-modifying WITH part each, all run to completion), and `pg_notify` when asked; built
-    once per shape (SQLAlchemy and asyncpg then reuse its compiled and prepared forms)."""
+    data-modifying WITH part each, all run to completion), the guarded insert saying how many
+    rows it wrote, and `pg_notify` when asked; built once per shape (SQLAlchemy and asyncpg
+    then reuse its compiled and prepared forms)."""
     quote = dialect.identifier_preparer.quote
     parts: list[str] = []
     binds = []
+    if guard is not None:
+        table, keys, conflict = guard
+        columns = ", ".join(quote(k) for k in keys)
+        values = ", ".join(f":g_{j}" for j in range(len(keys)))
+        parts.append(
+            f"g AS (INSERT INTO {quote(table.name)} ({columns}) VALUES ({values}) "
+            f"{conflict} RETURNING 1)"
+        )
+        binds += [bindparam(f"g_{j}", type_=table.c[k].type) for j, k in enumerate(keys)]
     for i, (table, keys, count) in enumerate(shape):
         columns = ", ".join(quote(k) for k in keys)
         values = ", ".join(
@@ -96,8 +133,10 @@ def _combined(
         ]
     if notify:
         binds.append(bindparam("notify_channel"))
-    last = _NOTIFY.text if notify else "SELECT 1"
-    return text(f"WITH {', '.join(parts)} {last}").bindparams(*binds)
+    selected = ["(SELECT count(*) FROM g)" if guard is not None else "1"]
+    if notify:
+        selected.append("pg_notify(:notify_channel, '')")
+    return text(f"WITH {', '.join(parts)} SELECT {', '.join(selected)}").bindparams(*binds)
 
 
 @functools.cache
@@ -112,22 +151,43 @@ def _columns(table: Table, keys: frozenset[str]) -> tuple[str, ...]:
     return tuple(k for k in columns if k in keys)
 
 
-def _statements(held: Held, dialect: Dialect, notify: str | None) -> Iterator[tuple[Any, Any]]:
-    """The held rows as PostgreSQL statements and their parameters, then the notification:
-    one combined statement for a command's few rows, one per table for more."""
-    if not held or sum(len(rows) for rows in held.values()) > COMBINED_ROWS:
+Statement = tuple[Any, Any, Guarded | None]
+"""A statement, its parameters, and the guarded insert whose count its result gives."""
+
+
+def _guard_params(guarded: Guarded, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {**guarded.params, **{f"g_{j}": guarded.row[k] for j, k in enumerate(keys)}}
+
+
+def _statements(
+    held: Held, guarded: Guarded | None, dialect: Dialect, notify: str | None
+) -> Iterator[Statement]:
+    """The held rows (and the guarded insert) as PostgreSQL statements and their parameters,
+    then the notification: one combined statement for a command's few rows, one per table for
+    more."""
+    guard: _GuardShape = None
+    if guarded is not None:
+        guard_keys = _columns(guarded.table, frozenset(guarded.row))
+        guard = (guarded.table, guard_keys, guarded.conflict)
+    count = sum(len(rows) for rows in held.values())
+    if not (held or guarded) or count > COMBINED_ROWS:
         for (table, _), rows in held.items():
-            yield insert_of(table), list(rows)
+            yield insert_of(table), list(rows), None
+        if guarded is not None and guard is not None:
+            alone = _combined((), dialect, False, guard)
+            yield alone, _guard_params(guarded, guard[1]), guarded
         if notify is not None:
-            yield _NOTIFY, {"notify_channel": notify}
+            yield _NOTIFY, {"notify_channel": notify}, None
         return
     shape = tuple((table, keys, len(rows)) for (table, keys), rows in held.items())
     params: dict[str, Any] = {} if notify is None else {"notify_channel": notify}
+    if guarded is not None and guard is not None:
+        params |= _guard_params(guarded, guard[1])
     for i, ((_, keys), rows) in enumerate(held.items()):
         for r, row in enumerate(rows):
             for j, key in enumerate(keys):
                 params[f"h{i}_{r}_{j}"] = row[key]
-    yield _combined(shape, dialect, notify is not None), params
+    yield _combined(shape, dialect, notify is not None, guard), params, guarded
 
 
 def _violated(exc: IntegrityError, held: Held, meanings: Mapping[Table, Violation]) -> None:
@@ -164,6 +224,7 @@ class Inserts:
         self._dialect: Dialect | None = None
         self._deferred = deferred
         self._held: Held = {}
+        self._guarded: Guarded | None = None
         self._meanings: dict[Table, Violation] = {}
         self._flushing = False
         self.failed = False
@@ -189,6 +250,27 @@ class Inserts:
         """What a constraint violation on `table` means when its rows went later (held)."""
         self._meanings[table] = meaning
 
+    def can_guard(self) -> bool:
+        """A guarded insert may be held (`guard`): rows are held on PostgreSQL, and none is
+        guarded yet."""
+        return (
+            self._deferred
+            and self._guarded is None
+            and self._session.bind.dialect.name == "postgresql"
+        )
+
+    def guard(self, guarded: Guarded) -> None:
+        """Hold `guarded` with the rows: it goes with them, and `guarded.refused()` is raised
+        then if it wrote no row (the caller's transaction is then to be rolled back)."""
+        if not self.can_guard():
+            raise RuntimeError("this transaction cannot hold a guarded insert")
+        if self._session.sync_session.in_nested_transaction():
+            self.failed = True
+            raise RuntimeError("rows were held back inside a savepoint")
+        _columns(guarded.table, frozenset(guarded.row))  # a key that is no column: now
+        self._guarded = guarded
+        self.writes += 1
+
     def holds(self, table: Table) -> bool:
         """Rows of `table` are held back (a statement on it must not let them wait)."""
         return any(held is table for held, _ in self._held)
@@ -213,11 +295,14 @@ class Inserts:
         """Write the rows held back (a deferred transaction's, before it commits); on
         PostgreSQL in one statement, with `pg_notify(notify)` when given (SQLite has none)."""
         held, self._held = self._held, {}
+        guarded, self._guarded = self._guarded, None
         dialect = self._session.bind.dialect
         with self._writing(held):
             if dialect.name == "postgresql":
-                for statement, params in _statements(held, dialect, notify):
-                    await self._session.execute(statement, params)
+                for statement, params, check in _statements(held, guarded, dialect, notify):
+                    result = await self._session.execute(statement, params)
+                    if check is not None and not result.scalar():
+                        raise check.refused()
             else:
                 for (table, keys), rows in held.items():
                     await self._now(table, keys, rows)
@@ -228,18 +313,21 @@ class Inserts:
             return  # one of the held inserts, being written
         if not state.is_select:
             self.writes += 1
-        if not self._held or state.execution_options.get(HELD_ROWS_WAIT):
+        if not (self._held or self._guarded) or state.execution_options.get(HELD_ROWS_WAIT):
             return
         if state.session.in_nested_transaction():
             # A savepoint rolled back would take them: they must have gone before it began.
             self.failed = True
             raise RuntimeError("rows were held back when a savepoint began")
         held, self._held = self._held, {}
+        guarded, self._guarded = self._guarded, None
         dialect = state.session.get_bind().dialect
         with self._writing(held):
             if dialect.name == "postgresql":
-                for statement, params in _statements(held, dialect, None):
-                    state.session.execute(statement, params)
+                for statement, params, check in _statements(held, guarded, dialect, None):
+                    result = state.session.execute(statement, params)
+                    if check is not None and not result.scalar():
+                        raise check.refused()
             else:
                 for (table, _), rows in held.items():
                     state.session.execute(insert_of(table), list(rows))

@@ -263,7 +263,7 @@ class SqlUnitOfWork:
         transaction, with the events.
         """
         answered = await write_pending_answer(
-            self.session, self._sessions, answer, self.events.appended
+            self.session, self._sessions, answer, self.events.appended, self.inserts
         )
         if self._shared is not None:  # its opener commits, once for every command (a Kafka
             return  # command's audit entry is written with its reply: no request's to write)

@@ -1,7 +1,9 @@
 """On PostgreSQL a command's inserts are held back and go in one statement with the commit's
 notification (`shared.infra.fast_insert`): what a command does must not change with it. Its
 rows all commit, a read in the command sees what it wrote, a lost race on a stream is still a
-CONCURRENT_UPDATE (not a database error), and nothing of the loser is left behind."""
+CONCURRENT_UPDATE (not a database error), and nothing of the loser is left behind. The answer
+remembered under an `Idempotency-Key` goes in that statement too, and a retry is still answered
+from it."""
 
 import asyncio
 import contextlib
@@ -13,14 +15,17 @@ import pytest
 from sqlalchemy import event, func, select
 
 from services.needs.adapters.tables import core, needs_view
+from services.needs.adapters.unit_of_work import SqlNeedsUnitOfWork
 from services.needs.bootstrap import NeedsService
 from services.needs.domain.commands import RaiseNeed
 from services.needs.domain.need import Need
+from shared.infra.answers import Answer, AnswerExists
 from shared.infra.fast_insert import Inserts
 from shared.infra.transport import InProcessBus
 from shared.seedwork.errors import ConcurrencyConflict
 from shared.seedwork.ports import RequestContext
-from tests.integration.system import new_deployment
+from tests import auth
+from tests.integration.system import needs_app, new_deployment, running
 from tests.samples import need_body
 
 pytestmark = pytest.mark.integration
@@ -189,3 +194,51 @@ async def test_rows_given_with_their_keys_in_another_order_share_one_part(
             await session.scalars(select(core.outbox.c.event_id).order_by(core.outbox.c.position))
         ).all()
     assert list(stored) == ["e-1", "e-2"]
+
+
+async def test_the_remembered_answer_goes_in_the_commands_one_statement(
+    kafka_bootstrap: str, pg_dsn: str
+) -> None:
+    d = await new_deployment(kafka_bootstrap, pg_dsn)
+    app = needs_app(d)
+    async with running(app) as needs:
+        service = next(s for s in app.state.services if isinstance(s, NeedsService))
+        headers = auth.host() | {"Idempotency-Key": "one-statement"}
+        with sent(service) as statements:
+            made = await needs.post("/api/needs", json=need_body(), headers=headers)
+        assert made.status_code == 201, made.text
+        answered = [s for s in statements if "INSERT INTO command_answers" in s]
+        assert len(answered) == 1, statements
+        assert "event_store" in answered[0]
+
+        again = await needs.post("/api/needs", json=need_body(), headers=headers)
+        assert again.headers.get("Idempotent-Replayed") == "true"
+        assert again.json() == made.json()
+        listed = await needs.get("/api/needs", headers=auth.host())
+        assert [n["need_id"] for n in listed.json()["items"]] == [made.json()["need_id"]]
+
+
+@pytest.mark.parametrize("needs", [1, 20])  # a command's few rows, and one statement per table
+async def test_an_answer_already_there_refuses_the_commit_and_leaves_nothing(
+    service: NeedsService, needs: int
+) -> None:
+    answer = Answer("digest", 201, '{"first": true}')
+    assert await service.answers.remember("http:caller", "taken", answer, ttl=None)
+    raised = [_need() for _ in range(needs)]
+    async with service.ports.uow() as uow:
+        for need in raised:
+            await uow.needs.save(need, CTX)
+        retry = Answer("digest", 201, '{"second": true}')
+        assert isinstance(uow, SqlNeedsUnitOfWork)
+        await service.answers.insert(
+            uow.session, "http:caller", "taken", retry, ttl=None, inserts=uow.inserts
+        )
+        with pytest.raises(AnswerExists):
+            await uow.commit()
+
+    found = await service.answers.find("http:caller", "taken")
+    assert found is not None
+    assert found.body == '{"first": true}'
+    async with service.runtime.sessions() as session:
+        queued = await session.scalar(select(func.count()).select_from(core.outbox))
+    assert queued == 0
