@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -82,19 +83,21 @@ async def test_a_cancellation_and_another_secondment_at_once_leave_the_need_as_c
     # other: then the rendezvous gives up after a second and they run one after the other).
     counted = 0
     both_counted = asyncio.Event()
-    real_count = SqlNeedsUnitOfWork.filled_positions
+    real_count = SqlNeedsUnitOfWork.fills
 
-    async def count_then_meet(self: SqlNeedsUnitOfWork, need: str) -> int:
+    async def count_then_meet(
+        self: SqlNeedsUnitOfWork, needs: Sequence[str]
+    ) -> dict[str, set[str]]:
         nonlocal counted
-        n = await real_count(self, need)
+        taken = await real_count(self, needs)
         counted += 1
         if counted == 2:
             both_counted.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(both_counted.wait(), 1.0)
-        return n
+        return taken
 
-    monkeypatch.setattr(SqlNeedsUnitOfWork, "filled_positions", count_then_meet)
+    monkeypatch.setattr(SqlNeedsUnitOfWork, "fills", count_then_meet)
     await asyncio.gather(
         handlers.on_placement_event(
             _placement_event("SecondmentCancelled", first, need_id, 2), service.ports.uow()
@@ -103,7 +106,7 @@ async def test_a_cancellation_and_another_secondment_at_once_leave_the_need_as_c
             _placement_event("OfficerSeconded", second, need_id, 1), service.ports.uow()
         ),
     )
-    monkeypatch.setattr(SqlNeedsUnitOfWork, "filled_positions", real_count)
+    monkeypatch.setattr(SqlNeedsUnitOfWork, "fills", real_count)
 
     async with service.ports.uow() as check:
         after = await check.get_need(need_id)

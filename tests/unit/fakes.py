@@ -133,8 +133,15 @@ class FakeNeedsUnitOfWork(FakeUnitOfWork):
             need.positions_filled = await self.filled_positions(need_id)
         return need
 
-    async def lock_need(self, need_id: str) -> None:
+    async def lock_needs(self, need_ids: Sequence[str]) -> None:
         """One fake transaction at a time: nothing to lock."""
+
+    async def fills(self, need_ids: Sequence[str]) -> dict[str, set[str]]:
+        taken: dict[str, set[str]] = {need_id: set() for need_id in need_ids}
+        for secondment_id, (need_id, _) in self._fills().items():
+            if need_id in taken:
+                taken[need_id].add(secondment_id)
+        return taken
 
     async def add_fill(self, need_id: str, secondment_id: str, decided_on: dt.date) -> None:
         self._fills()[secondment_id] = (need_id, decided_on)

@@ -2,9 +2,9 @@
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import BindParameter
 
@@ -15,8 +15,16 @@ from shared.infra.eventstore import AggregateRepository
 from shared.infra.uow import SqlUnitOfWork
 
 _NEED_ID: BindParameter[str] = bindparam("b_need_id")
-_LOCK_NEED = select(needs_view.c.need_id).where(needs_view.c.need_id == _NEED_ID).with_for_update()
-_ADD_FILL = insert(need_fills)
+_NEED_IDS: BindParameter[str] = bindparam("b_need_ids", expanding=True)
+_LOCK_NEEDS = (
+    select(needs_view.c.need_id)
+    .where(needs_view.c.need_id.in_(_NEED_IDS))
+    .order_by(needs_view.c.need_id)
+    .with_for_update()
+)
+_FILLS = select(need_fills.c.need_id, need_fills.c.secondment_id).where(
+    need_fills.c.need_id.in_(_NEED_IDS)
+)
 _FILLED = select(func.count()).select_from(need_fills).where(need_fills.c.need_id == _NEED_ID)
 """Statements of the command and consumer paths, built once (SQLAlchemy then reuses their
 compiled form)."""
@@ -46,17 +54,27 @@ class SqlNeedsUnitOfWork(SqlUnitOfWork):
             need.positions_filled = await self.filled_positions(need_id)
         return need
 
-    async def lock_need(self, need_id: str) -> None:
-        """Hold the need's row until commit, so that two replicas counting its positions at
+    async def lock_needs(self, need_ids: Sequence[str]) -> None:
+        """Hold the needs' rows until commit, so that two replicas counting their positions at
         once (a cancellation and another secondment, on different partitions) take turns: the
-        second counts what the first committed. (SQLite: `BEGIN IMMEDIATE` already serialises
-        writers.)"""
-        await self.session.execute(_LOCK_NEED, {"b_need_id": need_id})
+        second counts what the first committed. One statement, locking in the order given.
+        (SQLite: `BEGIN IMMEDIATE` already serialises writers.)"""
+        if need_ids:
+            await self.session.execute(_LOCK_NEEDS, {"b_need_ids": list(need_ids)})
+
+    async def fills(self, need_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The secondments holding a position of each need, in one statement."""
+        taken: dict[str, set[str]] = {need_id: set() for need_id in need_ids}
+        if need_ids:
+            rows = await self.session.execute(_FILLS, {"b_need_ids": list(need_ids)})
+            for need_id, secondment_id in rows:
+                taken[need_id].add(secondment_id)
+        return taken
 
     async def add_fill(self, need_id: str, secondment_id: str, decided_on: dt.date) -> None:
-        """Remember a secondment to this need."""
+        """Remember a secondment to this need (held with the transaction's other rows)."""
         fill = {"need_id": need_id, "secondment_id": secondment_id, "decided_on": decided_on}
-        await self.session.execute(_ADD_FILL, fill)
+        await self.inserts.rows(need_fills, [fill])
 
     async def filled_positions(self, need_id: str) -> int:
         """How many secondments hold a position of this need."""

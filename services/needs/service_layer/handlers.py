@@ -139,12 +139,17 @@ async def on_placement_events(envelopes: Sequence[CloudEvent], uow: NeedsUnitOfW
         ]  # (read_event upcasts from the envelope's `dataversion`)
         # Another replica may be counting these needs' positions now (events of two
         # secondments travel on different partitions): take turns, or both count stale. The
-        # batch locks its needs up front, in one order, so two batches cannot deadlock.
-        for need_id in sorted({str(event.need_id) for _, event in fresh}):
-            await uow.lock_need(need_id)
+        # batch locks its needs up front, in one order, so two batches cannot deadlock; then
+        # reads their positions taken, and counts on from there in memory.
+        need_ids = sorted({str(event.need_id) for _, event in fresh})
+        await uow.lock_needs(need_ids)
+        taken = await uow.fills(need_ids)
         loaded: dict[str, Need | None] = {}  # a need several events of the batch touch: once
         for envelope, event in fresh:
-            await _count_position(envelope, event, uow, loaded)
+            await _count_position(envelope, event, uow, loaded, taken)
+        for need in loaded.values():  # each need's list row once, as the batch left it
+            if need is not None:
+                await uow.write_view(need, need_view(need).model_dump(mode="json"))
         await uow.commit()
 
 
@@ -172,24 +177,29 @@ async def _count_position(
     event: OfficerSeconded | SecondmentCancelled,
     uow: NeedsUnitOfWork,
     loaded: dict[str, Need | None],
+    taken: dict[str, set[str]],
 ) -> None:
-    need_id = str(event.need_id)
+    need_id, secondment_id = str(event.need_id), str(event.secondment_id)
+    holding = taken.setdefault(need_id, set())
     if isinstance(event, OfficerSeconded):
         on = event.decision.date
-        await uow.add_fill(need_id, str(event.secondment_id), on)
+        if secondment_id not in holding:
+            await uow.add_fill(need_id, secondment_id, on)
+            holding.add(secondment_id)
     else:
         on = event.cancelled_on
-        await uow.remove_fill(need_id, str(event.secondment_id))
+        if secondment_id in holding:
+            await uow.remove_fill(need_id, secondment_id)
+            holding.discard(secondment_id)
     if need_id not in loaded:  # saved below, the aggregate stays as its stream now is
         loaded[need_id] = await uow.needs.get(need_id)
     need = loaded[need_id]
     if need is not None:
-        need.record_filled_positions(await uow.filled_positions(need_id), on)
+        need.record_filled_positions(len(holding), on)
         ctx = RequestContext(
             actor="needs",
             correlation_id=envelope.correlationid,
             causation_id=str(envelope.id),
             now=dt.datetime.now(dt.UTC),
         )
-        await uow.needs.save(need, ctx)
-        await uow.write_view(need, need_view(need).model_dump(mode="json"))
+        await uow.needs.save(need, ctx)  # its new events, if any, caused by this one

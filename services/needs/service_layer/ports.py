@@ -26,8 +26,13 @@ class NeedsUnitOfWork(UnitOfWork, Protocol):
         """The need with its count of filled positions."""
         ...
 
-    async def lock_need(self, need_id: str) -> None:
-        """Hold the need until commit: two replicas counting its positions take turns."""
+    async def lock_needs(self, need_ids: Sequence[str]) -> None:
+        """Hold the needs until commit (in the order given): two replicas counting their
+        positions take turns."""
+        ...
+
+    async def fills(self, need_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The secondments holding a position of each need (an empty set for none)."""
         ...
 
     async def add_fill(self, need_id: str, secondment_id: str, decided_on: dt.date) -> None:
