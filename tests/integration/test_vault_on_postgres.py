@@ -3,6 +3,7 @@ commit on their own (no transaction around them): an official's key is made once
 two commands meet the official at the same moment, and an erased key is gone for good."""
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,8 +11,8 @@ import asyncpg
 import pytest
 from sqlalchemy import event, text
 
-from services.placement.adapters.vault import KeyVault, MasterKeys
-from shared.contract.crypto import new_key
+from services.placement.adapters.vault import _INSERT_NEW, KeyVault, MasterKeys, _context
+from shared.contract.crypto import new_key, seal
 from tests.infra import create_database, drop_database, unique_name
 
 pytestmark = pytest.mark.integration
@@ -46,15 +47,17 @@ async def test_a_new_officials_key_is_made_once_and_found_again(
     event.listen(vault.engine.sync_engine, "before_cursor_execute", statement)
     try:
         made = await vault.key_for("NG-NEW", create=True)
-        assert sent == ["SELECT", "INSERT"]  # two round trips, no transaction around them
+        assert sent == ["WITH"]  # offered and looked up at once, no transaction around it
         sent.clear()
         again = await vault.key_for("NG-NEW", create=True)
+        assert sent == ["WITH"]  # the offer left, the key there found
+        sent.clear()
+        assert await vault.key_for("NG-NEW", create=False) == made
         assert sent == ["SELECT"]
     finally:
         event.remove(vault.engine.sync_engine, "before_cursor_execute", statement)
     assert made is not None
     assert again == made
-    assert await vault.key_for("NG-NEW", create=False) == made
     assert await vault.key_for("NG-UNKNOWN", create=False) is None
 
 
@@ -104,3 +107,27 @@ async def test_an_erasure_waits_out_an_older_snapshot_before_its_scrub_counts(
     finally:
         await reader.close()
     assert wrapped.encode() not in await _file_of_keys(vault)
+
+
+async def test_a_key_another_command_commits_while_ours_is_offered_is_the_key(
+    vault: KeyVault,
+) -> None:
+    """The look-up and the offer share a snapshot taken before the other command committed:
+    no row comes back, and the key is looked up again."""
+    theirs = new_key()
+    nonce, wrapped = seal(vault.masters.current, theirs, _context("NG-LATE"))
+    row = {
+        "official_id": "NG-LATE",
+        "nonce": nonce,
+        "wrapped_key": wrapped,
+        "created_at": dt.datetime.now(dt.UTC),
+        "master_kid": vault.masters.current_id,
+    }
+    async with vault.engine.connect() as other:
+        await other.execute(_INSERT_NEW, row)  # uncommitted: our offer waits for it
+        ours = asyncio.create_task(vault.key_for("NG-LATE", create=True))
+        await asyncio.sleep(0.5)
+        assert not ours.done()
+        await other.commit()
+    assert await ours == theirs
+    assert await vault.key_for("NG-LATE", create=False) == theirs
