@@ -209,7 +209,7 @@ class FakePlacementUnitOfWork(FakeUnitOfWork):
     def vault(self) -> FakeKeys:
         return self._keys
 
-    async def need(self, need_id: str) -> NeedSnapshot | None:
+    async def need(self, need_id: str, *, lock_official: str | None = None) -> NeedSnapshot | None:
         row = self.work.table("needs").get(need_id)
         return NeedSnapshot(**row) if row is not None else None
 

@@ -43,6 +43,15 @@ _TAKE_POSITION = (
 _LOCK_OFFICIAL = select(func.pg_advisory_xact_lock(bindparam("b_key", type_=BigInteger)))
 """A SELECT construct, not text: a shared transaction counts it as a read (`fast_insert`), so a
 refusal after it is answered inside a run of Kafka commands (ADR 0008)."""
+_TURN = select(
+    func.pg_advisory_xact_lock(bindparam("b_key", type_=BigInteger)).label("turn")
+).subquery()
+_NEED_TAKING_TURN = select(needs_view).select_from(
+    _TURN.outerjoin(needs_view, needs_view.c.need_id == bindparam("b_need_id"))
+)
+"""The need, and the official's turn taken in the same round trip (one row, of NULLs when the
+need is unknown). Only the lock: the official's spells are read by a later statement, whose
+snapshot then sees what the previous holder committed."""
 _SPELLS = select(
     secondments_view.c.secondment_id,
     secondments_view.c.start_date,
@@ -53,6 +62,11 @@ _SPELLS = select(
     secondments_view.c.home_unit.in_(bindparam("b_home_units", expanding=True)),
 )
 """The command path's statements, built once (SQLAlchemy then reuses their compiled form)."""
+
+
+def _official_key(official_id: str) -> int:
+    """The official's advisory lock key."""
+    return zlib.crc32(f"official:{official_id}".encode())
 
 
 class SqlPlacementUnitOfWork(SqlUnitOfWork):
@@ -107,10 +121,20 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
         self.secondments = AggregateRepository(
             self.events, Secondment.rehydrate, source=PLACEMENT_SOURCE
         )
+        self._turns: set[str] = set()
+        """Officials whose advisory lock this transaction holds (PostgreSQL)."""
 
-    async def need(self, need_id: str) -> NeedSnapshot | None:
-        """The need as last consumed from the needs topic."""
-        row = (await self.session.execute(SELECT_NEED, {"b_need_id": need_id})).first()
+    async def need(self, need_id: str, *, lock_official: str | None = None) -> NeedSnapshot | None:
+        """The need as last consumed from the needs topic; with `lock_official`, that
+        official's turn (see `spells`) is taken in the same statement on PostgreSQL."""
+        if lock_official is not None and self.session.bind.dialect.name == "postgresql":
+            params = {"b_need_id": need_id, "b_key": _official_key(lock_official)}
+            row = (await self.session.execute(_NEED_TAKING_TURN, params)).first()
+            self._turns.add(lock_official)
+            if row is not None and row.need_id is None:
+                row = None
+        else:
+            row = (await self.session.execute(SELECT_NEED, {"b_need_id": need_id})).first()
         if row is None:
             return None
         return NeedSnapshot(
@@ -138,9 +162,10 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
         two concurrent requests for one official are checked one after the other (SQLite
         serialises writers already with `BEGIN IMMEDIATE`).
         """
-        if self.session.bind.dialect.name == "postgresql":
-            key = zlib.crc32(f"official:{official_id}".encode())
-            await self.session.execute(_LOCK_OFFICIAL, {"b_key": key})
+        postgres = self.session.bind.dialect.name == "postgresql"
+        if postgres and official_id not in self._turns:
+            await self.session.execute(_LOCK_OFFICIAL, {"b_key": _official_key(official_id)})
+            self._turns.add(official_id)
         rows = await self.session.execute(
             _SPELLS, {"b_official_id": official_id, "b_home_units": sorted(home_units)}
         )

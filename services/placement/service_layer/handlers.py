@@ -136,14 +136,15 @@ async def second_official(
     """Decide a secondment: every rule of the plan, then a position taken atomically."""
     authorize(principal, Action.SECOND_OFFICIAL, home=cmd.official.home_unit)
     cmd = opened_identity(cmd, intake)
+    official_id = cmd.official.official_id  # their turn taken with the need: see `spells`
     async with uow:
-        need = await uow.need(str(cmd.need_id))
+        need = await uow.need(str(cmd.need_id), lock_official=official_id)
         if need is not None:
             return await _second(cmd, need, uow, ctx, phases)
     # Not known here: it may have been raised a moment ago (its event still on its way).
     await _wait_for_new_need(uow, cmd.need_id)
     async with uow:
-        need = await uow.need(str(cmd.need_id))
+        need = await uow.need(str(cmd.need_id), lock_official=official_id)
         if need is None:
             rule = await _unknown_need_rule(cmd.need_id, needs_caught_up)
             detail = (

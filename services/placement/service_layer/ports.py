@@ -39,8 +39,9 @@ class PlacementUnitOfWork(UnitOfWork, Protocol):
         """The officials' keys (their own store: an erasure deletes one)."""
         ...
 
-    async def need(self, need_id: str) -> NeedSnapshot | None:
-        """The need as last consumed from the needs topic."""
+    async def need(self, need_id: str, *, lock_official: str | None = None) -> NeedSnapshot | None:
+        """The need as last consumed from the needs topic; with `lock_official`, that
+        official's turn for `spells` is taken with it (one round trip fewer)."""
         ...
 
     async def take_position(self, need_id: str) -> bool:

@@ -1,0 +1,78 @@
+"""On PostgreSQL two secondments of one official decided at the same moment take turns (an
+advisory lock on the official, taken in the statement that reads the need): one is made, the
+others are refused as overlapping, never two overlapping secondments of one person."""
+
+import asyncio
+import functools
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from services.placement.bootstrap import PlacementService
+from tests import auth
+from tests.integration.system import eventually, needs_app, new_deployment, placement_app, running
+from tests.samples import need_body, official_body, secondment_body
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def sent(service: PlacementService) -> Iterator[list[str]]:
+    """The statements the placement service's engine sends meanwhile."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = service.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+async def test_one_official_seconded_at_once_to_several_needs_is_seconded_once(
+    kafka_bootstrap: str, pg_dsn: str
+) -> None:
+    d = await new_deployment(kafka_bootstrap, pg_dsn)
+    app = placement_app(d)
+    official = official_body(official_id=f"NG-{uuid.uuid4().hex[:8]}")
+    async with running(needs_app(d)) as needs, running(app) as placement:
+        service = next(s for s in app.state.services if isinstance(s, PlacementService))
+        need_ids = [
+            (await needs.post("/api/needs", json=need_body(), headers=auth.host())).json()[
+                "need_id"
+            ]
+            for _ in range(4)
+        ]
+        probe = official_body(official_id="NG-PROBE")
+
+        async def known(need_id: str) -> int:
+            body = secondment_body(need_id, official=probe)
+            answer = await placement.post("/api/secondments", json=body, headers=auth.home())
+            return answer.status_code
+
+        for need_id in need_ids:  # every need known to placement before the race
+            await eventually(functools.partial(known, need_id), lambda status: status != 503)
+        with sent(service) as statements:
+            answers = await asyncio.gather(
+                *(
+                    placement.post(
+                        "/api/secondments",
+                        json=secondment_body(n, official=official),
+                        headers=auth.home(),
+                    )
+                    for n in need_ids
+                )
+            )
+    assert sorted(a.status_code for a in answers) == [201, 422, 422, 422], [a.text for a in answers]
+    refused = [a.json()["rule"] for a in answers if a.status_code != 201]
+    assert refused == ["OVERLAPPING_SECONDMENT"] * 3
+    locks = [s for s in statements if "pg_advisory_xact_lock" in s]
+    assert len(locks) == 4  # one per command, in the statement that reads the need
+    assert all("needs_view" in s for s in locks)
