@@ -76,3 +76,37 @@ async def test_one_official_seconded_at_once_to_several_needs_is_seconded_once(
     locks = [s for s in statements if "pg_advisory_xact_lock" in s]
     assert len(locks) == 4  # one per command, in the statement that reads the need
     assert all("needs_view" in s for s in locks)
+
+
+async def test_a_refused_secondment_leaves_the_position_it_took_and_the_last_one_goes_once(
+    kafka_bootstrap: str, pg_dsn: str
+) -> None:
+    """The position is taken in the statement that reads the official's spells, before the
+    rules run: a refusal gives it back with the transaction; two officials racing for the last
+    position get it once."""
+    d = await new_deployment(kafka_bootstrap, pg_dsn)
+    async with running(needs_app(d)) as needs, running(placement_app(d)) as placement:
+
+        async def need(positions: int) -> str:
+            body = need_body(positions=positions)
+            made = await needs.post("/api/needs", json=body, headers=auth.host())
+            return str(made.json()["need_id"])
+
+        first, single = await need(2), await need(1)
+
+        async def second(need_id: str, official_id: str) -> Any:
+            body = secondment_body(need_id, official=official_body(official_id=official_id))
+            return await eventually(
+                lambda: placement.post("/api/secondments", json=body, headers=auth.home()),
+                lambda r: r.status_code != 503,
+            )
+
+        tag = uuid.uuid4().hex[:6]
+        assert (await second(first, f"NG-A{tag}")).status_code == 201
+        overlapping = await second(single, f"NG-A{tag}")
+        assert overlapping.json()["rule"] == "OVERLAPPING_SECONDMENT"
+        assert (await second(single, f"NG-B{tag}")).status_code == 201  # still free
+
+        raced = await asyncio.gather(*(second(first, f"NG-{n}{tag}") for n in "CDEF"))
+        assert sorted(r.status_code for r in raced) == [201, 409, 409, 409]
+        assert {r.json()["rule"] for r in raced if r.status_code == 409} == {"NEED_FULL"}

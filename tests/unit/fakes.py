@@ -223,6 +223,12 @@ class FakePlacementUnitOfWork(FakeUnitOfWork):
     async def release_position(self, need_id: str) -> None:
         self.work.table("needs")[need_id]["taken"] -= 1
 
+    async def spells_taking_position(
+        self, official_id: str, home_units: Iterable[str], need_id: str
+    ) -> tuple[list[OfficialSpell], bool]:
+        spells = await self.spells(official_id, home_units)
+        return spells, await self.take_position(need_id)
+
     async def spells(self, official_id: str, home_units: Iterable[str]) -> list[OfficialSpell]:
         units = set(home_units)
         return [

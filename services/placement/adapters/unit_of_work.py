@@ -4,7 +4,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import BigInteger, bindparam, func, insert, or_, select, update
+from sqlalchemy import BigInteger, and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.placement.adapters.answer_identity import STEPS
@@ -62,6 +62,25 @@ _SPELLS = select(
     secondments_view.c.home_unit.in_(bindparam("b_home_units", expanding=True)),
 )
 """The command path's statements, built once (SQLAlchemy then reuses their compiled form)."""
+_TOOK = _TAKE_POSITION.returning(literal(1).label("took")).cte("took")
+_ALONE = select(literal(1).label("alone")).subquery()
+_SPELLS_TAKING_POSITION = select(
+    select(func.count()).select_from(_TOOK).scalar_subquery().label("took"),
+    secondments_view.c.secondment_id,
+    secondments_view.c.start_date,
+    secondments_view.c.planned_end_date,
+    secondments_view.c.status,
+).select_from(
+    _ALONE.outerjoin(
+        secondments_view,
+        and_(
+            secondments_view.c.official_id == bindparam("b_official_id"),
+            secondments_view.c.home_unit.in_(bindparam("b_home_units", expanding=True)),
+        ),
+    )
+)
+"""PostgreSQL: a position taken and the official's spells read in one statement (one row of
+NULLs beside the count when they have none)."""
 
 
 def _official_key(official_id: str) -> int:
@@ -178,6 +197,34 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
             )
             for r in rows
         ]
+
+    async def spells_taking_position(
+        self, official_id: str, home_units: Iterable[str], need_id: str
+    ) -> tuple[list[OfficialSpell], bool]:
+        """`spells` and `take_position` at once: one statement on PostgreSQL (after the
+        official's turn, taken apart: the spells' snapshot must follow the lock)."""
+        if self.session.bind.dialect.name != "postgresql":
+            return await self.spells(official_id, home_units), await self.take_position(need_id)
+        if official_id not in self._turns:
+            await self.session.execute(_LOCK_OFFICIAL, {"b_key": _official_key(official_id)})
+            self._turns.add(official_id)
+        params = {
+            "b_official_id": official_id,
+            "b_home_units": sorted(home_units),
+            "b_need_id": need_id,
+        }
+        rows = (await self.session.execute(_SPELLS_TAKING_POSITION, params)).all()
+        spells = [
+            OfficialSpell(
+                secondment_id=r.secondment_id,
+                start_date=r.start_date,
+                end_date=r.planned_end_date,
+                active=r.status != "CANCELLED",
+            )
+            for r in rows
+            if r.secondment_id is not None
+        ]
+        return spells, bool(rows and rows[0].took == 1)
 
     async def release_position(self, need_id: str) -> None:
         """A cancelled secondment gives its position back at once."""

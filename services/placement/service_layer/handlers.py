@@ -164,9 +164,15 @@ async def _second(
     phases: Sequence[Phase],
 ) -> SecondmentView:
     """The decision, in the caller's transaction (which found the need)."""
-    spells = await uow.spells(cmd.official.official_id, units_acted_for(cmd.official.home_unit))
-    secondment = Secondment.second(cmd, need, spells, phases)
-    if not await uow.take_position(need.need_id):
+    official_id, home_units = cmd.official.official_id, units_acted_for(cmd.official.home_unit)
+    if uow.shared:  # a fetch of Kafka commands: refuse before writing (ADR 0008)
+        spells = await uow.spells(official_id, home_units)
+        secondment = Secondment.second(cmd, need, spells, phases)
+        took = await uow.take_position(need.need_id)
+    else:  # one round trip; a refusal rolls the position back with the transaction
+        spells, took = await uow.spells_taking_position(official_id, home_units, need.need_id)
+        secondment = Secondment.second(cmd, need, spells, phases)
+    if not took:
         raise DomainError(
             RuleCode.NEED_FULL, f"need {need.need_id} has no free position",
             need_id=need.need_id,

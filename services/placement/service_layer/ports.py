@@ -56,6 +56,14 @@ class PlacementUnitOfWork(UnitOfWork, Protocol):
         """The official's secondments, for the rules on overlaps and totals."""
         ...
 
+    async def spells_taking_position(
+        self, official_id: str, home_units: Iterable[str], need_id: str
+    ) -> tuple[list[OfficialSpell], bool]:
+        """`spells` and `take_position` at once (one statement on PostgreSQL). The position is
+        taken before the rules are checked: a refusal must roll the transaction back, so not
+        in a shared one (a refusal there after a write ends the run, ADR 0008)."""
+        ...
+
     async def write_view(self, s: Secondment, body: dict[str, object]) -> None:
         """Keep the secondment's list row in step with its events."""
         ...
