@@ -31,7 +31,7 @@ NAME = "Bríu Thị Kín Đáo"
 BIRTH = "19/07/1983"  # not ISO 8601: the identity opens, and does not validate
 
 
-def _sealed(jwk: dict[str, str], official_id: str, identity: dict[str, str]) -> IntakeSealed:
+def _sealed(jwk: dict[str, str], official_id: str, identity: dict[str, object]) -> IntakeSealed:
     """As an agency's own HPKE library seals whatever it was given (RFC 9180, base mode)."""
     key = X25519PublicKey.from_public_bytes(unb64(jwk["x"]))
     info = f"secondment/intake/official/{official_id}/identity".encode()
@@ -70,13 +70,12 @@ async def test_over_http_the_refusal_answered_remembered_and_audited_holds_none_
         jwk = (await client.get("/api/personal-data/intake-key")).json()
         official = official_body(official_id="OFF-SEALED-1")
         del official["full_name"], official["birth_date"]
-        for n, identity in enumerate(
-            (
-                {"full_name": NAME, "birth_date": BIRTH},
-                {"full_name": NAME, "birth_date": "1983-07-19", "gender": "F"},  # not its field
-                {"full_name": [NAME, BIRTH], "birth_date": "1983-07-19"},
-            )
-        ):
+        identities: tuple[dict[str, object], ...] = (
+            {"full_name": NAME, "birth_date": BIRTH},
+            {"full_name": NAME, "birth_date": "1983-07-19", "gender": "F"},  # not its field
+            {"full_name": [NAME, BIRTH], "birth_date": "1983-07-19"},
+        )
+        for n, identity in enumerate(identities):
             official["identity_sealed"] = _sealed(jwk, "OFF-SEALED-1", identity).model_dump()
             body = secondment_body(need.json()["need_id"], official=official)
             home = headers("NAM_GIANG", *HOME_SCOPES, issuer=issuer) | {
