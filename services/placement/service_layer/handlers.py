@@ -141,8 +141,7 @@ async def second_official(
         need = await uow.need(str(cmd.need_id), lock_official=official_id)
         if need is not None:
             return await _second(cmd, need, uow, ctx, phases)
-    # Not known here: it may have been raised a moment ago (its event still on its way).
-    await _wait_for_new_need(uow, cmd.need_id)
+    await _wait_for_new_need(uow, cmd.need_id)  # raised a moment ago? its event on its way
     async with uow:
         need = await uow.need(str(cmd.need_id), lock_official=official_id)
         if need is None:
@@ -173,10 +172,8 @@ async def _second(
         spells, took = await uow.spells_taking_position(official_id, home_units, need.need_id)
         secondment = Secondment.second(cmd, need, spells, phases)
     if not took:
-        raise DomainError(
-            RuleCode.NEED_FULL, f"need {need.need_id} has no free position",
-            need_id=need.need_id,
-        )  # fmt: skip
+        full = f"need {need.need_id} has no free position"
+        raise DomainError(RuleCode.NEED_FULL, full, need_id=need.need_id)
     return await _save(uow, secondment, ctx)
 
 
