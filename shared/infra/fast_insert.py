@@ -39,8 +39,8 @@ from typing import Any
 
 from sqlalchemy import Insert, Table, TextClause, bindparam, event, insert, text
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ORMExecuteState
 
 from shared.infra.sqlite import LoopConnection
@@ -133,7 +133,9 @@ def _combined(
         ]
     if notify:
         binds.append(bindparam("notify_channel"))
-    selected = ["(SELECT count(*) FROM g)" if guard is not None else "1"]
+    # A guarded insert that wrote nothing fails the whole statement (division by zero, at run
+    # time: the count is a subquery): nothing of it stays, in a transaction or without one.
+    selected = ["1 / (SELECT count(*) FROM g)" if guard is not None else "1"]
     if notify:
         selected.append("pg_notify(:notify_channel, '')")
     return text(f"WITH {', '.join(parts)} SELECT {', '.join(selected)}").bindparams(*binds)
@@ -152,7 +154,17 @@ def _columns(table: Table, keys: frozenset[str]) -> tuple[str, ...]:
 
 
 Statement = tuple[Any, Any, Guarded | None]
-"""A statement, its parameters, and the guarded insert whose count its result gives."""
+"""A statement, its parameters, and the guarded insert it fails on when that wrote nothing."""
+
+GUARD_REFUSED = "22012"
+"""SQLSTATE of the guard's division by zero: the guarded insert wrote no row."""
+
+
+def _refusal(exc: DBAPIError, check: Guarded | None) -> Exception | None:
+    """What a failed statement means when it carried a guarded insert that wrote nothing."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return check.refused() if check is not None and sqlstate == GUARD_REFUSED else None
 
 
 def _guard_params(guarded: Guarded, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -300,12 +312,41 @@ class Inserts:
         with self._writing(held):
             if dialect.name == "postgresql":
                 for statement, params, check in _statements(held, guarded, dialect, notify):
-                    result = await self._session.execute(statement, params)
-                    if check is not None and not result.scalar():
-                        raise check.refused()
+                    try:
+                        await self._session.execute(statement, params)
+                    except DBAPIError as exc:
+                        refused = _refusal(exc, check)
+                        if refused is None:
+                            raise
+                        raise refused from None
             else:
                 for (table, keys), rows in held.items():
                     await self._now(table, keys, rows)
+
+    async def flush_alone(self, engine: AsyncEngine, *, notify: str | None = None) -> bool:
+        """Write the held rows as one statement of its own (autocommit), when they go in one
+        and the transaction ran nothing yet: a statement is atomic, and the transaction's
+        BEGIN and COMMIT (two round trips of three, for `POST /api/needs`) are saved. False,
+        writing nothing, when that cannot be (then `flush` and commit as usual)."""
+        if not self._deferred or engine.dialect.name != "postgresql":
+            return False
+        statements = list(_statements(self._held, self._guarded, engine.dialect, notify))
+        if len(statements) != 1:
+            return False
+        [(statement, params, check)] = statements
+        held, self._held = self._held, {}
+        self._guarded = None
+        with self._writing(held):
+            async with engine.connect() as conn:
+                alone = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                try:
+                    await alone.execute(statement, params)
+                except DBAPIError as exc:
+                    refused = _refusal(exc, check)
+                    if refused is None:
+                        raise
+                    raise refused from None
+        return True
 
     def _before_statement(self, state: ORMExecuteState) -> None:
         """Any other statement of the transaction runs after the rows held back."""
@@ -325,9 +366,13 @@ class Inserts:
         with self._writing(held):
             if dialect.name == "postgresql":
                 for statement, params, check in _statements(held, guarded, dialect, None):
-                    result = state.session.execute(statement, params)
-                    if check is not None and not result.scalar():
-                        raise check.refused()
+                    try:
+                        state.session.execute(statement, params)
+                    except DBAPIError as exc:
+                        refused = _refusal(exc, check)
+                        if refused is None:
+                            raise
+                        raise refused from None
             else:
                 for (table, _), rows in held.items():
                     state.session.execute(insert_of(table), list(rows))

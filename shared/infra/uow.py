@@ -12,7 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel
 from sqlalchemy import Insert, Select, Table, Update, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.contract.envelope import CloudEvent
 from shared.infra.answers import write_pending_answer
@@ -192,6 +192,18 @@ class SqlUnitOfWork:
         finally:
             await self.session.close()
 
+    async def _flushed_alone(self, notify: str | None) -> bool:
+        """The held rows written as one statement of their own (`Inserts.flush_alone`) when
+        no statement ran in this transaction yet: it holds no connection (SQLAlchemy's session
+        transaction takes one at its first statement; unknown counts as one)."""
+        transaction = self.session.sync_session.get_transaction()
+        engine = self.session.bind
+        if transaction is None or getattr(transaction, "_connections", True) != {}:
+            return False
+        return isinstance(engine, AsyncEngine) and await self.inserts.flush_alone(
+            engine, notify=notify
+        )
+
     def created(self, stream_id: str) -> bool:
         """True when this transaction appended the stream's first event: its view rows are
         new (an insert, without first trying an update)."""
@@ -311,8 +323,11 @@ class SqlUnitOfWork:
             return  # command's audit entry is written with its reply: no request's to write)
         audited = await write_pending_audit(self.inserts, self._tables.audit_outbox, answer)
         # The held rows, and (for new events) a notification delivered at commit to every
-        # relay listening, other replicas included: one statement on PostgreSQL.
-        await self.inserts.flush(notify=OUTBOX_CHANNEL if self.events.appended else None)
+        # relay listening, other replicas included: one statement on PostgreSQL; on its own,
+        # without BEGIN and COMMIT, when the transaction ran nothing else (a new need).
+        notify = OUTBOX_CHANNEL if self.events.appended else None
+        if not await self._flushed_alone(notify):
+            await self.inserts.flush(notify=notify)
         if self.inserts.failed:  # an error someone caught took held rows with it
             raise RuntimeError("held inserts failed: the transaction cannot commit")
         await self.session.commit()

@@ -7,12 +7,15 @@ from it."""
 
 import asyncio
 import contextlib
+import copy
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 
 from services.needs.adapters.tables import core, needs_view
 from services.needs.adapters.unit_of_work import SqlNeedsUnitOfWork
@@ -242,3 +245,61 @@ async def test_an_answer_already_there_refuses_the_commit_and_leaves_nothing(
     async with service.runtime.sessions() as session:
         queued = await session.scalar(select(func.count()).select_from(core.outbox))
     assert queued == 0
+
+
+@contextlib.contextmanager
+def begun(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Each BEGIN the driver sends meanwhile."""
+    sent: list[str] = []
+    start = asyncpg.transaction.Transaction.start
+
+    async def counted(self: asyncpg.transaction.Transaction) -> None:
+        sent.append("BEGIN")
+        await start(self)
+
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counted)
+    try:
+        yield sent
+    finally:
+        monkeypatch.setattr(asyncpg.transaction.Transaction, "start", start)
+
+
+async def test_a_command_that_reads_nothing_is_one_statement_without_a_transaction(
+    service: NeedsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    need = _need()
+    with begun(monkeypatch) as begins, sent(service) as statements:
+        async with service.ports.uow() as uow:
+            await uow.needs.save(need, CTX)
+            await uow.write_view(need, {"need_id": need.stream_id})
+            await uow.commit()
+    assert (begins, _verbs(statements)) == ([], ["WITH"])
+
+    with begun(monkeypatch) as begins:  # a command that reads first keeps its transaction
+        async with service.ports.uow() as uow:
+            loaded = await uow.needs.get(need.stream_id)
+            assert loaded is not None
+            loaded.record_filled_positions(1, dt.date(2024, 9, 1))
+            await uow.needs.save(loaded, CTX)
+            await uow.commit()
+    assert begins == ["BEGIN"]
+
+
+async def test_on_its_own_a_lost_race_still_leaves_nothing(service: NeedsService) -> None:
+    need = _need()
+    twin = copy.deepcopy(need)  # the same stream raised twice (an id reused): the second fails
+    async with service.ports.uow() as uow:
+        await uow.needs.save(need, CTX)
+        await uow.write_view(need, {"need_id": need.stream_id})
+        await uow.commit()
+    async with service.ports.uow() as uow:
+        await uow.needs.save(twin, CTX)
+        await uow.write_view(twin, {"need_id": twin.stream_id})
+        # whichever unique constraint PostgreSQL meets first (the list row's, here)
+        with pytest.raises((ConcurrencyConflict, IntegrityError)):
+            await uow.commit()
+    async with service.runtime.sessions() as session:
+        queued = await session.scalar(select(func.count()).select_from(core.outbox))
+        views = await session.scalar(select(func.count()).select_from(needs_view))
+        stored = await session.scalar(select(func.count()).select_from(core.events))
+    assert (queued, views, stored) == (1, 1, 1)  # nothing of the failed statement stayed
