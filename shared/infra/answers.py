@@ -47,7 +47,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import TextClause
 
 from shared.contract.envelope import CloudEvent
-from shared.infra.fast_insert import HELD_ROWS_WAIT, Guarded, Inserts
+from shared.infra.fast_insert import HELD_ROWS_WAIT, Inserts
+from shared.infra.held_sql import Guarded
 
 HTTP_ANSWER_TTL = dt.timedelta(hours=24)
 """How long a retry with the same `Idempotency-Key` gets the first answer."""

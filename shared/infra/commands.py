@@ -68,7 +68,8 @@ from shared.infra.command_audit import (
     refused_outcome,
 )
 from shared.infra.command_parsing import Refused, issues, parse
-from shared.infra.fast_insert import Inserts, insert_of
+from shared.infra.fast_insert import Inserts
+from shared.infra.held_sql import insert_of
 from shared.infra.metrics import observe_command
 from shared.infra.redact import validation_issues
 from shared.infra.uow import SharedTransaction, sharing

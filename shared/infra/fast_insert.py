@@ -28,21 +28,30 @@ leave undone (`ON CONFLICT … DO UPDATE … WHERE`), such as the remembered ans
 `Idempotency-Key`, whose caller must learn when it wrote nothing. It goes with the held rows,
 a `WITH` part of the same statement that says how many rows it wrote, and its `refused()`
 error is raised when none: one round trip fewer for every HTTP command with a key.
+
+The statements themselves are built in `shared.infra.held_sql`.
 """
 
 import contextlib
 import functools
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Table, TextClause, bindparam, event, insert, text
+from sqlalchemy import Table, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ORMExecuteState
 
+from shared.infra.held_sql import (
+    Guarded,
+    Held,
+    columns_of,
+    insert_of,
+    refusal,
+    statements,
+)
 from shared.infra.sqlite import LoopConnection
 
 Processor = Callable[[Any], Any] | None
@@ -50,41 +59,8 @@ Processor = Callable[[Any], Any] | None
 HELD_ROWS_WAIT = "held_rows_wait"
 """Execution option of a statement that reads none of the held rows: they need not go first."""
 
-COMBINED_ROWS = 16
-"""Rows one combined statement carries at most: a command's few. More (a large shared run) go
-one statement per table, so that the caches of statements (ours, SQLAlchemy's compiled ones,
-asyncpg's prepared ones per connection) only ever keep small shapes."""
-
-_NOTIFY = text("SELECT pg_notify(:notify_channel, '')")
-
-Held = dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]]
-"""Rows held back, by table and columns, in the order they were first given."""
-
 Violation = Callable[[Sequence[Mapping[str, Any]]], Exception]
 """What a constraint violation on a table means, given the table's rows that were written."""
-
-
-@dataclass(frozen=True)
-class Guarded:
-    """An insert a conflict may leave undone, held with the others (`Inserts.guard`)."""
-
-    table: Table
-    row: Mapping[str, Any]
-    conflict: str
-    """What follows `VALUES (…)`: an `ON CONFLICT` clause; its parameters named `g_…`."""
-    params: Mapping[str, Any]
-    """The clause's parameters."""
-    refused: Callable[[], Exception]
-    """Raised when the insert wrote no row."""
-
-
-_GuardShape = tuple[Table, tuple[str, ...], str] | None
-
-
-@functools.cache
-def insert_of(table: Table) -> Insert:
-    """Built once per table (SQLAlchemy then reuses its compiled form)."""
-    return insert(table)
 
 
 @functools.cache
@@ -95,111 +71,6 @@ def _plan(table: Table, keys: tuple[str, ...], dialect: Dialect) -> tuple[str, l
     marks = ", ".join("?" for _ in keys)
     sql = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"
     return sql, [table.c[k].type.dialect_impl(dialect).bind_processor(dialect) for k in keys]
-
-
-@functools.lru_cache(maxsize=512)
-def _combined(
-    shape: tuple[tuple[Table, tuple[str, ...], int], ...],
-    dialect: Dialect,
-    notify: bool,
-    guard: _GuardShape = None,
-) -> TextClause:
-    """One PostgreSQL statement inserting `count` rows of `keys` into each table (a
-    data-modifying WITH part each, all run to completion), the guarded insert saying how many
-    rows it wrote, and `pg_notify` when asked; built once per shape (SQLAlchemy and asyncpg
-    then reuse its compiled and prepared forms)."""
-    quote = dialect.identifier_preparer.quote
-    parts: list[str] = []
-    binds = []
-    if guard is not None:
-        table, keys, conflict = guard
-        columns = ", ".join(quote(k) for k in keys)
-        values = ", ".join(f":g_{j}" for j in range(len(keys)))
-        parts.append(
-            f"g AS (INSERT INTO {quote(table.name)} ({columns}) VALUES ({values}) "
-            f"{conflict} RETURNING 1)"
-        )
-        binds += [bindparam(f"g_{j}", type_=table.c[k].type) for j, k in enumerate(keys)]
-    for i, (table, keys, count) in enumerate(shape):
-        columns = ", ".join(quote(k) for k in keys)
-        values = ", ".join(
-            "(" + ", ".join(f":h{i}_{r}_{j}" for j in range(len(keys))) + ")" for r in range(count)
-        )
-        parts.append(f"h{i} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES {values})")
-        binds += [
-            bindparam(f"h{i}_{r}_{j}", type_=table.c[k].type)
-            for r in range(count)
-            for j, k in enumerate(keys)
-        ]
-    if notify:
-        binds.append(bindparam("notify_channel"))
-    # A guarded insert that wrote nothing fails the whole statement (division by zero, at run
-    # time: the count is a subquery): nothing of it stays, in a transaction or without one.
-    selected = ["1 / (SELECT count(*) FROM g)" if guard is not None else "1"]
-    if notify:
-        selected.append("pg_notify(:notify_channel, '')")
-    return text(f"WITH {', '.join(parts)} SELECT {', '.join(selected)}").bindparams(*binds)
-
-
-@functools.cache
-def _columns(table: Table, keys: frozenset[str]) -> tuple[str, ...]:
-    """`keys` in the table's column order: rows given with their keys in another order join the
-    same statement part, in the order they were given. A key that is no column is a bug: said
-    at once, not when the rows go (as a KeyError a consumer would take for a poison event)."""
-    columns = [c.key for c in table.c]
-    unknown = keys - set(columns)
-    if unknown:
-        raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
-    return tuple(k for k in columns if k in keys)
-
-
-Statement = tuple[Any, Any, Guarded | None]
-"""A statement, its parameters, and the guarded insert it fails on when that wrote nothing."""
-
-GUARD_REFUSED = "22012"
-"""SQLSTATE of the guard's division by zero: the guarded insert wrote no row."""
-
-
-def _refusal(exc: DBAPIError, check: Guarded | None) -> Exception | None:
-    """What a failed statement means when it carried a guarded insert that wrote nothing."""
-    orig = getattr(exc, "orig", None)
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    return check.refused() if check is not None and sqlstate == GUARD_REFUSED else None
-
-
-def _guard_params(guarded: Guarded, keys: tuple[str, ...]) -> dict[str, Any]:
-    return {**guarded.params, **{f"g_{j}": guarded.row[k] for j, k in enumerate(keys)}}
-
-
-def _statements(
-    held: Held, guarded: Guarded | None, dialect: Dialect, notify: str | None
-) -> Iterator[Statement]:
-    """The held rows (and the guarded insert) as PostgreSQL statements and their parameters,
-    then the notification: one combined statement for a command's few rows, one per table for
-    more."""
-    guard: _GuardShape = None
-    if guarded is not None:
-        guard_keys = _columns(guarded.table, frozenset(guarded.row))
-        guard = (guarded.table, guard_keys, guarded.conflict)
-    count = sum(len(rows) for rows in held.values())
-    if not (held or guarded) or count > COMBINED_ROWS:
-        for (table, _), rows in held.items():
-            yield insert_of(table), list(rows), None
-        if guarded is not None and guard is not None:
-            alone = _combined((), dialect, False, guard)
-            yield alone, _guard_params(guarded, guard[1]), guarded
-        if notify is not None:
-            yield _NOTIFY, {"notify_channel": notify}, None
-        return
-    shape = tuple((table, keys, len(rows)) for (table, keys), rows in held.items())
-    params: dict[str, Any] = {} if notify is None else {"notify_channel": notify}
-    if guarded is not None and guard is not None:
-        params |= _guard_params(guarded, guard[1])
-    for i, ((_, keys), rows) in enumerate(held.items()):
-        for r, row in enumerate(rows):
-            for j, key in enumerate(keys):
-                params[f"h{i}_{r}_{j}"] = row[key]
-    yield _combined(shape, dialect, notify is not None, guard), params, guarded
 
 
 def _violated(exc: IntegrityError, held: Held, meanings: Mapping[Table, Violation]) -> None:
@@ -279,7 +150,7 @@ class Inserts:
         if self._session.sync_session.in_nested_transaction():
             self.failed = True
             raise RuntimeError("rows were held back inside a savepoint")
-        _columns(guarded.table, frozenset(guarded.row))  # a key that is no column: now
+        columns_of(guarded.table, frozenset(guarded.row))  # a key that is no column: now
         self._guarded = guarded
         self.writes += 1
 
@@ -292,7 +163,7 @@ class Inserts:
         raises SQLAlchemy's IntegrityError, as `session.execute` would."""
         if not rows:
             return
-        keys = _columns(table, frozenset(rows[0]))
+        keys = columns_of(table, frozenset(rows[0]))
         if self._deferred:
             if self._session.sync_session.in_nested_transaction():
                 # Held inside a savepoint, they would outlive its rollback.
@@ -311,11 +182,11 @@ class Inserts:
         dialect = self._session.bind.dialect
         with self._writing(held):
             if dialect.name == "postgresql":
-                for statement, params, check in _statements(held, guarded, dialect, notify):
+                for statement, params, check in statements(held, guarded, dialect, notify):
                     try:
                         await self._session.execute(statement, params)
                     except DBAPIError as exc:
-                        refused = _refusal(exc, check)
+                        refused = refusal(exc, check)
                         if refused is None:
                             raise
                         raise refused from None
@@ -330,10 +201,10 @@ class Inserts:
         writing nothing, when that cannot be (then `flush` and commit as usual)."""
         if not self._deferred or engine.dialect.name != "postgresql":
             return False
-        statements = list(_statements(self._held, self._guarded, engine.dialect, notify))
-        if len(statements) != 1:
+        planned = list(statements(self._held, self._guarded, engine.dialect, notify))
+        if len(planned) != 1:
             return False
-        [(statement, params, check)] = statements
+        [(statement, params, check)] = planned
         held, self._held = self._held, {}
         self._guarded = None
         with self._writing(held):
@@ -342,7 +213,7 @@ class Inserts:
                 try:
                     await alone.execute(statement, params)
                 except DBAPIError as exc:
-                    refused = _refusal(exc, check)
+                    refused = refusal(exc, check)
                     if refused is None:
                         raise
                     raise refused from None
@@ -365,11 +236,11 @@ class Inserts:
         dialect = state.session.get_bind().dialect
         with self._writing(held):
             if dialect.name == "postgresql":
-                for statement, params, check in _statements(held, guarded, dialect, None):
+                for statement, params, check in statements(held, guarded, dialect, None):
                     try:
                         state.session.execute(statement, params)
                     except DBAPIError as exc:
-                        refused = _refusal(exc, check)
+                        refused = refusal(exc, check)
                         if refused is None:
                             raise
                         raise refused from None

@@ -1,0 +1,153 @@
+"""The PostgreSQL statements that write a transaction's held rows (`fast_insert.Inserts`).
+
+A command's few rows go in one statement, each table's INSERT a data-modifying `WITH` part,
+with the commit's `pg_notify` and the guarded insert (`Guarded`) if there is one; a large run's
+rows go one statement per table (ADR 0009). Built once per shape and cached.
+"""
+
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Insert, Table, TextClause, bindparam, insert, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+
+COMBINED_ROWS = 16
+"""Rows one combined statement carries at most: a command's few. More (a large shared run) go
+one statement per table, so that the caches of statements (ours, SQLAlchemy's compiled ones,
+asyncpg's prepared ones per connection) only ever keep small shapes."""
+
+NOTIFY = text("SELECT pg_notify(:notify_channel, '')")
+
+Held = dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]]
+"""Rows held back, by table and columns, in the order they were first given."""
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """An insert a conflict may leave undone, held with the others (`Inserts.guard`)."""
+
+    table: Table
+    row: Mapping[str, Any]
+    conflict: str
+    """What follows `VALUES (…)`: an `ON CONFLICT` clause; its parameters named `g_…`."""
+    params: Mapping[str, Any]
+    """The clause's parameters."""
+    refused: Callable[[], Exception]
+    """Raised when the insert wrote no row."""
+
+
+_GuardShape = tuple[Table, tuple[str, ...], str] | None
+
+
+@functools.cache
+def insert_of(table: Table) -> Insert:
+    """Built once per table (SQLAlchemy then reuses its compiled form)."""
+    return insert(table)
+
+
+@functools.lru_cache(maxsize=512)
+def combined(
+    shape: tuple[tuple[Table, tuple[str, ...], int], ...],
+    dialect: Dialect,
+    notify: bool,
+    guard: _GuardShape = None,
+) -> TextClause:
+    """One PostgreSQL statement inserting `count` rows of `keys` into each table (a
+    data-modifying WITH part each, all run to completion), the guarded insert saying how many
+    rows it wrote, and `pg_notify` when asked; built once per shape (SQLAlchemy and asyncpg
+    then reuse its compiled and prepared forms)."""
+    quote = dialect.identifier_preparer.quote
+    parts: list[str] = []
+    binds = []
+    if guard is not None:
+        table, keys, conflict = guard
+        columns = ", ".join(quote(k) for k in keys)
+        values = ", ".join(f":g_{j}" for j in range(len(keys)))
+        parts.append(
+            f"g AS (INSERT INTO {quote(table.name)} ({columns}) VALUES ({values}) "
+            f"{conflict} RETURNING 1)"
+        )
+        binds += [bindparam(f"g_{j}", type_=table.c[k].type) for j, k in enumerate(keys)]
+    for i, (table, keys, count) in enumerate(shape):
+        columns = ", ".join(quote(k) for k in keys)
+        values = ", ".join(
+            "(" + ", ".join(f":h{i}_{r}_{j}" for j in range(len(keys))) + ")" for r in range(count)
+        )
+        parts.append(f"h{i} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES {values})")
+        binds += [
+            bindparam(f"h{i}_{r}_{j}", type_=table.c[k].type)
+            for r in range(count)
+            for j, k in enumerate(keys)
+        ]
+    if notify:
+        binds.append(bindparam("notify_channel"))
+    # A guarded insert that wrote nothing fails the whole statement (division by zero, at run
+    # time: the count is a subquery): nothing of it stays, in a transaction or without one.
+    selected = ["1 / (SELECT count(*) FROM g)" if guard is not None else "1"]
+    if notify:
+        selected.append("pg_notify(:notify_channel, '')")
+    return text(f"WITH {', '.join(parts)} SELECT {', '.join(selected)}").bindparams(*binds)
+
+
+@functools.cache
+def columns_of(table: Table, keys: frozenset[str]) -> tuple[str, ...]:
+    """`keys` in the table's column order: rows given with their keys in another order join the
+    same statement part, in the order they were given. A key that is no column is a bug: said
+    at once, not when the rows go (as a KeyError a consumer would take for a poison event)."""
+    columns = [c.key for c in table.c]
+    unknown = keys - set(columns)
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+    return tuple(k for k in columns if k in keys)
+
+
+Statement = tuple[Any, Any, Guarded | None]
+"""A statement, its parameters, and the guarded insert it fails on when that wrote nothing."""
+
+GUARD_REFUSED = "22012"
+"""SQLSTATE of the guard's division by zero: the guarded insert wrote no row."""
+
+
+def refusal(exc: DBAPIError, check: Guarded | None) -> Exception | None:
+    """What a failed statement means when it carried a guarded insert that wrote nothing."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return check.refused() if check is not None and sqlstate == GUARD_REFUSED else None
+
+
+def guard_params(guarded: Guarded, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {**guarded.params, **{f"g_{j}": guarded.row[k] for j, k in enumerate(keys)}}
+
+
+def statements(
+    held: Held, guarded: Guarded | None, dialect: Dialect, notify: str | None
+) -> Iterator[Statement]:
+    """The held rows (and the guarded insert) as PostgreSQL statements and their parameters,
+    then the notification: one combined statement for a command's few rows, one per table for
+    more."""
+    guard: _GuardShape = None
+    if guarded is not None:
+        guard_keys = columns_of(guarded.table, frozenset(guarded.row))
+        guard = (guarded.table, guard_keys, guarded.conflict)
+    count = sum(len(rows) for rows in held.values())
+    if not (held or guarded) or count > COMBINED_ROWS:
+        for (table, _), rows in held.items():
+            yield insert_of(table), list(rows), None
+        if guarded is not None and guard is not None:
+            alone = combined((), dialect, False, guard)
+            yield alone, guard_params(guarded, guard[1]), guarded
+        if notify is not None:
+            yield NOTIFY, {"notify_channel": notify}, None
+        return
+    shape = tuple((table, keys, len(rows)) for (table, keys), rows in held.items())
+    params: dict[str, Any] = {} if notify is None else {"notify_channel": notify}
+    if guarded is not None and guard is not None:
+        params |= guard_params(guarded, guard[1])
+    for i, ((_, keys), rows) in enumerate(held.items()):
+        for r, row in enumerate(rows):
+            for j, key in enumerate(keys):
+                params[f"h{i}_{r}_{j}"] = row[key]
+    yield combined(shape, dialect, notify is not None, guard), params, guarded
