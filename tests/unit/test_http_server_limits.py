@@ -5,7 +5,6 @@ server, as an attacker on the network would."""
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import uvicorn
@@ -135,38 +134,3 @@ async def test_a_keep_alive_client_gets_its_next_request_served_within_the_deadl
         finally:
             writer.close()
     assert seen == ["called"] * 3
-
-
-async def test_a_response_goes_out_in_one_send_and_a_closing_one_whole(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """uvicorn writes the head and the body apart; the server's connection sends them as one
-    (a system call each costs tens of µs). A response on a connection the server then closes
-    (`Connection: close`) still arrives whole."""
-    from asyncio import selector_events
-
-    socket_transport: Any = selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
-    sends: list[int] = []
-    real = socket_transport.write
-    port_of_server: list[int] = []
-
-    def counted(self: Any, data: Any) -> None:
-        if port_of_server and self.get_extra_info("sockname")[1] == port_of_server[0]:
-            sends.append(len(data))
-        real(self, data)
-
-    monkeypatch.setattr(socket_transport, "write", counted)
-    async with _serving(_counting_app([]), HttpLimitSettings()) as port:
-        port_of_server.append(port)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for _ in range(3):  # keep-alive: one send per response
-            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            await writer.drain()
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            assert head.startswith(b"HTTP/1.1 200")
-            assert await asyncio.wait_for(reader.readexactly(2), 10) == b"{}"
-        writer.close()
-        closing = await _raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert closing.startswith(b"HTTP/1.1 200")
-        assert closing.endswith(b"{}")
-    assert len(sends) == 4, sends
