@@ -86,7 +86,7 @@ def _violated(exc: IntegrityError, held: Held, meanings: Mapping[Table, Violatio
         if isinstance(orig, sqlite3.IntegrityError):  # "UNIQUE constraint failed: t.a, t.b"
             sqlite_says = str(orig)
         current = current.__cause__ or current.__context__
-    for (table, _, _), rows in held.items():
+    for (table, _), rows in held.items():
         meaning = meanings.get(table)
         if meaning is None:
             continue
@@ -154,26 +154,9 @@ class Inserts:
         self._guarded = guarded
         self.writes += 1
 
-    def upsert(self, table: Table, key: str, row: Mapping[str, Any]) -> bool:
-        """Hold the insert of `row`, or the update of its other columns when a row with its
-        `key` (a unique column) is there; it goes with the held rows, in their statement on
-        PostgreSQL. False, holding nothing, where it cannot (SQLite, a savepoint, inserts into
-        `table` or this same row already held): the caller runs its own statement."""
-        if not (self._deferred and self._session.bind.dialect.name == "postgresql"):
-            return False
-        if self._session.sync_session.in_nested_transaction():
-            return False
-        mine = [(c, r) for (t, _, c), rows in self._held.items() if t is table for r in rows]
-        if any(not c or r.get(key) == row[key] for c, r in mine):  # one statement, one row
-            return False
-        keys = columns_of(table, frozenset(row))
-        self._held.setdefault((table, keys, key), []).append(row)
-        self.writes += 1
-        return True
-
     def holds(self, table: Table) -> bool:
         """Rows of `table` are held back (a statement on it must not let them wait)."""
-        return any(held is table for held, _, _ in self._held)
+        return any(held is table for held, _ in self._held)
 
     async def rows(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert `rows` (all with the same keys) in the transaction; a constraint violation
@@ -186,7 +169,7 @@ class Inserts:
                 # Held inside a savepoint, they would outlive its rollback.
                 self.failed = True
                 raise RuntimeError("rows were held back inside a savepoint")
-            self._held.setdefault((table, keys, ""), []).extend(rows)
+            self._held.setdefault((table, keys), []).extend(rows)
             self.writes += len(rows)
             return
         await self._now(table, keys, rows)
@@ -208,7 +191,7 @@ class Inserts:
                             raise
                         raise refused from None
             else:
-                for (table, keys, _), rows in held.items():  # no upsert is held here
+                for (table, keys), rows in held.items():
                     await self._now(table, keys, rows)
 
     async def flush_alone(self, engine: AsyncEngine, *, notify: str | None = None) -> bool:
@@ -262,7 +245,7 @@ class Inserts:
                             raise
                         raise refused from None
             else:
-                for (table, _, _), rows in held.items():  # no upsert is held here
+                for (table, _), rows in held.items():
                     state.session.execute(insert_of(table), list(rows))
 
     @contextlib.contextmanager

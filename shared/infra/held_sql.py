@@ -21,9 +21,8 @@ asyncpg's prepared ones per connection) only ever keep small shapes."""
 
 NOTIFY = text("SELECT pg_notify(:notify_channel, '')")
 
-Held = dict[tuple[Table, tuple[str, ...], str], list[Mapping[str, Any]]]
-"""Rows held back, by table, columns and upsert key (empty for a plain insert; else the unique
-column an upsert's `ON CONFLICT … DO UPDATE` is on), in the order they were first given."""
+Held = dict[tuple[Table, tuple[str, ...]], list[Mapping[str, Any]]]
+"""Rows held back, by table and columns, in the order they were first given."""
 
 
 @dataclass(frozen=True)
@@ -51,14 +50,13 @@ def insert_of(table: Table) -> Insert:
 
 @functools.lru_cache(maxsize=512)
 def combined(
-    shape: tuple[tuple[Table, tuple[str, ...], int, str], ...],
+    shape: tuple[tuple[Table, tuple[str, ...], int], ...],
     dialect: Dialect,
     notify: bool,
     guard: _GuardShape = None,
 ) -> TextClause:
     """One PostgreSQL statement inserting `count` rows of `keys` into each table (a
-    data-modifying WITH part each, all run to completion; an upsert where a part names its
-    unique column), the guarded insert saying how many
+    data-modifying WITH part each, all run to completion), the guarded insert saying how many
     rows it wrote, and `pg_notify` when asked; built once per shape (SQLAlchemy and asyncpg
     then reuse its compiled and prepared forms)."""
     quote = dialect.identifier_preparer.quote
@@ -73,18 +71,12 @@ def combined(
             f"{conflict} RETURNING 1)"
         )
         binds += [bindparam(f"g_{j}", type_=table.c[k].type) for j, k in enumerate(keys)]
-    for i, (table, keys, count, conflict) in enumerate(shape):
+    for i, (table, keys, count) in enumerate(shape):
         columns = ", ".join(quote(k) for k in keys)
         values = ", ".join(
             "(" + ", ".join(f":h{i}_{r}_{j}" for j in range(len(keys))) + ")" for r in range(count)
         )
-        upsert = ""
-        if conflict:  # an upsert on the unique column `conflict`
-            updated = ", ".join(f"{quote(k)} = excluded.{quote(k)}" for k in keys if k != conflict)
-            upsert = f" ON CONFLICT ({quote(conflict)}) DO UPDATE SET {updated}"
-        parts.append(
-            f"h{i} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES {values}{upsert})"
-        )
+        parts.append(f"h{i} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES {values})")
         binds += [
             bindparam(f"h{i}_{r}_{j}", type_=table.c[k].type)
             for r in range(count)
@@ -142,24 +134,19 @@ def statements(
         guard = (guarded.table, guard_keys, guarded.conflict)
     count = sum(len(rows) for rows in held.values())
     if not (held or guarded) or count > COMBINED_ROWS:
-        for (table, keys, conflict), rows in held.items():
-            if conflict:  # an upsert: its own statement, row by row
-                for row in rows:
-                    upsert = combined(((table, keys, 1, conflict),), dialect, False)
-                    yield upsert, {f"h0_0_{j}": row[k] for j, k in enumerate(keys)}, None
-            else:
-                yield insert_of(table), list(rows), None
+        for (table, _), rows in held.items():
+            yield insert_of(table), list(rows), None
         if guarded is not None and guard is not None:
             alone = combined((), dialect, False, guard)
             yield alone, guard_params(guarded, guard[1]), guarded
         if notify is not None:
             yield NOTIFY, {"notify_channel": notify}, None
         return
-    shape = tuple((table, keys, len(rows), c) for (table, keys, c), rows in held.items())
+    shape = tuple((table, keys, len(rows)) for (table, keys), rows in held.items())
     params: dict[str, Any] = {} if notify is None else {"notify_channel": notify}
     if guarded is not None and guard is not None:
         params |= guard_params(guarded, guard[1])
-    for i, ((_, keys, _), rows) in enumerate(held.items()):
+    for i, ((_, keys), rows) in enumerate(held.items()):
         for r, row in enumerate(rows):
             for j, key in enumerate(keys):
                 params[f"h{i}_{r}_{j}"] = row[key]

@@ -219,8 +219,6 @@ class SqlUnitOfWork:
         if self.created(stream_id):
             await self.inserts.rows(table, [row])
             return
-        if self.inserts.upsert(table, key, row):  # PostgreSQL: with the held rows, at once
-            return
         updated = await self.session.execute(
             _update(table, key),
             {"b_key": stream_id, **values},

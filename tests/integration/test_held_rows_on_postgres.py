@@ -145,9 +145,8 @@ async def test_a_view_update_lets_held_rows_wait_unless_they_are_its_own(
             await uow.write_view(loaded, {"need_id": need.stream_id, "seen": 1})
             await uow.write_view(loaded, {"need_id": need.stream_id, "seen": 2})
             await uow.commit()
-    # The first write of the row is held (an upsert: the row is missing); the second of the
-    # same row sends the held rows first, then updates what they wrote.
-    assert _verbs(statements) == ["SELECT", "WITH", "UPDATE", "SELECT"]  # notify
+    # The first update changes nothing and holds an insert; the second must see that row.
+    assert _verbs(statements) == ["SELECT", "UPDATE", "WITH", "UPDATE", "SELECT"]  # notify
     async with service.runtime.sessions() as session:
         bodies = (
             await session.scalars(
@@ -304,37 +303,3 @@ async def test_on_its_own_a_lost_race_still_leaves_nothing(service: NeedsService
         views = await session.scalar(select(func.count()).select_from(needs_view))
         stored = await session.scalar(select(func.count()).select_from(core.events))
     assert (queued, views, stored) == (1, 1, 1)  # nothing of the failed statement stayed
-
-
-@pytest.mark.parametrize("others", [0, 20])  # in the command's one statement; or on its own
-async def test_an_existing_streams_list_row_goes_with_the_held_rows(
-    service: NeedsService, others: int
-) -> None:
-    need = _need()
-    async with service.ports.uow() as first:
-        await first.needs.save(need, CTX)
-        await first.write_view(need, {"need_id": need.stream_id, "seen": 1})
-        await first.commit()
-
-    with sent(service) as statements:
-        async with service.ports.uow() as uow:
-            loaded = await uow.needs.get(need.stream_id)
-            assert loaded is not None
-            loaded.record_filled_positions(1, dt.date(2024, 9, 1))
-            await uow.needs.save(loaded, CTX)
-            await uow.write_view(loaded, {"need_id": need.stream_id, "seen": 2})
-            for _ in range(others):
-                await uow.needs.save(_need(), CTX)
-            await uow.commit()
-    assert not [s for s in statements if s.startswith("UPDATE needs_view")], statements
-    upserts = [s for s in statements if "ON CONFLICT (need_id) DO UPDATE" in s]
-    assert len(upserts) == 1
-    assert ("event_store" in upserts[0]) == (others == 0)
-    async with service.runtime.sessions() as session:
-        bodies = (
-            await session.scalars(
-                select(needs_view.c.body).where(needs_view.c.need_id == need.stream_id)
-            )
-        ).all()
-    assert len(bodies) == 1
-    assert '"seen": 2' in bodies[0]
