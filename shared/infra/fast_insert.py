@@ -40,7 +40,7 @@ from typing import Any
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ORMExecuteState
 
@@ -49,7 +49,7 @@ from shared.infra.held_sql import (
     Held,
     columns_of,
     insert_of,
-    refusal,
+    refusing,
     statements,
 )
 from shared.infra.sqlite import LoopConnection
@@ -183,13 +183,8 @@ class Inserts:
         with self._writing(held):
             if dialect.name == "postgresql":
                 for statement, params, check in statements(held, guarded, dialect, notify):
-                    try:
+                    with refusing(check):
                         await self._session.execute(statement, params)
-                    except DBAPIError as exc:
-                        refused = refusal(exc, check)
-                        if refused is None:
-                            raise
-                        raise refused from None
             else:
                 for (table, keys), rows in held.items():
                     await self._now(table, keys, rows)
@@ -210,13 +205,8 @@ class Inserts:
         with self._writing(held):
             async with engine.connect() as conn:
                 alone = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                try:
+                with refusing(check):
                     await alone.execute(statement, params)
-                except DBAPIError as exc:
-                    refused = refusal(exc, check)
-                    if refused is None:
-                        raise
-                    raise refused from None
         return True
 
     def _before_statement(self, state: ORMExecuteState) -> None:
@@ -237,13 +227,8 @@ class Inserts:
         with self._writing(held):
             if dialect.name == "postgresql":
                 for statement, params, check in statements(held, guarded, dialect, None):
-                    try:
+                    with refusing(check):
                         state.session.execute(statement, params)
-                    except DBAPIError as exc:
-                        refused = refusal(exc, check)
-                        if refused is None:
-                            raise
-                        raise refused from None
             else:
                 for (table, _), rows in held.items():
                     state.session.execute(insert_of(table), list(rows))

@@ -5,6 +5,7 @@ with the commit's `pg_notify` and the guarded insert (`Guarded`) if there is one
 rows go one statement per table (ADR 0009). Built once per shape and cached.
 """
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -111,11 +112,18 @@ GUARD_REFUSED = "22012"
 """SQLSTATE of the guard's division by zero: the guarded insert wrote no row."""
 
 
-def refusal(exc: DBAPIError, check: Guarded | None) -> Exception | None:
-    """What a failed statement means when it carried a guarded insert that wrote nothing."""
-    orig = getattr(exc, "orig", None)
-    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-    return check.refused() if check is not None and sqlstate == GUARD_REFUSED else None
+@contextlib.contextmanager
+def refusing(check: Guarded | None) -> Iterator[None]:
+    """Around running a statement: when it carried a guarded insert that wrote nothing, its
+    failure is raised as the guard's `refused()`; any other failure as it is."""
+    try:
+        yield
+    except DBAPIError as exc:
+        orig = getattr(exc, "orig", None)
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if check is None or sqlstate != GUARD_REFUSED:
+            raise
+        raise check.refused() from None
 
 
 def guard_params(guarded: Guarded, keys: tuple[str, ...]) -> dict[str, Any]:

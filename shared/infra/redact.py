@@ -17,7 +17,6 @@ hold data: the system's and the broker's (`OSError`, timeouts, `KafkaError`), an
 text decoding error by its position. Our own errors (`shared`, `services`) name ids, codes and
 rules only, and are told as they are."""
 
-import asyncio
 import json
 import traceback
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 MAX_REASON = 1000
 OWN: Final = ("shared", "services")
 """Packages whose errors say ids, codes and rules only (test_personal_data searches the logs)."""
-TOLD: Final = (OSError, TimeoutError, asyncio.TimeoutError, KafkaError)
+TOLD: Final = (OSError, TimeoutError, KafkaError)  # asyncio.TimeoutError is TimeoutError
 """Other errors whose text is about the system or the broker, never about a record."""
 
 

@@ -3,7 +3,7 @@ started in the test process so tests can drive them over HTTP."""
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -11,8 +11,11 @@ from uuid import uuid4
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.needs.__main__ import create_app as create_needs_app
+from services.needs.bootstrap import NeedsService
 from services.needs.config import NeedsSettings
 from services.placement.__main__ import create_app as create_placement_app
 from services.placement.config import PlacementSettings
@@ -22,6 +25,7 @@ from services.reporting.config import ReportingSettings
 from shared.contract.commands import CommandReply, commands_topic, replies_topic
 from shared.http.app import compose_app
 from shared.http.auth import TokenVerifier, load_issuers
+from shared.infra.transport import InProcessBus
 from tests.auth import TEST_KEYS, dev_issuer
 from tests.infra import create_database, unique_name
 from tests.samples import agency_command
@@ -103,6 +107,35 @@ def reporting_app(d: Deployment, service: ReportingService | None = None) -> Fas
         return create_reporting_app(d.reporting_settings())
     verifier = TokenVerifier(load_issuers(dev_issuer().issuers_file))
     return compose_app("reporting", [service], service.transport, verifier)
+
+
+@contextlib.asynccontextmanager
+async def needs_service(pg_dsn: str) -> AsyncIterator[NeedsService]:
+    """The needs service on databases of its own, migrated and not started: its units of work
+    without Kafka, a relay or consumers running beside them."""
+    d = await new_deployment("unused:9092", pg_dsn)
+    service = NeedsService(d.needs_settings(), InProcessBus())
+    await service.migrate()
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+@contextlib.contextmanager
+def statements_sent(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements `engine` sends meanwhile (BEGIN and COMMIT are not among them: asyncpg
+    sends those itself)."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
 
 
 @contextlib.asynccontextmanager

@@ -7,25 +7,20 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import event
 
 from services.needs.bootstrap import NeedsService
 from shared.contract.envelope import CloudEvent
 from shared.contract.examples import example_envelope
-from shared.infra.transport import InProcessBus
 from shared.infra.uow import ConflictingDuplicate
-from tests.integration.system import new_deployment
+from tests.integration.system import needs_service, statements_sent
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def service(pg_dsn: str) -> AsyncIterator[NeedsService]:
-    d = await new_deployment("unused:9092", pg_dsn)
-    running = NeedsService(d.needs_settings(), InProcessBus())
-    await running.migrate()
-    yield running
-    await running.stop()
+    async with needs_service(pg_dsn) as running:
+        yield running
 
 
 def _event(**changes: object) -> CloudEvent:
@@ -35,18 +30,10 @@ def _event(**changes: object) -> CloudEvent:
 
 async def test_a_fetch_is_claimed_once_in_one_statement(service: NeedsService) -> None:
     first, second = _event(), _event()
-    sent: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        sent.append(statement)
-
-    event.listen(service.runtime.engine.sync_engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(service.runtime.engine) as sent:
         async with service.ports.uow() as uow:
             assert await uow.claim_many("test", [first]) == [first]
             await uow.commit()
-    finally:
-        event.remove(service.runtime.engine.sync_engine, "before_cursor_execute", seen)
     assert sum("processed_events" in s for s in sent) == 1
 
     async with service.ports.uow() as uow:

@@ -10,11 +10,10 @@ import contextlib
 import copy
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.needs.adapters.tables import core, needs_view
@@ -24,11 +23,16 @@ from services.needs.domain.commands import RaiseNeed
 from services.needs.domain.need import Need
 from shared.infra.answers import Answer, AnswerExists
 from shared.infra.fast_insert import Inserts
-from shared.infra.transport import InProcessBus
 from shared.seedwork.errors import ConcurrencyConflict
 from shared.seedwork.ports import RequestContext
 from tests import auth
-from tests.integration.system import needs_app, new_deployment, running
+from tests.integration.system import (
+    needs_app,
+    needs_service,
+    new_deployment,
+    running,
+    statements_sent,
+)
 from tests.samples import need_body
 
 pytestmark = pytest.mark.integration
@@ -38,28 +42,13 @@ CTX = RequestContext("test", "c", "c", dt.datetime.now(dt.UTC))
 
 @pytest.fixture
 async def service(pg_dsn: str) -> AsyncIterator[NeedsService]:
-    d = await new_deployment("unused:9092", pg_dsn)
-    running = NeedsService(d.needs_settings(), InProcessBus())
-    await running.migrate()
-    yield running
-    await running.stop()
+    async with needs_service(pg_dsn) as running:
+        yield running
 
 
-@contextlib.contextmanager
-def sent(service: NeedsService) -> Iterator[list[str]]:
-    """The statements the service's engine sends meanwhile (BEGIN and COMMIT are not among
-    them: asyncpg sends those itself)."""
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    engine = service.runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+def sent(service: NeedsService) -> contextlib.AbstractContextManager[list[str]]:
+    """The statements the service's engine sends meanwhile."""
+    return statements_sent(service.runtime.engine)
 
 
 def _verbs(statements: list[str]) -> list[str]:

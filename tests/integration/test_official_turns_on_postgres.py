@@ -5,35 +5,23 @@ others are refused as overlapping, never two overlapping secondments of one pers
 import asyncio
 import functools
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from services.placement.bootstrap import PlacementService
 from tests import auth
-from tests.integration.system import eventually, needs_app, new_deployment, placement_app, running
+from tests.integration.system import (
+    eventually,
+    needs_app,
+    new_deployment,
+    placement_app,
+    running,
+    statements_sent,
+)
 from tests.samples import need_body, official_body, secondment_body
 
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def sent(service: PlacementService) -> Iterator[list[str]]:
-    """The statements the placement service's engine sends meanwhile."""
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    engine = service.runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
 
 async def test_one_official_seconded_at_once_to_several_needs_is_seconded_once(
@@ -59,7 +47,7 @@ async def test_one_official_seconded_at_once_to_several_needs_is_seconded_once(
 
         for need_id in need_ids:  # every need known to placement before the race
             await eventually(functools.partial(known, need_id), lambda status: status != 503)
-        with sent(service) as statements:
+        with statements_sent(service.runtime.engine) as statements:
             answers = await asyncio.gather(
                 *(
                     placement.post(

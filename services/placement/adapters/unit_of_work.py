@@ -3,6 +3,7 @@
 import json
 import zlib
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from sqlalchemy import BigInteger, and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -81,6 +82,16 @@ _SPELLS_TAKING_POSITION = select(
 )
 """PostgreSQL: a position taken and the official's spells read in one statement (one row of
 NULLs beside the count when they have none)."""
+
+
+def _spell(row: Any) -> OfficialSpell:
+    """One of the official's secondments, as the overlap rule reads it."""
+    return OfficialSpell(
+        secondment_id=row.secondment_id,
+        start_date=row.start_date,
+        end_date=row.planned_end_date,
+        active=row.status != "CANCELLED",
+    )
 
 
 def _official_key(official_id: str) -> int:
@@ -181,22 +192,18 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
         two concurrent requests for one official are checked one after the other (SQLite
         serialises writers already with `BEGIN IMMEDIATE`).
         """
-        postgres = self.session.bind.dialect.name == "postgresql"
-        if postgres and official_id not in self._turns:
-            await self.session.execute(_LOCK_OFFICIAL, {"b_key": _official_key(official_id)})
-            self._turns.add(official_id)
+        if self.session.bind.dialect.name == "postgresql":
+            await self._take_turn(official_id)
         rows = await self.session.execute(
             _SPELLS, {"b_official_id": official_id, "b_home_units": sorted(home_units)}
         )
-        return [
-            OfficialSpell(
-                secondment_id=r.secondment_id,
-                start_date=r.start_date,
-                end_date=r.planned_end_date,
-                active=r.status != "CANCELLED",
-            )
-            for r in rows
-        ]
+        return [_spell(r) for r in rows]
+
+    async def _take_turn(self, official_id: str) -> None:
+        """The official's advisory lock, once per transaction (PostgreSQL)."""
+        if official_id not in self._turns:
+            await self.session.execute(_LOCK_OFFICIAL, {"b_key": _official_key(official_id)})
+            self._turns.add(official_id)
 
     async def spells_taking_position(
         self, official_id: str, home_units: Iterable[str], need_id: str
@@ -205,25 +212,14 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
         official's turn, taken apart: the spells' snapshot must follow the lock)."""
         if self.session.bind.dialect.name != "postgresql":
             return await self.spells(official_id, home_units), await self.take_position(need_id)
-        if official_id not in self._turns:
-            await self.session.execute(_LOCK_OFFICIAL, {"b_key": _official_key(official_id)})
-            self._turns.add(official_id)
+        await self._take_turn(official_id)
         params = {
             "b_official_id": official_id,
             "b_home_units": sorted(home_units),
             "b_need_id": need_id,
         }
         rows = (await self.session.execute(_SPELLS_TAKING_POSITION, params)).all()
-        spells = [
-            OfficialSpell(
-                secondment_id=r.secondment_id,
-                start_date=r.start_date,
-                end_date=r.planned_end_date,
-                active=r.status != "CANCELLED",
-            )
-            for r in rows
-            if r.secondment_id is not None
-        ]
+        spells = [_spell(r) for r in rows if r.secondment_id is not None]  # NULLs: none
         return spells, bool(rows and rows[0].took == 1)
 
     async def release_position(self, need_id: str) -> None:
