@@ -6,12 +6,12 @@ import contextlib
 from pathlib import Path
 
 import httpx
-import uvicorn
 
 from services.embedded.app import create_embedded_app, keys_dir
 from services.embedded.demo import Agencies, load_demo
 from shared.clock import today
 from shared.http.limits import HttpLimitSettings
+from shared.http.server import Server
 from shared.http.tokens import DEMO_IDENTITIES, DEMO_SIGN_INS, DevIssuer
 from shared.infra import logs
 
@@ -51,7 +51,7 @@ async def main(host: str, port: int, data_dir: Path, demo: bool) -> None:
     config = HttpLimitSettings().uvicorn_config(
         app, host, port, log_level=logs.level("WARNING").lower()
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
     serving = asyncio.create_task(server.serve())
     while not server.started:
         if serving.done():

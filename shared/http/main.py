@@ -5,13 +5,13 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
-import uvicorn
 from fastapi import FastAPI
 
 from shared.contract.topics import topic_name
 from shared.http.app import RunningService, compose_app
 from shared.http.auth import TokenVerifier
 from shared.http.limits import DEFAULT_MAX_BODY_BYTES, HttpLimitSettings
+from shared.http.server import Server
 from shared.http.settings import BaseServiceSettings
 from shared.infra import logs
 from shared.infra.audit import AuditLog
@@ -132,4 +132,4 @@ async def migrate_only(app: FastAPI) -> None:
 def serve(app: FastAPI, host: str, port: int, limits: HttpLimitSettings | None = None) -> None:
     """Serve until interrupted, within the service's HTTP limits."""
     config = (limits or HttpLimitSettings()).uvicorn_config(app, host, port)
-    uvicorn.Server(config).run()
+    Server(config).run()

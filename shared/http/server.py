@@ -1,19 +1,27 @@
-"""uvicorn's HTTP/1.1 protocol with a deadline for the request head.
+"""uvicorn as the services run it: a deadline for the request head (`HeadDeadlineH11Protocol`),
+and start-up's objects kept out of the garbage collector's sight (`Server`).
 
-uvicorn times out a keep-alive connection only after a response, and any byte cancels that
-timer; a connection that sends nothing, or a request head one byte at a time (slowloris),
-stays open for ever. Since `limit_concurrency` counts open connections, a few hundred such
-sockets from one client would make the server answer 503 to everybody. This protocol closes
-a connection whose request head is not complete within `head_timeout` seconds of its opening
-or of the previous response. A slow request body is the body limit's and the app's concern
-(`shared.http.limits`).
+The deadline: uvicorn times out a keep-alive connection only after a response, and any byte
+cancels that timer; a connection that sends nothing, or a request head one byte at a time
+(slowloris), stays open for ever. Since `limit_concurrency` counts open connections, a few
+hundred such sockets from one client would make the server answer 503 to everybody. This
+protocol closes a connection whose request head is not complete within `head_timeout` seconds
+of its opening or of the previous response. A slow request body is the body limit's and the
+app's concern (`shared.http.limits`).
 """
 
 import asyncio
 import contextlib
+import logging
+import socket
 
 import h11
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from shared.infra.collector import freeze_startup
+
+log = logging.getLogger(__name__)
 
 
 class HeadDeadlineH11Protocol(H11Protocol):
@@ -58,3 +66,14 @@ class HeadDeadlineH11Protocol(H11Protocol):
 def with_head_timeout(seconds: float) -> type[HeadDeadlineH11Protocol]:
     """The protocol class for `uvicorn.Config(http=…)` with this deadline."""
     return type("HeadDeadlineH11Protocol", (HeadDeadlineH11Protocol,), {"head_timeout": seconds})
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server that, once the app has started, freezes what start-up made
+    (`collector.freeze_startup`): no full garbage collection scans it again, so none stalls
+    every request on the event loop for 100 ms. For a process's entry point only."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            log.debug("%d start-up objects frozen", freeze_startup())
