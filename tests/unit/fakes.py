@@ -265,7 +265,11 @@ class FakePlacementUnitOfWork(FakeUnitOfWork):
             and (visible_units is None or {row["home_unit"], row["host_unit"]} & visible_units)
         ][:limit]
 
-    async def apply_need_event(self, version: int, event: EventData) -> None:
+    async def apply_need_events(self, events: Sequence[tuple[int, EventData]]) -> None:
+        for version, event in events:
+            self._apply_need_event(version, event)
+
+    def _apply_need_event(self, version: int, event: EventData) -> None:
         needs = self.work.table("needs")
         if isinstance(event, NeedRaised):
             needs.setdefault(

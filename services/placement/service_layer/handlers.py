@@ -394,6 +394,6 @@ async def on_need_event(envelope: CloudEvent, uow: PlacementUnitOfWork) -> None:
 async def on_need_events(envelopes: Sequence[CloudEvent], uow: PlacementUnitOfWork) -> None:
     """The same for a batch of events (in partition order), in one transaction."""
     async with uow:
-        for envelope in await uow.claim_many(CONSUMER, envelopes):
-            await uow.apply_need_event(envelope.aggregateversion, read_event(envelope))
+        fresh = await uow.claim_many(CONSUMER, envelopes)
+        await uow.apply_need_events([(e.aggregateversion, read_event(e)) for e in fresh])
         await uow.commit()

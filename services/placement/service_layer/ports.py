@@ -79,8 +79,9 @@ class PlacementUnitOfWork(UnitOfWork, Protocol):
         """(position, body) of secondments after a position, oldest first."""
         ...
 
-    async def apply_need_event(self, version: int, event: EventData) -> None:
-        """Project one needs-topic event into the needs this service knows."""
+    async def apply_need_events(self, events: Sequence[tuple[int, EventData]]) -> None:
+        """Project needs-topic events (aggregate version, event), in partition order, into
+        the needs this service knows."""
         ...
 
     async def redact_answers(self, official_id: str) -> int:
