@@ -270,8 +270,8 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
     async def apply_need_events(self, events: Sequence[tuple[int, EventData]]) -> None:
         """Project needs-topic events (version, event) into the needs view, in partition
         order. The new needs of a run of `NeedRaised` go in one statement (each kept as it is
-        if already known), not a look-up and an insert each: for a fetch of new needs, two
-        statements in all where there were two per need (docs/performance.md)."""
+        if already known), not a look-up and an insert each: a fetch of new needs is one
+        statement, where it was two per need (docs/performance.md, "5 December 2026")."""
         raised: list[dict[str, object]] = []
         for version, event in events:
             if isinstance(event, NeedRaised):
