@@ -26,6 +26,10 @@ def _lost_race(rows: Sequence[Mapping[str, Any]]) -> ConcurrencyConflict:
     return ConcurrencyConflict(str(rows[0]["stream_id"]), int(rows[0]["version"]) - 1)
 
 
+LOAD_CHUNK = 500
+"""Streams loaded per statement by `load_many`."""
+
+
 class EventStore:
     """One service's event store, bound to the unit of work's session."""
 
@@ -114,6 +118,25 @@ class EventStore:
         await self._inserts.rows(self._t.outbox, outbox_rows)
         self.appended.extend(events)
 
+    async def load_many(self, stream_ids: Sequence[str]) -> dict[str, list[CloudEvent]]:
+        """`load` for several streams, one statement per `LOAD_CHUNK` of them (a fetch's
+        events touching many needs loaded them a statement each: docs/performance.md)."""
+        t = self._t.events
+        loaded: dict[str, list[CloudEvent]] = {s: [] for s in stream_ids}
+        ids = list(loaded)
+        for start in range(0, len(ids), LOAD_CHUNK):
+            result = await self._session.execute(
+                select(t.c.stream_id, t.c.envelope)
+                .where(t.c.stream_id.in_(ids[start : start + LOAD_CHUNK]))
+                .order_by(t.c.stream_id, t.c.version)
+            )
+            for stream_id, raw in result:
+                loaded[stream_id].append(CloudEvent.from_json(raw))
+        if self._codec is not None:
+            for events in loaded.values():
+                events[:] = [await self._codec.open(e) for e in events]
+        return loaded
+
     async def load(self, stream_id: str) -> list[CloudEvent]:
         """Every event of one stream, in version order, as stored (each in the `dataversion`
         it was written in: `read_event` brings its data to the current version)."""
@@ -154,6 +177,16 @@ class AggregateRepository(Generic[A]):
         if not envelopes:
             return None
         return self._factory([read_event(e, self._upcasters) for e in envelopes])
+
+    async def get_many(self, stream_ids: Sequence[str]) -> dict[str, A | None]:
+        """`get` for several streams, their events read in one statement."""
+        loaded = await self._store.load_many(stream_ids)
+        return {
+            stream_id: self._factory([read_event(e, self._upcasters) for e in envelopes])
+            if envelopes
+            else None
+            for stream_id, envelopes in loaded.items()
+        }
 
     async def history(self, stream_id: str) -> list[CloudEvent]:
         """The stream's envelopes, in version order."""

@@ -62,6 +62,10 @@ class Repository(Protocol[A]):
         """The aggregate rebuilt from its history, or None when the stream is empty."""
         ...
 
+    async def get_many(self, stream_ids: Sequence[str]) -> dict[str, A | None]:
+        """`get` for several streams at once (a consumer's fetch touching many of them)."""
+        ...
+
     async def history(self, stream_id: str) -> list[CloudEvent]:
         """The stream's envelopes, in version order."""
         ...

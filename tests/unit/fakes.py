@@ -59,6 +59,9 @@ class FakeRepository(Generic[A]):
         envelopes = self._work.streams.get(stream_id)
         return self._factory([read_event(e) for e in envelopes]) if envelopes else None
 
+    async def get_many(self, stream_ids: Sequence[str]) -> dict[str, A | None]:
+        return {stream_id: await self.get(stream_id) for stream_id in stream_ids}
+
     async def history(self, stream_id: str) -> list[CloudEvent]:
         return list(self._work.streams.get(stream_id, []))
 

@@ -144,7 +144,7 @@ async def on_placement_events(envelopes: Sequence[CloudEvent], uow: NeedsUnitOfW
         need_ids = sorted({str(event.need_id) for _, event in fresh})
         await uow.lock_needs(need_ids)
         taken = await uow.fills(need_ids)
-        loaded: dict[str, Need | None] = {}  # a need several events of the batch touch: once
+        loaded = await uow.needs.get_many(need_ids)  # each need once, in one statement
         for envelope, event in fresh:
             await _count_position(envelope, event, uow, loaded, taken)
         for need in loaded.values():  # each need's list row once, as the batch left it
@@ -191,9 +191,7 @@ async def _count_position(
         if secondment_id in holding:
             await uow.remove_fill(need_id, secondment_id)
             holding.discard(secondment_id)
-    if need_id not in loaded:  # saved below, the aggregate stays as its stream now is
-        loaded[need_id] = await uow.needs.get(need_id)
-    need = loaded[need_id]
+    need = loaded[need_id]  # saved below, the aggregate stays as its stream now is
     if need is not None:
         need.record_filled_positions(len(holding), on)
         ctx = RequestContext(
