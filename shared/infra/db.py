@@ -10,8 +10,10 @@ from typing import Any
 
 import aiosqlite
 from asyncpg.exceptions import InternalClientError
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,6 +44,13 @@ machine, docs/performance.md). `busy_timeout=0`: lock waits are asynchronous
 def is_sqlite(url: str) -> bool:
     """True for the embedded default's SQLite files."""
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def insert_on_conflict(dialect: str, table: Table) -> postgresql.Insert | sqlite_dialect.Insert:
+    """The INSERT of `dialect` that takes an `ON CONFLICT` clause (PostgreSQL's or SQLite's)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite_dialect.insert(table)
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:

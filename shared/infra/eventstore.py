@@ -132,10 +132,7 @@ class EventStore:
             )
             for stream_id, raw in result:
                 loaded[stream_id].append(CloudEvent.from_json(raw))
-        if self._codec is not None:
-            for events in loaded.values():
-                events[:] = [await self._codec.open(e) for e in events]
-        return loaded
+        return {stream_id: await self._opened(stored) for stream_id, stored in loaded.items()}
 
     async def load(self, stream_id: str) -> list[CloudEvent]:
         """Every event of one stream, in version order, as stored (each in the `dataversion`
@@ -145,7 +142,10 @@ class EventStore:
             .where(self._t.events.c.stream_id == stream_id)
             .order_by(self._t.events.c.version)
         )
-        stored = [CloudEvent.from_json(raw) for raw in result.scalars()]
+        return await self._opened([CloudEvent.from_json(raw) for raw in result.scalars()])
+
+    async def _opened(self, stored: list[CloudEvent]) -> list[CloudEvent]:
+        """The events with their personal data opened (as stored where there is no codec)."""
         if self._codec is None:
             return stored
         return [await self._codec.open(e) for e in stored]
@@ -173,20 +173,17 @@ class AggregateRepository(Generic[A]):
     async def get(self, stream_id: str) -> A | None:
         """The aggregate rebuilt from its history (older event versions upcast to the current
         ones), or None when the stream is empty."""
-        envelopes = await self._store.load(stream_id)
-        if not envelopes:
-            return None
-        return self._factory([read_event(e, self._upcasters) for e in envelopes])
+        return self._rebuilt(await self._store.load(stream_id))
 
     async def get_many(self, stream_ids: Sequence[str]) -> dict[str, A | None]:
         """`get` for several streams, their events read in one statement."""
         loaded = await self._store.load_many(stream_ids)
-        return {
-            stream_id: self._factory([read_event(e, self._upcasters) for e in envelopes])
-            if envelopes
-            else None
-            for stream_id, envelopes in loaded.items()
-        }
+        return {stream_id: self._rebuilt(envelopes) for stream_id, envelopes in loaded.items()}
+
+    def _rebuilt(self, envelopes: Sequence[CloudEvent]) -> A | None:
+        if not envelopes:
+            return None
+        return self._factory([read_event(e, self._upcasters) for e in envelopes])
 
     async def history(self, stream_id: str) -> list[CloudEvent]:
         """The stream's envelopes, in version order."""

@@ -3,7 +3,7 @@ started in the test process so tests can drive them over HTTP."""
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -11,8 +11,6 @@ from uuid import uuid4
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.needs.__main__ import create_app as create_needs_app
 from services.needs.bootstrap import NeedsService
@@ -120,22 +118,6 @@ async def needs_service(pg_dsn: str) -> AsyncIterator[NeedsService]:
         yield service
     finally:
         await service.stop()
-
-
-@contextlib.contextmanager
-def statements_sent(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The statements `engine` sends meanwhile (BEGIN and COMMIT are not among them: asyncpg
-    sends those itself)."""
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", seen)
 
 
 @contextlib.asynccontextmanager

@@ -12,7 +12,8 @@ from services.needs.bootstrap import NeedsService
 from shared.contract.envelope import CloudEvent
 from shared.contract.examples import example_envelope
 from shared.infra.uow import ConflictingDuplicate
-from tests.integration.system import needs_service, statements_sent
+from tests.integration.system import needs_service
+from tests.statements import statements_sent
 
 pytestmark = pytest.mark.integration
 

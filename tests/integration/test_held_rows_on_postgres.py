@@ -31,9 +31,9 @@ from tests.integration.system import (
     needs_service,
     new_deployment,
     running,
-    statements_sent,
 )
 from tests.samples import need_body
+from tests.statements import statements_sent
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ from tests.integration.system import (
     new_deployment,
     placement_app,
     running,
-    statements_sent,
 )
 from tests.samples import need_body, official_body, secondment_body
+from tests.statements import statements_sent
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import BigInteger, Insert, and_, bindparam, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.placement.adapters.answer_identity import STEPS
@@ -27,6 +25,7 @@ from shared.contract.events import (
 from shared.contract.personal import UNAVAILABLE_TEXT
 from shared.contract.topics import PLACEMENT_SOURCE
 from shared.contract.types import UnitRef
+from shared.infra.db import insert_on_conflict
 from shared.infra.eventstore import AggregateRepository
 from shared.infra.personal_data import PersonalDataCodec
 from shared.infra.uow import SqlUnitOfWork
@@ -324,8 +323,8 @@ class SqlPlacementUnitOfWork(SqlUnitOfWork):
 def _new_needs(dialect: str) -> Insert:
     """Needs inserted unless already known (a `NeedRaised` seen again under another event id),
     built once per dialect."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(needs_view).on_conflict_do_nothing(index_elements=["need_id"])
+    insert = insert_on_conflict(dialect, needs_view)
+    return insert.on_conflict_do_nothing(index_elements=["need_id"])
 
 
 def _raised_row(version: int, event: NeedRaised) -> dict[str, object]:

@@ -8,10 +8,10 @@ import functools
 from typing import Any
 
 from sqlalchemy import Boolean, Date, Integer, String, Table, and_, case, func, or_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from services.reporting.service_layer.changes import TableRules, template
+from shared.infra.db import insert_on_conflict
 
 # ----- PostgreSQL: one INSERT … SELECT FROM unnest(…) ON CONFLICT per table -----------------
 
@@ -75,17 +75,11 @@ def pg_sql(table: Table, rules: TableRules) -> tuple[str, list[str]]:
 # ----- SQLite (and any other dialect): the same merge with SQLAlchemy, executemany ---------
 
 
-def _insert(dialect: str, table: Table) -> Any:
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 @functools.cache
 def merge_statement(dialect: str, table: Table, rules: TableRules) -> Any:
     """The merge as a SQLAlchemy insert … on conflict, for `executemany`; built once per table
     (a few dozen expressions: building them cost more than running them on a small batch)."""
-    stmt = _insert(dialect, table)
+    stmt = insert_on_conflict(dialect, table)
     if rules.history:
         return stmt.on_conflict_do_nothing(index_elements=list(rules.keys))
     excluded = stmt.excluded

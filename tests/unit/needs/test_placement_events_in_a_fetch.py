@@ -3,10 +3,7 @@ PostgreSQL in the end-to-end tests): the needs the fetch touches are loaded in o
 not one each, and each is counted as before (a need filled by its last position)."""
 
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
-
-from sqlalchemy import event
 
 from services.embedded.app import create_embedded_app
 from services.needs.bootstrap import NeedsService
@@ -14,6 +11,7 @@ from services.needs.domain.commands import RaiseNeed
 from services.needs.domain.need import NeedStatus
 from services.needs.service_layer import handlers
 from tests.samples import need_body
+from tests.statements import statements_sent
 from tests.unit.needs.test_use_cases import HEALTH, TODAY, ctx, placement_event
 
 
@@ -30,18 +28,9 @@ async def test_a_fetch_touching_many_needs_loads_them_in_one_statement(tmp_path:
         fetch = [placement_event("OfficerSeconded", n, uuid4()) for n in needs]
         fetch.append(placement_event("OfficerSeconded", needs[0], uuid4()))  # its last position
 
-        loads: list[str] = []
-        engine = service.runtime.sessions.kw["bind"].sync_engine
-
-        def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
-            if statement.startswith("SELECT") and "FROM event_store" in statement:
-                loads.append(statement)
-
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with statements_sent(service.runtime.engine) as statements:
             await handlers.on_placement_events(fetch, ports.uow())
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
+        loads = [s for s in statements if s.startswith("SELECT") and "FROM event_store" in s]
 
         assert len(loads) == 1
         async with ports.uow() as uow:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.embedded.app import create_embedded_app
 from services.placement.adapters.tables import needs_view
@@ -14,6 +14,7 @@ from services.placement.bootstrap import PlacementService
 from services.placement.service_layer import handlers
 from shared.contract.envelope import CloudEvent
 from shared.contract.examples import example_envelope
+from tests.statements import statements_sent
 
 
 def _envelope(kind: str, need_id: str, version: int, **data: Any) -> CloudEvent:
@@ -38,18 +39,11 @@ async def test_a_fetch_of_new_needs_is_one_insert_and_later_events_apply_in_orde
             _envelope("NeedWithdrawn", needs[7], 2),
             _envelope("NeedRaised", needs[10], 1, positions=9),  # seen again, new id
         ]
-        sent: list[str] = []
-        engine = placement.runtime.sessions.kw["bind"].sync_engine
-
-        def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
-            if "needs_view" in statement and not statement.startswith("SELECT"):
-                sent.append(statement.split()[0])
-
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with statements_sent(placement.runtime.engine) as statements:
             await handlers.on_need_events(fetch, placement.ports.uow())
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
+        sent = [
+            s.split()[0] for s in statements if "needs_view" in s and not s.startswith("SELECT")
+        ]
 
         assert sent == ["INSERT", "UPDATE", "UPDATE", "INSERT"]
         async with placement.runtime.sessions() as session:
