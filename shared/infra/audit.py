@@ -50,9 +50,13 @@ class _Window:
     more: int = 0
 
 
-INSERT_ENTRY = insert(audit_log).returning(audit_log.c.position)
+INSERT_ENTRIES = insert(audit_log).returning(audit_log.c.position, sort_by_parameter_order=True)
+"""A batch's entries in one statement (SQLAlchemy's "insertmanyvalues"), their positions
+returned in the batch's order and given in that order (a forwarded batch of hundreds of entries
+was a round trip per entry: most of the needs service's CPU per command after the command
+itself, docs/performance.md)."""
 INSERT_RECORDS = insert(audit_records)
-"""Built once: SQLAlchemy then reuses their compiled form (and cache key) for every entry."""
+"""Built once: SQLAlchemy then reuses their compiled form (and cache key) for every batch."""
 
 _Waiting = tuple[AuditRecord, dt.datetime, "asyncio.Future[int]"]
 """An entry, its time, and the caller waiting for its position."""
@@ -275,35 +279,34 @@ class AuditLog:
     async def _insert_in(
         session: AsyncSession, batch: Sequence[tuple[AuditRecord, dt.datetime, str | None]]
     ) -> list[int]:
-        positions: list[int] = []
+        if not batch:
+            return []
+        rows = [
+            {
+                "entry_id": entry_id,
+                "occurred_at": at,
+                "channel": entry.channel.value,
+                "agency": _fit(entry.agency, 64),
+                "subject": _fit(entry.subject, 200),
+                "action": _fit(entry.action, 100),
+                "category": entry.category.value,
+                "outcome": entry.outcome.value,
+                "status": entry.status,
+                "rule": _fit(entry.rule, 64),
+                "route": _fit(entry.route, 200),
+                "count": entry.count,
+            }
+            for entry, at, entry_id in batch
+        ]
+        positions = [int(p) for p in (await session.scalars(INSERT_ENTRIES, rows)).all()]
         records: list[dict[str, object]] = []
-        if batch:
-            for entry, at, entry_id in batch:
-                position = await session.scalar(
-                    INSERT_ENTRY,
-                    {
-                        "entry_id": entry_id,
-                        "occurred_at": at,
-                        "channel": entry.channel.value,
-                        "agency": _fit(entry.agency, 64),
-                        "subject": _fit(entry.subject, 200),
-                        "action": _fit(entry.action, 100),
-                        "category": entry.category.value,
-                        "outcome": entry.outcome.value,
-                        "status": entry.status,
-                        "rule": _fit(entry.rule, 64),
-                        "route": _fit(entry.route, 200),
-                        "count": entry.count,
-                    },
-                )
-                assert position is not None
-                positions.append(int(position))
-                kept = sorted({(k, i) for k, i in entry.records if RECORD_ID.match(i)})
-                records.extend(
-                    {"position": position, "kind": k, "record_id": i} for k, i in kept[:MAX_RECORDS]
-                )
-            if records:
-                await session.execute(INSERT_RECORDS, records)
+        for (entry, _, _), position in zip(batch, positions, strict=True):
+            kept = sorted({(k, i) for k, i in entry.records if RECORD_ID.match(i)})
+            records.extend(
+                {"position": position, "kind": k, "record_id": i} for k, i in kept[:MAX_RECORDS]
+            )
+        if records:
+            await session.execute(INSERT_RECORDS, records)
         return positions
 
     async def entries(

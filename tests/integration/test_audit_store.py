@@ -2,14 +2,17 @@
 appended and queried, and the database itself refuses UPDATE, DELETE and TRUNCATE."""
 
 import asyncio
+import datetime as dt
+import uuid
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from shared.infra.audit import AuditLog
+from shared.infra.audit import AuditLog, ForwardedEntry
 from shared.infra.audit_entries import AuditRecord, Category, Channel, Outcome
 from tests.infra import create_database, unique_name
+from tests.statements import statements_sent
 
 pytestmark = pytest.mark.integration
 
@@ -62,3 +65,36 @@ async def test_the_store_is_migrated_once_appends_and_refuses_any_change(pg_dsn:
     finally:
         for s in stores:
             await s.stop()
+
+
+async def test_a_forwarded_batch_goes_in_one_insert_in_its_order(pg_dsn: str) -> None:
+    """A service forwards its committed entries hundreds at a time: one INSERT for the batch
+    (it was a round trip per entry), positions in the batch's order, each entry's records kept
+    with its own position, an entry forwarded again kept once."""
+    log = AuditLog(await create_database(pg_dsn, unique_name("audit")))
+    await log.start()
+    try:
+        at = dt.datetime(2024, 8, 1, tzinfo=dt.UTC)
+        batch = [
+            ForwardedEntry(
+                str(uuid.uuid4()), _entry("SO_Y_TE", f"RaiseNeed{i}", ("need", f"n-{i}")), at
+            )
+            for i in range(300)
+        ]
+        with statements_sent(log.engine) as sent:
+            assert await log.append_forwarded(batch) == 300
+        assert sum("INSERT INTO audit_log" in s for s in sent) == 1
+
+        assert await log.append_forwarded(batch[:10]) == 0  # again: nothing new
+        async with log.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT l.action, r.record_id FROM audit_log l "
+                        "JOIN audit_records r USING (position) ORDER BY l.position"
+                    )
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [(f"RaiseNeed{i}", f"n-{i}") for i in range(300)]
+    finally:
+        await log.stop()
