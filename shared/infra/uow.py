@@ -160,8 +160,9 @@ class SqlUnitOfWork:
             self.session = self._shared.session
             self.inserts = self._shared.inserts
         else:
+            # The transaction begins with the first statement (SQLAlchemy's autobegin): a
+            # command whose rows are all held (a new need) never begins one (`commit`).
             self.session = self._sessions()
-            await self.session.begin()
             # PostgreSQL: the command's rows go in one statement (`fast_insert`).
             postgres = self.session.bind.dialect.name == "postgresql"
             self.inserts = Inserts(self.session, deferred=postgres)
@@ -194,11 +195,10 @@ class SqlUnitOfWork:
 
     async def _flushed_alone(self, notify: str | None) -> bool:
         """The held rows written as one statement of their own (`Inserts.flush_alone`) when
-        no statement ran in this transaction yet: it holds no connection (SQLAlchemy's session
-        transaction takes one at its first statement; unknown counts as one)."""
-        transaction = self.session.sync_session.get_transaction()
+        no statement ran in this unit of work yet: its session has not begun a transaction
+        (the first statement begins it)."""
         engine = self.session.bind
-        if transaction is None or getattr(transaction, "_connections", True) != {}:
+        if self.session.sync_session.get_transaction() is not None:
             return False
         return isinstance(engine, AsyncEngine) and await self.inserts.flush_alone(
             engine, notify=notify
@@ -330,7 +330,8 @@ class SqlUnitOfWork:
             await self.inserts.flush(notify=notify)
         if self.inserts.failed:  # an error someone caught took held rows with it
             raise RuntimeError("held inserts failed: the transaction cannot commit")
-        await self.session.commit()
+        if self.session.in_transaction():  # else nothing ran, or its rows went alone
+            await self.session.commit()
         if audited is not None:
             audited.committed = True  # the request's entry is in: the middleware writes none
         if self.events.appended or answered or audited:
