@@ -24,7 +24,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pydantic import BaseModel
@@ -47,11 +47,14 @@ STOP_WAIT = 10.0
 """Seconds `stop` waits for the pass under way before cancelling it."""
 
 
+_NAMES = tuple(f.name for f in fields(AuditRecord))
+_FIELDS = frozenset(_NAMES)
+
+
 def _entry_json(entry: AuditRecord) -> str:
-    return json.dumps(asdict(entry), separators=(",", ":"))
-
-
-_FIELDS = frozenset(f.name for f in fields(AuditRecord))
+    """The entry's fields as JSON, read directly (the entry is flat: `asdict` would deep-copy
+    each field, about half of this function's time on every command's path)."""
+    return json.dumps({name: getattr(entry, name) for name in _NAMES}, separators=(",", ":"))
 
 
 def _entry_of(raw: str) -> AuditRecord:
