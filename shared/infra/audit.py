@@ -51,10 +51,10 @@ class _Window:
 
 
 INSERT_ENTRIES = insert(audit_log).returning(audit_log.c.position, sort_by_parameter_order=True)
-"""A batch's entries in one statement (SQLAlchemy's "insertmanyvalues"), their positions
-returned in the batch's order and given in that order (a forwarded batch of hundreds of entries
-was a round trip per entry: most of the needs service's CPU per command after the command
-itself, docs/performance.md)."""
+"""A batch's entries in one statement on PostgreSQL (SQLAlchemy's "insertmanyvalues", up to
+1,000 rows a page; on SQLite, which has no ordering key for it, one INSERT per row within one
+execution), their positions returned in the batch's order. A forwarded batch of hundreds of
+entries was a round trip per entry (docs/performance.md)."""
 INSERT_RECORDS = insert(audit_records)
 """Built once: SQLAlchemy then reuses their compiled form (and cache key) for every batch."""
 
