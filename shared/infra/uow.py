@@ -160,9 +160,7 @@ class SqlUnitOfWork:
             self.session = self._shared.session
             self.inserts = self._shared.inserts
         else:
-            # The transaction begins with the first statement (SQLAlchemy's autobegin): a
-            # command whose rows are all held (a new need) never begins one (`commit`).
-            self.session = self._sessions()
+            self.session = self._sessions()  # begins with its first statement (autobegin)
             # PostgreSQL: the command's rows go in one statement (`fast_insert`).
             postgres = self.session.bind.dialect.name == "postgresql"
             self.inserts = Inserts(self.session, deferred=postgres)
