@@ -103,7 +103,7 @@ class AuditLog:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.database_url = database_url
-        self.engine = make_engine(database_url, pool_size=2)
+        self.engine = make_engine(database_url, pool_size=4)
         self._sessions = make_sessions(self.engine)
         self._waiting: list[_Waiting] = []
         self._writer: asyncio.Task[None] | None = None

@@ -53,10 +53,17 @@ def insert_on_conflict(dialect: str, table: Table) -> postgresql.Insert | sqlite
     return sqlite_dialect.insert(table)
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine tuned per dialect, that never writes a statement's parameters into its
     errors or logs (they hold personal data). PostgreSQL's own message can still name the
     row (`DETAIL`): logs and dead letters tell such errors through `redact.describe`.
+
+    PostgreSQL: up to `pool_size` connections, opened as load asks for them and then kept
+    (no overflow). An overflow connection is closed at check-in whenever the pool holds
+    enough idle ones, so under a steady load the pool kept opening new ones: each a TCP
+    connection, a TLS handshake, an authentication and a server process forked, about one
+    for every 16 secondments at 16 clients (docs/performance.md, "5 December 2026
+    (afternoon)").
 
     SQLite gets WAL (readers do not block the writer), `BEGIN IMMEDIATE` (a writer takes
     the lock up front, so two writers wait for each other instead of failing half-way), and one
@@ -68,7 +75,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
             create_async_engine(
                 url,
                 pool_size=pool_size,
-                max_overflow=pool_size,
+                max_overflow=0,
                 poolclass=FairAsyncQueuePool,
                 hide_parameters=True,
             )

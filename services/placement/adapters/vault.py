@@ -166,7 +166,7 @@ class KeyVault:
     @classmethod
     def open(cls, url: str, masters: MasterKeys) -> "KeyVault":
         """The vault at `url` (created on `migrate`); SQLite files scrub what they delete."""
-        engine = make_engine(url, pool_size=2)
+        engine = make_engine(url, pool_size=4)
         if engine.dialect.name == "sqlite":
 
             @event.listens_for(engine.sync_engine, "connect")
