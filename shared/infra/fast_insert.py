@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import ORMExecuteState
 
+from shared.infra.group_commit import group_commit
 from shared.infra.held_sql import (
     Guarded,
     Held,
@@ -201,12 +202,10 @@ class Inserts:
             return False
         [(statement, params, check)] = planned
         held, self._held = self._held, {}
-        self._guarded = None
-        with self._writing(held):
-            async with engine.connect() as conn:
-                alone = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                with refusing(check):
-                    await alone.execute(statement, params)
+        guarded, self._guarded = self._guarded, None
+        with self._writing(held), refusing(check):
+            # With other commands' rows when they meet (`group_commit`): one statement.
+            await group_commit(engine).write(statement, params, held, guarded, notify)
         return True
 
     def _before_statement(self, state: ORMExecuteState) -> None:

@@ -7,7 +7,8 @@ rows go one statement per table (ADR 0009). Built once per shape and cached.
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,3 +160,92 @@ def statements(
             for j, key in enumerate(keys):
                 params[f"h{i}_{r}_{j}"] = row[key]
     yield combined(shape, dialect, notify is not None, guard), params, guarded
+
+
+Member = tuple[Held, Guarded | None]
+"""One command's held rows and guarded insert, written with others' (`grouped`)."""
+
+GROUPED_ROWS = 400
+"""Rows one grouped statement carries at most (each row about a dozen parameters; PostgreSQL
+takes 32,767 in a statement)."""
+
+
+def _renamed(conflict: str, names: Sequence[str], k: int) -> str:
+    """The conflict clause of the `k`-th guarded insert of a grouped statement: its
+    parameters `g_…` named `g{k}_…`, apart from the other guarded inserts'."""
+    for name in names:
+        conflict = re.sub(rf":{re.escape(name)}\b", f":g{k}_{name[2:]}", conflict)
+    return conflict
+
+
+@functools.lru_cache(maxsize=256)
+def _grouped_sql(
+    shape: tuple[tuple[Table, tuple[str, ...], int], ...],
+    dialect: Dialect,
+    notify: bool,
+    guards: tuple[tuple[Table, tuple[str, ...], str], ...],
+) -> TextClause:
+    """`combined` for several commands' rows: the guarded inserts `g0`, `g1`, … each a WITH
+    part of its own, and the statement fails (division by zero) when any of them wrote
+    nothing."""
+    quote = dialect.identifier_preparer.quote
+    parts: list[str] = []
+    binds = []
+    for k, (table, keys, conflict) in enumerate(guards):
+        columns = ", ".join(quote(c) for c in keys)
+        values = ", ".join(f":g{k}_{j}" for j in range(len(keys)))
+        parts.append(
+            f"g{k} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES ({values}) "
+            f"{conflict} RETURNING 1)"
+        )
+        binds += [bindparam(f"g{k}_{j}", type_=table.c[c].type) for j, c in enumerate(keys)]
+    for i, (table, keys, count) in enumerate(shape):
+        columns = ", ".join(quote(c) for c in keys)
+        values = ", ".join(
+            "(" + ", ".join(f":h{i}_{r}_{j}" for j in range(len(keys))) + ")" for r in range(count)
+        )
+        parts.append(f"h{i} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES {values})")
+        binds += [
+            bindparam(f"h{i}_{r}_{j}", type_=table.c[c].type)
+            for r in range(count)
+            for j, c in enumerate(keys)
+        ]
+    if notify:
+        binds.append(bindparam("notify_channel"))
+    counts = ", ".join(f"(SELECT count(*) FROM g{k})" for k in range(len(guards)))
+    selected = [f"1 / LEAST({counts})" if guards else "1"]
+    if notify:
+        selected.append("pg_notify(:notify_channel, '')")
+    return text(f"WITH {', '.join(parts)} SELECT {', '.join(selected)}").bindparams(*binds)
+
+
+def grouped(
+    members: Sequence[Member], dialect: Dialect, notify: str | None
+) -> tuple[TextClause, dict[str, Any]] | None:
+    """Several commands' held rows and guarded inserts as one PostgreSQL statement (one
+    `pg_notify` for all), each table's rows in the members' order; None when they are too
+    many for one. All or nothing, as a statement is: a guarded insert that wrote nothing, or a
+    constraint any row breaks, fails it whole."""
+    merged: Held = {}
+    guards: list[tuple[Table, tuple[str, ...], str]] = []
+    params: dict[str, Any] = {} if notify is None else {"notify_channel": notify}
+    for held, guarded in members:
+        for part, rows in held.items():
+            merged.setdefault(part, []).extend(rows)
+        if guarded is not None:
+            if any(not name.startswith("g_") for name in guarded.params):
+                raise ValueError("a guarded insert's parameters are named g_…")
+            k = len(guards)
+            keys = columns_of(guarded.table, frozenset(guarded.row))
+            names = sorted(guarded.params, key=len, reverse=True)  # g_nowx before g_now
+            guards.append((guarded.table, keys, _renamed(guarded.conflict, names, k)))
+            params |= {f"g{k}_{name[2:]}": value for name, value in guarded.params.items()}
+            params |= {f"g{k}_{j}": guarded.row[c] for j, c in enumerate(keys)}
+    if sum(len(rows) for rows in merged.values()) > GROUPED_ROWS:
+        return None
+    for i, ((_, keys), rows) in enumerate(merged.items()):
+        for r, row in enumerate(rows):
+            for j, key in enumerate(keys):
+                params[f"h{i}_{r}_{j}"] = row[key]
+    shape = tuple((table, keys, len(rows)) for (table, keys), rows in merged.items())
+    return _grouped_sql(shape, dialect, notify is not None, tuple(guards)), params
