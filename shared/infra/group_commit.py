@@ -94,6 +94,9 @@ class GroupCommit:
         notify = next((w.notify for w in batch if w.notify is not None), None)
         try:
             await self._write(batch, notify)
+        except BaseException as exc:  # cancelled half-way: no command is left waiting
+            _fail(batch, exc)
+            raise
         finally:
             self._in_flight -= 1
             if self._waiting:
