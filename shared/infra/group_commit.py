@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.infra.held_sql import Guarded, Held, grouped
+from shared.infra.held_sql import GROUPED_ROWS, Guarded, Held, grouped, rows_of
 
 IN_FLIGHT = 2
 """Statements of one engine's commands on their way at once; more commands wait for one."""
@@ -62,9 +62,6 @@ class GroupCommit:
         self._waiting: list[_Waiting] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self.statements = 0
-        """Statements sent (grouped or alone): with `commands`, how much they shared."""
-        self.commands = 0
 
     async def write(
         self,
@@ -103,17 +100,12 @@ class GroupCommit:
                 self._start()
 
     async def _write(self, batch: list[_Waiting], notify: str | None) -> None:
-        self.commands += len(batch)
-        together = (
-            grouped([(w.held, w.guarded) for w in batch], self._engine.dialect, notify)
-            if len(batch) > 1
-            else None
-        )
-        if together is None:
+        members = [(w.held, w.guarded) for w in batch]
+        if len(batch) == 1 or rows_of(members) > GROUPED_ROWS:
             for w in batch:
                 await self._alone(w)
             return
-        statement, params = together
+        statement, params = grouped(members, self._engine.dialect, notify)
         try:
             await self._execute(statement, params)
         except DBAPIError as exc:
@@ -145,7 +137,6 @@ class GroupCommit:
                 w.done.set_result(None)
 
     async def _execute(self, statement: Any, params: Mapping[str, Any]) -> None:
-        self.statements += 1
         async with self._engine.connect() as conn:
             alone = await conn.execution_options(isolation_level="AUTOCOMMIT")
             await alone.execute(statement, params)

@@ -41,7 +41,8 @@ class Guarded:
     """Raised when the insert wrote no row."""
 
 
-_GuardShape = tuple[Table, tuple[str, ...], str] | None
+GuardShape = tuple[Table, tuple[str, ...], str]
+"""A guarded insert's table, columns and conflict clause (its parameters named `g{k}_…`)."""
 
 
 @functools.cache
@@ -55,40 +56,40 @@ def combined(
     shape: tuple[tuple[Table, tuple[str, ...], int], ...],
     dialect: Dialect,
     notify: bool,
-    guard: _GuardShape = None,
+    guards: tuple[GuardShape, ...] = (),
 ) -> TextClause:
     """One PostgreSQL statement inserting `count` rows of `keys` into each table (a
-    data-modifying WITH part each, all run to completion), the guarded insert saying how many
-    rows it wrote, and `pg_notify` when asked; built once per shape (SQLAlchemy and asyncpg
-    then reuse its compiled and prepared forms)."""
+    data-modifying WITH part each, all run to completion), each guarded insert (`g0`, `g1`, …:
+    one per command) a WITH part saying how many rows it wrote, and `pg_notify` when asked;
+    built once per shape (SQLAlchemy and asyncpg then reuse its compiled and prepared forms)."""
     quote = dialect.identifier_preparer.quote
     parts: list[str] = []
     binds = []
-    if guard is not None:
-        table, keys, conflict = guard
-        columns = ", ".join(quote(k) for k in keys)
-        values = ", ".join(f":g_{j}" for j in range(len(keys)))
+    for k, (table, keys, conflict) in enumerate(guards):
+        columns = ", ".join(quote(c) for c in keys)
+        values = ", ".join(f":g{k}_{j}" for j in range(len(keys)))
         parts.append(
-            f"g AS (INSERT INTO {quote(table.name)} ({columns}) VALUES ({values}) "
+            f"g{k} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES ({values}) "
             f"{conflict} RETURNING 1)"
         )
-        binds += [bindparam(f"g_{j}", type_=table.c[k].type) for j, k in enumerate(keys)]
+        binds += [bindparam(f"g{k}_{j}", type_=table.c[c].type) for j, c in enumerate(keys)]
     for i, (table, keys, count) in enumerate(shape):
-        columns = ", ".join(quote(k) for k in keys)
+        columns = ", ".join(quote(c) for c in keys)
         values = ", ".join(
             "(" + ", ".join(f":h{i}_{r}_{j}" for j in range(len(keys))) + ")" for r in range(count)
         )
         parts.append(f"h{i} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES {values})")
         binds += [
-            bindparam(f"h{i}_{r}_{j}", type_=table.c[k].type)
+            bindparam(f"h{i}_{r}_{j}", type_=table.c[c].type)
             for r in range(count)
-            for j, k in enumerate(keys)
+            for j, c in enumerate(keys)
         ]
     if notify:
         binds.append(bindparam("notify_channel"))
     # A guarded insert that wrote nothing fails the whole statement (division by zero, at run
     # time: the count is a subquery): nothing of it stays, in a transaction or without one.
-    selected = ["1 / (SELECT count(*) FROM g)" if guard is not None else "1"]
+    counts = ", ".join(f"(SELECT count(*) FROM g{k})" for k in range(len(guards)))
+    selected = [f"1 / LEAST({counts})" if guards else "1"]
     if notify:
         selected.append("pg_notify(:notify_channel, '')")
     return text(f"WITH {', '.join(parts)} SELECT {', '.join(selected)}").bindparams(*binds)
@@ -127,43 +128,26 @@ def refusing(check: Guarded | None) -> Iterator[None]:
         raise check.refused() from None
 
 
-def guard_params(guarded: Guarded, keys: tuple[str, ...]) -> dict[str, Any]:
-    return {**guarded.params, **{f"g_{j}": guarded.row[k] for j, k in enumerate(keys)}}
-
-
 def statements(
     held: Held, guarded: Guarded | None, dialect: Dialect, notify: str | None
 ) -> Iterator[Statement]:
     """The held rows (and the guarded insert) as PostgreSQL statements and their parameters,
     then the notification: one combined statement for a command's few rows, one per table for
     more."""
-    guard: _GuardShape = None
-    if guarded is not None:
-        guard_keys = columns_of(guarded.table, frozenset(guarded.row))
-        guard = (guarded.table, guard_keys, guarded.conflict)
     count = sum(len(rows) for rows in held.values())
-    if not (held or guarded) or count > COMBINED_ROWS:
-        for (table, _), rows in held.items():
-            yield insert_of(table), list(rows), None
-        if guarded is not None and guard is not None:
-            alone = combined((), dialect, False, guard)
-            yield alone, guard_params(guarded, guard[1]), guarded
-        if notify is not None:
-            yield NOTIFY, {"notify_channel": notify}, None
+    if (held or guarded) and count <= COMBINED_ROWS:
+        yield (*grouped([(held, guarded)], dialect, notify), guarded)
         return
-    shape = tuple((table, keys, len(rows)) for (table, keys), rows in held.items())
-    params: dict[str, Any] = {} if notify is None else {"notify_channel": notify}
-    if guarded is not None and guard is not None:
-        params |= guard_params(guarded, guard[1])
-    for i, ((_, keys), rows) in enumerate(held.items()):
-        for r, row in enumerate(rows):
-            for j, key in enumerate(keys):
-                params[f"h{i}_{r}_{j}"] = row[key]
-    yield combined(shape, dialect, notify is not None, guard), params, guarded
+    for (table, _), rows in held.items():
+        yield insert_of(table), list(rows), None
+    if guarded is not None:
+        yield (*grouped([({}, guarded)], dialect, None), guarded)
+    if notify is not None:
+        yield NOTIFY, {"notify_channel": notify}, None
 
 
 Member = tuple[Held, Guarded | None]
-"""One command's held rows and guarded insert, written with others' (`grouped`)."""
+"""One command's held rows and guarded insert (`grouped`)."""
 
 GROUPED_ROWS = 400
 """Rows one grouped statement carries at most (each row about a dozen parameters; PostgreSQL
@@ -171,63 +155,22 @@ takes 32,767 in a statement)."""
 
 
 def _renamed(conflict: str, names: Sequence[str], k: int) -> str:
-    """The conflict clause of the `k`-th guarded insert of a grouped statement: its
-    parameters `g_…` named `g{k}_…`, apart from the other guarded inserts'."""
+    """The conflict clause of the `k`-th guarded insert of a statement: its parameters `g_…`
+    named `g{k}_…`, apart from the other guarded inserts'."""
     for name in names:
         conflict = re.sub(rf":{re.escape(name)}\b", f":g{k}_{name[2:]}", conflict)
     return conflict
 
 
-@functools.lru_cache(maxsize=256)
-def _grouped_sql(
-    shape: tuple[tuple[Table, tuple[str, ...], int], ...],
-    dialect: Dialect,
-    notify: bool,
-    guards: tuple[tuple[Table, tuple[str, ...], str], ...],
-) -> TextClause:
-    """`combined` for several commands' rows: the guarded inserts `g0`, `g1`, … each a WITH
-    part of its own, and the statement fails (division by zero) when any of them wrote
-    nothing."""
-    quote = dialect.identifier_preparer.quote
-    parts: list[str] = []
-    binds = []
-    for k, (table, keys, conflict) in enumerate(guards):
-        columns = ", ".join(quote(c) for c in keys)
-        values = ", ".join(f":g{k}_{j}" for j in range(len(keys)))
-        parts.append(
-            f"g{k} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES ({values}) "
-            f"{conflict} RETURNING 1)"
-        )
-        binds += [bindparam(f"g{k}_{j}", type_=table.c[c].type) for j, c in enumerate(keys)]
-    for i, (table, keys, count) in enumerate(shape):
-        columns = ", ".join(quote(c) for c in keys)
-        values = ", ".join(
-            "(" + ", ".join(f":h{i}_{r}_{j}" for j in range(len(keys))) + ")" for r in range(count)
-        )
-        parts.append(f"h{i} AS (INSERT INTO {quote(table.name)} ({columns}) VALUES {values})")
-        binds += [
-            bindparam(f"h{i}_{r}_{j}", type_=table.c[c].type)
-            for r in range(count)
-            for j, c in enumerate(keys)
-        ]
-    if notify:
-        binds.append(bindparam("notify_channel"))
-    counts = ", ".join(f"(SELECT count(*) FROM g{k})" for k in range(len(guards)))
-    selected = [f"1 / LEAST({counts})" if guards else "1"]
-    if notify:
-        selected.append("pg_notify(:notify_channel, '')")
-    return text(f"WITH {', '.join(parts)} SELECT {', '.join(selected)}").bindparams(*binds)
-
-
 def grouped(
     members: Sequence[Member], dialect: Dialect, notify: str | None
-) -> tuple[TextClause, dict[str, Any]] | None:
-    """Several commands' held rows and guarded inserts as one PostgreSQL statement (one
-    `pg_notify` for all), each table's rows in the members' order; None when they are too
-    many for one. All or nothing, as a statement is: a guarded insert that wrote nothing, or a
-    constraint any row breaks, fails it whole."""
+) -> tuple[TextClause, dict[str, Any]]:
+    """The held rows and guarded inserts of one command or several (`group_commit`) as one
+    `combined` statement and its parameters (one `pg_notify` for all), each table's rows in the
+    members' order. All or nothing, as a statement is: a guarded insert that wrote nothing, or
+    a constraint any row breaks, fails it whole."""
     merged: Held = {}
-    guards: list[tuple[Table, tuple[str, ...], str]] = []
+    guards: list[GuardShape] = []
     params: dict[str, Any] = {} if notify is None else {"notify_channel": notify}
     for held, guarded in members:
         for part, rows in held.items():
@@ -241,11 +184,14 @@ def grouped(
             guards.append((guarded.table, keys, _renamed(guarded.conflict, names, k)))
             params |= {f"g{k}_{name[2:]}": value for name, value in guarded.params.items()}
             params |= {f"g{k}_{j}": guarded.row[c] for j, c in enumerate(keys)}
-    if sum(len(rows) for rows in merged.values()) > GROUPED_ROWS:
-        return None
     for i, ((_, keys), rows) in enumerate(merged.items()):
         for r, row in enumerate(rows):
             for j, key in enumerate(keys):
                 params[f"h{i}_{r}_{j}"] = row[key]
     shape = tuple((table, keys, len(rows)) for (table, keys), rows in merged.items())
-    return _grouped_sql(shape, dialect, notify is not None, tuple(guards)), params
+    return combined(shape, dialect, notify is not None, tuple(guards)), params
+
+
+def rows_of(members: Sequence[Member]) -> int:
+    """Rows the members' statement would carry (`GROUPED_ROWS` at most in one)."""
+    return sum(len(rows) for held, _ in members for rows in held.values())

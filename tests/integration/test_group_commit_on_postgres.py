@@ -17,16 +17,30 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The number of commands each statement of the group commit was asked to carry."""
+    """The number of commands each statement of the group commit was asked to carry; then,
+    for each command sent in a statement of its own (`_alone`), a 0."""
     sizes: list[int] = []
-    write = group_commit.GroupCommit._write
+    write, alone = group_commit.GroupCommit._write, group_commit.GroupCommit._alone
 
     async def recording(self: group_commit.GroupCommit, batch: list[Any], notify: Any) -> None:
         sizes.append(len(batch))
         await write(self, batch, notify)
 
+    async def alone_recorded(self: group_commit.GroupCommit, waiting: Any) -> None:
+        sizes.append(0)
+        await alone(self, waiting)
+
     monkeypatch.setattr(group_commit.GroupCommit, "_write", recording)
+    monkeypatch.setattr(group_commit.GroupCommit, "_alone", alone_recorded)
     return sizes
+
+
+def shared_statements(batches: list[int]) -> list[int]:
+    return [b for b in batches if b > 1]
+
+
+def sent_alone(batches: list[int]) -> int:
+    return batches.count(0)
 
 
 async def test_concurrent_new_needs_share_statements_and_all_commit(
@@ -47,8 +61,10 @@ async def test_concurrent_new_needs_share_statements_and_all_commit(
         assert [a.status_code for a in answers] == [201] * 24
         ids = {a.json()["need_id"] for a in answers}
         assert len(ids) == 24
-        assert max(batches) > 1  # some statement carried several commands
+        assert shared_statements(batches)  # some statement carried several commands
         assert sum(batches) == 24
+        # Only the commands that met none went alone: no shared statement was refused.
+        assert sent_alone(batches) == batches.count(1)
 
         listed = (await needs.get("/api/needs?limit=100", headers=auth.host())).json()["items"]
         assert {n["need_id"] for n in listed} == ids
@@ -86,7 +102,10 @@ async def test_a_refused_command_in_a_shared_statement_leaves_the_others_written
         replayed = answers[6]
         assert replayed.headers["Idempotent-Replayed"] == "true"
         assert replayed.json() == first.json()
-        assert max(batches) > 1
+        # The shared statement carrying the answered key was refused, and each command in
+        # it went again alone: more commands alone than met none.
+        assert shared_statements(batches)
+        assert sent_alone(batches) > batches.count(1)
 
         listed = (await needs.get("/api/needs?limit=100", headers=auth.host())).json()["items"]
         fresh = {a.json()["need_id"] for i, a in enumerate(answers) if i != 6}
