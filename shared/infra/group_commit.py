@@ -14,10 +14,11 @@ the statement carrying its rows committed, as before.
 
 A statement is all or nothing. When the server refuses a grouped one for what a row says (a
 guarded insert that wrote nothing, a constraint, two answers under one key: SQLSTATE classes
-21, 22, 23 and 40), nothing of it was written, and each command's rows go again alone, so
-each command gets its own answer: the one refused, the others written. Any other failure
-(the connection lost, the server gone) leaves the outcome unknown; every command of the
-statement gets that error, as it would have alone, and none is tried again.
+21, 22, 23, and 40 but for 40003), nothing of it was written, and each command's rows go again
+alone, so each command gets its own answer: the one refused, the others written. Any other
+failure (the connection lost, the server gone, 40003 "statement completion unknown") leaves
+the outcome unknown; every command of the statement gets that error, as it would have alone,
+and none is tried again.
 
 The grouped statement's SQL span (tracing) is in the trace of the command that started it.
 """
@@ -37,7 +38,13 @@ IN_FLIGHT = 2
 """Statements of one engine's commands on their way at once; more commands wait for one."""
 
 RETRIED_ALONE = ("21", "22", "23", "40")
-"""SQLSTATE classes of a grouped statement's failure that its rows caused: none was written."""
+"""SQLSTATE classes of a grouped statement's failure that its rows caused: none was written.
+
+Class 40 is a rollback (serialization failure, deadlock, a deferred constraint at commit);
+its one code that does not say so, 40003, is excluded by `nothing_written`."""
+
+OUTCOME_UNKNOWN = "40003"
+"""statement_completion_unknown: the statement may have committed; never tried again."""
 
 
 @dataclass
@@ -109,7 +116,7 @@ class GroupCommit:
         try:
             await self._execute(statement, params)
         except DBAPIError as exc:
-            if _sqlstate(exc)[:2] not in RETRIED_ALONE:
+            if not nothing_written(_sqlstate(exc)):
                 _fail(batch, exc)
                 return
             for w in batch:  # nothing was written: each command's own answer
@@ -145,6 +152,11 @@ class GroupCommit:
 def _sqlstate(exc: DBAPIError) -> str:
     orig = getattr(exc, "orig", None)
     return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+
+
+def nothing_written(sqlstate: str) -> bool:
+    """Whether a refused grouped statement's SQLSTATE says that none of its rows was written."""
+    return sqlstate[:2] in RETRIED_ALONE and sqlstate != OUTCOME_UNKNOWN
 
 
 def _fail(batch: list[_Waiting], exc: BaseException) -> None:
