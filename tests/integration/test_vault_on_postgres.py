@@ -9,9 +9,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 
-from services.placement.adapters.vault import _INSERT_NEW, KeyVault, MasterKeys, _context
+from services.placement.adapters.vault import KeyVault, MasterKeys, _context, official_keys
 from shared.contract.crypto import new_key, seal
 from tests.infra import create_database, drop_database, unique_name
 
@@ -124,7 +124,7 @@ async def test_a_key_another_command_commits_while_ours_is_offered_is_the_key(
         "master_kid": vault.masters.current_id,
     }
     async with vault.engine.connect() as other:
-        await other.execute(_INSERT_NEW, row)  # uncommitted: our offer waits for it
+        await other.execute(insert(official_keys), row)  # uncommitted: our offer waits for it
         ours = asyncio.create_task(vault.key_for("NG-LATE", create=True))
         await asyncio.sleep(0.5)
         assert not ours.done()

@@ -6,9 +6,11 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from shared.infra.db import make_engine, make_sessions
+from shared.infra.sqlite import driver_of
 
 
 async def test_concurrent_transactions_on_one_file_take_turns_and_all_commit(
@@ -66,6 +68,45 @@ async def test_a_lock_held_by_another_process_is_waited_for_while_the_loop_runs(
         await asyncio.wait_for(writing, 5)
         ticking.cancel()
         assert other.execute("SELECT count(*) FROM t").fetchone() == (1,)
+    finally:
+        other.close()
+        await engine.dispose()
+
+
+async def test_a_transaction_through_the_driver_commits_waits_for_a_lock_and_undoes_a_failure(
+    tmp_path: Path,
+) -> None:
+    """`transaction_now` (the key vault's path): it waits for another process's write lock
+    as any statement does, commits what `work` wrote, and leaves nothing of a `work` that
+    raised, with the connection free for the next one."""
+    path = tmp_path / "x.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)  # as another process would
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+        other.execute("BEGIN IMMEDIATE")
+
+        async def write(n: int) -> list[tuple[int]]:
+            def work(db: sqlite3.Connection) -> list[tuple[int]]:
+                db.execute("INSERT INTO t VALUES (?)", (n,))
+                return db.execute("SELECT n FROM t ORDER BY n").fetchall()
+
+            async with engine.connect() as conn:
+                return await (await driver_of(conn)).transaction_now(work)
+
+        writing = asyncio.create_task(write(1))
+        await asyncio.sleep(0.2)
+        assert not writing.done()  # waiting for the other process's lock
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(writing, 5) == [(1,)]
+
+        with pytest.raises(sqlite3.IntegrityError):
+            await write(1)  # a duplicate: raised, rolled back
+        assert await write(2) == [(1,), (2,)]
+        assert other.execute("SELECT n FROM t ORDER BY n").fetchall() == [(1,), (2,)]
+        async with engine.connect() as conn:
+            assert await (await driver_of(conn)).read_now("SELECT count(*) FROM t", ()) == [(2,)]
     finally:
         other.close()
         await engine.dispose()
