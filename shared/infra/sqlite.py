@@ -16,11 +16,14 @@ What makes calling SQLite on the loop's thread safe:
   having done nothing, and is tried again after an asynchronous sleep, for up to
   `BUSY_WAIT` seconds, while the loop serves other requests;
 - in WAL mode with `synchronous=NORMAL` a commit writes to the WAL without flushing it, so a
-  call lasts microseconds; only a checkpoint (every ~4 MB of WAL) flushes to disk.
+  call lasts microseconds; only a checkpoint flushes to disk, and checkpoints do not run on
+  the loop's thread (`_Checkpointer`).
 """
 
 import asyncio
+import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from functools import partial
@@ -35,6 +38,9 @@ BUSY_WAIT = 30.0
 """Seconds a statement waits for another process's write lock (as `busy_timeout` did)."""
 
 SQLITE_BUSY = 5
+
+CHECKPOINT_EVERY = 0.25
+"""Seconds between two checkpoints of a file's write-ahead log (`_Checkpointer`)."""
 
 
 class _RunNow:
@@ -61,15 +67,69 @@ def _busy(exc: BaseException) -> bool:
     )
 
 
-class LoopConnection(aiosqlite.Connection):
-    """An aiosqlite connection without its thread: calls run on the caller's (loop's) thread."""
+class _Checkpointer(threading.Thread):
+    """Checkpoints a file's write-ahead log from a thread of its own, with a connection of its
+    own.
 
-    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
+    SQLite's automatic checkpoint runs inside the commit that crosses 1,000 pages of WAL: it
+    copies them into the database and flushes both files, 4–7 ms during which the event loop
+    stood still (every hundred or so commands, the p99 of a command at 16 clients;
+    docs/performance.md, "Commands"). Here the loop's connection has it off
+    (`wal_autocheckpoint=0`) and this thread runs a `PASSIVE` checkpoint every
+    `CHECKPOINT_EVERY` seconds: it never waits for a lock and never blocks a writer or a
+    reader, and the sqlite3 module lets go of the GIL while SQLite works, so the copying and
+    flushing take the other core. What a commit guarantees does not change: with
+    `synchronous=NORMAL` a commit in the WAL survives a crash of the process either way."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__(name="sqlite-checkpoint", daemon=True)
+        self._database = database
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        db = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stopping.wait(CHECKPOINT_EVERY):
+                with contextlib.suppress(sqlite3.Error):  # busy or gone: the next round tries
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=BUSY_WAIT)
+
+
+class LoopConnection(aiosqlite.Connection):
+    """An aiosqlite connection without its thread: calls run on the caller's (loop's) thread,
+    all but the checkpoints of a file's write-ahead log (`_Checkpointer`)."""
+
+    def __init__(
+        self, connector: Callable[[], sqlite3.Connection], database: str = ":memory:"
+    ) -> None:
         super().__init__(connector, iter_chunk_size=64)
         self._tx = _RunNow()  # type: ignore[assignment]
+        self._database = database
+        self._checkpointer: _Checkpointer | None = None
 
     def __await__(self) -> Any:
-        return self._connect().__await__()  # no worker thread to start
+        return self._connect_checkpointed().__await__()  # no worker thread to start
+
+    async def _connect_checkpointed(self) -> "LoopConnection":
+        await self._connect()
+        if _is_file(self._database) and self._checkpointer is None and self._connection:
+            self._connection.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = _Checkpointer(self._database)
+            self._checkpointer.start()
+        return self
+
+    async def close(self) -> None:
+        """Stop the checkpoints, then close (the last connection to close a file checkpoints
+        what its log still holds)."""
+        if self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            await asyncio.to_thread(checkpointer.stop)
+        await super().close()
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
@@ -115,14 +175,7 @@ class LoopConnection(aiosqlite.Connection):
         (docs/performance.md, "Commands")."""
         db = self._checked()
         await self._execute(db.execute, "BEGIN IMMEDIATE")
-        try:
-            result = work(db)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-        return result
+        return _committed(db, work)
 
     def _checked(self) -> sqlite3.Connection:
         if not self._running or not self._connection:
@@ -138,6 +191,18 @@ async def driver_of(conn: AsyncConnection) -> LoopConnection:
     return driver
 
 
+def _committed(db: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` in the transaction begun on `db`, then committed; rolled back if it raises."""
+    try:
+        result = work(db)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return result
+
+
 def _fetch_all(db: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
     cursor = db.execute(sql, params)
     try:
@@ -146,6 +211,10 @@ def _fetch_all(db: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> lis
         cursor.close()
 
 
+def _is_file(database: str) -> bool:
+    return database not in ("", ":memory:") and not database.startswith("file::memory:")
+
+
 def connect(database: str, **kwargs: Any) -> LoopConnection:
     """Like `aiosqlite.connect`, for SQLAlchemy's `async_creator`."""
-    return LoopConnection(partial(sqlite3.connect, database, **kwargs))
+    return LoopConnection(partial(sqlite3.connect, database, **kwargs), database)

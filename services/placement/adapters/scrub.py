@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import text
@@ -73,6 +74,24 @@ async def _vacuum_full(engine: AsyncEngine, table: str) -> int | None:
     return None
 
 
+TRUNCATE_WAIT = 30.0
+"""Seconds an emptying of a SQLite file's log waits for another checkpoint to finish."""
+
+
+def _truncate_log(conn: sqlite3.Connection) -> None:
+    """Checkpoint the whole log into the file and truncate it; SQLite answers "busy" without
+    waiting when another connection checkpoints at that moment (the engine's own
+    checkpointer, `shared.infra.sqlite`), then again, until it is done."""
+    deadline = time.monotonic() + TRUNCATE_WAIT
+    while True:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if not busy:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the SQLite log could not be emptied: checkpoints kept colliding")
+        time.sleep(0.01)
+
+
 async def sqlite_compact(engine: AsyncEngine, *, vacuum: bool) -> None:
     """Empty a SQLite file's write-ahead log into it (and with `vacuum` rewrite the file), on
     a connection of its own outside any transaction (the engine's begin every transaction)."""
@@ -86,7 +105,7 @@ async def sqlite_compact(engine: AsyncEngine, *, vacuum: bool) -> None:
             conn.execute("PRAGMA secure_delete=ON")
             if vacuum:
                 conn.execute("VACUUM")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            _truncate_log(conn)
         finally:
             conn.close()
 
