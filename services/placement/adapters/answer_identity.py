@@ -43,22 +43,25 @@ def _context(official_id: str, part: str = "identity") -> str:
 
 
 def _objects(node: Any) -> list[dict[str, Any]]:
-    """Every JSON object in a body, wherever it nests, each before those inside it."""
+    """Every JSON object in a body, wherever it nests, each before those inside it (one walk
+    per body: a secondment's answer holds about fifty)."""
     found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        found.append(node)
-        for value in node.values():
-            found.extend(_objects(value))
-    elif isinstance(node, list):
-        for value in node:
-            found.extend(_objects(value))
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, dict):
+            found.append(current)
+            pending.extend(reversed(current.values()))
+        elif isinstance(current, list):
+            pending.extend(reversed(current))
     return found
 
 
-def _steps(node: Any) -> list[tuple[str, str, dict[str, Any]]]:
-    """(official id, step name, step) of every secondment step with free text in a body."""
+def _steps(objects: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(official id, step name, step) of every secondment step with free text among a body's
+    objects."""
     found: list[tuple[str, str, dict[str, Any]]] = []
-    for o in _objects(node):
+    for o in objects:
         official = o.get("official")
         if isinstance(official, dict) and isinstance(official.get("official_id"), str):
             steps = [(name, o[name]) for name in STEPS if isinstance(o.get(name), dict)]
@@ -66,11 +69,11 @@ def _steps(node: Any) -> list[tuple[str, str, dict[str, Any]]]:
     return found
 
 
-def _officials(node: Any) -> list[dict[str, Any]]:
-    """Every object that names an official with an identity, wherever it nests."""
+def _officials(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every object among a body's that names an official with an identity."""
     return [
         o
-        for o in _objects(node)
+        for o in objects
         if isinstance(o.get("official_id"), str) and ("full_name" in o or SEALED_KEY in o)
     ]
 
@@ -92,8 +95,9 @@ class SealedIdentities:
             document = json.loads(body)
         except ValueError:
             return body
-        officials = [o for o in _officials(document) if o.get("full_name") is not None]
-        steps = _steps(document)
+        objects = _objects(document)
+        officials = [o for o in _officials(objects) if o.get("full_name") is not None]
+        steps = _steps(objects)
         if not officials and not steps:
             return body
         vault = self._vault.for_transaction(session)
@@ -132,8 +136,10 @@ class SealedIdentities:
         if SEALED_KEY not in body and TEXT_SEALED_KEY not in body:
             return body
         document = json.loads(body)
+        objects = _objects(document)
+        steps = _steps(objects)
         vault = self._vault.for_transaction(session)
-        for official in _officials(document):
+        for official in _officials(objects):
             sealed = official.pop(SEALED_KEY, None)
             if sealed is None:
                 continue
@@ -145,7 +151,7 @@ class SealedIdentities:
                 key, sealed["nonce"], sealed["ciphertext"], _context(official["official_id"])
             )
             official.update(json.loads(raw))
-        for official_id, name, step in _steps(document):
+        for official_id, name, step in steps:
             sealed = step.pop(TEXT_SEALED_KEY, None)
             if sealed is None:
                 continue
