@@ -21,18 +21,21 @@ What makes calling SQLite on the loop's thread safe:
 """
 
 import asyncio
-import contextlib
+import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 BUSY_WAIT = 30.0
 """Seconds a statement waits for another process's write lock (as `busy_timeout` did)."""
@@ -41,6 +44,13 @@ SQLITE_BUSY = 5
 
 CHECKPOINT_EVERY = 0.25
 """Seconds between two checkpoints of a file's write-ahead log (`_Checkpointer`)."""
+
+WAL_PAGES_AT_MOST = 8000
+"""Pages of log (4 KiB each) past which a commit checkpoints what the thread had not yet, and
+the log starts over (`_Checkpointer`); SQLite's own default is 1,000."""
+
+WAL_BYTES_KEPT = 4 * 1024 * 1024
+"""What the log's file is cut back to when it starts over (it keeps its largest size else)."""
 
 
 class _RunNow:
@@ -74,34 +84,59 @@ class _Checkpointer(threading.Thread):
     SQLite's automatic checkpoint runs inside the commit that crosses 1,000 pages of WAL: it
     copies them into the database and flushes both files while the event loop stands still
     (over 3,000 secondments a commit's p99 was 4.4 ms and its longest 6.7 ms, against 0.36
-    and 1.1 ms since; docs/performance.md, "5 December 2026 (evening)"). Here the loop's
-    connection has it off
-    (`wal_autocheckpoint=0`) and this thread runs a `PASSIVE` checkpoint every
-    `CHECKPOINT_EVERY` seconds: it never waits for a lock and never blocks a writer or a
-    reader, and the sqlite3 module lets go of the GIL while SQLite works, so the copying and
-    flushing take the other core. What a commit guarantees does not change: with
+    and 1.1 ms since; docs/performance.md, "5 December 2026 (evening)"). Here this thread runs a
+    `PASSIVE` checkpoint every `CHECKPOINT_EVERY` seconds: it never waits for a lock and never
+    blocks a writer or a reader, and the sqlite3 module lets go of the GIL while SQLite works,
+    so the copying and flushing take the other core.
+
+    A checkpoint that runs beside a busy writer never catches up with it, and SQLite starts the
+    log over only when one did: under a steady load the log would grow without end (707 MB
+    in two seconds of writes as fast as they go). So the loop's connection keeps the automatic
+    checkpoint, at `WAL_PAGES_AT_MOST` pages instead of 1,000: it copies only what this
+    thread had not, and the log starts over. What a commit guarantees does not change: with
     `synchronous=NORMAL` a commit in the WAL survives a crash of the process either way."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, db: sqlite3.Connection, database: str) -> None:
         super().__init__(name="sqlite-checkpoint", daemon=True)
+        self._db = db
         self._database = database
         self._stopping = threading.Event()
 
-    def run(self) -> None:
+    @classmethod
+    def opened(cls, database: str) -> "_Checkpointer | None":
+        """The checkpointer of an existing file (never creating one), None when the file
+        cannot be opened: the automatic checkpoint then does it all, as it used to."""
         try:
-            db = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
+            db = sqlite3.connect(
+                f"{Path(database).resolve().as_uri()}?mode=rw",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         except sqlite3.Error:
-            return  # the file gone already: nothing to checkpoint
+            log.warning("sqlite: no checkpoint thread for %s", database, exc_info=True)
+            return None
+        return cls(db, database)
+
+    def run(self) -> None:
+        failing = False
         try:
             while not self._stopping.wait(CHECKPOINT_EVERY):
-                with contextlib.suppress(sqlite3.Error):  # busy or gone: the next round tries
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    failing = False
+                except sqlite3.Error:
+                    if not failing:  # once a spell: the automatic checkpoint still runs
+                        log.warning(
+                            "sqlite: checkpoint of %s failed", self._database, exc_info=True
+                        )
+                    failing = True
         finally:
-            db.close()
+            self._db.close()
 
     def stop(self) -> None:
+        """Ask the thread to end (it closes its connection as it does)."""
         self._stopping.set()
-        self.join(timeout=BUSY_WAIT)
 
 
 class LoopConnection(aiosqlite.Connection):
@@ -122,18 +157,32 @@ class LoopConnection(aiosqlite.Connection):
     async def _connect_checkpointed(self) -> "LoopConnection":
         await self._connect()
         if _is_file(self._database) and self._checkpointer is None and self._connection:
-            self._connection.execute("PRAGMA wal_autocheckpoint=0")
-            self._checkpointer = _Checkpointer(self._database)
-            self._checkpointer.start()
+            self._checkpointer = _Checkpointer.opened(self._database)
+            if self._checkpointer is not None:
+                self._connection.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES_AT_MOST}")
+                self._connection.execute(f"PRAGMA journal_size_limit={WAL_BYTES_KEPT}")
+                self._checkpointer.start()
         return self
 
+    def stop(self) -> "asyncio.Future[Any] | None":
+        """Close (aiosqlite's way, also when a connection is collected without `close`): the
+        checkpoints end with it."""
+        self._stop_checkpoints()
+        return super().stop()
+
     async def close(self) -> None:
-        """Stop the checkpoints, then close (the last connection to close a file checkpoints
-        what its log still holds)."""
-        if self._checkpointer is not None:
-            checkpointer, self._checkpointer = self._checkpointer, None
-            await asyncio.to_thread(checkpointer.stop)
+        """Close, with the checkpoints; once it returns, the file's log is settled (the last
+        connection to close a file checkpoints what its log still holds)."""
+        checkpointer = self._stop_checkpoints()
         await super().close()
+        if checkpointer is not None:  # cancelled here, the thread still closes its connection
+            await asyncio.to_thread(checkpointer.join, BUSY_WAIT)
+
+    def _stop_checkpoints(self) -> "_Checkpointer | None":
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
+        return checkpointer
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
@@ -166,6 +215,8 @@ class LoopConnection(aiosqlite.Connection):
         short look-up on the command path (a reader never waits in WAL mode; should SQLite
         still answer busy, it is asked again as `_execute` does)."""
         db = self._checked()
+        if db.in_transaction:  # it would read inside a transaction somebody else began
+            raise RuntimeError("read_now on a connection with a transaction under way")
         return list(await self._execute(_fetch_all, db, sql, params))
 
     async def transaction_now(self, work: Callable[[sqlite3.Connection], T]) -> T:

@@ -10,8 +10,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from shared.infra import sqlite as loop_sqlite
 from shared.infra.db import make_engine, make_sessions
 from shared.infra.sqlite import driver_of
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def _checkpointers() -> int:
+    return sum(t.name == "sqlite-checkpoint" for t in threading.enumerate())
 
 
 async def test_concurrent_transactions_on_one_file_take_turns_and_all_commit(
@@ -116,9 +125,9 @@ async def test_a_transaction_through_the_driver_commits_waits_for_a_lock_and_und
 async def test_the_write_ahead_log_is_checkpointed_off_the_loop_and_stops_with_the_engine(
     tmp_path: Path,
 ) -> None:
-    """No commit on the loop's connection runs a checkpoint (4–7 ms with the loop standing
-    still); a thread of its own moves the log into the database file meanwhile."""
-    before = set(threading.enumerate())
+    """Below `WAL_PAGES_AT_MOST` pages no commit on the loop's connection runs a checkpoint
+    (4–7 ms with the loop standing still at SQLite's 1,000); a thread of its own moves the log
+    into the database file meanwhile."""
     path = tmp_path / "x.db"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     try:
@@ -126,7 +135,8 @@ async def test_the_write_ahead_log_is_checkpointed_off_the_loop_and_stops_with_t
             await conn.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, pad TEXT)"))
         async with engine.connect() as conn:
             driver = await driver_of(conn)
-            assert await driver.read_now("PRAGMA wal_autocheckpoint", ()) == [(0,)]
+            pages = await driver.read_now("PRAGMA wal_autocheckpoint", ())
+            assert pages == [(loop_sqlite.WAL_PAGES_AT_MOST,)]
         empty = path.stat().st_size
         for batch in range(20):  # about 8 MB of log: past SQLite's own 1,000-page mark
             async with engine.begin() as conn:
@@ -138,10 +148,38 @@ async def test_the_write_ahead_log_is_checkpointed_off_the_loop_and_stops_with_t
         while path.stat().st_size < empty + 7_000_000:
             assert asyncio.get_running_loop().time() < deadline, "the log was not checkpointed"
             await asyncio.sleep(0.05)
-        assert [t.name for t in set(threading.enumerate()) - before] == ["sqlite-checkpoint"]
+        assert _checkpointers() == 1
     finally:
         await engine.dispose()
-    assert not set(threading.enumerate()) - before
+    assert _checkpointers() == 0
     other = sqlite3.connect(path)
     assert other.execute("SELECT count(*) FROM t").fetchone() == (2000,)
     other.close()
+
+
+async def test_the_log_stays_bounded_under_writes_that_never_pause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint beside a busy writer never catches up with it, and SQLite starts the log
+    over only after one did: without the commits' own checkpoint at `WAL_PAGES_AT_MOST`
+    pages, a second of small transactions grew the log by thousands of pages, for good."""
+    monkeypatch.setattr(loop_sqlite, "WAL_PAGES_AT_MOST", 200)
+    path = tmp_path / "x.db"
+    log = Path(f"{path}-wal")
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, pad TEXT)"))
+        largest, n = 0, 0
+        ends = asyncio.get_running_loop().time() + 1.5
+        while asyncio.get_running_loop().time() < ends:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text("INSERT INTO t (n, pad) VALUES (:n, :pad)"), {"n": n, "pad": "x" * 3000}
+                )
+            n += 1
+            largest = max(largest, _size(log))
+        assert n > 1000  # enough writes to cross the bound many times
+        assert largest < 260 * (4096 + 24) + 32  # the bound, a transaction's pages, the header
+    finally:
+        await engine.dispose()
