@@ -83,8 +83,8 @@ class _Checkpointer(threading.Thread):
 
     SQLite's automatic checkpoint runs inside the commit that crosses 1,000 pages of WAL: it
     copies them into the database and flushes both files while the event loop stands still
-    (over 3,000 secondments a commit's p99 was 4.4 ms and its longest 6.7 ms, against 0.36
-    and 1.1 ms since; docs/performance.md, "5 December 2026 (evening)"). Here this thread runs a
+    (over 3,000 secondments a commit's p99 was 3.7–4.4 ms, against 0.37 since;
+    docs/performance.md, "5 December 2026 (evening)"). Here this thread runs a
     `PASSIVE` checkpoint every `CHECKPOINT_EVERY` seconds: it never waits for a lock and never
     blocks a writer or a reader, and the sqlite3 module lets go of the GIL while SQLite works,
     so the copying and flushing take the other core.
