@@ -90,9 +90,10 @@ class _Checkpointer(threading.Thread):
     so the copying and flushing take the other core.
 
     A checkpoint that runs beside a busy writer never catches up with it, and SQLite starts the
-    log over only when one did: under a steady load the log would grow without end (707 MB
-    in two seconds of writes as fast as they go). So the loop's connection keeps the automatic
-    checkpoint, at `WAL_PAGES_AT_MOST` pages instead of 1,000: it copies only what this
+    log over only when one did: under a steady load the log would grow without end (96 MB
+    in 1.5 s of small transactions, `tests/unit/shared/test_sqlite_loop.py`). So the loop's
+    connection keeps the automatic checkpoint, at `WAL_PAGES_AT_MOST` pages instead of
+    1,000: it copies only what this
     thread had not, and the log starts over. What a commit guarantees does not change: with
     `synchronous=NORMAL` a commit in the WAL survives a crash of the process either way."""
 
@@ -143,9 +144,7 @@ class LoopConnection(aiosqlite.Connection):
     """An aiosqlite connection without its thread: calls run on the caller's (loop's) thread,
     all but the checkpoints of a file's write-ahead log (`_Checkpointer`)."""
 
-    def __init__(
-        self, connector: Callable[[], sqlite3.Connection], database: str = ":memory:"
-    ) -> None:
+    def __init__(self, connector: Callable[[], sqlite3.Connection], database: str) -> None:
         super().__init__(connector, iter_chunk_size=64)
         self._tx = _RunNow()  # type: ignore[assignment]
         self._database = database
@@ -217,7 +216,8 @@ class LoopConnection(aiosqlite.Connection):
         db = self._checked()
         if db.in_transaction:  # it would read inside a transaction somebody else began
             raise RuntimeError("read_now on a connection with a transaction under way")
-        return list(await self._execute(_fetch_all, db, sql, params))
+        rows: list[Any] = await self._execute(_fetch_all, db, sql, params)
+        return rows
 
     async def transaction_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` in one transaction of its own, without SQLAlchemy around it: begun
